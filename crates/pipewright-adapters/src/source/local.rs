@@ -1,0 +1,289 @@
+//! A repository in a local folder, walked exactly once with the `ignore` crate.
+//!
+//! `.gitignore` files are honoured even without a `.git` folder; `.git` and folders that never
+//! hold source (`node_modules`, virtualenvs, tool caches) are pruned during the walk. Symbolic
+//! links are never followed into folders; a link to a file is kept only when its target lies
+//! inside the repository. Only code files and files the detectors want are `stat`ed, and only
+//! the latter are read (up to a size cap; binary files are not read).
+
+use ignore::WalkBuilder;
+use pipewright_core::index::{language_for_path, wants_content, Content, RawEntry};
+use pipewright_core::source::{Listing, RepoSource, SourceError};
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Folders pruned from the walk: they never hold a service's own source, and they can be huge.
+const PRUNED_DIRS: &[&str] = &[
+    ".git",
+    ".hg",
+    ".svn",
+    "node_modules",
+    "bower_components",
+    ".venv",
+    "venv",
+    "__pycache__",
+    ".tox",
+    ".nox",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".gradle",
+    ".next",
+    ".nuxt",
+    ".terraform",
+    ".idea",
+    ".vscode",
+];
+
+/// How many leading bytes are checked for NUL to call a file binary.
+const BINARY_SNIFF: usize = 8000;
+
+/// A repository folder on this machine.
+#[derive(Debug, Clone)]
+pub struct LocalSource {
+    root: PathBuf,
+    label: String,
+}
+
+impl LocalSource {
+    /// Opens a folder, checking that it exists, is a folder, and can be listed.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, SourceError> {
+        Self::open_labelled(path.as_ref(), &path.as_ref().display().to_string())
+    }
+
+    /// Opens a folder but names it `label` in output (used for clones).
+    pub fn open_labelled(path: &Path, label: &str) -> Result<Self, SourceError> {
+        let shown = path.display().to_string();
+        let meta = match fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(SourceError::NotFound(shown))
+            }
+            Err(e) => {
+                return Err(SourceError::Unreadable {
+                    path: shown,
+                    reason: e.to_string(),
+                })
+            }
+        };
+        if !meta.is_dir() {
+            return Err(SourceError::NotADirectory(shown));
+        }
+        if let Err(e) = fs::read_dir(path) {
+            return Err(SourceError::Unreadable {
+                path: shown,
+                reason: e.to_string(),
+            });
+        }
+        let root = fs::canonicalize(path).map_err(|e| SourceError::Unreadable {
+            path: shown.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok(LocalSource {
+            root,
+            label: label.to_string(),
+        })
+    }
+
+    /// The canonical folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn relative(&self, path: &Path) -> Option<String> {
+        let rel = path.strip_prefix(&self.root).ok()?;
+        let text = rel.to_str()?;
+        if text.is_empty() {
+            return None;
+        }
+        Some(text.replace('\\', "/"))
+    }
+}
+
+impl RepoSource for LocalSource {
+    fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn list(&self) -> Result<Listing, SourceError> {
+        let mut listing = Listing::default();
+        let walker = WalkBuilder::new(&self.root)
+            .hidden(false)
+            .parents(false)
+            .ignore(true)
+            .git_ignore(true)
+            .git_global(false)
+            .git_exclude(false)
+            .require_git(false)
+            .follow_links(false)
+            .filter_entry(|e| {
+                !(e.file_type().is_some_and(|t| t.is_dir())
+                    && e.file_name()
+                        .to_str()
+                        .is_some_and(|n| PRUNED_DIRS.contains(&n)))
+            })
+            .build();
+        for result in walker {
+            let entry = match result {
+                Ok(e) => e,
+                Err(e) => {
+                    listing.warnings.push(format!("not listed: {e}"));
+                    continue;
+                }
+            };
+            let Some(file_type) = entry.file_type() else {
+                continue;
+            };
+            let Some(rel) = self.relative(entry.path()) else {
+                if entry.depth() > 0 {
+                    listing.warnings.push(format!(
+                        "skipped a path that is not valid UTF-8: {}",
+                        entry.path().display()
+                    ));
+                }
+                continue;
+            };
+            let needs_size = language_for_path(&rel).is_some() || wants_content(&rel, 0);
+            if file_type.is_file() {
+                let size = if needs_size {
+                    entry.metadata().map(|m| m.len()).unwrap_or(0)
+                } else {
+                    0
+                };
+                listing.entries.push(RawEntry::new(rel, size));
+            } else if file_type.is_symlink() {
+                // Links to files inside the repository are kept; links out of it, links to
+                // folders and dangling links are not followed.
+                match fs::canonicalize(entry.path()) {
+                    Ok(target) if target.starts_with(&self.root) => {
+                        if let Ok(meta) = fs::metadata(&target) {
+                            if meta.is_file() {
+                                listing.entries.push(RawEntry::new(rel, meta.len()));
+                            }
+                        }
+                    }
+                    Ok(_) => listing.warnings.push(format!(
+                        "{rel}: symbolic link out of the repository, not followed"
+                    )),
+                    Err(e) => listing
+                        .warnings
+                        .push(format!("{rel}: symbolic link not followed: {e}")),
+                }
+            }
+        }
+        Ok(listing)
+    }
+
+    fn read(&self, path: &str, max_bytes: u64) -> Content {
+        if path.split('/').any(|c| c == "..") {
+            return Content::Unreadable("path leaves the repository".to_string());
+        }
+        let full = self.root.join(path);
+        match fs::canonicalize(&full) {
+            Ok(target) if !target.starts_with(&self.root) => {
+                return Content::Unreadable("path leaves the repository".to_string())
+            }
+            Err(e) => return Content::Unreadable(e.to_string()),
+            Ok(_) => {}
+        }
+        let file = match fs::File::open(&full) {
+            Ok(f) => f,
+            Err(e) => return Content::Unreadable(e.to_string()),
+        };
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        if size > max_bytes {
+            return Content::TooLarge(size);
+        }
+        let mut bytes = Vec::with_capacity(size as usize);
+        if let Err(e) = file.take(max_bytes + 1).read_to_end(&mut bytes) {
+            return Content::Unreadable(e.to_string());
+        }
+        if bytes.len() as u64 > max_bytes {
+            return Content::TooLarge(bytes.len() as u64);
+        }
+        if bytes[..bytes.len().min(BINARY_SNIFF)].contains(&0) {
+            return Content::Binary;
+        }
+        match String::from_utf8(bytes) {
+            Ok(text) => Content::Text(text),
+            Err(_) => Content::Binary,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(root: &Path, rel: &str, text: &str) {
+        let p = root.join(rel);
+        if let Some(parent) = p.parent() {
+            fs::create_dir_all(parent).unwrap();
+        }
+        fs::write(p, text).unwrap();
+    }
+
+    #[test]
+    fn gitignore_is_honoured_without_a_git_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), ".gitignore", "build/\n*.log\n");
+        write(dir.path(), "app.py", "x");
+        write(dir.path(), "build/out.py", "x");
+        write(dir.path(), "debug.log", "x");
+        write(dir.path(), "node_modules/a/index.js", "x");
+        let src = LocalSource::open(dir.path()).unwrap();
+        let mut paths: Vec<String> = src
+            .list()
+            .unwrap()
+            .entries
+            .into_iter()
+            .map(|e| e.path)
+            .collect();
+        paths.sort();
+        assert_eq!(paths, vec![".gitignore", "app.py"]);
+    }
+
+    #[test]
+    fn symlinks_out_of_the_repository_and_loops_are_not_followed() {
+        let outside = tempfile::tempdir().unwrap();
+        write(outside.path(), "secret.py", "x");
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "app.py", "x");
+        std::os::unix::fs::symlink(outside.path().join("secret.py"), dir.path().join("leak.py"))
+            .unwrap();
+        std::os::unix::fs::symlink(dir.path(), dir.path().join("loop")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("app.py"), dir.path().join("alias.py")).unwrap();
+        let src = LocalSource::open(dir.path()).unwrap();
+        let listing = src.list().unwrap();
+        let mut paths: Vec<String> = listing.entries.into_iter().map(|e| e.path).collect();
+        paths.sort();
+        assert_eq!(paths, vec!["alias.py", "app.py"]);
+        assert!(listing.warnings.iter().any(|w| w.contains("leak.py")));
+        assert!(matches!(src.read("leak.py", 100), Content::Unreadable(_)));
+    }
+
+    #[test]
+    fn large_and_binary_files_are_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "big.txt", &"x".repeat(200));
+        fs::write(dir.path().join("bin.dat"), [0u8, 1, 2]).unwrap();
+        let src = LocalSource::open(dir.path()).unwrap();
+        assert_eq!(src.read("big.txt", 100), Content::TooLarge(200));
+        assert_eq!(src.read("bin.dat", 100), Content::Binary);
+    }
+
+    #[test]
+    fn missing_path_and_file_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "f.txt", "x");
+        assert!(matches!(
+            LocalSource::open(dir.path().join("nope")),
+            Err(SourceError::NotFound(_))
+        ));
+        assert!(matches!(
+            LocalSource::open(dir.path().join("f.txt")),
+            Err(SourceError::NotADirectory(_))
+        ));
+    }
+}

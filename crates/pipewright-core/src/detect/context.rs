@@ -1,0 +1,132 @@
+//! The view of one folder that a detector gets: file lookups relative to the folder,
+//! parsed manifests (a malformed one becomes a warning, never a panic), version files
+//! looked up toward the root, and source size per language.
+
+use super::Candidate;
+use crate::index::{join, parent_dir, IndexedFile, RepoIndex};
+use crate::stack::Language;
+
+/// One folder of the index, as seen by a detector.
+#[derive(Clone, Copy)]
+pub struct DirContext<'a> {
+    pub index: &'a RepoIndex,
+    /// The folder, `""` for the root, never with a trailing `/`.
+    pub dir: &'a str,
+}
+
+/// `"."` for the root, the folder otherwise.
+pub fn display_dir(dir: &str) -> String {
+    if dir.is_empty() {
+        ".".to_string()
+    } else {
+        dir.to_string()
+    }
+}
+
+impl<'a> DirContext<'a> {
+    pub fn new(index: &'a RepoIndex, dir: &'a str) -> Self {
+        DirContext { index, dir }
+    }
+
+    /// The root-relative path of `rel` inside this folder.
+    pub fn path(&self, rel: &str) -> String {
+        join(self.dir, rel)
+    }
+
+    pub fn has(&self, rel: &str) -> bool {
+        self.index.exists(&self.path(rel))
+    }
+
+    /// The text of `rel` inside this folder, if it was read.
+    pub fn text(&self, rel: &str) -> Option<&'a str> {
+        self.index.text(&self.path(rel))
+    }
+
+    /// The files directly in this folder.
+    pub fn files(&self) -> impl Iterator<Item = &'a IndexedFile> + 'a {
+        self.index.files_in(self.dir)
+    }
+
+    /// The first file directly in this folder whose name ends with `suffix` (`.csproj`).
+    pub fn first_with_suffix(&self, suffix: &str) -> Option<&'a IndexedFile> {
+        let mut found: Vec<&IndexedFile> = self
+            .files()
+            .filter(|f| f.name().ends_with(suffix))
+            .collect();
+        found.sort_by(|a, b| a.path.cmp(&b.path));
+        found.into_iter().next()
+    }
+
+    /// Every file below this folder (any depth), vendored ones included.
+    pub fn files_under(&self) -> impl Iterator<Item = &'a IndexedFile> + 'a {
+        self.index.files_under(self.dir)
+    }
+
+    /// Counted bytes of source in `language` below this folder.
+    pub fn language_bytes(&self, language: Language) -> u64 {
+        let names: &[&str] = match language {
+            Language::CSharp => &["csharp"],
+            other => &[other.as_str()],
+        };
+        self.files_under()
+            .filter(|f| f.excluded.is_none())
+            .filter(|f| f.language.is_some_and(|l| names.contains(&l)))
+            .map(|f| f.size)
+            .sum()
+    }
+
+    /// Counted files and bytes below this folder for each of the given index languages.
+    pub fn source_stats(&self, languages: &[&str]) -> (usize, u64) {
+        self.files_under()
+            .filter(|f| f.excluded.is_none())
+            .filter(|f| f.language.is_some_and(|l| languages.contains(&l)))
+            .fold((0, 0), |(n, b), f| (n + 1, b + f.size))
+    }
+
+    /// Finds `name` in this folder or the nearest parent folder up to the root; returns its
+    /// root-relative path and text.
+    pub fn find_up(&self, name: &str) -> Option<(String, &'a str)> {
+        let mut dir = self.dir;
+        loop {
+            let path = join(dir, name);
+            if let Some(text) = self.index.text(&path) {
+                return Some((path, text));
+            }
+            if dir.is_empty() {
+                return None;
+            }
+            dir = parent_dir(dir);
+        }
+    }
+
+    /// Parses `rel` as JSON; a malformed file is a warning on the candidate.
+    pub fn json(&self, rel: &str, cand: &mut Candidate) -> Option<serde_json::Value> {
+        let text = self.text(rel)?;
+        match serde_json::from_str(text) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                cand.warn(self.path(rel), format!("malformed JSON, ignored: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Parses `rel` as TOML; a malformed file is a warning on the candidate.
+    pub fn toml(&self, rel: &str, cand: &mut Candidate) -> Option<toml::Table> {
+        let text = self.text(rel)?;
+        match text.parse::<toml::Table>() {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let msg = e.to_string();
+                let first = msg.lines().next().unwrap_or("parse error").to_string();
+                cand.warn(self.path(rel), format!("malformed TOML, ignored: {first}"));
+                None
+            }
+        }
+    }
+
+    /// The display form of this folder (`.` for the root).
+    pub fn display(&self) -> String {
+        display_dir(self.dir)
+    }
+}

@@ -1,0 +1,721 @@
+//! Python: pip, poetry, pipenv, uv, pdm; Django, Flask, FastAPI; pytest, unittest.
+//!
+//! Dependencies are read from `requirements*.txt` (following `-r` includes in the folder),
+//! `pyproject.toml` (PEP 621, Poetry, PDM, dependency groups), `Pipfile`, `setup.cfg` and
+//! `setup.py`; the framework comes from them only, never from a file that merely mentions a
+//! name. The runtime version comes from `.python-version`, `.tool-versions`/`mise.toml`,
+//! `runtime.txt`, `Pipfile` `python_version`, then `requires-python`, in that order.
+
+use super::versions::{add_tool_versions, add_version_file};
+use super::{Candidate, DirContext, Ecosystem};
+use crate::index::file_name;
+use crate::stack::{BuildTool, Database, Framework, Language, Role, TestFramework};
+use regex::Regex;
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+/// The Python detector.
+pub struct Python;
+
+const MANIFESTS: &[&str] = &[
+    "requirements.txt",
+    "pyproject.toml",
+    "setup.py",
+    "setup.cfg",
+    "Pipfile",
+    "manage.py",
+];
+
+/// Entry points and config files read for ports, start commands and test setup.
+const ENTRY_FILES: &[&str] = &[
+    "main.py",
+    "app.py",
+    "server.py",
+    "wsgi.py",
+    "asgi.py",
+    "manage.py",
+    "settings.py",
+    "gunicorn.conf.py",
+    "pytest.ini",
+    "tox.ini",
+    "conftest.py",
+    "runtime.txt",
+    ".python-version",
+    "ruff.toml",
+    ".ruff.toml",
+    ".flake8",
+];
+
+/// Dependency name → database it talks to.
+const DATABASE_DEPS: &[(&str, Database)] = &[
+    ("psycopg2", Database::Postgresql),
+    ("psycopg2-binary", Database::Postgresql),
+    ("psycopg", Database::Postgresql),
+    ("asyncpg", Database::Postgresql),
+    ("pg8000", Database::Postgresql),
+    ("mysqlclient", Database::Mysql),
+    ("pymysql", Database::Mysql),
+    ("mysql-connector-python", Database::Mysql),
+    ("aiomysql", Database::Mysql),
+    ("redis", Database::Redis),
+    ("django-redis", Database::Redis),
+    ("aioredis", Database::Redis),
+    ("pymongo", Database::Mongodb),
+    ("motor", Database::Mongodb),
+    ("mongoengine", Database::Mongodb),
+    ("beanie", Database::Mongodb),
+    ("pymemcache", Database::Memcached),
+    ("pylibmc", Database::Memcached),
+    ("python-memcached", Database::Memcached),
+    ("elasticsearch", Database::Elasticsearch),
+    ("pika", Database::Rabbitmq),
+    ("aio-pika", Database::Rabbitmq),
+    ("kafka-python", Database::Kafka),
+    ("confluent-kafka", Database::Kafka),
+    ("aiokafka", Database::Kafka),
+    ("cassandra-driver", Database::Cassandra),
+    ("pymssql", Database::Mssql),
+    ("mssql-django", Database::Mssql),
+];
+
+/// Framework dependency names, in the order that decides when several are present.
+const FRAMEWORK_DEPS: &[(&str, Framework)] = &[
+    ("django", Framework::Django),
+    ("fastapi", Framework::FastApi),
+    ("flask", Framework::Flask),
+];
+
+static REQ_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)").unwrap_or_else(|e| panic!("{e}"))
+});
+static SETUP_PY_DEPS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?s)install_requires\s*=\s*\[(.*?)\]"#).unwrap_or_else(|e| panic!("{e}"))
+});
+static QUOTED: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"["']([^"']+)["']"#).unwrap_or_else(|e| panic!("{e}")));
+static PORT_KWARG: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?:\bport\s*=\s*|--port[= ]|\bbind\s*=\s*["'][^"':]*:)(\d{2,5})"#)
+        .unwrap_or_else(|e| panic!("{e}"))
+});
+static APP_VAR: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?m)^(\w+)\s*(?::\s*\w+\s*)?=\s*(FastAPI|Flask)\(")
+        .unwrap_or_else(|e| panic!("{e}"))
+});
+static FACTORY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?m)^def\s+create_app\s*\(").unwrap_or_else(|e| panic!("{e}")));
+static DJANGO_SETTINGS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"DJANGO_SETTINGS_MODULE["']\s*,\s*["']([\w.]+)\.settings"#)
+        .unwrap_or_else(|e| panic!("{e}"))
+});
+
+/// Normalizes a distribution name (PEP 503): lowercase, runs of `-_.` become `-`.
+pub fn normalize(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut dash = false;
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            dash = true;
+        } else {
+            if dash && !out.is_empty() {
+                out.push('-');
+            }
+            dash = false;
+            out.push(c.to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+/// Dependencies by normalized name → the file that declares them.
+type Deps = BTreeMap<String, String>;
+
+impl Ecosystem for Python {
+    fn name(&self) -> &'static str {
+        "python"
+    }
+
+    fn is_manifest(&self, name: &str) -> bool {
+        MANIFESTS.contains(&name) || (name.starts_with("requirements") && name.ends_with(".txt"))
+    }
+
+    fn wants(&self, path: &str) -> bool {
+        let name = file_name(path);
+        self.is_manifest(name)
+            || ENTRY_FILES.contains(&name)
+            || path.contains("requirements/") && name.ends_with(".txt")
+    }
+
+    fn detect(&self, ctx: &DirContext<'_>) -> Option<Candidate> {
+        let mut c = Candidate::new(Language::Python, "python");
+        if !MANIFESTS.iter().any(|m| ctx.has(m)) && !ctx.files().any(|f| self.is_manifest(f.name()))
+        {
+            return None;
+        }
+        let mut deps = Deps::new();
+        let pyproject = ctx.toml("pyproject.toml", &mut c);
+        read_requirements(ctx, &mut deps);
+        if let Some(py) = &pyproject {
+            read_pyproject(ctx, py, &mut deps);
+        }
+        let pipfile = ctx.toml("Pipfile", &mut c);
+        if let Some(pf) = &pipfile {
+            for section in ["packages", "dev-packages"] {
+                if let Some(t) = pf.get(section).and_then(|v| v.as_table()) {
+                    for k in t.keys() {
+                        deps.entry(normalize(k))
+                            .or_insert_with(|| ctx.path("Pipfile"));
+                    }
+                }
+            }
+        }
+        read_setup(ctx, &mut deps);
+
+        build_tool(ctx, &mut c, pyproject.as_ref(), pipfile.is_some());
+        versions(ctx, &mut c, pyproject.as_ref(), pipfile.as_ref());
+
+        for (dep, fw) in FRAMEWORK_DEPS {
+            if let Some(file) = deps.get(*dep) {
+                c.set_framework(*fw, file, format!("`{dep}` is a dependency"));
+            }
+        }
+        if c.framework.is_none() && ctx.has("manage.py") {
+            if let Some(text) = ctx.text("manage.py") {
+                if text.contains("django") {
+                    c.set_framework(
+                        Framework::Django,
+                        &ctx.path("manage.py"),
+                        "manage.py runs Django's command line (no manifest lists django)",
+                    );
+                }
+            }
+        }
+        for (dep, db) in DATABASE_DEPS {
+            if let Some(file) = deps.get(*dep) {
+                c.add_database(*db, file, format!("`{dep}` is a dependency"));
+            }
+        }
+        if let Some((path, text)) = ctx
+            .index
+            .files_under(ctx.dir)
+            .find(|f| f.name() == "settings.py")
+            .and_then(|f| ctx.index.text(&f.path).map(|t| (f.path.clone(), t)))
+        {
+            for (needle, db) in [
+                ("django.db.backends.postgresql", Database::Postgresql),
+                ("django.db.backends.mysql", Database::Mysql),
+            ] {
+                if text.contains(needle) {
+                    c.add_database(db, &path, format!("DATABASES uses {needle}"));
+                }
+            }
+        }
+
+        test_framework(ctx, &mut c, &deps, pyproject.as_ref());
+        port(ctx, &mut c);
+        commands(ctx, &mut c, &deps);
+
+        match c.framework {
+            Some(fw) => {
+                let file = c
+                    .evidence
+                    .iter()
+                    .find(|e| e.conclusion == "framework")
+                    .map(|e| e.file.clone())
+                    .unwrap_or_default();
+                c.set_role(Role::Application, &file, format!("{fw} in {file}"));
+            }
+            None if c.commands.start.is_some() => {
+                c.set_role(
+                    Role::Application,
+                    &ctx.display(),
+                    "has an entry point that runs",
+                );
+            }
+            None => c.set_role(
+                Role::Library,
+                &ctx.display(),
+                "no web framework among the dependencies",
+            ),
+        }
+        Some(c)
+    }
+}
+
+fn read_requirements(ctx: &DirContext<'_>, deps: &mut Deps) {
+    let mut files: Vec<String> = ctx
+        .files()
+        .filter(|f| f.name().starts_with("requirements") && f.name().ends_with(".txt"))
+        .map(|f| f.path.clone())
+        .collect();
+    files.extend(
+        ctx.index
+            .files_in(&ctx.path("requirements"))
+            .filter(|f| f.name().ends_with(".txt"))
+            .map(|f| f.path.clone()),
+    );
+    files.sort();
+    for path in files {
+        let Some(text) = ctx.index.text(&path) else {
+            continue;
+        };
+        for line in text.lines() {
+            let line = line.split('#').next().unwrap_or("").trim();
+            if line.is_empty() || line.starts_with('-') {
+                continue;
+            }
+            if let Some(m) = REQ_NAME.captures(line).and_then(|c| c.get(1)) {
+                deps.entry(normalize(m.as_str()))
+                    .or_insert_with(|| path.clone());
+            }
+        }
+    }
+}
+
+fn dep_names_from_pep508(list: Option<&toml::Value>) -> Vec<String> {
+    list.and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str())
+        .filter_map(|s| {
+            REQ_NAME
+                .captures(s)
+                .and_then(|c| c.get(1))
+                .map(|m| normalize(m.as_str()))
+        })
+        .collect()
+}
+
+fn read_pyproject(ctx: &DirContext<'_>, py: &toml::Table, deps: &mut Deps) {
+    let file = ctx.path("pyproject.toml");
+    let mut add = |name: String| {
+        deps.entry(name).or_insert_with(|| file.clone());
+    };
+    if let Some(project) = py.get("project").and_then(|v| v.as_table()) {
+        dep_names_from_pep508(project.get("dependencies"))
+            .into_iter()
+            .for_each(&mut add);
+        if let Some(opt) = project
+            .get("optional-dependencies")
+            .and_then(|v| v.as_table())
+        {
+            for group in opt.values() {
+                dep_names_from_pep508(Some(group))
+                    .into_iter()
+                    .for_each(&mut add);
+            }
+        }
+    }
+    if let Some(groups) = py.get("dependency-groups").and_then(|v| v.as_table()) {
+        for group in groups.values() {
+            dep_names_from_pep508(Some(group))
+                .into_iter()
+                .for_each(&mut add);
+        }
+    }
+    let tool = py.get("tool").and_then(|v| v.as_table());
+    if let Some(poetry) = tool
+        .and_then(|t| t.get("poetry"))
+        .and_then(|v| v.as_table())
+    {
+        let mut tables: Vec<&toml::Table> = Vec::new();
+        for key in ["dependencies", "dev-dependencies"] {
+            if let Some(t) = poetry.get(key).and_then(|v| v.as_table()) {
+                tables.push(t);
+            }
+        }
+        if let Some(groups) = poetry.get("group").and_then(|v| v.as_table()) {
+            for g in groups.values() {
+                if let Some(t) = g.get("dependencies").and_then(|v| v.as_table()) {
+                    tables.push(t);
+                }
+            }
+        }
+        for t in tables {
+            for k in t.keys().filter(|k| k.as_str() != "python") {
+                add(normalize(k));
+            }
+        }
+    }
+    if let Some(pdm) = tool.and_then(|t| t.get("pdm")).and_then(|v| v.as_table()) {
+        if let Some(dev) = pdm.get("dev-dependencies").and_then(|v| v.as_table()) {
+            for group in dev.values() {
+                dep_names_from_pep508(Some(group))
+                    .into_iter()
+                    .for_each(&mut add);
+            }
+        }
+    }
+}
+
+fn read_setup(ctx: &DirContext<'_>, deps: &mut Deps) {
+    if let Some(text) = ctx.text("setup.py") {
+        if let Some(block) = SETUP_PY_DEPS.captures(text).and_then(|c| c.get(1)) {
+            for q in QUOTED.captures_iter(block.as_str()) {
+                if let Some(m) = REQ_NAME.captures(&q[1]).and_then(|c| c.get(1)) {
+                    deps.entry(normalize(m.as_str()))
+                        .or_insert_with(|| ctx.path("setup.py"));
+                }
+            }
+        }
+    }
+    if let Some(text) = ctx.text("setup.cfg") {
+        let mut inside = false;
+        for line in text.lines() {
+            let trimmed = line.trim();
+            if trimmed.starts_with("install_requires") {
+                inside = true;
+                continue;
+            }
+            if inside {
+                if !line.starts_with([' ', '\t']) || trimmed.is_empty() {
+                    if !trimmed.is_empty() {
+                        inside = false;
+                    }
+                    continue;
+                }
+                if let Some(m) = REQ_NAME.captures(trimmed).and_then(|c| c.get(1)) {
+                    deps.entry(normalize(m.as_str()))
+                        .or_insert_with(|| ctx.path("setup.cfg"));
+                }
+            }
+        }
+    }
+}
+
+fn build_tool(ctx: &DirContext<'_>, c: &mut Candidate, py: Option<&toml::Table>, pipfile: bool) {
+    let tool = py.and_then(|p| p.get("tool")).and_then(|v| v.as_table());
+    let has_tool = |name: &str| tool.is_some_and(|t| t.contains_key(name));
+    let build_backend = py
+        .and_then(|p| p.get("build-system"))
+        .and_then(|b| b.get("build-backend"))
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
+    if ctx.has("uv.lock") {
+        c.set_build_tool(BuildTool::Uv, &ctx.path("uv.lock"), "uv.lock is present");
+    } else if ctx.has("poetry.lock") {
+        c.set_build_tool(
+            BuildTool::Poetry,
+            &ctx.path("poetry.lock"),
+            "poetry.lock is present",
+        );
+    } else if ctx.has("pdm.lock") {
+        c.set_build_tool(BuildTool::Pdm, &ctx.path("pdm.lock"), "pdm.lock is present");
+    } else if pipfile {
+        c.set_build_tool(
+            BuildTool::Pipenv,
+            &ctx.path("Pipfile"),
+            "Pipfile is present",
+        );
+    } else if has_tool("poetry") || build_backend.starts_with("poetry") {
+        c.set_build_tool(
+            BuildTool::Poetry,
+            &ctx.path("pyproject.toml"),
+            "[tool.poetry] in pyproject.toml",
+        );
+    } else if has_tool("uv") {
+        c.set_build_tool(
+            BuildTool::Uv,
+            &ctx.path("pyproject.toml"),
+            "[tool.uv] in pyproject.toml",
+        );
+    } else if has_tool("pdm") || build_backend.starts_with("pdm") {
+        c.set_build_tool(
+            BuildTool::Pdm,
+            &ctx.path("pyproject.toml"),
+            "[tool.pdm] in pyproject.toml",
+        );
+    } else if let Some(f) = ctx
+        .files()
+        .find(|f| f.name().starts_with("requirements") && f.name().ends_with(".txt"))
+    {
+        c.set_build_tool(
+            BuildTool::Pip,
+            &f.path,
+            format!("{} lists the dependencies", f.name()),
+        );
+    } else if py.is_some() {
+        c.set_build_tool(
+            BuildTool::Pip,
+            &ctx.path("pyproject.toml"),
+            "PEP 621 pyproject.toml, installed with pip",
+        );
+    } else if ctx.has("setup.py") || ctx.has("setup.cfg") {
+        c.set_build_tool(
+            BuildTool::Pip,
+            &ctx.path("setup.py"),
+            "setuptools project, installed with pip",
+        );
+    }
+    if let Some((path, text)) = ctx.find_up(".tool-versions") {
+        for line in text.lines() {
+            let mut p = line.split_whitespace();
+            if let (Some(t @ ("poetry" | "uv" | "pdm" | "pipenv")), Some(v)) = (p.next(), p.next())
+            {
+                c.add_version(t, v, path.clone());
+            }
+        }
+    }
+}
+
+fn versions(
+    ctx: &DirContext<'_>,
+    c: &mut Candidate,
+    py: Option<&toml::Table>,
+    pipfile: Option<&toml::Table>,
+) {
+    add_version_file(ctx, c, "python", ".python-version");
+    add_tool_versions(ctx, c, "python", &["python"]);
+    if let Some((path, text)) = ctx.find_up("runtime.txt") {
+        if let Some(line) = super::versions::first_line(text) {
+            let v = line.strip_prefix("python-").unwrap_or(line);
+            c.add_version("python", v, path);
+        }
+    }
+    if let Some(req) = pipfile
+        .and_then(|p| p.get("requires"))
+        .and_then(|v| v.as_table())
+    {
+        for key in ["python_full_version", "python_version"] {
+            if let Some(v) = req.get(key).and_then(|v| v.as_str()) {
+                c.add_version(
+                    "python",
+                    v,
+                    format!("{} ([requires] {key})", ctx.path("Pipfile")),
+                );
+            }
+        }
+    }
+    if let Some(py) = py {
+        if let Some(v) = py
+            .get("project")
+            .and_then(|p| p.get("requires-python"))
+            .and_then(|v| v.as_str())
+        {
+            c.add_version(
+                "python",
+                v,
+                format!("{} (project.requires-python)", ctx.path("pyproject.toml")),
+            );
+        }
+        if let Some(v) = py
+            .get("tool")
+            .and_then(|t| t.get("poetry"))
+            .and_then(|p| p.get("dependencies"))
+            .and_then(|d| d.get("python"))
+            .and_then(|v| v.as_str())
+        {
+            c.add_version(
+                "python",
+                v,
+                format!(
+                    "{} (tool.poetry.dependencies.python)",
+                    ctx.path("pyproject.toml")
+                ),
+            );
+        }
+    }
+}
+
+fn test_framework(ctx: &DirContext<'_>, c: &mut Candidate, deps: &Deps, py: Option<&toml::Table>) {
+    if let Some(file) = deps.get("pytest") {
+        c.set_test_framework(TestFramework::Pytest, file, "`pytest` is a dependency");
+    }
+    for f in ["pytest.ini", "conftest.py"] {
+        if ctx.has(f) {
+            c.set_test_framework(
+                TestFramework::Pytest,
+                &ctx.path(f),
+                format!("{f} is present"),
+            );
+        }
+    }
+    if py
+        .and_then(|p| p.get("tool"))
+        .and_then(|t| t.get("pytest"))
+        .is_some()
+    {
+        c.set_test_framework(
+            TestFramework::Pytest,
+            &ctx.path("pyproject.toml"),
+            "[tool.pytest] in pyproject.toml",
+        );
+    }
+    if c.test_framework.is_none() {
+        let has_tests = ctx.files_under().any(|f| {
+            f.excluded.is_none() && f.name().starts_with("test") && f.name().ends_with(".py")
+        });
+        if has_tests || c.framework == Some(Framework::Django) {
+            let why = if c.framework == Some(Framework::Django) {
+                "Django's test runner is built on unittest"
+            } else {
+                "test_*.py files and no pytest dependency"
+            };
+            c.set_test_framework(TestFramework::Unittest, &ctx.display(), why);
+        }
+    }
+}
+
+fn port(ctx: &DirContext<'_>, c: &mut Candidate) {
+    for f in [
+        "gunicorn.conf.py",
+        "main.py",
+        "app.py",
+        "server.py",
+        "asgi.py",
+        "wsgi.py",
+        "app/main.py",
+        "src/main.py",
+    ] {
+        if let Some(text) = ctx.text(f) {
+            if let Some(p) = PORT_KWARG
+                .captures(text)
+                .and_then(|m| m.get(1))
+                .and_then(|m| m.as_str().parse::<u16>().ok())
+            {
+                c.set_port(p, &ctx.path(f), format!("{f} binds port {p}"));
+                return;
+            }
+        }
+    }
+}
+
+/// The module path (`app.main`) and variable (`app`) of the ASGI/WSGI application object.
+fn app_object(ctx: &DirContext<'_>, kind: &str) -> Option<(String, String, String)> {
+    for f in [
+        "main.py",
+        "app.py",
+        "server.py",
+        "app/main.py",
+        "app/__init__.py",
+        "src/main.py",
+        "wsgi.py",
+        "asgi.py",
+    ] {
+        let Some(text) = ctx.text(f) else { continue };
+        if let Some(caps) = APP_VAR.captures_iter(text).find(|c| &c[2] == kind) {
+            let module = f
+                .trim_end_matches(".py")
+                .trim_end_matches("/__init__")
+                .replace('/', ".");
+            return Some((module, caps[1].to_string(), ctx.path(f)));
+        }
+        if kind == "Flask" && FACTORY.is_match(text) {
+            let module = f
+                .trim_end_matches(".py")
+                .trim_end_matches("/__init__")
+                .replace('/', ".");
+            return Some((module, "create_app()".to_string(), ctx.path(f)));
+        }
+    }
+    None
+}
+
+fn commands(ctx: &DirContext<'_>, c: &mut Candidate, deps: &Deps) {
+    let run = match c.build_tool {
+        Some(BuildTool::Poetry) => "poetry run ",
+        Some(BuildTool::Uv) => "uv run ",
+        Some(BuildTool::Pipenv) => "pipenv run ",
+        Some(BuildTool::Pdm) => "pdm run ",
+        _ => "",
+    };
+    let requirements = ctx
+        .files()
+        .map(|f| f.name())
+        .find(|n| *n == "requirements.txt")
+        .or_else(|| {
+            ctx.files()
+                .map(|f| f.name())
+                .find(|n| n.starts_with("requirements") && n.ends_with(".txt"))
+        });
+    c.commands.install = match c.build_tool {
+        Some(BuildTool::Poetry) => Some("poetry install --no-interaction --no-root".into()),
+        Some(BuildTool::Uv) => Some(
+            if ctx.has("uv.lock") {
+                "uv sync --frozen"
+            } else {
+                "uv sync"
+            }
+            .into(),
+        ),
+        Some(BuildTool::Pipenv) => Some("pipenv install --deploy --dev".into()),
+        Some(BuildTool::Pdm) => Some("pdm install --frozen-lockfile".into()),
+        Some(BuildTool::Pip) => Some(match requirements {
+            Some(r) => format!("pip install -r {r}"),
+            None => "pip install .".to_string(),
+        }),
+        _ => None,
+    };
+    c.commands.build = Some(format!("{run}python -m compileall -q ."));
+    c.commands.test = match c.test_framework {
+        Some(TestFramework::Pytest) => Some(format!("{run}pytest")),
+        Some(TestFramework::Unittest) if ctx.has("manage.py") => {
+            Some(format!("{run}python manage.py test"))
+        }
+        Some(TestFramework::Unittest) => Some(format!("{run}python -m unittest discover")),
+        _ => None,
+    };
+    c.commands.lint = Some(
+        if deps.contains_key("flake8") && !deps.contains_key("ruff") {
+            format!("{run}flake8")
+        } else {
+            "ruff check .".to_string()
+        },
+    );
+    let port = c.port.as_ref().map(|(p, _)| *p);
+    let gunicorn = deps.contains_key("gunicorn");
+    let uvicorn = deps.contains_key("uvicorn");
+    let start = match c.framework {
+        Some(Framework::Django) => {
+            let project = ctx
+                .text("manage.py")
+                .and_then(|t| DJANGO_SETTINGS.captures(t))
+                .map(|m| m[1].to_string());
+            let port = port.unwrap_or(8000);
+            match (project, gunicorn) {
+                (Some(p), true) => Some(format!("{run}gunicorn {p}.wsgi:application --bind 0.0.0.0:{port}")),
+                _ if ctx.has("manage.py") => Some(format!("{run}python manage.py runserver 0.0.0.0:{port}")),
+                _ => None,
+            }
+        }
+        Some(Framework::FastApi) => app_object(ctx, "FastAPI").map(|(m, var, _)| {
+            let port = port.unwrap_or(8000);
+            if uvicorn || !gunicorn {
+                format!("{run}uvicorn {m}:{var} --host 0.0.0.0 --port {port}")
+            } else {
+                format!("{run}gunicorn {m}:{var} -k uvicorn.workers.UvicornWorker --bind 0.0.0.0:{port}")
+            }
+        }),
+        Some(Framework::Flask) => app_object(ctx, "Flask").map(|(m, var, _)| {
+            let port = port.unwrap_or(5000);
+            if gunicorn {
+                format!("{run}gunicorn '{m}:{var}' --bind 0.0.0.0:{port}")
+            } else {
+                format!("{run}flask --app '{m}:{var}' run --host 0.0.0.0 --port {port}")
+            }
+        }),
+        _ => ["main.py", "app.py", "server.py"]
+            .into_iter()
+            .find(|f| ctx.text(f).is_some_and(|t| t.contains("__main__")))
+            .map(|f| format!("{run}python {f}")),
+    };
+    if let Some(s) = &start {
+        c.note("command", ctx.display(), format!("start: {s}"));
+    } else if c.framework.is_some() {
+        c.warn(
+            ctx.display(),
+            "the application object was not found in main.py, app.py, server.py or app/main.py; no start command",
+        );
+    }
+    c.commands.start = start;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distribution_names_are_normalized() {
+        assert_eq!(normalize("Django_REST.framework"), "django-rest-framework");
+        assert_eq!(normalize("psycopg2-binary"), "psycopg2-binary");
+    }
+}

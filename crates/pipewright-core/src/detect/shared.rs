@@ -1,0 +1,121 @@
+//! What every ecosystem shares: `Procfile` start commands, Dockerfile `EXPOSE`, compose
+//! ports and databases, framework default ports, and the warning when no runtime version is
+//! pinned. Applied after the ecosystem's own detector, which always wins.
+
+use super::compose::ComposeFacts;
+use super::{Candidate, DirContext};
+use crate::index::file_name;
+use crate::stack::{Framework, Role};
+use regex::Regex;
+use std::sync::LazyLock;
+
+/// Files read for every service folder, whatever its ecosystem.
+pub fn wants(path: &str) -> bool {
+    let name = file_name(path);
+    matches!(
+        name,
+        "Dockerfile"
+            | "Containerfile"
+            | "Procfile"
+            | ".tool-versions"
+            | "mise.toml"
+            | ".mise.toml"
+            | ".gitattributes"
+            | "docker-compose.yml"
+            | "docker-compose.yaml"
+            | "compose.yml"
+            | "compose.yaml"
+    )
+}
+
+/// The port a framework listens on when nothing says otherwise, where it has one.
+pub const DEFAULT_PORTS: &[(Framework, u16)] = &[
+    (Framework::Rails, 3000),
+    (Framework::Sinatra, 4567),
+    (Framework::Hanami, 2300),
+    (Framework::Django, 8000),
+    (Framework::Flask, 5000),
+    (Framework::FastApi, 8000),
+    (Framework::Express, 3000),
+    (Framework::NextJs, 3000),
+    (Framework::NestJs, 3000),
+    (Framework::SpringBoot, 8080),
+    (Framework::Quarkus, 8080),
+    (Framework::Micronaut, 8080),
+    (Framework::Ktor, 8080),
+    (Framework::Gin, 8080),
+    (Framework::Rocket, 8000),
+    (Framework::Laravel, 8000),
+    (Framework::Symfony, 8000),
+    (Framework::AspNetCore, 8080),
+    (Framework::Phoenix, 4000),
+];
+
+static EXPOSE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?im)^\s*EXPOSE\s+(\d{1,5})").unwrap_or_else(|e| panic!("{e}")));
+static PROCFILE_WEB: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?m)^web:\s*(.+?)\s*$").unwrap_or_else(|e| panic!("{e}")));
+
+/// Adds the shared facts to a resolved candidate.
+pub fn enrich(ctx: &DirContext<'_>, cand: &mut Candidate, compose: Option<&ComposeFacts>) {
+    if let Some(text) = ctx.text("Procfile") {
+        if let Some(m) = PROCFILE_WEB.captures(text).and_then(|c| c.get(1)) {
+            let cmd = m.as_str().to_string();
+            cand.note(
+                "command",
+                ctx.path("Procfile"),
+                format!("start: {cmd} (Procfile web)"),
+            );
+            cand.commands.start = Some(cmd);
+            if cand.role < Role::Application {
+                cand.set_role(
+                    Role::Application,
+                    &ctx.path("Procfile"),
+                    "Procfile declares a web process",
+                );
+            }
+        }
+    }
+    if let Some(text) = ctx.text("Dockerfile") {
+        if let Some(port) = EXPOSE
+            .captures(text)
+            .and_then(|c| c.get(1))
+            .and_then(|m| m.as_str().parse::<u16>().ok())
+        {
+            let path = ctx.path("Dockerfile");
+            cand.set_port(port, &path, format!("EXPOSE {port}"));
+        }
+    }
+    if let Some(facts) = compose {
+        if let Some((port, file)) = &facts.port {
+            cand.set_port(
+                *port,
+                file,
+                format!("compose publishes container port {port}"),
+            );
+        }
+        for (db, file, detail) in &facts.databases {
+            cand.add_database(*db, file, detail.clone());
+        }
+    }
+    if cand.port.is_none() {
+        if let Some(fw) = cand.framework {
+            if let Some((_, port)) = DEFAULT_PORTS.iter().find(|(f, _)| *f == fw) {
+                let source = format!("framework default ({fw})");
+                cand.set_port(
+                    *port,
+                    &source,
+                    format!("{fw} listens on {port} unless told otherwise"),
+                );
+            }
+        }
+    }
+    if !cand.versions.iter().any(|v| v.name == cand.runtime) {
+        let msg = format!(
+            "no {} version is pinned (checked the ecosystem's version files and .tool-versions/mise.toml); \
+             the generator will choose its default and say so; pin one to be sure",
+            cand.runtime
+        );
+        cand.warn(ctx.display(), msg);
+    }
+}

@@ -1,0 +1,290 @@
+//! Which files count toward a repository's language share, in the spirit of GitHub Linguist:
+//! vendored, generated and documentation paths are left out, and so is anything that is not
+//! code or markup. The rules are data (regex tables), applied by one function.
+
+use regex::RegexSet;
+use std::sync::LazyLock;
+
+/// Why a file does not count toward the language share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Exclusion {
+    /// Third-party code kept in the tree (`node_modules/`, `vendor/`, `third_party/` …).
+    Vendored,
+    /// Written by a tool (lock files, minified bundles, protobuf stubs, `dist/`).
+    Generated,
+    /// Documentation, examples and samples.
+    Documentation,
+    /// Not a programming or markup language (data, prose, images …).
+    NotCode,
+    /// `linguist-detectable=false` in `.gitattributes`.
+    NotDetectable,
+}
+
+/// Vendored paths (Linguist `vendor.yml`, the part that matters for service repositories).
+const VENDORED: &[&str] = &[
+    r"(^|/)node_modules/",
+    r"(^|/)bower_components/",
+    r"(^|/)vendors?/",
+    r"(^|/)third[-_]?party/",
+    r"(^|/)3rd[-_]?party/",
+    r"(^|/)external/",
+    r"(^|/)deps/",
+    r"(^|/)_deps/",
+    r"(^|/)cache/",
+    r"(^|/)\.venv/",
+    r"(^|/)venv/",
+    r"(^|/)virtualenv/",
+    r"(^|/)site-packages/",
+    r"(^|/)__pycache__/",
+    r"(^|/)\.bundle/",
+    r"(^|/)Godeps/_workspace/",
+    r"(^|/)Pods/",
+    r"(^|/)Carthage/",
+    r"(^|/)\.yarn/",
+    r"(^|/)jquery([^.]*)\.js$",
+    r"(^|/)bootstrap([^/.]*)(\.min)?\.(js|css)$",
+    r"(^|/)gradlew(\.bat)?$",
+    r"(^|/)gradle/wrapper/",
+    r"(^|/)mvnw(\.cmd)?$",
+    r"(^|/)\.mvn/wrapper/",
+    r"(^|/)configure$",
+    r"(^|/)config\.guess$",
+    r"(^|/)config\.sub$",
+    r"(^|/)\.github/",
+    r"(^|/)\.gitlab/",
+];
+
+/// Documentation paths (Linguist `documentation.yml`).
+const DOCUMENTATION: &[&str] = &[
+    r"^[Dd]ocs?/",
+    r"(^|/)[Dd]ocumentation/",
+    r"(^|/)[Jj]avadoc/",
+    r"^[Mm]an/",
+    r"^[Ee]xamples?/",
+    r"^[Ss]amples?/",
+    r"^[Dd]emos?/",
+    r"(^|/)CHANGE(S|LOG)?(\.|$)",
+    r"(^|/)CONTRIBUTING(\.|$)",
+    r"(^|/)COPYING(\.|$)",
+    r"(^|/)INSTALL(\.|$)",
+    r"(^|/)LICEN[CS]E(\.|$)",
+    r"(^|/)README(\.|$)",
+    r"(^|/)[Rr]eadme(\.|$)",
+];
+
+/// Generated files (Linguist `generated.rb`, by path).
+const GENERATED: &[&str] = &[
+    r"\.min\.(js|css)$",
+    r"\.map$",
+    r"(^|/)dist/",
+    r"(^|/)build/generated/",
+    r"(^|/)\.next/",
+    r"(^|/)\.nuxt/",
+    r"(^|/)coverage/",
+    r"(^|/)target/",
+    r"(^|/)obj/",
+    r"(^|/)bin/(Debug|Release)/",
+    r"(^|/)_build/",
+    r"(^|/)package-lock\.json$",
+    r"(^|/)npm-shrinkwrap\.json$",
+    r"(^|/)yarn\.lock$",
+    r"(^|/)pnpm-lock\.yaml$",
+    r"(^|/)bun\.lockb?$",
+    r"(^|/)composer\.lock$",
+    r"(^|/)Gemfile\.lock$",
+    r"(^|/)poetry\.lock$",
+    r"(^|/)Pipfile\.lock$",
+    r"(^|/)pdm\.lock$",
+    r"(^|/)uv\.lock$",
+    r"(^|/)Cargo\.lock$",
+    r"(^|/)go\.sum$",
+    r"(^|/)Gopkg\.lock$",
+    r"(^|/)mix\.lock$",
+    r"(^|/)packages\.lock\.json$",
+    r"(^|/)gradle\.lockfile$",
+    r"_pb2(_grpc)?\.pyi?$",
+    r"\.pb\.go$",
+    r"\.pb\.(cc|h)$",
+    r"_grpc\.pb\.go$",
+    r"\.g\.cs$",
+    r"\.designer\.cs$",
+    r"(^|/)Migrations/.*\.Designer\.cs$",
+];
+
+static VENDORED_SET: LazyLock<RegexSet> = LazyLock::new(|| compile(VENDORED));
+static DOCUMENTATION_SET: LazyLock<RegexSet> = LazyLock::new(|| compile(DOCUMENTATION));
+static GENERATED_SET: LazyLock<RegexSet> = LazyLock::new(|| compile(GENERATED));
+
+fn compile(patterns: &[&str]) -> RegexSet {
+    // The tables are constants checked by the tests below, so a failure here is a bug in this file.
+    RegexSet::new(patterns).unwrap_or_else(|e| panic!("invalid built-in linguist pattern: {e}"))
+}
+
+/// The built-in exclusion for a path, before `.gitattributes` overrides.
+pub fn exclusion(path: &str) -> Option<Exclusion> {
+    if VENDORED_SET.is_match(path) {
+        Some(Exclusion::Vendored)
+    } else if GENERATED_SET.is_match(path) {
+        Some(Exclusion::Generated)
+    } else if DOCUMENTATION_SET.is_match(path) {
+        Some(Exclusion::Documentation)
+    } else {
+        None
+    }
+}
+
+/// Extension → language, for programming and markup languages only (data and prose do not
+/// count toward the share, as in Linguist).
+const EXTENSIONS: &[(&str, &str)] = &[
+    ("rb", "ruby"),
+    ("rake", "ruby"),
+    ("gemspec", "ruby"),
+    ("ru", "ruby"),
+    ("erb", "html+erb"),
+    ("py", "python"),
+    ("pyi", "python"),
+    ("pyx", "cython"),
+    ("ipynb", "jupyter notebook"),
+    ("js", "javascript"),
+    ("mjs", "javascript"),
+    ("cjs", "javascript"),
+    ("jsx", "javascript"),
+    ("ts", "typescript"),
+    ("tsx", "typescript"),
+    ("mts", "typescript"),
+    ("cts", "typescript"),
+    ("vue", "vue"),
+    ("svelte", "svelte"),
+    ("java", "java"),
+    ("kt", "kotlin"),
+    ("kts", "kotlin"),
+    ("scala", "scala"),
+    ("groovy", "groovy"),
+    ("gradle", "groovy"),
+    ("go", "go"),
+    ("rs", "rust"),
+    ("php", "php"),
+    ("blade.php", "blade"),
+    ("twig", "twig"),
+    ("cs", "csharp"),
+    ("cshtml", "html+razor"),
+    ("razor", "html+razor"),
+    ("fs", "f#"),
+    ("vb", "visual basic"),
+    ("ex", "elixir"),
+    ("exs", "elixir"),
+    ("heex", "html+eex"),
+    ("eex", "html+eex"),
+    ("erl", "erlang"),
+    ("c", "c"),
+    ("h", "c"),
+    ("cc", "c++"),
+    ("cpp", "c++"),
+    ("cxx", "c++"),
+    ("hpp", "c++"),
+    ("hh", "c++"),
+    ("m", "objective-c"),
+    ("swift", "swift"),
+    ("dart", "dart"),
+    ("lua", "lua"),
+    ("pl", "perl"),
+    ("pm", "perl"),
+    ("r", "r"),
+    ("jl", "julia"),
+    ("hs", "haskell"),
+    ("clj", "clojure"),
+    ("zig", "zig"),
+    ("sh", "shell"),
+    ("bash", "shell"),
+    ("zsh", "shell"),
+    ("ps1", "powershell"),
+    ("html", "html"),
+    ("htm", "html"),
+    ("css", "css"),
+    ("scss", "scss"),
+    ("sass", "sass"),
+    ("less", "less"),
+    ("sql", "sql"),
+    ("tf", "hcl"),
+];
+
+/// Whole file names that name their language.
+const FILE_NAMES: &[(&str, &str)] = &[
+    ("Gemfile", "ruby"),
+    ("Rakefile", "ruby"),
+    ("Guardfile", "ruby"),
+    ("Dockerfile", "dockerfile"),
+    ("Containerfile", "dockerfile"),
+    ("Makefile", "makefile"),
+    ("GNUmakefile", "makefile"),
+    ("Jenkinsfile", "groovy"),
+];
+
+/// The language of a file by its name or extension, if it is code or markup.
+pub fn language_for_path(path: &str) -> Option<&'static str> {
+    let name = super::file_name(path);
+    if let Some((_, lang)) = FILE_NAMES.iter().find(|(n, _)| *n == name) {
+        return Some(lang);
+    }
+    if name.starts_with("Dockerfile.") || name.ends_with(".Dockerfile") {
+        return Some("dockerfile");
+    }
+    let lower = name.to_ascii_lowercase();
+    let mut dots = lower.match_indices('.').map(|(i, _)| i);
+    // Two-part extensions first, so `x.blade.php` is Blade and not PHP.
+    let last = lower.rfind('.')?;
+    if last == 0 {
+        return None;
+    }
+    if let Some(first) = dots.nth_back(1).filter(|&i| i > 0) {
+        if let Some(lang) = EXTENSION_MAP.get(&lower[first + 1..]) {
+            return Some(lang);
+        }
+    }
+    EXTENSION_MAP.get(&lower[last + 1..]).copied()
+}
+
+static EXTENSION_MAP: LazyLock<std::collections::HashMap<&'static str, &'static str>> =
+    LazyLock::new(|| EXTENSIONS.iter().copied().collect());
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_tables_compile() {
+        assert!(!VENDORED_SET.is_empty());
+        assert!(!DOCUMENTATION_SET.is_empty());
+        assert!(!GENERATED_SET.is_empty());
+    }
+
+    #[test]
+    fn vendored_generated_and_docs_are_recognised() {
+        assert_eq!(
+            exclusion("web/node_modules/a/b.js"),
+            Some(Exclusion::Vendored)
+        );
+        assert_eq!(exclusion("third_party/zlib/z.c"), Some(Exclusion::Vendored));
+        assert_eq!(exclusion("static/app.min.js"), Some(Exclusion::Generated));
+        assert_eq!(exclusion("package-lock.json"), Some(Exclusion::Generated));
+        assert_eq!(exclusion("docs/conf.py"), Some(Exclusion::Documentation));
+        assert_eq!(
+            exclusion("examples/demo.js"),
+            Some(Exclusion::Documentation)
+        );
+        assert_eq!(exclusion("src/app.py"), None);
+        // `docs/` counts as documentation only at the top, as in Linguist.
+        assert_eq!(exclusion("src/docs/handler.py"), None);
+    }
+
+    #[test]
+    fn languages_by_name_and_longest_extension() {
+        assert_eq!(language_for_path("Gemfile"), Some("ruby"));
+        assert_eq!(language_for_path("a/b/view.blade.php"), Some("blade"));
+        assert_eq!(language_for_path("x.php"), Some("php"));
+        assert_eq!(language_for_path("main.TS"), Some("typescript"));
+        assert_eq!(language_for_path("package.json"), None);
+        assert_eq!(language_for_path(".ts"), None);
+    }
+}

@@ -1,0 +1,84 @@
+//! The analysis flow: open a source from what the user typed, list it once, read only the
+//! files the detectors want, build the index, run the detectors.
+
+use pipewright_adapters::source::{GitSource, GitUrl, LocalSource, DEFAULT_CLONE_TIMEOUT};
+use pipewright_core::detect;
+use pipewright_core::index::{wants_content, RepoIndex, MAX_READ_BYTES};
+use pipewright_core::source::{RepoSource, SourceError};
+use pipewright_core::stack::StackProfile;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// How to open a repository.
+#[derive(Debug, Clone)]
+pub struct AnalyzeOptions {
+    /// Branch or tag to clone (git URLs only).
+    pub reference: Option<String>,
+    /// Time limit for a clone.
+    pub clone_timeout: Duration,
+}
+
+impl Default for AnalyzeOptions {
+    fn default() -> Self {
+        AnalyzeOptions {
+            reference: None,
+            clone_timeout: DEFAULT_CLONE_TIMEOUT,
+        }
+    }
+}
+
+/// Opens a local folder or clones a git URL.
+pub fn open_source(
+    target: &str,
+    opts: &AnalyzeOptions,
+) -> Result<Box<dyn RepoSource>, SourceError> {
+    match GitUrl::parse(target) {
+        Some(Ok(url)) => Ok(Box::new(GitSource::clone(
+            &url,
+            opts.reference.as_deref(),
+            opts.clone_timeout,
+        )?)),
+        Some(Err(e)) => Err(e),
+        None => Ok(Box::new(LocalSource::open(target)?)),
+    }
+}
+
+/// Lists the source once and reads the files the detectors want. Returns the index and the
+/// problems met while listing and reading.
+pub fn build_index(source: &dyn RepoSource) -> Result<(RepoIndex, Vec<String>), SourceError> {
+    let listing = source.list()?;
+    let mut warnings = listing.warnings;
+    let mut contents = HashMap::new();
+    for entry in &listing.entries {
+        // Sizes may be unknown (0) for sources that do not report them; the read enforces the cap.
+        if wants_content(&entry.path, entry.size) {
+            let content = source.read(&entry.path, MAX_READ_BYTES);
+            match &content {
+                pipewright_core::index::Content::Unreadable(reason) => {
+                    warnings.push(format!("{}: not read: {reason}", entry.path))
+                }
+                pipewright_core::index::Content::TooLarge(size) => warnings.push(format!(
+                    "{}: not read: {size} bytes is over the {MAX_READ_BYTES}-byte limit",
+                    entry.path
+                )),
+                _ => {}
+            }
+            contents.insert(entry.path.clone(), content);
+        }
+    }
+    Ok((RepoIndex::build(listing.entries, contents), warnings))
+}
+
+/// Analyzes a source that is already open.
+pub fn analyze_source(source: &dyn RepoSource) -> Result<StackProfile, SourceError> {
+    let (index, warnings) = build_index(source)?;
+    let mut profile = detect::analyze(&index, source.label());
+    profile.warnings.extend(warnings);
+    Ok(profile)
+}
+
+/// Opens `target` (a folder or a git URL) and analyzes it.
+pub fn analyze(target: &str, opts: &AnalyzeOptions) -> Result<StackProfile, SourceError> {
+    let source = open_source(target, opts)?;
+    analyze_source(source.as_ref())
+}

@@ -1,0 +1,166 @@
+//! `pipewright analyze <PATH|GIT_URL>`: the stack profile, as a readable summary or JSON.
+
+use super::exit;
+use clap::Args;
+use pipewright_core::source::SourceError;
+use pipewright_core::stack::StackProfile;
+use pipewright_workflow::analyze::{analyze, AnalyzeOptions};
+use std::fmt::Write as _;
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// A local folder, or a git URL (https://, ssh://, git@host:path, file://).
+    pub target: String,
+    /// Print the profile as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Branch or tag to clone (git URLs only).
+    #[arg(long = "ref")]
+    pub reference: Option<String>,
+    /// Seconds a clone may take before it is stopped.
+    #[arg(long, default_value_t = 120)]
+    pub clone_timeout: u64,
+}
+
+pub fn run(args: AnalyzeArgs) -> i32 {
+    let opts = AnalyzeOptions {
+        reference: args.reference.clone(),
+        clone_timeout: Duration::from_secs(args.clone_timeout),
+    };
+    match analyze(&args.target, &opts) {
+        Ok(profile) => {
+            if args.json {
+                match serde_json::to_string_pretty(&profile) {
+                    Ok(text) => println!("{text}"),
+                    Err(e) => {
+                        eprintln!("error: cannot render the profile as JSON: {e}");
+                        return exit::FAILURE;
+                    }
+                }
+            } else {
+                print!("{}", render(&profile));
+            }
+            if profile.services.is_empty() {
+                if !args.json {
+                    eprintln!("pipewright: nothing recognised in {}", profile.root);
+                }
+                exit::NOTHING_RECOGNISED
+            } else {
+                exit::OK
+            }
+        }
+        Err(e) => report_source_error(&e, args.json),
+    }
+}
+
+/// Prints a source error (as JSON too with `--json`) and returns its exit code.
+pub fn report_source_error(e: &SourceError, json: bool) -> i32 {
+    eprintln!("error: {e}");
+    if json {
+        let body = serde_json::json!({ "error": e.to_string(), "warnings": [] });
+        println!("{body}");
+    }
+    if e.is_usage_error() {
+        exit::USAGE
+    } else {
+        match e {
+            SourceError::CloneFailed { .. }
+            | SourceError::CloneTimedOut { .. }
+            | SourceError::GitMissing { .. } => exit::UNREACHABLE,
+            _ => exit::FAILURE,
+        }
+    }
+}
+
+/// The human summary: one block per service, each conclusion with its evidence.
+pub fn render(p: &StackProfile) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Repository: {}", p.root);
+    let _ = writeln!(
+        out,
+        "Primary language: {}{}",
+        p.primary_language
+            .map(|l| l.as_str())
+            .unwrap_or("none recognised"),
+        if p.monorepo {
+            format!("   (monorepo, {} services)", p.services.len())
+        } else {
+            String::new()
+        }
+    );
+    if !p.languages.is_empty() {
+        let langs: Vec<String> = p
+            .languages
+            .iter()
+            .take(6)
+            .map(|l| format!("{} {:.1}%", l.name, l.share * 100.0))
+            .collect();
+        let _ = writeln!(out, "Languages: {}", langs.join(", "));
+    }
+    let _ = writeln!(
+        out,
+        "Index: {} files, {} left out of the language share, {} read",
+        p.index.files, p.index.excluded_from_share, p.index.files_read
+    );
+    for s in &p.services {
+        let _ = writeln!(out);
+        let fw = s.framework.map(|f| format!(" / {f}")).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "Service {}: {}{}  [{}]",
+            s.path,
+            s.language,
+            fw,
+            format!("{:?}", s.role).to_lowercase()
+        );
+        let line = |label: &str, value: Option<String>| match value {
+            Some(v) => format!("  {label:<15}{v}\n"),
+            None => format!("  {label:<15}-\n"),
+        };
+        out.push_str(&line("build tool", s.build_tool.map(|b| b.to_string())));
+        out.push_str(&line("tests", s.test_framework.map(|t| t.to_string())));
+        out.push_str(&line(
+            "runtime",
+            s.runtime_version
+                .as_ref()
+                .map(|v| format!("{} {} (from {})", v.name, v.value, v.source)),
+        ));
+        out.push_str(&line(
+            "port",
+            s.port
+                .map(|p| format!("{p} (from {})", s.port_source.as_deref().unwrap_or("?"))),
+        ));
+        if !s.databases.is_empty() {
+            let dbs: Vec<&str> = s.databases.iter().map(|d| d.as_str()).collect();
+            out.push_str(&line("needs", Some(dbs.join(", "))));
+        }
+        let c = &s.commands;
+        for (label, cmd) in [
+            ("install", &c.install),
+            ("build", &c.build),
+            ("test", &c.test),
+            ("lint", &c.lint),
+            ("start", &c.start),
+        ] {
+            if let Some(cmd) = cmd {
+                out.push_str(&line(label, Some(cmd.clone())));
+            }
+        }
+        for sec in &s.secondary {
+            let _ = writeln!(out, "  also present:  {}", sec.reason);
+        }
+        let _ = writeln!(out, "  evidence:");
+        for e in &s.evidence {
+            let _ = writeln!(out, "    - {:<16} {}  ({})", e.conclusion, e.detail, e.file);
+        }
+    }
+    if !p.warnings.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "Warnings:");
+        for w in &p.warnings {
+            let _ = writeln!(out, "  - {w}");
+        }
+    }
+    out
+}

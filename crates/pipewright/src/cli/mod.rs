@@ -1,0 +1,28 @@
+//! Command-line parsing and dispatch. Each subcommand lives in its own module and returns an
+//! exit code; nothing here panics on user input.
+
+mod analyze;
+pub mod exit;
+
+use clap::{Parser, Subcommand};
+
+/// Turns a source repository into a working GitLab CI/CD pipeline.
+#[derive(Debug, Parser)]
+#[command(name = "pipewright", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Detect the stack of a repository (a local folder or a git URL) and explain why.
+    Analyze(analyze::AnalyzeArgs),
+}
+
+/// Runs the parsed command and returns the process exit code.
+pub fn run(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Analyze(args) => analyze::run(args),
+    }
+}

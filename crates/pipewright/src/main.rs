@@ -1,0 +1,15 @@
+//! `pipewright`: turns a source repository into a working GitLab CI/CD pipeline.
+//!
+//! This binary is the interface layer: it parses arguments, calls the workflow, and renders
+//! the answer for people (default) or machines (`--json`). Exit codes are listed in
+//! [`cli::exit`].
+
+mod cli;
+
+use clap::Parser;
+
+fn main() {
+    let args = cli::Cli::parse();
+    let code = cli::run(args);
+    std::process::exit(code);
+}
