@@ -8,11 +8,11 @@
 //! ```
 //! use pipewright_core::{detect, index::{Content, RawEntry, RepoIndex}};
 //! let index = RepoIndex::build(
-//!     vec![RawEntry::new("go.mod", 40)],
-//!     [("go.mod".to_string(), Content::Text("module x\n\ngo 1.22\n".into()))].into(),
+//!     vec![RawEntry::new("requirements.txt", 14)],
+//!     [("requirements.txt".to_string(), Content::Text("fastapi>=0.110\n".into()))].into(),
 //! );
 //! let profile = detect::analyze(&index, ".");
-//! assert_eq!(profile.services[0].language.as_str(), "go");
+//! assert_eq!(profile.services[0].language.as_str(), "python");
 //! ```
 
 pub mod detect;

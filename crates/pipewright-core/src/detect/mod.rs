@@ -116,10 +116,16 @@ impl Candidate {
     }
 
     /// Records a problem with a file (malformed manifest …) as evidence and as a warning.
+    /// `file` may be a folder (`.` for the root) when the problem is not one file's.
     pub fn warn(&mut self, file: impl Into<String>, detail: impl Into<String>) {
         let file = file.into();
         let detail = detail.into();
-        self.warnings.push(format!("{file}: {detail}"));
+        let place = if file == "." {
+            "repository root".to_string()
+        } else {
+            file.clone()
+        };
+        self.warnings.push(format!("{place}: {detail}"));
         self.evidence.push(Evidence::new("warning", file, detail));
     }
 
@@ -264,9 +270,7 @@ pub fn analyze(index: &RepoIndex, root: &str) -> StackProfile {
                     "workspace root without member services",
                 );
             }
-            for w in &cand.warnings {
-                warnings.push(format!("{}: {w}", context::display_dir(&dir)));
-            }
+            warnings.extend(cand.warnings.iter().cloned());
             into_service(&dir, cand, secondary)
         })
         .collect();

@@ -30,6 +30,8 @@ const MANIFESTS: &[&str] = &[
 const ENTRY_FILES: &[&str] = &[
     "main.py",
     "app.py",
+    "application.py",
+    "run.py",
     "server.py",
     "wsgi.py",
     "asgi.py",
@@ -44,6 +46,21 @@ const ENTRY_FILES: &[&str] = &[
     "ruff.toml",
     ".ruff.toml",
     ".flake8",
+];
+
+/// Where the ASGI/WSGI application object is looked for, in order.
+const APP_FILES: &[&str] = &[
+    "main.py",
+    "app.py",
+    "application.py",
+    "server.py",
+    "run.py",
+    "app/main.py",
+    "app/__init__.py",
+    "src/main.py",
+    "src/app.py",
+    "wsgi.py",
+    "asgi.py",
 ];
 
 /// Dependency name → database it talks to.
@@ -142,6 +159,7 @@ impl Ecosystem for Python {
         let name = file_name(path);
         self.is_manifest(name)
             || ENTRY_FILES.contains(&name)
+            || path.ends_with("app/__init__.py")
             || path.contains("requirements/") && name.ends_with(".txt")
     }
 
@@ -581,16 +599,7 @@ fn port(ctx: &DirContext<'_>, c: &mut Candidate) {
 
 /// The module path (`app.main`) and variable (`app`) of the ASGI/WSGI application object.
 fn app_object(ctx: &DirContext<'_>, kind: &str) -> Option<(String, String, String)> {
-    for f in [
-        "main.py",
-        "app.py",
-        "server.py",
-        "app/main.py",
-        "app/__init__.py",
-        "src/main.py",
-        "wsgi.py",
-        "asgi.py",
-    ] {
+    for f in APP_FILES {
         let Some(text) = ctx.text(f) else { continue };
         if let Some(caps) = APP_VAR.captures_iter(text).find(|c| &c[2] == kind) {
             let module = f
@@ -687,10 +696,12 @@ fn commands(ctx: &DirContext<'_>, c: &mut Candidate, deps: &Deps) {
         }),
         Some(Framework::Flask) => app_object(ctx, "Flask").map(|(m, var, _)| {
             let port = port.unwrap_or(5000);
+            // A factory call needs shell quoting; a plain `module:variable` does not.
+            let target = if var.contains('(') { format!("'{m}:{var}'") } else { format!("{m}:{var}") };
             if gunicorn {
-                format!("{run}gunicorn '{m}:{var}' --bind 0.0.0.0:{port}")
+                format!("{run}gunicorn {target} --bind 0.0.0.0:{port}")
             } else {
-                format!("{run}flask --app '{m}:{var}' run --host 0.0.0.0 --port {port}")
+                format!("{run}flask --app {target} run --host 0.0.0.0 --port {port}")
             }
         }),
         _ => ["main.py", "app.py", "server.py"]
@@ -703,7 +714,10 @@ fn commands(ctx: &DirContext<'_>, c: &mut Candidate, deps: &Deps) {
     } else if c.framework.is_some() {
         c.warn(
             ctx.display(),
-            "the application object was not found in main.py, app.py, server.py or app/main.py; no start command",
+            format!(
+                "the application object was not found in {}; no start command",
+                APP_FILES.join(", ")
+            ),
         );
     }
     c.commands.start = start;

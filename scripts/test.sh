@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The one test command (README, .ci/run): installs and starts what the tests need on a fresh
+# machine, runs every test of the workspace, and stops what it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+
+echo "== build"
+cargo build --workspace --all-targets --locked
+
+echo "== tests"
+cargo test --workspace --locked --no-fail-fast
