@@ -50,8 +50,7 @@ pub fn build_index(source: &dyn RepoSource) -> Result<(RepoIndex, Vec<String>), 
     let mut warnings = listing.warnings;
     let mut contents = HashMap::new();
     for entry in &listing.entries {
-        // Sizes may be unknown (0) for sources that do not report them; the read enforces the cap.
-        if wants_content(&entry.path, entry.size) {
+        if wants_content(&entry.path) {
             let content = source.read(&entry.path, MAX_READ_BYTES);
             match &content {
                 pipewright_core::index::Content::Unreadable(reason) => {

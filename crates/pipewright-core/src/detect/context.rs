@@ -64,23 +64,16 @@ impl<'a> DirContext<'a> {
 
     /// Counted bytes of source in `language` below this folder.
     pub fn language_bytes(&self, language: Language) -> u64 {
-        let names: &[&str] = match language {
-            Language::CSharp => &["csharp"],
-            other => &[other.as_str()],
-        };
-        self.files_under()
-            .filter(|f| f.excluded.is_none())
-            .filter(|f| f.language.is_some_and(|l| names.contains(&l)))
-            .map(|f| f.size)
-            .sum()
+        self.source_stats(&[language.as_str()]).1
     }
 
     /// Counted files and bytes below this folder for each of the given index languages.
     pub fn source_stats(&self, languages: &[&str]) -> (usize, u64) {
-        self.files_under()
-            .filter(|f| f.excluded.is_none())
-            .filter(|f| f.language.is_some_and(|l| languages.contains(&l)))
-            .fold((0, 0), |(n, b), f| (n + 1, b + f.size))
+        self.index
+            .language_bytes(self.dir)
+            .into_iter()
+            .filter(|(l, _, _)| languages.contains(l))
+            .fold((0, 0), |(n, b), (_, files, bytes)| (n + files, b + bytes))
     }
 
     /// Finds `name` in this folder or the nearest parent folder up to the root; returns its

@@ -314,6 +314,8 @@ pub fn analyze(index: &RepoIndex, root: &str) -> StackProfile {
             files: index.len(),
             excluded_from_share: excluded,
             files_read: index.files_read(),
+            sizes_measured: index.language_stats().measured_files,
+            bytes_estimated: index.language_stats().estimated(),
         },
     }
 }

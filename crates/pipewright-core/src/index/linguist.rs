@@ -21,8 +21,8 @@ pub enum Exclusion {
     NotDetectable,
 }
 
-/// Vendored paths (Linguist `vendor.yml`, the part that matters for service repositories).
-const VENDORED: &[&str] = &[
+/// Vendored folders (Linguist `vendor.yml`), matched against a folder path with a trailing `/`.
+const VENDORED_DIRS: &[&str] = &[
     r"(^|/)node_modules/",
     r"(^|/)bower_components/",
     r"(^|/)vendors?/",
@@ -42,21 +42,25 @@ const VENDORED: &[&str] = &[
     r"(^|/)Pods/",
     r"(^|/)Carthage/",
     r"(^|/)\.yarn/",
-    r"(^|/)jquery([^.]*)\.js$",
-    r"(^|/)bootstrap([^/.]*)(\.min)?\.(js|css)$",
-    r"(^|/)gradlew(\.bat)?$",
     r"(^|/)gradle/wrapper/",
-    r"(^|/)mvnw(\.cmd)?$",
     r"(^|/)\.mvn/wrapper/",
-    r"(^|/)configure$",
-    r"(^|/)config\.guess$",
-    r"(^|/)config\.sub$",
     r"(^|/)\.github/",
     r"(^|/)\.gitlab/",
 ];
 
-/// Documentation paths (Linguist `documentation.yml`).
-const DOCUMENTATION: &[&str] = &[
+/// Vendored files, matched against the file name.
+const VENDORED_NAMES: &[&str] = &[
+    r"^jquery([^.]*)\.js$",
+    r"^bootstrap([^/.]*)(\.min)?\.(js|css)$",
+    r"^gradlew(\.bat)?$",
+    r"^mvnw(\.cmd)?$",
+    r"^configure$",
+    r"^config\.guess$",
+    r"^config\.sub$",
+];
+
+/// Documentation folders (Linguist `documentation.yml`); `docs/` counts only at the top.
+const DOCUMENTATION_DIRS: &[&str] = &[
     r"^[Dd]ocs?/",
     r"(^|/)[Dd]ocumentation/",
     r"(^|/)[Jj]avadoc/",
@@ -64,19 +68,21 @@ const DOCUMENTATION: &[&str] = &[
     r"^[Ee]xamples?/",
     r"^[Ss]amples?/",
     r"^[Dd]emos?/",
-    r"(^|/)CHANGE(S|LOG)?(\.|$)",
-    r"(^|/)CONTRIBUTING(\.|$)",
-    r"(^|/)COPYING(\.|$)",
-    r"(^|/)INSTALL(\.|$)",
-    r"(^|/)LICEN[CS]E(\.|$)",
-    r"(^|/)README(\.|$)",
-    r"(^|/)[Rr]eadme(\.|$)",
 ];
 
-/// Generated files (Linguist `generated.rb`, by path).
-const GENERATED: &[&str] = &[
-    r"\.min\.(js|css)$",
-    r"\.map$",
+/// Documentation files, matched against the file name.
+const DOCUMENTATION_NAMES: &[&str] = &[
+    r"^CHANGE(S|LOG)?(\.|$)",
+    r"^CONTRIBUTING(\.|$)",
+    r"^COPYING(\.|$)",
+    r"^INSTALL(\.|$)",
+    r"^LICEN[CS]E(\.|$)",
+    r"^README(\.|$)",
+    r"^[Rr]eadme(\.|$)",
+];
+
+/// Folders of generated output (Linguist `generated.rb`, by path).
+const GENERATED_DIRS: &[&str] = &[
     r"(^|/)dist/",
     r"(^|/)build/generated/",
     r"(^|/)\.next/",
@@ -86,51 +92,107 @@ const GENERATED: &[&str] = &[
     r"(^|/)obj/",
     r"(^|/)bin/(Debug|Release)/",
     r"(^|/)_build/",
-    r"(^|/)package-lock\.json$",
-    r"(^|/)npm-shrinkwrap\.json$",
-    r"(^|/)yarn\.lock$",
-    r"(^|/)pnpm-lock\.yaml$",
-    r"(^|/)bun\.lockb?$",
-    r"(^|/)composer\.lock$",
-    r"(^|/)Gemfile\.lock$",
-    r"(^|/)poetry\.lock$",
-    r"(^|/)Pipfile\.lock$",
-    r"(^|/)pdm\.lock$",
-    r"(^|/)uv\.lock$",
-    r"(^|/)Cargo\.lock$",
-    r"(^|/)go\.sum$",
-    r"(^|/)Gopkg\.lock$",
-    r"(^|/)mix\.lock$",
-    r"(^|/)packages\.lock\.json$",
-    r"(^|/)gradle\.lockfile$",
+];
+
+/// Generated files (lock files, minified bundles, protobuf stubs), matched against the name.
+const GENERATED_NAMES: &[&str] = &[
+    r"\.min\.(js|css)$",
+    r"\.map$",
+    r"^package-lock\.json$",
+    r"^npm-shrinkwrap\.json$",
+    r"^yarn\.lock$",
+    r"^pnpm-lock\.yaml$",
+    r"^bun\.lockb?$",
+    r"^composer\.lock$",
+    r"^Gemfile\.lock$",
+    r"^poetry\.lock$",
+    r"^Pipfile\.lock$",
+    r"^pdm\.lock$",
+    r"^uv\.lock$",
+    r"^Cargo\.lock$",
+    r"^go\.sum$",
+    r"^Gopkg\.lock$",
+    r"^mix\.lock$",
+    r"^packages\.lock\.json$",
+    r"^gradle\.lockfile$",
     r"_pb2(_grpc)?\.pyi?$",
     r"\.pb\.go$",
     r"\.pb\.(cc|h)$",
-    r"_grpc\.pb\.go$",
     r"\.g\.cs$",
-    r"\.designer\.cs$",
-    r"(^|/)Migrations/.*\.Designer\.cs$",
+    r"(?i)\.designer\.cs$",
 ];
 
-static VENDORED_SET: LazyLock<RegexSet> = LazyLock::new(|| compile(VENDORED));
-static DOCUMENTATION_SET: LazyLock<RegexSet> = LazyLock::new(|| compile(DOCUMENTATION));
-static GENERATED_SET: LazyLock<RegexSet> = LazyLock::new(|| compile(GENERATED));
+/// All folder rules in one set and all name rules in another, so each path is matched in a
+/// single pass; a match index maps back to its class through the table's order.
+static DIR_SET: LazyLock<(RegexSet, Vec<Exclusion>)> = LazyLock::new(|| {
+    combine(&[
+        (VENDORED_DIRS, Exclusion::Vendored),
+        (GENERATED_DIRS, Exclusion::Generated),
+        (DOCUMENTATION_DIRS, Exclusion::Documentation),
+    ])
+});
+static NAME_SET: LazyLock<(RegexSet, Vec<Exclusion>)> = LazyLock::new(|| {
+    combine(&[
+        (VENDORED_NAMES, Exclusion::Vendored),
+        (GENERATED_NAMES, Exclusion::Generated),
+        (DOCUMENTATION_NAMES, Exclusion::Documentation),
+    ])
+});
 
-fn compile(patterns: &[&str]) -> RegexSet {
+fn combine(tables: &[(&[&str], Exclusion)]) -> (RegexSet, Vec<Exclusion>) {
+    let mut patterns = Vec::new();
+    let mut classes = Vec::new();
+    for (table, class) in tables {
+        patterns.extend_from_slice(table);
+        classes.extend(std::iter::repeat_n(*class, table.len()));
+    }
     // The tables are constants checked by the tests below, so a failure here is a bug in this file.
-    RegexSet::new(patterns).unwrap_or_else(|e| panic!("invalid built-in linguist pattern: {e}"))
+    let set = RegexSet::new(patterns)
+        .unwrap_or_else(|e| panic!("invalid built-in linguist pattern: {e}"));
+    (set, classes)
+}
+
+/// The class of the first matching rule, in table order (vendored, generated, documentation).
+fn first_match(set: &(RegexSet, Vec<Exclusion>), text: &str) -> Option<Exclusion> {
+    set.0.matches(text).iter().next().map(|i| set.1[i])
+}
+
+/// The exclusion of a folder (`""` for the root), from the folder rules alone.
+fn dir_exclusion(dir: &str) -> Option<Exclusion> {
+    if dir.is_empty() {
+        return None;
+    }
+    first_match(&DIR_SET, &format!("{dir}/"))
+}
+
+fn name_exclusion(name: &str) -> Option<Exclusion> {
+    first_match(&NAME_SET, name)
 }
 
 /// The built-in exclusion for a path, before `.gitattributes` overrides.
+#[cfg(test)]
 pub fn exclusion(path: &str) -> Option<Exclusion> {
-    if VENDORED_SET.is_match(path) {
-        Some(Exclusion::Vendored)
-    } else if GENERATED_SET.is_match(path) {
-        Some(Exclusion::Generated)
-    } else if DOCUMENTATION_SET.is_match(path) {
-        Some(Exclusion::Documentation)
-    } else {
-        None
+    dir_exclusion(super::parent_dir(path)).or_else(|| name_exclusion(super::file_name(path)))
+}
+
+/// Classifies many paths, matching each folder's rules once (a tree has far fewer folders
+/// than files).
+#[derive(Debug, Default)]
+pub struct Classifier {
+    last_dir: String,
+    last: Option<Exclusion>,
+}
+
+impl Classifier {
+    /// Same answer as [`exclusion`]; paths sorted by folder make it fastest.
+    pub fn exclusion(&mut self, path: &str) -> Option<Exclusion> {
+        let dir = super::parent_dir(path);
+        if dir != self.last_dir {
+            self.last = dir_exclusion(dir);
+            self.last_dir.clear();
+            self.last_dir.push_str(dir);
+        }
+        self.last.or_else(|| name_exclusion(super::file_name(path)))
     }
 }
 
@@ -230,7 +292,11 @@ pub fn language_for_path(path: &str) -> Option<&'static str> {
     if name.starts_with("Dockerfile.") || name.ends_with(".Dockerfile") {
         return Some("dockerfile");
     }
-    let lower = name.to_ascii_lowercase();
+    let lower: std::borrow::Cow<'_, str> = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(name.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(name)
+    };
     let mut dots = lower.match_indices('.').map(|(i, _)| i);
     // Two-part extensions first, so `x.blade.php` is Blade and not PHP.
     let last = lower.rfind('.')?;
@@ -254,9 +320,8 @@ mod tests {
 
     #[test]
     fn built_in_tables_compile() {
-        assert!(!VENDORED_SET.is_empty());
-        assert!(!DOCUMENTATION_SET.is_empty());
-        assert!(!GENERATED_SET.is_empty());
+        assert!(!DIR_SET.0.is_empty());
+        assert!(!NAME_SET.0.is_empty());
     }
 
     #[test]
@@ -276,6 +341,12 @@ mod tests {
         assert_eq!(exclusion("src/app.py"), None);
         // `docs/` counts as documentation only at the top, as in Linguist.
         assert_eq!(exclusion("src/docs/handler.py"), None);
+        assert_eq!(exclusion("a/b/README.md"), Some(Exclusion::Documentation));
+        assert_eq!(exclusion("x/gradlew"), Some(Exclusion::Vendored));
+        let mut c = Classifier::default();
+        for p in ["web/node_modules/a/b.js", "web/app.js", "web/yarn.lock"] {
+            assert_eq!(c.exclusion(p), exclusion(p), "{p}");
+        }
     }
 
     #[test]

@@ -28,19 +28,43 @@ use std::collections::{BTreeMap, HashMap};
 /// Files larger than this are listed but never read.
 pub const MAX_READ_BYTES: u64 = 1024 * 1024;
 
-/// A file as a source lists it: a `/`-separated path relative to the root, and its size.
+/// A file as a source lists it: a `/`-separated path relative to the root, and its size
+/// when the source measured it (sources may measure only a sample: see [`LanguageStats`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawEntry {
     pub path: String,
-    pub size: u64,
+    pub size: Option<u64>,
 }
 
 impl RawEntry {
+    /// An entry whose size was measured.
     pub fn new(path: impl Into<String>, size: u64) -> Self {
         RawEntry {
             path: path.into(),
-            size,
+            size: Some(size),
         }
+    }
+
+    /// An entry whose size was not measured.
+    pub fn unmeasured(path: impl Into<String>) -> Self {
+        RawEntry {
+            path: path.into(),
+            size: None,
+        }
+    }
+}
+
+/// How many counted files had a measured size; when not all did, byte totals are estimates
+/// (measured bytes plus the language's mean measured size for each unmeasured file).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LanguageStats {
+    pub counted_files: usize,
+    pub measured_files: usize,
+}
+
+impl LanguageStats {
+    pub fn estimated(&self) -> bool {
+        self.measured_files < self.counted_files
     }
 }
 
@@ -60,7 +84,8 @@ pub enum Content {
 #[derive(Debug, Clone, PartialEq)]
 pub struct IndexedFile {
     pub path: String,
-    pub size: u64,
+    /// Size in bytes, when the source measured it.
+    pub size: Option<u64>,
     /// Language for the language share (Linguist names, lowercase), if any.
     pub language: Option<&'static str>,
     /// Why the file does not count toward the language share, if it does not.
@@ -82,38 +107,77 @@ impl IndexedFile {
 /// The index every detector queries.
 #[derive(Debug, Default)]
 pub struct RepoIndex {
+    /// Sorted by path: lookups are binary searches, subtrees are contiguous ranges.
     files: Vec<IndexedFile>,
-    by_path: HashMap<String, usize>,
-    by_dir: HashMap<String, Vec<usize>>,
+    by_dir: HashMap<String, Vec<u32>>,
     contents: HashMap<String, Content>,
+    /// Mean measured size per language, for files the source did not measure.
+    mean_size: HashMap<&'static str, u64>,
+    /// Counted files per folder and language: (files, measured bytes, unmeasured files).
+    /// Subtree totals sum folders, not files (a tree has far fewer folders).
+    dir_totals: HashMap<String, Vec<(&'static str, u64, u64, u64)>>,
+    stats: LanguageStats,
 }
 
 impl RepoIndex {
     /// Classifies the entries and keeps the contents that were read.
     pub fn build(mut entries: Vec<RawEntry>, contents: HashMap<String, Content>) -> Self {
-        entries.sort_by(|a, b| a.path.cmp(&b.path));
+        entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
         entries.dedup_by(|a, b| a.path == b.path);
         let attributes = GitAttributes::from_contents(&contents);
+        let mut classifier = linguist::Classifier::default();
         let mut files = Vec::with_capacity(entries.len());
-        let mut by_path = HashMap::with_capacity(entries.len());
-        let mut by_dir: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_dir: HashMap<String, Vec<u32>> = HashMap::new();
+        let mut measured: HashMap<&'static str, (u64, u64)> = HashMap::new();
+        let mut stats = LanguageStats::default();
+        let mut dir_totals: HashMap<String, Vec<(&'static str, u64, u64, u64)>> = HashMap::new();
         for entry in entries {
-            let over = attributes.overrides(&entry.path);
             let mut language = language_for_path(&entry.path);
-            if let Some(forced) = over.language {
-                language = Some(forced);
+            let mut excluded = classifier.exclusion(&entry.path);
+            if !attributes.is_empty() {
+                let over = attributes.overrides(&entry.path);
+                if let Some(forced) = over.language {
+                    language = Some(forced);
+                }
+                excluded = over.apply(excluded);
             }
-            let mut excluded = linguist::exclusion(&entry.path);
-            excluded = over.apply(excluded);
             if language.is_none() && excluded.is_none() {
                 excluded = Some(Exclusion::NotCode);
             }
-            let idx = files.len();
-            by_path.insert(entry.path.clone(), idx);
-            by_dir
-                .entry(parent_dir(&entry.path).to_string())
-                .or_default()
-                .push(idx);
+            let dir = parent_dir(&entry.path);
+            if let (Some(lang), None) = (language, excluded) {
+                stats.counted_files += 1;
+                if let Some(size) = entry.size {
+                    stats.measured_files += 1;
+                    let m = measured.entry(lang).or_default();
+                    m.0 += size;
+                    m.1 += 1;
+                }
+                let totals = match dir_totals.get_mut(dir) {
+                    Some(t) => t,
+                    None => dir_totals.entry(dir.to_string()).or_default(),
+                };
+                let slot = match totals.iter().position(|t| t.0 == lang) {
+                    Some(i) => &mut totals[i],
+                    None => {
+                        totals.push((lang, 0, 0, 0));
+                        let last = totals.len() - 1;
+                        &mut totals[last]
+                    }
+                };
+                slot.1 += 1;
+                match entry.size {
+                    Some(size) => slot.2 += size,
+                    None => slot.3 += 1,
+                }
+            }
+            let idx = files.len() as u32;
+            match by_dir.get_mut(dir) {
+                Some(list) => list.push(idx),
+                None => {
+                    by_dir.insert(dir.to_string(), vec![idx]);
+                }
+            }
             files.push(IndexedFile {
                 path: entry.path,
                 size: entry.size,
@@ -121,11 +185,31 @@ impl RepoIndex {
                 excluded,
             });
         }
+        let mean_size = measured
+            .into_iter()
+            .map(|(lang, (bytes, n))| (lang, if n == 0 { 0 } else { bytes / n }))
+            .collect();
         RepoIndex {
             files,
-            by_path,
             by_dir,
             contents,
+            mean_size,
+            dir_totals,
+            stats,
+        }
+    }
+
+    /// How many counted files had a measured size.
+    pub fn language_stats(&self) -> LanguageStats {
+        self.stats
+    }
+
+    /// The file's size, or the mean measured size of its language when it was not measured.
+    pub fn size_or_estimate(&self, f: &IndexedFile) -> u64 {
+        match (f.size, f.language) {
+            (Some(s), _) => s,
+            (None, Some(lang)) => self.mean_size.get(lang).copied().unwrap_or(0),
+            (None, None) => 0,
         }
     }
 
@@ -143,11 +227,14 @@ impl RepoIndex {
     }
 
     pub fn file(&self, path: &str) -> Option<&IndexedFile> {
-        self.by_path.get(path).map(|&i| &self.files[i])
+        self.files
+            .binary_search_by(|f| f.path.as_str().cmp(path))
+            .ok()
+            .map(|i| &self.files[i])
     }
 
     pub fn exists(&self, path: &str) -> bool {
-        self.by_path.contains_key(path)
+        self.file(path).is_some()
     }
 
     /// The files directly inside `dir` (`""` for the root).
@@ -156,7 +243,7 @@ impl RepoIndex {
             .get(dir)
             .into_iter()
             .flatten()
-            .map(move |&i| &self.files[i])
+            .map(move |&i| &self.files[i as usize])
     }
 
     /// Every file below `dir` at any depth (`""` for the whole tree).
@@ -199,14 +286,22 @@ impl RepoIndex {
         self.contents.len()
     }
 
-    /// Counted bytes per language below `dir`, largest first (ties by name).
+    /// Counted bytes per language below `dir`, largest first (ties by name). Unmeasured
+    /// files count at their language's mean measured size.
     pub fn language_bytes(&self, dir: &str) -> Vec<(&'static str, usize, u64)> {
         let mut totals: BTreeMap<&'static str, (usize, u64)> = BTreeMap::new();
-        for f in self.files_under(dir) {
-            if let (Some(lang), None) = (f.language, f.excluded) {
+        for (d, langs) in &self.dir_totals {
+            let inside = dir.is_empty()
+                || d == dir
+                || (d.len() > dir.len() && d.starts_with(dir) && d.as_bytes()[dir.len()] == b'/');
+            if !inside {
+                continue;
+            }
+            for &(lang, files, bytes, unmeasured) in langs {
+                let mean = self.mean_size.get(lang).copied().unwrap_or(0);
                 let t = totals.entry(lang).or_default();
-                t.0 += 1;
-                t.1 += f.size;
+                t.0 += files as usize;
+                t.1 += bytes + unmeasured * mean;
             }
         }
         let mut out: Vec<_> = totals.into_iter().map(|(l, (n, b))| (l, n, b)).collect();
@@ -237,9 +332,10 @@ pub fn join(dir: &str, rest: &str) -> String {
     }
 }
 
-/// True when a source should read this file for the detectors (and it is not too large).
-pub fn wants_content(path: &str, size: u64) -> bool {
-    size <= MAX_READ_BYTES && crate::detect::wants_content(path)
+/// True when a source should read this file for the detectors. Sources enforce
+/// [`MAX_READ_BYTES`] when reading.
+pub fn wants_content(path: &str) -> bool {
+    crate::detect::wants_content(path)
 }
 
 #[cfg(test)]
@@ -265,5 +361,19 @@ mod tests {
         let i = idx(&[("app.py", 100), ("third_party/lib.c", 10_000)]);
         let langs = i.language_bytes("");
         assert_eq!(langs, vec![("python", 1, 100)]);
+    }
+
+    #[test]
+    fn unmeasured_files_count_at_their_language_mean() {
+        let i = RepoIndex::build(
+            vec![
+                RawEntry::new("a.py", 100),
+                RawEntry::new("b.py", 300),
+                RawEntry::unmeasured("c.py"),
+            ],
+            HashMap::new(),
+        );
+        assert_eq!(i.language_bytes(""), vec![("python", 3, 600)]);
+        assert!(i.language_stats().estimated());
     }
 }

@@ -35,6 +35,10 @@ pub struct IndexSummary {
     pub files: usize,
     pub excluded_from_share: usize,
     pub files_read: usize,
+    /// Counted files whose size was measured; when fewer than all, `bytes` and `share` are
+    /// estimates (unmeasured files count at their language's mean size).
+    pub sizes_measured: usize,
+    pub bytes_estimated: bool,
 }
 
 /// One language's share of the repository's counted source.
