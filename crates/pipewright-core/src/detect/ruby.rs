@@ -191,15 +191,16 @@ pub fn parse_lockfile(text: &str) -> Lockfile {
 /// The Gemfile's `ruby` directive: either a version as written or `file: "…"`.
 #[derive(Debug, PartialEq)]
 pub enum RubyDirective {
+    /// `ruby "3.2.2"`, `ruby "~> 3.3"`: the constraint as written.
     Version(String),
+    /// `ruby file: ".ruby-version"`: the file (relative to the Gemfile) that holds it.
     File(String),
 }
 
 /// Reads the Gemfile's gem names (in order) and its `ruby` directive, comments skipped.
-pub fn parse_gemfile(text: &str) -> (Vec<String>, Option<RubyDirective>, bool) {
+pub fn parse_gemfile(text: &str) -> (Vec<String>, Option<RubyDirective>) {
     let mut gems = Vec::new();
     let mut ruby = None;
-    let mut uses_gemspec = false;
     for raw in text.lines() {
         let line = raw.split('#').next().unwrap_or("");
         if let Some(c) = GEM_LINE.captures(line) {
@@ -215,11 +216,8 @@ pub fn parse_gemfile(text: &str) -> (Vec<String>, Option<RubyDirective>, bool) {
                     });
             }
         }
-        if line.trim() == "gemspec" || line.trim_start().starts_with("gemspec ") {
-            uses_gemspec = true;
-        }
     }
-    (gems, ruby, uses_gemspec)
+    (gems, ruby)
 }
 
 /// The first port number on a `port …` / `bind "tcp://…:N"` line of a Puma config.
@@ -271,7 +269,7 @@ impl Ecosystem for Ruby {
         let mut bundle = Gems::new();
         let mut ruby_directive = None;
         if let Some(text) = ctx.text("Gemfile") {
-            let (gems, ruby, _) = parse_gemfile(text);
+            let (gems, ruby) = parse_gemfile(text);
             for g in gems {
                 bundle.entry(g).or_insert_with(|| ctx.path("Gemfile"));
             }
@@ -712,13 +710,12 @@ mod tests {
 
     #[test]
     fn gemfile_gems_and_ruby_directive() {
-        let (gems, ruby, spec) = parse_gemfile(
+        let (gems, ruby) = parse_gemfile(
             "source \"https://rubygems.org\"\n# gem \"unused\"\nruby \"~> 3.2.2\"\ngem \"rails\", \"~> 7.1\"\n  gem 'pg'\ngemspec\n",
         );
         assert_eq!(gems, vec!["rails", "pg"]);
         assert_eq!(ruby, Some(RubyDirective::Version("~> 3.2.2".into())));
-        assert!(spec);
-        let (_, ruby, _) = parse_gemfile("ruby file: \".ruby-version\"\n");
+        let (_, ruby) = parse_gemfile("ruby file: \".ruby-version\"\n");
         assert_eq!(ruby, Some(RubyDirective::File(".ruby-version".into())));
     }
 
