@@ -249,6 +249,8 @@ struct Package {
     path: String,
     /// `dependencies` and `devDependencies`: name → (version as written, section).
     deps: BTreeMap<String, (String, &'static str)>,
+    /// The same names in declaration order, for messages.
+    names: Vec<String>,
     peers: BTreeSet<String>,
     scripts: BTreeMap<String, String>,
     json: Value,
@@ -257,11 +259,15 @@ struct Package {
 impl Package {
     fn parse(path: String, json: Value) -> Self {
         let mut deps = BTreeMap::new();
+        let mut names = Vec::new();
         for section in ["dependencies", "devDependencies"] {
             if let Some(map) = json.get(section).and_then(Value::as_object) {
                 for (name, v) in map {
                     let version = v.as_str().unwrap_or("").to_string();
-                    deps.entry(name.clone()).or_insert((version, section));
+                    if !deps.contains_key(name) {
+                        names.push(name.clone());
+                        deps.insert(name.clone(), (version, section));
+                    }
                 }
             }
         }
@@ -282,6 +288,7 @@ impl Package {
         Package {
             path,
             deps,
+            names,
             peers,
             scripts,
             json,
@@ -629,6 +636,15 @@ fn package_manager(
             );
         }
     }
+    // The manager's own pin in asdf/mise files, when they name it.
+    let name = tool.as_str();
+    let pinned = [".tool-versions", "mise.toml", ".mise.toml"]
+        .iter()
+        .filter_map(|f| ctx.find_up(f))
+        .any(|(_, text)| text.contains(name));
+    if pinned {
+        add_tool_versions(ctx, c, name, &[name]);
+    }
     Manager {
         tool,
         berry,
@@ -904,8 +920,8 @@ fn role(ctx: &DirContext<'_>, c: &mut Candidate, pkg: &Package, parsed: bool, me
         return;
     }
     let tooling: Vec<&str> = pkg
-        .deps
-        .keys()
+        .names
+        .iter()
         .map(String::as_str)
         .filter(|d| is_asset_tooling(d))
         .collect();
