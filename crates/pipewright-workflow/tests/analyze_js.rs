@@ -623,4 +623,10 @@ fn malformed_pnpm_workspace_yaml_is_a_warning() {
         "{:?}",
         p.warnings
     );
+    // Still a workspace root, though its members are unknown.
+    evidence(
+        service(&p, "."),
+        "role",
+        "workspace root without member services",
+    );
 }

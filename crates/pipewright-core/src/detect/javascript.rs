@@ -421,7 +421,7 @@ impl Ecosystem for JavaScript {
         databases(ctx, &mut c, &pkg);
         port(ctx, &mut c, &pkg);
         let members = workspaces(ctx, &mut c, &pkg);
-        role(ctx, &mut c, &pkg, parsed, &members);
+        role(ctx, &mut c, &pkg, parsed, members.as_deref());
         commands(ctx, &mut c, &pkg, &pm);
         Some(c)
     }
@@ -793,8 +793,14 @@ fn port(ctx: &DirContext<'_>, c: &mut Candidate, pkg: &Package) {
 }
 
 /// Workspace member patterns from `package.json` `workspaces` (array or `{packages}`) and
-/// `pnpm-workspace.yaml`, each recorded as evidence.
-fn workspaces(ctx: &DirContext<'_>, c: &mut Candidate, pkg: &Package) -> Vec<String> {
+/// `pnpm-workspace.yaml`, each recorded as evidence; `None` when the folder is no workspace
+/// root. Globs are not resolved: every member folder with a `package.json` is a candidate
+/// service folder already.
+fn workspaces(ctx: &DirContext<'_>, c: &mut Candidate, pkg: &Package) -> Option<Vec<String>> {
+    let is_root = pkg.json.get("workspaces").is_some() || ctx.has("pnpm-workspace.yaml");
+    if !is_root {
+        return None;
+    }
     let mut members = Vec::new();
     let strings = |v: Option<&Value>| -> Vec<String> {
         v.and_then(Value::as_array)
@@ -842,21 +848,20 @@ fn workspaces(ctx: &DirContext<'_>, c: &mut Candidate, pkg: &Package) -> Vec<Str
             Err(e) => c.warn(path, format!("malformed YAML, ignored: {e}")),
         }
     }
-    if members.is_empty()
-        && ctx.has("pnpm-workspace.yaml")
-        && ctx.text("pnpm-workspace.yaml").is_none()
-    {
-        // An unread workspace file still makes the folder a workspace root.
-        members.push("(pnpm-workspace.yaml not read)".to_string());
-    }
-    members
+    Some(members)
 }
 
 fn is_asset_tooling(name: &str) -> bool {
     ASSET_TOOLING.contains(&name) || ASSET_TOOLING_PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
-fn role(ctx: &DirContext<'_>, c: &mut Candidate, pkg: &Package, parsed: bool, members: &[String]) {
+fn role(
+    ctx: &DirContext<'_>,
+    c: &mut Candidate,
+    pkg: &Package,
+    parsed: bool,
+    members: Option<&[String]>,
+) {
     let file = pkg.path.clone();
     let start = pkg.script("start");
     let framework_dep = |fw: Framework| {
@@ -892,14 +897,16 @@ fn role(ctx: &DirContext<'_>, c: &mut Candidate, pkg: &Package, parsed: bool, me
         );
         return;
     }
-    if !members.is_empty() {
+    if let Some(members) = members {
+        let listed = if members.is_empty() {
+            "no readable member patterns".to_string()
+        } else {
+            members.join(", ")
+        };
         c.set_role(
             Role::Aggregator,
             &file,
-            format!(
-                "workspace root listing {} with no app dependencies of its own",
-                members.join(", ")
-            ),
+            format!("workspace root listing {listed} with no app dependencies of its own"),
         );
         return;
     }
