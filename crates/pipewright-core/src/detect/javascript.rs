@@ -1,21 +1,1188 @@
-//! JavaScript detector (being written).
+//! JavaScript and TypeScript: npm, yarn (classic and Berry), pnpm, bun; Express, Next.js,
+//! NestJS, React, Vue, Angular, Svelte; Jest, Vitest, Mocha, Playwright.
+//!
+//! Facts come from `package.json` (dependencies, scripts, `packageManager`, `engines`, `volta`,
+//! `workspaces`), lock files in the folder or at its workspace root, `pnpm-workspace.yaml`,
+//! `.nvmrc`/`.node-version`/`.tool-versions`/mise, `prisma/schema.prisma`, and entry files
+//! (read for ports only). TypeScript or JavaScript is decided by counting source files.
 
+use super::versions::{add_tool_versions, add_version_file};
 use super::{Candidate, DirContext, Ecosystem};
+use crate::index::{file_name, join, parent_dir};
+use crate::stack::{BuildTool, Database, Framework, Language, Role, TestFramework};
+use regex::Regex;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::LazyLock;
 
-/// The JavaScript detector.
+/// The JavaScript / TypeScript detector.
 pub struct JavaScript;
+
+const MANIFESTS: &[&str] = &["package.json", "pnpm-workspace.yaml"];
+
+/// Other files read wherever they are (outside `node_modules`).
+const READ_FILES: &[&str] = &[".nvmrc", ".node-version", "schema.prisma"];
+
+/// Entry files read for the port, when they sit at a folder's top or directly in `src/`.
+const ENTRY_FILES: &[&str] = &[
+    "server.js",
+    "server.mjs",
+    "server.cjs",
+    "server.ts",
+    "server.mts",
+    "app.js",
+    "app.mjs",
+    "app.cjs",
+    "app.ts",
+    "app.mts",
+    "index.js",
+    "index.mjs",
+    "index.cjs",
+    "index.ts",
+    "index.mts",
+    "main.js",
+    "main.mjs",
+    "main.cjs",
+    "main.ts",
+    "main.mts",
+];
+
+/// Where entry files are looked for, in order, relative to the service folder.
+const ENTRY_DIRS: &[&str] = &["", "src/"];
+
+/// Framework dependency names, in the order that decides when several are present: a Next
+/// app also depends on react, a Nest app may depend on express.
+const FRAMEWORK_DEPS: &[(&str, Framework)] = &[
+    ("next", Framework::NextJs),
+    ("@nestjs/core", Framework::NestJs),
+    ("express", Framework::Express),
+    ("@angular/core", Framework::Angular),
+    ("vue", Framework::Vue),
+    ("@sveltejs/kit", Framework::Svelte),
+    ("svelte", Framework::Svelte),
+    ("react", Framework::React),
+];
+
+/// Test framework dependencies, in the order used when the `test` script names none.
+const TEST_DEPS: &[(&str, TestFramework)] = &[
+    ("jest", TestFramework::Jest),
+    ("vitest", TestFramework::Vitest),
+    ("mocha", TestFramework::Mocha),
+    ("@playwright/test", TestFramework::Playwright),
+];
+
+/// Dependency name → database it talks to. ORMs (typeorm, sequelize, knex) need one of
+/// these drivers installed beside them, so the drivers say which database is meant.
+const DATABASE_DEPS: &[(&str, Database)] = &[
+    ("pg", Database::Postgresql),
+    ("pg-promise", Database::Postgresql),
+    ("postgres", Database::Postgresql),
+    ("@neondatabase/serverless", Database::Postgresql),
+    ("mysql", Database::Mysql),
+    ("mysql2", Database::Mysql),
+    ("mariadb", Database::Mariadb),
+    ("sqlite3", Database::Sqlite),
+    ("better-sqlite3", Database::Sqlite),
+    ("mongodb", Database::Mongodb),
+    ("mongoose", Database::Mongodb),
+    ("redis", Database::Redis),
+    ("ioredis", Database::Redis),
+    ("@redis/client", Database::Redis),
+    ("memjs", Database::Memcached),
+    ("memcached", Database::Memcached),
+    ("@elastic/elasticsearch", Database::Elasticsearch),
+    ("amqplib", Database::Rabbitmq),
+    ("amqp-connection-manager", Database::Rabbitmq),
+    ("kafkajs", Database::Kafka),
+    ("node-rdkafka", Database::Kafka),
+    ("cassandra-driver", Database::Cassandra),
+    ("tedious", Database::Mssql),
+    ("mssql", Database::Mssql),
+];
+
+/// Prisma `datasource` provider → database.
+const PRISMA_PROVIDERS: &[(&str, Database)] = &[
+    ("postgresql", Database::Postgresql),
+    ("postgres", Database::Postgresql),
+    ("mysql", Database::Mysql),
+    ("sqlite", Database::Sqlite),
+    ("mongodb", Database::Mongodb),
+    ("sqlserver", Database::Mssql),
+];
+
+/// Packages that only build another stack's front-end assets (CSS, bundles, Hotwire).
+const ASSET_TOOLING: &[&str] = &[
+    "tailwindcss",
+    "postcss",
+    "postcss-cli",
+    "autoprefixer",
+    "cssnano",
+    "esbuild",
+    "webpack",
+    "webpack-cli",
+    "vite",
+    "rollup",
+    "parcel",
+    "sass",
+    "node-sass",
+    "sass-loader",
+    "css-loader",
+    "style-loader",
+    "mini-css-extract-plugin",
+    "laravel-vite-plugin",
+    "laravel-mix",
+    "vite-plugin-ruby",
+    "stimulus",
+    "jsbundling",
+    "cssbundling",
+    "daisyui",
+];
+
+/// Name prefixes of asset tooling packages.
+const ASSET_TOOLING_PREFIXES: &[&str] = &[
+    "@hotwired/",
+    "@tailwindcss/",
+    "@rails/",
+    "postcss-",
+    "esbuild-",
+    "@esbuild/",
+];
+
+/// Development helpers that say nothing about what a package is for (prefixes).
+const NEUTRAL_DEV_PREFIXES: &[&str] = &[
+    "prettier",
+    "eslint",
+    "@eslint/",
+    "stylelint",
+    "@types/",
+    "typescript",
+    "npm-run-all",
+    "concurrently",
+    "chokidar-cli",
+    "husky",
+    "lint-staged",
+];
+
+/// Manifests of other stacks: a `package.json` beside one of them serves that stack's assets.
+const OTHER_STACK_MANIFESTS: &[&str] = &[
+    "Gemfile",
+    "requirements.txt",
+    "pyproject.toml",
+    "Pipfile",
+    "manage.py",
+    "composer.json",
+    "mix.exs",
+    "go.mod",
+    "pom.xml",
+    "build.gradle",
+    "build.gradle.kts",
+    "Cargo.toml",
+];
+
+/// Lock files, in the order used when a folder holds several.
+const LOCKFILES: &[(&str, BuildTool)] = &[
+    ("pnpm-lock.yaml", BuildTool::Pnpm),
+    ("yarn.lock", BuildTool::Yarn),
+    ("bun.lock", BuildTool::Bun),
+    ("bun.lockb", BuildTool::Bun),
+    ("package-lock.json", BuildTool::Npm),
+    ("npm-shrinkwrap.json", BuildTool::Npm),
+];
+
+/// `packageManager` names.
+const MANAGERS: &[(&str, BuildTool)] = &[
+    ("npm", BuildTool::Npm),
+    ("yarn", BuildTool::Yarn),
+    ("pnpm", BuildTool::Pnpm),
+    ("bun", BuildTool::Bun),
+];
+
+/// Words in a `test` script that name the test framework it runs.
+const SCRIPT_TESTS: &[(&str, TestFramework)] = &[
+    ("vitest", TestFramework::Vitest),
+    ("jest", TestFramework::Jest),
+    ("mocha", TestFramework::Mocha),
+    ("playwright", TestFramework::Playwright),
+];
+
+/// ESLint configuration files (flat and legacy).
+const ESLINT_CONFIGS: &[&str] = &[
+    "eslint.config.js",
+    "eslint.config.mjs",
+    "eslint.config.cjs",
+    "eslint.config.ts",
+    ".eslintrc",
+    ".eslintrc.js",
+    ".eslintrc.cjs",
+    ".eslintrc.json",
+    ".eslintrc.yml",
+    ".eslintrc.yaml",
+];
+
+/// What `npm init` writes as the test script: there are no tests.
+const NPM_PLACEHOLDER_TEST: &str = "no test specified";
+
+static PORT_IN_CODE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"\blisten\(\s*(\d{2,5})\b",
+        r#"|\bPORT\b[^\n;]*?(?:\|\||\?\?)\s*["']?(\d{2,5})\b"#,
+        r"|\b(?:const|let|var)\s+(?i:port)\s*(?::\s*\w+\s*)?=\s*(\d{2,5})\b",
+    ))
+    .unwrap_or_else(|e| panic!("{e}"))
+});
+static PORT_IN_SCRIPT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:(?:^|\s)(?:-p|--port)(?:=|\s+)|\bPORT=)(\d{2,5})\b")
+        .unwrap_or_else(|e| panic!("{e}"))
+});
+static TEST_RUNNER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(vitest|jest|mocha|playwright)\b").unwrap_or_else(|e| panic!("{e}"))
+});
+static PRISMA_PROVIDER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?s)datasource\s+\w+\s*\{[^}]*?\bprovider\s*=\s*"(\w+)""#)
+        .unwrap_or_else(|e| panic!("{e}"))
+});
+
+/// What one `package.json` declares, with the sections kept apart.
+#[derive(Debug, Default)]
+struct Package {
+    /// Root-relative path of the `package.json`.
+    path: String,
+    /// `dependencies` and `devDependencies`: name → (version as written, section).
+    deps: BTreeMap<String, (String, &'static str)>,
+    /// The same names in declaration order, for messages.
+    names: Vec<String>,
+    peers: BTreeSet<String>,
+    scripts: BTreeMap<String, String>,
+    json: Value,
+}
+
+impl Package {
+    fn parse(path: String, json: Value) -> Self {
+        let mut deps = BTreeMap::new();
+        let mut names = Vec::new();
+        for section in ["dependencies", "devDependencies"] {
+            if let Some(map) = json.get(section).and_then(Value::as_object) {
+                for (name, v) in map {
+                    let version = v.as_str().unwrap_or("").to_string();
+                    if !deps.contains_key(name) {
+                        names.push(name.clone());
+                        deps.insert(name.clone(), (version, section));
+                    }
+                }
+            }
+        }
+        let peers = json
+            .get("peerDependencies")
+            .and_then(Value::as_object)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        let scripts = json
+            .get("scripts")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Package {
+            path,
+            deps,
+            names,
+            peers,
+            scripts,
+            json,
+        }
+    }
+
+    fn script(&self, name: &str) -> Option<&str> {
+        self.scripts
+            .get(name)
+            .map(String::as_str)
+            .filter(|s| !s.trim().is_empty())
+    }
+
+    /// The `test` script, unless it is npm's placeholder.
+    fn test_script(&self) -> Option<&str> {
+        self.script("test")
+            .filter(|s| !s.contains(NPM_PLACEHOLDER_TEST))
+    }
+
+    fn str_at(&self, a: &str, b: &str) -> Option<&str> {
+        self.json
+            .get(a)
+            .and_then(|v| v.get(b))
+            .and_then(Value::as_str)
+    }
+
+    /// The `main` file, without a leading `./`.
+    fn main(&self) -> Option<&str> {
+        self.json
+            .get("main")
+            .and_then(Value::as_str)
+            .map(|m| m.trim_start_matches("./"))
+            .filter(|m| !m.is_empty())
+    }
+}
+
+/// The package manager chosen for a folder, and the lock file it will install from.
+struct Manager {
+    tool: BuildTool,
+    /// Yarn 2+ (`.yarnrc.yml`, or `packageManager` says so).
+    berry: bool,
+    lockfile: Option<String>,
+}
+
+impl Manager {
+    /// Runs a `package.json` script.
+    fn run(&self, script: &str) -> String {
+        format!("{} run {script}", self.tool)
+    }
+
+    /// Runs one of the package's own binaries.
+    fn exec(&self) -> &'static str {
+        match self.tool {
+            BuildTool::Yarn => "yarn",
+            BuildTool::Pnpm => "pnpm exec",
+            BuildTool::Bun => "bunx",
+            _ => "npx",
+        }
+    }
+
+    /// Runs the `test` or `start` script; `bun test` and `bun start` would not run the script.
+    fn lifecycle(&self, script: &str) -> String {
+        match self.tool {
+            BuildTool::Bun => format!("bun run {script}"),
+            tool => format!("{tool} {script}"),
+        }
+    }
+
+    fn install(&self) -> String {
+        let locked = self.lockfile.is_some();
+        match (self.tool, locked) {
+            (BuildTool::Yarn, true) if self.berry => "yarn install --immutable".into(),
+            (BuildTool::Yarn, true) => "yarn install --frozen-lockfile".into(),
+            (BuildTool::Pnpm, true) => "pnpm install --frozen-lockfile".into(),
+            (BuildTool::Bun, true) => "bun install --frozen-lockfile".into(),
+            (BuildTool::Npm, true) => "npm ci".into(),
+            (tool, _) => format!("{tool} install"),
+        }
+    }
+}
 
 impl Ecosystem for JavaScript {
     fn name(&self) -> &'static str {
         "javascript"
     }
-    fn is_manifest(&self, _file_name: &str) -> bool {
-        false
+
+    fn is_manifest(&self, name: &str) -> bool {
+        MANIFESTS.contains(&name)
     }
-    fn wants(&self, _path: &str) -> bool {
-        false
+
+    fn wants(&self, path: &str) -> bool {
+        if path.starts_with("node_modules/") || path.contains("/node_modules/") {
+            return false;
+        }
+        let name = file_name(path);
+        MANIFESTS.contains(&name) || READ_FILES.contains(&name) || is_entry_path(path, name)
     }
-    fn detect(&self, _ctx: &DirContext<'_>) -> Option<Candidate> {
+
+    fn detect(&self, ctx: &DirContext<'_>) -> Option<Candidate> {
+        if !MANIFESTS.iter().any(|m| ctx.has(m)) {
+            return None;
+        }
+        let mut c = Candidate::new(Language::JavaScript, "node");
+        let pkg_path = ctx.path("package.json");
+        let json = if ctx.has("package.json") {
+            if ctx.text("package.json").is_none() {
+                c.warn(
+                    pkg_path.clone(),
+                    "package.json was not read (too large or not text); dependencies unknown",
+                );
+            }
+            ctx.json("package.json", &mut c)
+        } else {
+            None
+        };
+        let parsed = json.is_some();
+        let pkg = Package::parse(pkg_path, json.unwrap_or(Value::Null));
+        let root = workspace_root(ctx);
+
+        language(ctx, &mut c, &pkg.path);
+        let pm = package_manager(ctx, &mut c, &pkg, root.as_ref());
+        versions(ctx, &mut c, &pkg, root.as_ref());
+
+        for (dep, fw) in FRAMEWORK_DEPS {
+            if let Some((version, section)) = pkg.deps.get(*dep) {
+                c.set_framework(*fw, &pkg.path, format!("`{dep}` {version} in {section}"));
+            }
+        }
+        test_framework(&mut c, &pkg);
+        databases(ctx, &mut c, &pkg);
+        port(ctx, &mut c, &pkg);
+        let members = workspaces(ctx, &mut c, &pkg);
+        role(ctx, &mut c, &pkg, parsed, members.as_deref());
+        commands(ctx, &mut c, &pkg, &pm);
+        Some(c)
+    }
+}
+
+/// Entry files at a folder's top or directly in `src/` (or express-generator's `bin/www`);
+/// not the `index.js` of every component folder below `src/`.
+fn is_entry_path(path: &str, name: &str) -> bool {
+    let dir = parent_dir(path);
+    if name == "www" {
+        return dir == "bin" || dir.ends_with("/bin");
+    }
+    if !ENTRY_FILES.contains(&name) {
+        return false;
+    }
+    if dir == "src" || dir.ends_with("/src") {
+        return true;
+    }
+    !(dir.starts_with("src/")
+        || dir.contains("/src/")
+        || dir.starts_with("dist/")
+        || dir.contains("/dist/")
+        || dir == "dist"
+        || dir.ends_with("/dist"))
+}
+
+/// Files that are configuration or type declarations, not the program's source.
+fn is_config_or_declaration(name: &str) -> bool {
+    name.starts_with('.')
+        || name.contains(".config.")
+        || name.ends_with(".d.ts")
+        || name.ends_with(".d.mts")
+        || name.ends_with(".d.cts")
+        || name.starts_with("Gruntfile.")
+        || name.starts_with("gulpfile.")
+}
+
+/// TypeScript when `tsconfig.json` sits beside TypeScript sources, or when they outnumber
+/// the JavaScript ones; `.d.ts` files and tool configs do not count.
+fn language(ctx: &DirContext<'_>, c: &mut Candidate, pkg_path: &str) {
+    let (ts_all, _) = ctx.source_stats(&["typescript"]);
+    let (js_all, _) = ctx.source_stats(&["javascript"]);
+    let (mut ts_skip, mut js_skip) = (0usize, 0usize);
+    for f in ctx.files_under() {
+        if f.excluded.is_some() || !is_config_or_declaration(f.name()) {
+            continue;
+        }
+        match f.language {
+            Some("typescript") => ts_skip += 1,
+            Some("javascript") => js_skip += 1,
+            _ => {}
+        }
+    }
+    let ts = ts_all.saturating_sub(ts_skip);
+    let js = js_all.saturating_sub(js_skip);
+    let tsconfig = ctx.has("tsconfig.json");
+    let typescript = (tsconfig && ts > 0) || ts > js || (tsconfig && js == 0);
+    if typescript {
+        c.language = Language::TypeScript;
+    }
+    let counts = format!(
+        "{ts} TypeScript source files (.ts/.tsx/.mts/.cts) and {js} JavaScript (.js/.jsx/.mjs/.cjs), \
+         config and .d.ts files left out; tsconfig.json {}",
+        if tsconfig { "present" } else { "absent" }
+    );
+    c.note("language", pkg_path, format!("{}: {counts}", c.language));
+}
+
+/// The nearest folder above this one that declares workspaces, with its `package.json`.
+struct WorkspaceRoot {
+    dir: String,
+    pkg: Option<Package>,
+}
+
+fn workspace_root(ctx: &DirContext<'_>) -> Option<WorkspaceRoot> {
+    let mut dir = ctx.dir;
+    while !dir.is_empty() {
+        dir = parent_dir(dir);
+        let pkg = ctx
+            .index
+            .text(&join(dir, "package.json"))
+            .and_then(|t| serde_json::from_str::<Value>(t).ok())
+            .map(|v| Package::parse(join(dir, "package.json"), v));
+        let declares = pkg
+            .as_ref()
+            .is_some_and(|p| p.json.get("workspaces").is_some());
+        if declares || ctx.index.exists(&join(dir, "pnpm-workspace.yaml")) {
+            return Some(WorkspaceRoot {
+                dir: dir.to_string(),
+                pkg,
+            });
+        }
+    }
+    None
+}
+
+/// Splits `pnpm@9.1.0` into the manager and the version as written.
+fn split_package_manager(field: &str) -> Option<(&'static str, BuildTool, &str)> {
+    let (name, version) = field.trim().split_once('@')?;
+    MANAGERS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(n, tool)| (*n, *tool, version.trim()))
+}
+
+/// `packageManager` first (the folder's, then its workspace root's), then the lock file in
+/// the folder or at its workspace root, then `pnpm-workspace.yaml`, else npm.
+fn package_manager(
+    ctx: &DirContext<'_>,
+    c: &mut Candidate,
+    pkg: &Package,
+    root: Option<&WorkspaceRoot>,
+) -> Manager {
+    let lock_dirs: Vec<&str> = std::iter::once(ctx.dir)
+        .chain(root.map(|r| r.dir.as_str()))
+        .collect();
+    let declared = std::iter::once(pkg)
+        .chain(root.and_then(|r| r.pkg.as_ref()))
+        .find_map(|p| {
+            let field = p.json.get("packageManager").and_then(Value::as_str)?;
+            Some((p.path.clone(), field.to_string()))
+        });
+    let mut chosen: Option<(BuildTool, bool)> = None;
+    if let Some((path, field)) = &declared {
+        match split_package_manager(field) {
+            Some((name, tool, version)) => {
+                c.set_build_tool(tool, path, format!("packageManager is \"{field}\""));
+                c.add_version(name, version, format!("{path} (packageManager)"));
+                let major = version
+                    .split(['.', '+', '-'])
+                    .next()
+                    .and_then(|m| m.parse::<u32>().ok());
+                chosen = Some((
+                    tool,
+                    tool == BuildTool::Yarn && major.is_some_and(|m| m >= 2),
+                ));
+            }
+            None => c.warn(
+                path.clone(),
+                format!("packageManager \"{field}\" is not npm, yarn, pnpm or bun; ignored"),
+            ),
+        }
+    }
+    // Lock files in the folder, else at the workspace root.
+    let mut locks: Vec<(String, BuildTool)> = Vec::new();
+    for dir in &lock_dirs {
+        locks = LOCKFILES
+            .iter()
+            .map(|(name, tool)| (join(dir, name), *tool))
+            .filter(|(p, _)| ctx.index.exists(p))
+            .collect();
+        if !locks.is_empty() {
+            break;
+        }
+    }
+    let tool = match chosen {
+        Some((tool, _)) => tool,
+        None => {
+            if let Some((path, tool)) = locks.first() {
+                c.set_build_tool(*tool, path, format!("{} is present", file_name(path)));
+                let others: BTreeSet<String> = locks
+                    .iter()
+                    .filter(|(_, t)| t != tool)
+                    .map(|(p, _)| file_name(p).to_string())
+                    .collect();
+                if !others.is_empty() {
+                    c.warn(
+                        path.clone(),
+                        format!(
+                            "several package managers' lock files ({}, {}); using {tool}; remove the stale one",
+                            file_name(path),
+                            others.into_iter().collect::<Vec<_>>().join(", ")
+                        ),
+                    );
+                }
+                *tool
+            } else if let Some(ws) = lock_dirs
+                .iter()
+                .map(|d| join(d, "pnpm-workspace.yaml"))
+                .find(|p| ctx.index.exists(p))
+            {
+                c.set_build_tool(BuildTool::Pnpm, &ws, "pnpm-workspace.yaml is present");
+                BuildTool::Pnpm
+            } else {
+                c.set_build_tool(
+                    BuildTool::Npm,
+                    &pkg.path,
+                    "no lock file and no packageManager field: npm",
+                );
+                BuildTool::Npm
+            }
+        }
+    };
+    let lockfile = locks
+        .iter()
+        .find(|(_, t)| *t == tool)
+        .map(|(p, _)| p.clone());
+    let mut berry = chosen.is_some_and(|(_, b)| b);
+    if tool == BuildTool::Yarn && !berry {
+        if let Some(rc) = lock_dirs
+            .iter()
+            .map(|d| join(d, ".yarnrc.yml"))
+            .find(|p| ctx.index.exists(p))
+        {
+            berry = true;
+            c.note("build_tool", rc, "yarn Berry (2+): .yarnrc.yml is present");
+        } else {
+            c.note(
+                "build_tool",
+                pkg.path.clone(),
+                "yarn classic (1.x): no .yarnrc.yml and no packageManager yarn@2+",
+            );
+        }
+    }
+    // The manager's own pin in asdf/mise files, when they name it.
+    let name = tool.as_str();
+    let pinned = [".tool-versions", "mise.toml", ".mise.toml"]
+        .iter()
+        .filter_map(|f| ctx.find_up(f))
+        .any(|(_, text)| text.contains(name));
+    if pinned {
+        add_tool_versions(ctx, c, name, &[name]);
+    }
+    Manager {
+        tool,
+        berry,
+        lockfile,
+    }
+}
+
+/// `.nvmrc`, `.node-version`, `.tool-versions`/mise, then `engines.node` and `volta.node`
+/// (the folder's, then its workspace root's); package manager pins after the runtime.
+fn versions(ctx: &DirContext<'_>, c: &mut Candidate, pkg: &Package, root: Option<&WorkspaceRoot>) {
+    add_version_file(ctx, c, "node", ".nvmrc");
+    add_version_file(ctx, c, "node", ".node-version");
+    add_tool_versions(ctx, c, "node", &["nodejs", "node"]);
+    let packages: Vec<&Package> = std::iter::once(pkg)
+        .chain(root.and_then(|r| r.pkg.as_ref()))
+        .collect();
+    for p in &packages {
+        for (section, key) in [("engines", "node"), ("volta", "node")] {
+            if let Some(v) = p.str_at(section, key) {
+                c.add_version("node", v, format!("{} ({section}.{key})", p.path));
+            }
+        }
+    }
+    for p in &packages {
+        for section in ["engines", "volta"] {
+            for tool in ["npm", "yarn", "pnpm", "bun"] {
+                if let Some(v) = p.str_at(section, tool) {
+                    c.add_version(tool, v, format!("{} ({section}.{tool})", p.path));
+                }
+            }
+        }
+    }
+}
+
+/// The test framework the `test` script runs, if it names one.
+fn runner_in_script(script: &str) -> Option<TestFramework> {
+    let word = TEST_RUNNER.captures(script)?.get(1)?.as_str();
+    SCRIPT_TESTS
+        .iter()
+        .find(|(w, _)| *w == word)
+        .map(|(_, tf)| *tf)
+}
+
+fn test_framework(c: &mut Candidate, pkg: &Package) {
+    if let Some(script) = pkg.test_script() {
+        if let Some(tf) = runner_in_script(script) {
+            c.set_test_framework(
+                tf,
+                &pkg.path,
+                format!("the test script runs {tf}: `{script}`"),
+            );
+        }
+    }
+    for (dep, tf) in TEST_DEPS {
+        if let Some((version, section)) = pkg.deps.get(*dep) {
+            c.set_test_framework(*tf, &pkg.path, format!("`{dep}` {version} in {section}"));
+        }
+    }
+}
+
+/// The database a Prisma schema's `datasource` block names.
+fn prisma_provider(schema: &str) -> Option<(&str, Database)> {
+    let provider = PRISMA_PROVIDER.captures(schema)?.get(1)?.as_str();
+    PRISMA_PROVIDERS
+        .iter()
+        .find(|(p, _)| *p == provider)
+        .map(|(p, db)| (*p, *db))
+}
+
+fn databases(ctx: &DirContext<'_>, c: &mut Candidate, pkg: &Package) {
+    for (dep, db) in DATABASE_DEPS {
+        if let Some((_, section)) = pkg.deps.get(*dep) {
+            c.add_database(*db, &pkg.path, format!("`{dep}` in {section}"));
+        }
+    }
+    if pkg.deps.contains_key("@prisma/client") || pkg.deps.contains_key("prisma") {
+        let schema = pkg
+            .str_at("prisma", "schema")
+            .map(|s| s.trim_start_matches("./").to_string())
+            .unwrap_or_else(|| "prisma/schema.prisma".to_string());
+        match ctx.text(&schema) {
+            Some(text) => match prisma_provider(text) {
+                Some((provider, db)) => c.add_database(
+                    db,
+                    &ctx.path(&schema),
+                    format!("Prisma datasource provider = \"{provider}\""),
+                ),
+                None => c.note(
+                    "database",
+                    ctx.path(&schema),
+                    "Prisma schema names no known datasource provider (or takes it from env)",
+                ),
+            },
+            None => c.note(
+                "database",
+                pkg.path.clone(),
+                format!("Prisma is a dependency but {schema} was not found"),
+            ),
+        }
+    }
+}
+
+/// The port an entry file listens on (`listen(3000)`, `process.env.PORT || 8080`).
+fn port_in_code(text: &str) -> Option<u16> {
+    PORT_IN_CODE.captures_iter(text).find_map(|caps| {
+        (1..=3)
+            .filter_map(|i| caps.get(i))
+            .find_map(|m| m.as_str().parse::<u16>().ok())
+    })
+}
+
+fn port(ctx: &DirContext<'_>, c: &mut Candidate, pkg: &Package) {
+    let mut files: Vec<String> = pkg.main().map(String::from).into_iter().collect();
+    for dir in ENTRY_DIRS {
+        for name in ENTRY_FILES {
+            files.push(format!("{dir}{name}"));
+        }
+    }
+    files.push("bin/www".to_string());
+    for f in &files {
+        if let Some(port) = ctx.text(f).and_then(port_in_code) {
+            c.set_port(port, &ctx.path(f), format!("{f} listens on {port}"));
+            return;
+        }
+    }
+    let scripts = pkg.script("start").map(|s| ("start", s)).into_iter().chain(
+        pkg.scripts
+            .iter()
+            .filter(|(k, v)| k.as_str() != "start" && v.contains("next start"))
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    );
+    for (name, script) in scripts {
+        if let Some(port) = PORT_IN_SCRIPT
+            .captures(script)
+            .and_then(|m| m.get(1))
+            .and_then(|m| m.as_str().parse::<u16>().ok())
+        {
+            c.set_port(
+                port,
+                &pkg.path,
+                format!("the {name} script sets port {port}: `{script}`"),
+            );
+            return;
+        }
+    }
+}
+
+/// Workspace member patterns from `package.json` `workspaces` (array or `{packages}`) and
+/// `pnpm-workspace.yaml`, each recorded as evidence; `None` when the folder is no workspace
+/// root. Globs are not resolved: every member folder with a `package.json` is a candidate
+/// service folder already.
+fn workspaces(ctx: &DirContext<'_>, c: &mut Candidate, pkg: &Package) -> Option<Vec<String>> {
+    let is_root = pkg.json.get("workspaces").is_some() || ctx.has("pnpm-workspace.yaml");
+    if !is_root {
+        return None;
+    }
+    let mut members = Vec::new();
+    let strings = |v: Option<&Value>| -> Vec<String> {
+        v.and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect()
+    };
+    if let Some(ws) = pkg.json.get("workspaces") {
+        let list = if ws.is_array() {
+            strings(Some(ws))
+        } else {
+            strings(ws.get("packages"))
+        };
+        if !list.is_empty() {
+            c.note(
+                "role",
+                pkg.path.clone(),
+                format!(
+                    "workspace members (package.json workspaces): {}",
+                    list.join(", ")
+                ),
+            );
+        }
+        members.extend(list);
+    }
+    if let Some(text) = ctx.text("pnpm-workspace.yaml") {
+        let path = ctx.path("pnpm-workspace.yaml");
+        match crate::yaml::to_json(text) {
+            Ok(v) => {
+                let list = strings(v.get("packages"));
+                if !list.is_empty() {
+                    c.note(
+                        "role",
+                        path,
+                        format!(
+                            "workspace members (pnpm-workspace.yaml packages): {}",
+                            list.join(", ")
+                        ),
+                    );
+                }
+                members.extend(list);
+            }
+            Err(e) => c.warn(path, format!("malformed YAML, ignored: {e}")),
+        }
+    }
+    Some(members)
+}
+
+fn is_asset_tooling(name: &str) -> bool {
+    ASSET_TOOLING.contains(&name) || ASSET_TOOLING_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+fn role(
+    ctx: &DirContext<'_>,
+    c: &mut Candidate,
+    pkg: &Package,
+    parsed: bool,
+    members: Option<&[String]>,
+) {
+    let file = pkg.path.clone();
+    let start = pkg.script("start");
+    let framework_dep = |fw: Framework| {
+        FRAMEWORK_DEPS
+            .iter()
+            .filter(|(_, f)| *f == fw)
+            .map(|(d, _)| *d)
+            .find(|d| pkg.deps.contains_key(*d))
+            .unwrap_or("")
+    };
+    if let Some(fw) = c.framework {
+        let dep = framework_dep(fw);
+        if !fw.is_static_frontend() {
+            c.set_role(
+                Role::Application,
+                &file,
+                format!("{fw} (`{dep}`) in {file}"),
+            );
+            return;
+        }
+        if pkg.peers.contains(dep) && start.is_none() {
+            c.set_role(
+                Role::Library,
+                &file,
+                format!("`{dep}` is a peer dependency: a {fw} component library, not a site"),
+            );
+            return;
+        }
+        c.set_role(
+            Role::Application,
+            &file,
+            format!("{fw} front-end (`{dep}` in {file}), built as a static site"),
+        );
+        return;
+    }
+    if let Some(members) = members {
+        let listed = if members.is_empty() {
+            "no readable member patterns".to_string()
+        } else {
+            members.join(", ")
+        };
+        c.set_role(
+            Role::Aggregator,
+            &file,
+            format!("workspace root listing {listed} with no app dependencies of its own"),
+        );
+        return;
+    }
+    if let Some(s) = start {
+        c.set_role(
+            Role::Application,
+            &file,
+            format!("{file} has a start script: `{s}`"),
+        );
+        return;
+    }
+    if !parsed {
+        c.set_role(
+            Role::Library,
+            &ctx.display(),
+            "package.json could not be read; nothing says it runs",
+        );
+        return;
+    }
+    let tooling: Vec<&str> = pkg
+        .names
+        .iter()
+        .map(String::as_str)
+        .filter(|d| is_asset_tooling(d))
+        .collect();
+    let beside = OTHER_STACK_MANIFESTS
+        .iter()
+        .find(|m| ctx.has(m))
+        .copied()
+        .or_else(|| ctx.first_with_suffix(".csproj").map(|f| f.name()));
+    let only_tooling = pkg
+        .deps
+        .keys()
+        .all(|d| is_asset_tooling(d) || NEUTRAL_DEV_PREFIXES.iter().any(|p| d.starts_with(p)));
+    if !tooling.is_empty() && (only_tooling || beside.is_some()) {
+        let mut reason = format!(
+            "package.json only holds front-end asset tooling: {}",
+            tooling.join(", ")
+        );
+        if let Some(other) = beside {
+            reason.push_str(&format!(" (beside {other})"));
+        }
+        c.set_role(Role::AssetTooling, &file, reason);
+        return;
+    }
+    c.set_role(
+        Role::Library,
+        &file,
+        "no server or front-end framework and no start script in package.json",
+    );
+}
+
+fn commands(ctx: &DirContext<'_>, c: &mut Candidate, pkg: &Package, pm: &Manager) {
+    let install = pm.install();
+    c.note(
+        "command",
+        pm.lockfile.clone().unwrap_or_else(|| pkg.path.clone()),
+        match &pm.lockfile {
+            Some(lock) => format!("install: {install} (lock file {lock})"),
+            None => format!("install: {install} (no lock file)"),
+        },
+    );
+    c.commands.install = Some(install);
+    if pkg.script("build").is_some() {
+        c.commands.build = Some(pm.run("build"));
+    }
+    let exec = pm.exec();
+    c.commands.test = if pkg.test_script().is_some() {
+        Some(pm.lifecycle("test"))
+    } else {
+        if pkg.script("test").is_some() {
+            c.note(
+                "command",
+                pkg.path.clone(),
+                "the test script is npm's \"no test specified\" placeholder",
+            );
+        }
+        match c.test_framework {
+            Some(TestFramework::Jest) => Some(format!("{exec} jest")),
+            Some(TestFramework::Vitest) => Some(format!("{exec} vitest run")),
+            Some(TestFramework::Mocha) => Some(format!("{exec} mocha")),
+            Some(TestFramework::Playwright) => Some(format!("{exec} playwright test")),
+            _ => None,
+        }
+    };
+    let eslint_config = ESLINT_CONFIGS.iter().find(|f| ctx.has(f));
+    c.commands.lint = if pkg.script("lint").is_some() {
+        Some(pm.run("lint"))
+    } else if pkg.deps.contains_key("eslint") || eslint_config.is_some() {
+        Some(format!("{exec} eslint ."))
+    } else {
         None
+    };
+    let start = match c.framework {
+        Some(Framework::NestJs) => Some(match (pkg.script("start:prod"), pkg.script("start")) {
+            (Some(_), _) => pm.run("start:prod"),
+            (None, Some(s)) if !s.contains("nest start") => pm.lifecycle("start"),
+            _ => "node dist/main.js".to_string(),
+        }),
+        _ if pkg.script("start").is_some() => Some(pm.lifecycle("start")),
+        Some(Framework::NextJs) => Some(format!("{exec} next start")),
+        Some(Framework::Express) => pkg
+            .main()
+            .filter(|m| ctx.has(m))
+            .map(String::from)
+            .or_else(|| {
+                [
+                    "server.js",
+                    "app.js",
+                    "index.js",
+                    "bin/www",
+                    "src/server.js",
+                    "src/index.js",
+                ]
+                .into_iter()
+                .find(|f| ctx.has(f))
+                .map(String::from)
+            })
+            .map(|f| format!("node {f}")),
+        _ => None,
+    };
+    if let Some(s) = &start {
+        c.note("command", ctx.display(), format!("start: {s}"));
+    } else if c.framework.is_some_and(|f| !f.is_static_frontend()) {
+        c.warn(
+            ctx.display(),
+            "no start script, and no main or server.js/app.js/index.js to run; no start command",
+        );
+    }
+    c.commands.start = start;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::{Content, RawEntry, RepoIndex};
+
+    #[test]
+    fn package_manager_field_splits_into_name_and_raw_version() {
+        assert_eq!(
+            split_package_manager("pnpm@9.1.0"),
+            Some(("pnpm", BuildTool::Pnpm, "9.1.0"))
+        );
+        assert_eq!(
+            split_package_manager("yarn@4.1.1+sha224.abc"),
+            Some(("yarn", BuildTool::Yarn, "4.1.1+sha224.abc"))
+        );
+        assert_eq!(split_package_manager("deno@1.0.0"), None);
+        assert_eq!(split_package_manager("pnpm"), None);
+    }
+
+    #[test]
+    fn ports_are_read_from_listen_calls_and_env_fallbacks() {
+        assert_eq!(port_in_code("app.listen(3000, () => {})"), Some(3000));
+        assert_eq!(
+            port_in_code("server.listen(process.env.PORT || 8080);"),
+            Some(8080)
+        );
+        assert_eq!(
+            port_in_code("const port = Number(process.env.PORT ?? 3001);"),
+            Some(3001)
+        );
+        assert_eq!(
+            port_in_code("await app.listen(parseInt(process.env.PORT ?? '4000', 10));"),
+            Some(4000)
+        );
+        assert_eq!(
+            port_in_code("const PORT = 5050;\napp.listen(PORT);"),
+            Some(5050)
+        );
+        assert_eq!(port_in_code("app.listen(port)"), None);
+    }
+
+    #[test]
+    fn script_ports_need_a_flag_or_env() {
+        let p = |s: &str| {
+            PORT_IN_SCRIPT
+                .captures(s)
+                .and_then(|m| m.get(1))
+                .map(|m| m.as_str().to_string())
+        };
+        assert_eq!(p("next start -p 4000").as_deref(), Some("4000"));
+        assert_eq!(p("next start --port=4001").as_deref(), Some("4001"));
+        assert_eq!(p("PORT=8081 node server.js").as_deref(), Some("8081"));
+        assert_eq!(p("node server.js v2"), None);
+    }
+
+    #[test]
+    fn test_script_names_its_runner() {
+        assert_eq!(runner_in_script("vitest run"), Some(TestFramework::Vitest));
+        assert_eq!(
+            runner_in_script("NODE_ENV=test jest --coverage && playwright test"),
+            Some(TestFramework::Jest)
+        );
+        assert_eq!(runner_in_script("node --test"), None);
+    }
+
+    #[test]
+    fn config_and_declaration_files_are_not_sources() {
+        for n in [
+            "vite.config.ts",
+            ".eslintrc.js",
+            "next-env.d.ts",
+            "gulpfile.js",
+        ] {
+            assert!(is_config_or_declaration(n), "{n}");
+        }
+        for n in ["server.ts", "config.js", "index.tsx"] {
+            assert!(!is_config_or_declaration(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn entry_files_are_wanted_at_the_top_and_in_src_only() {
+        let js = JavaScript;
+        assert!(js.wants("server.js"));
+        assert!(js.wants("apps/api/src/main.ts"));
+        assert!(js.wants("bin/www"));
+        assert!(js.wants("prisma/schema.prisma"));
+        assert!(!js.wants("src/components/Button/index.js"));
+        assert!(!js.wants("node_modules/express/index.js"));
+        assert!(!js.wants("web/node_modules/x/package.json"));
+        assert!(!js.wants("dist/index.js"));
+    }
+
+    #[test]
+    fn prisma_provider_is_read_from_the_datasource_block() {
+        let schema = "generator client {\n  provider = \"prisma-client-js\"\n}\n\ndatasource db {\n  provider = \"postgresql\"\n  url = env(\"DATABASE_URL\")\n}\n";
+        assert_eq!(
+            prisma_provider(schema),
+            Some(("postgresql", Database::Postgresql))
+        );
+    }
+
+    fn index(files: &[(&str, &str)]) -> RepoIndex {
+        RepoIndex::build(
+            files
+                .iter()
+                .map(|(p, t)| RawEntry::new(*p, t.len() as u64))
+                .collect(),
+            files
+                .iter()
+                .map(|(p, t)| (p.to_string(), Content::Text(t.to_string())))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn vendored_node_modules_never_become_services() {
+        // A git source keeps node_modules when it is committed; the index marks it vendored.
+        let idx = index(&[
+            (
+                "package.json",
+                r#"{"name":"app","dependencies":{"express":"^4.19.2"}}"#,
+            ),
+            ("server.js", "app.listen(3000)\n"),
+            (
+                "node_modules/express/package.json",
+                r#"{"name":"express","main":"index.js"}"#,
+            ),
+            ("node_modules/express/index.js", "module.exports = {}\n"),
+        ]);
+        let profile = crate::detect::analyze(&idx, "t");
+        let paths: Vec<&str> = profile.services.iter().map(|s| s.path.as_str()).collect();
+        assert_eq!(paths, vec!["."]);
+    }
+
+    #[test]
+    fn workspaces_object_form_makes_an_aggregator() {
+        let idx = index(&[(
+            "package.json",
+            r#"{"private":true,"workspaces":{"packages":["packages/*"]}}"#,
+        )]);
+        let ctx = DirContext::new(&idx, "");
+        let c = JavaScript.detect(&ctx).expect("candidate");
+        assert_eq!(c.role, Role::Aggregator);
+        assert!(c.role_reason.contains("packages/*"), "{}", c.role_reason);
     }
 }
