@@ -34,10 +34,16 @@ pub fn analyze_tree(files: &[(&str, &str)]) -> StackProfile {
 
 /// The service at `path` (`"."` for the root), or a panic listing the services found.
 pub fn service<'a>(p: &'a StackProfile, path: &str) -> &'a ServiceProfile {
-    p.services.iter().find(|s| s.path == path).unwrap_or_else(|| {
-        let found: Vec<&str> = p.services.iter().map(|s| s.path.as_str()).collect();
-        panic!("no service at `{path}`; found {found:?}; warnings: {:?}", p.warnings)
-    })
+    p.services
+        .iter()
+        .find(|s| s.path == path)
+        .unwrap_or_else(|| {
+            let found: Vec<&str> = p.services.iter().map(|s| s.path.as_str()).collect();
+            panic!(
+                "no service at `{path}`; found {found:?}; warnings: {:?}",
+                p.warnings
+            )
+        })
 }
 
 /// Asserts the main facts of one service in one line per fixture:
@@ -52,9 +58,27 @@ pub fn assert_stack(
     version: Option<(&str, &str)>,
 ) {
     assert_eq!(s.language.as_str(), language, "language of {}", s.path);
-    assert_eq!(s.framework.map(|f| f.as_str()), framework, "framework of {}", s.path);
-    assert_eq!(s.build_tool.map(|f| f.as_str()), build_tool, "build tool of {}", s.path);
-    assert_eq!(s.test_framework.map(|f| f.as_str()), test_framework, "test framework of {}", s.path);
-    let got = s.runtime_version.as_ref().map(|v| (v.value.as_str(), v.source.as_str()));
+    assert_eq!(
+        s.framework.map(|f| f.as_str()),
+        framework,
+        "framework of {}",
+        s.path
+    );
+    assert_eq!(
+        s.build_tool.map(|f| f.as_str()),
+        build_tool,
+        "build tool of {}",
+        s.path
+    );
+    assert_eq!(
+        s.test_framework.map(|f| f.as_str()),
+        test_framework,
+        "test framework of {}",
+        s.path
+    );
+    let got = s
+        .runtime_version
+        .as_ref()
+        .map(|v| (v.value.as_str(), v.source.as_str()));
     assert_eq!(got, version, "runtime version of {}", s.path);
 }
