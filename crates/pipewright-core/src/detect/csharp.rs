@@ -1,11 +1,10 @@
 //! C#: .NET SDK projects and solutions; ASP.NET Core; xUnit, NUnit, MSTest.
 //!
-//! A folder with a solution (`.sln`, `.slnx`) is one service covering every project it lists:
-//! the web project (else the executable one) is what runs, and the test projects give the test
-//! framework. A project listed by a solution higher up belongs to that solution's service, and a
-//! folder holding only test projects that reference another project of the repository belongs
-//! to that project's service, so neither becomes a service of its own. Projects (`.csproj`) and
-//! `Directory.Build.props` are read with quick-xml; `global.json` pins the SDK.
+//! A solution (`.sln`, `.slnx`) is one service covering the projects it lists: the web project
+//! (else the executable one) runs, and its test projects give the test framework; a project
+//! listed by a solution above it, or a test-only folder referencing a project of the repository,
+//! is folded into that service instead of becoming one. `.csproj` and `Directory.Build.props`
+//! are read with quick-xml, and `global.json` pins the SDK.
 
 use super::context::{resolve, up_to};
 use super::jvm::xml::{self, Element};
@@ -432,8 +431,14 @@ impl Ecosystem for CSharp {
             );
             // Test projects elsewhere that reference these projects belong to this service.
             let own: Vec<String> = projects.iter().map(|p| p.path.clone()).collect();
+            let own_names: Vec<&str> = own.iter().map(|p| file_name(p)).collect();
             for path in all_projects(ctx.index) {
-                if own.iter().any(|o| o == path) {
+                // Only a project whose text names one of ours can reference it: skip the rest unparsed.
+                let names_ours = ctx
+                    .index
+                    .text(path)
+                    .is_some_and(|t| own_names.iter().any(|n| t.contains(n)));
+                if own.iter().any(|o| o == path) || !names_ours {
                     continue;
                 }
                 let p = parse_project(ctx.index, path);
@@ -513,7 +518,7 @@ impl Ecosystem for CSharp {
             c.set_role(
                 Role::Application,
                 &main.path,
-                format!("aspnetcore in {}", main.path),
+                format!("aspnetcore web project {}", main.assembly),
             );
         } else if main.is_exe() && !main.is_test() {
             c.set_role(
@@ -525,7 +530,7 @@ impl Ecosystem for CSharp {
             c.set_role(
                 Role::Library,
                 &main.path,
-                "class library: no web SDK and no executable project",
+                "no web SDK and no executable project",
             );
         }
         Some(c)

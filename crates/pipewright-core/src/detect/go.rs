@@ -4,8 +4,8 @@
 //! Frameworks and databases come from the direct `require`s of `go.mod`. `net/http` is in the
 //! standard library and so has no manifest entry: it is the one conclusion drawn from the main
 //! package (`main.go`, `cmd/*/main.go`), which is also read for the port. The Go version comes
-//! from the `toolchain` and `go` lines of `go.mod` (what the go command builds with), then
-//! `.go-version` and `.tool-versions`/`mise.toml`.
+//! from the `toolchain` line of `go.mod` (what the go command builds with), `.go-version`,
+//! `.tool-versions`/`mise.toml`, then the `go` line (a minimum).
 
 use super::context::resolve;
 use super::versions::{add_tool_versions, add_version_file};
@@ -178,9 +178,7 @@ impl Ecosystem for Go {
             let path = ctx.path("go.work");
             c.set_build_tool(BuildTool::Go, &path, "go.work is present");
             let work = work.unwrap_or_default();
-            add_go_versions(&mut c, &work, &path);
-            add_version_file(ctx, &mut c, "go", ".go-version");
-            add_tool_versions(ctx, &mut c, "go", &["golang", "go"]);
+            add_go_versions(ctx, &mut c, &work, &path);
             for u in &work.uses {
                 let has_mod =
                     resolve(ctx.dir, u).is_some_and(|m| ctx.index.exists(&join(&m, "go.mod")));
@@ -205,10 +203,24 @@ impl Ecosystem for Go {
                 ctx.path("go.work"),
                 format!("go.work also uses {}", w.uses.join(", ")),
             );
+        } else if !ctx.dir.is_empty() {
+            let above = DirContext::new(ctx.index, parent_dir(ctx.dir));
+            if let Some((work_path, text)) = above.find_up("go.work") {
+                let work_dir = parent_dir(&work_path);
+                if parse_go_mod(text)
+                    .uses
+                    .iter()
+                    .any(|u| resolve(work_dir, u).as_deref() == Some(ctx.dir))
+                {
+                    c.note(
+                        "build_tool",
+                        work_path.clone(),
+                        format!("module used by the workspace {work_path}"),
+                    );
+                }
+            }
         }
-        add_go_versions(&mut c, &gomod, &path);
-        add_version_file(ctx, &mut c, "go", ".go-version");
-        add_tool_versions(ctx, &mut c, "go", &["golang", "go"]);
+        add_go_versions(ctx, &mut c, &gomod, &path);
 
         let direct = || gomod.requires.iter().filter(|(_, indirect)| !indirect);
         for (module, fw) in FRAMEWORK_MODULES {
@@ -252,7 +264,11 @@ impl Ecosystem for Go {
                 .find(|e| e.conclusion == "framework")
                 .map(|e| e.file.clone())
                 .unwrap_or_default();
-            c.set_role(Role::Application, &file, format!("{fw} in {file}"));
+            let why = match fw {
+                Framework::NetHttp => "the main package serves http with net/http".to_string(),
+                _ => format!("{fw} is required in go.mod"),
+            };
+            c.set_role(Role::Application, &file, why);
         } else if c.commands.start.is_some() {
             let file = mains.first().map(|(f, _)| f.clone()).unwrap_or_default();
             c.set_role(Role::Application, &file, "builds a main package");
@@ -267,12 +283,16 @@ impl Ecosystem for Go {
     }
 }
 
-/// `toolchain` first (it is what builds when newer than `go`), then `go`.
-fn add_go_versions(c: &mut Candidate, m: &GoMod, path: &str) {
+/// The `toolchain` line first (the go command switches to it: it is what builds), then the
+/// version files, then the `go` line last: since Go 1.21 it is a minimum, like `requires-python`.
+/// `toolchain go1.23.1` is recorded as `1.23.1`, as `runtime.txt`'s `python-` prefix is dropped.
+fn add_go_versions(ctx: &DirContext<'_>, c: &mut Candidate, m: &GoMod, path: &str) {
     if let Some(t) = &m.toolchain {
         let v = t.strip_prefix("go").unwrap_or(t);
         c.add_version("go", v, format!("{path} (toolchain)"));
     }
+    add_version_file(ctx, c, "go", ".go-version");
+    add_tool_versions(ctx, c, "go", &["golang", "go"]);
     if let Some(g) = &m.go {
         c.add_version("go", g, format!("{path} (go)"));
     }

@@ -233,6 +233,9 @@ static RE_MAVEN_DIST: LazyLock<Regex> = LazyLock::new(|| {
 static RE_INCLUDE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"\binclude\s*\(?((?:\s*["'][^"']+["']\s*,?)+)"#).unwrap_or_else(|e| panic!("{e}"))
 });
+static RE_INCLUDE_BUILD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"\bincludeBuild\s*\(?\s*["']([^"']+)["']"#).unwrap_or_else(|e| panic!("{e}"))
+});
 static RE_QUOTED: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"["']([^"']+)["']"#).unwrap_or_else(|e| panic!("{e}")));
 static RE_ROOT_NAME: LazyLock<Regex> = LazyLock::new(|| {
@@ -283,7 +286,7 @@ struct Facts {
     runner: String,
     /// Extra arguments placing a Maven module in its reactor (`-f ../pom.xml -pl app -am`).
     reactor: String,
-    /// Gradle: the project name and the fat-jar task, when known.
+    /// Gradle: the project name, when known (names `build/install/<name>/bin/<name>`).
     gradle_name: Option<String>,
     /// Maven: `target/<name>.jar` when the artifact name is known exactly.
     maven_jar: Option<String>,
@@ -314,6 +317,9 @@ impl Ecosystem for Jvm {
             .into_iter()
             .find(|f| ctx.has(f));
         if !has_pom && build_file.is_none() && settings_file.is_none() {
+            return None;
+        }
+        if !has_pom && is_build_logic(ctx) {
             return None;
         }
         let (java, kotlin, counted) = source_bytes(ctx);
@@ -368,7 +374,11 @@ impl Ecosystem for Jvm {
                 .find(|e| e.conclusion == "framework")
                 .map(|e| e.file.clone())
                 .unwrap_or_default();
-            c.set_role(Role::Application, &file, format!("{fw} in {file}"));
+            c.set_role(
+                Role::Application,
+                &file,
+                format!("{fw} among the build's dependencies"),
+            );
         } else if let Some((file, why)) = &facts.executable {
             c.set_role(Role::Application, file, why.clone());
         } else {
@@ -380,6 +390,31 @@ impl Ecosystem for Jvm {
         }
         Some(c)
     }
+}
+
+/// True for Gradle builds that only hold build logic: `buildSrc/`, and folders an enclosing
+/// `settings.gradle` pulls in with `includeBuild(…)` (convention plugins, `build-logic/`).
+fn is_build_logic(ctx: &DirContext<'_>) -> bool {
+    if file_name(ctx.dir) == "buildSrc" {
+        return true;
+    }
+    let mut dir = ctx.dir;
+    while !dir.is_empty() {
+        dir = parent_dir(dir);
+        for name in ["settings.gradle.kts", "settings.gradle"] {
+            let Some(text) = ctx.index.text(&join(dir, name)) else {
+                continue;
+            };
+            let text = strip_comments(text);
+            if RE_INCLUDE_BUILD
+                .captures_iter(&text)
+                .any(|m| resolve(dir, &m[1]).as_deref() == Some(ctx.dir))
+            {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// Bytes of `.java` and `.kt` sources under `src/` (the whole folder when there is no `src/`),
@@ -527,6 +562,23 @@ impl Pom {
                 plugin.main_class = p.any_descendant(&["mainClass", "Main-Class"]);
                 pom.plugins.push(plugin);
             }
+        }
+        // Coordinates are often written with properties (`${quarkus.platform.group-id}`).
+        let resolved = |s: &String| pom.interpolate(s).unwrap_or_else(|| s.clone());
+        let deps: Vec<(String, String)> = pom
+            .deps
+            .iter()
+            .map(|(g, a)| (resolved(g), resolved(a)))
+            .collect();
+        let plugins: Vec<(String, String)> = pom
+            .plugins
+            .iter()
+            .map(|p| (resolved(&p.group), resolved(&p.artifact)))
+            .collect();
+        pom.deps = deps;
+        for (p, (g, a)) in pom.plugins.iter_mut().zip(plugins) {
+            p.group = g;
+            p.artifact = a;
         }
         Ok(pom)
     }
@@ -690,18 +742,25 @@ fn maven_plugin(p: &PomPlugin, file: &str, suffix: &str) -> Plugin {
 /// The folder of the outermost in-repository reactor this folder is a module of, and the
 /// module's path inside it (`None` when the folder is not a module).
 fn maven_reactor<'a>(ctx: &DirContext<'a>) -> (&'a str, Option<String>) {
-    let mut current = ctx.dir;
-    while !current.is_empty() {
-        let parent = parent_dir(current);
-        let listed = read_pom(ctx, &join(parent, "pom.xml")).is_some_and(|p| {
+    let lists = |pom_dir: &str, module: &str| {
+        read_pom(ctx, &join(pom_dir, "pom.xml")).is_some_and(|p| {
             p.modules
                 .iter()
-                .any(|m| resolve(parent, m).as_deref() == Some(current))
-        });
-        if !listed {
-            break;
+                .any(|m| resolve(pom_dir, m).as_deref() == Some(module))
+        })
+    };
+    // A module may be listed from any folder above it (`<module>services/api</module>`).
+    let mut current = ctx.dir;
+    'up: while !current.is_empty() {
+        let mut candidate = current;
+        while !candidate.is_empty() {
+            candidate = parent_dir(candidate);
+            if lists(candidate, current) {
+                current = candidate;
+                continue 'up;
+            }
         }
-        current = parent;
+        break;
     }
     if current == ctx.dir {
         return (ctx.dir, None);

@@ -262,7 +262,7 @@ impl Ecosystem for Rust {
                 ),
             );
         } else if let Some(fw) = c.framework {
-            c.set_role(Role::Application, &path, format!("{fw} in {path}"));
+            c.set_role(Role::Application, &path, format!("{fw} is a dependency"));
         } else if let Some(start) = &c.commands.start {
             let bin = start.rsplit('/').next().unwrap_or(start).to_string();
             c.set_role(
@@ -274,7 +274,7 @@ impl Ecosystem for Rust {
             c.set_role(
                 Role::Library,
                 &path,
-                "library crate: no web framework and no binary target",
+                "no web framework and no binary target",
             );
         }
         Some(c)
