@@ -92,6 +92,21 @@ impl<'a> DirContext<'a> {
         }
     }
 
+    /// Finds `name` in this folder or the nearest parent folder up to the root, whether or
+    /// not its content was read (wrapper scripts, lock files); returns the folder holding it.
+    pub fn find_up_dir(&self, name: &str) -> Option<&'a str> {
+        let mut dir = self.dir;
+        loop {
+            if self.index.exists(&join(dir, name)) {
+                return Some(dir);
+            }
+            if dir.is_empty() {
+                return None;
+            }
+            dir = parent_dir(dir);
+        }
+    }
+
     /// Parses `rel` as JSON; a malformed file is a warning on the candidate.
     pub fn json(&self, rel: &str, cand: &mut Candidate) -> Option<serde_json::Value> {
         let text = self.text(rel)?;
@@ -121,5 +136,45 @@ impl<'a> DirContext<'a> {
     /// The display form of this folder (`.` for the root).
     pub fn display(&self) -> String {
         display_dir(self.dir)
+    }
+}
+
+/// Resolves `rel` (a path written in a manifest: `../lib`, `.\\src\\App.csproj`, `./api`)
+/// against the folder `dir`; `None` when it climbs above the repository root.
+pub fn resolve(dir: &str, rel: &str) -> Option<String> {
+    let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty()).collect();
+    for part in rel.split(['/', '\\']) {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(p),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// The relative path from `dir` up to its ancestor `root` (`""`, `"../"`, `"../../"` …).
+pub fn up_to(dir: &str, root: &str) -> String {
+    let depth = |d: &str| d.split('/').filter(|p| !p.is_empty()).count();
+    "../".repeat(depth(dir).saturating_sub(depth(root)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_resolve_against_a_folder() {
+        assert_eq!(resolve("a/b", "../c").as_deref(), Some("a/c"));
+        assert_eq!(resolve("", "./api").as_deref(), Some("api"));
+        assert_eq!(
+            resolve("", "src\\App\\App.csproj").as_deref(),
+            Some("src/App/App.csproj")
+        );
+        assert_eq!(resolve("", "../x"), None);
+        assert_eq!(up_to("crates/api", ""), "../../");
+        assert_eq!(up_to("", ""), "");
     }
 }
