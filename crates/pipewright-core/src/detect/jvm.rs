@@ -433,9 +433,9 @@ fn source_bytes(ctx: &DirContext<'_>) -> (u64, u64, String) {
         .filter(|f| f.excluded.is_none())
     {
         if f.name().ends_with(".java") {
-            java += f.size;
+            java += ctx.index.size_or_estimate(f);
         } else if f.name().ends_with(".kt") {
-            kotlin += f.size;
+            kotlin += ctx.index.size_or_estimate(f);
         }
     }
     let shown = if base.is_empty() {
