@@ -16,7 +16,10 @@
 //! ```
 
 pub mod detect;
+pub mod dockerfile;
+pub mod generate;
 pub mod index;
+pub mod pipeline;
 pub mod source;
 pub mod stack;
 pub mod yaml;

@@ -70,10 +70,17 @@ pub fn build_index(source: &dyn RepoSource) -> Result<(RepoIndex, Vec<String>), 
 
 /// Analyzes a source that is already open.
 pub fn analyze_source(source: &dyn RepoSource) -> Result<StackProfile, SourceError> {
+    analyze_with_index(source).map(|(_, profile)| profile)
+}
+
+/// Analyzes a source and keeps the index (the generator looks up files in it).
+pub fn analyze_with_index(
+    source: &dyn RepoSource,
+) -> Result<(RepoIndex, StackProfile), SourceError> {
     let (index, warnings) = build_index(source)?;
     let mut profile = detect::analyze(&index, source.label());
     profile.warnings.extend(warnings);
-    Ok(profile)
+    Ok((index, profile))
 }
 
 /// Opens `target` (a folder or a git URL) and analyzes it.

@@ -8,3 +8,4 @@
 //! ```
 
 pub mod analyze;
+pub mod generate;

@@ -2,7 +2,9 @@
 //! exit code; nothing here panics on user input.
 
 mod analyze;
+pub mod config;
 pub mod exit;
+mod generate;
 
 use clap::{Parser, Subcommand};
 
@@ -18,11 +20,14 @@ pub struct Cli {
 pub enum Command {
     /// Detect the stack of a repository (a local folder or a git URL) and explain why.
     Analyze(analyze::AnalyzeArgs),
+    /// Write .gitlab-ci.yml, Dockerfile and .dockerignore for a repository, and say why.
+    Generate(generate::GenerateArgs),
 }
 
 /// Runs the parsed command and returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Analyze(args) => analyze::run(args),
+        Command::Generate(args) => generate::run(args),
     }
 }

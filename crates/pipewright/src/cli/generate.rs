@@ -1,0 +1,200 @@
+//! `pipewright generate <PATH|GIT_URL>`: writes `.gitlab-ci.yml`, the Dockerfile(s) and
+//! `.dockerignore`(s), and says why each choice was made. Files are never overwritten without
+//! `--force`, and each is written whole (temporary file, then rename) or not at all.
+
+use super::analyze::report_source_error;
+use super::config::{self, SettingsArgs};
+use super::exit;
+use clap::Args;
+use pipewright_workflow::analyze::AnalyzeOptions;
+use pipewright_workflow::generate::{generate_for, GenerateFlowError, GenerateOutcome};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// A local folder, or a git URL (https://, ssh://, git@host:path, file://).
+    pub target: String,
+    /// Where to write the files (default: the repository folder; required for git URLs).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print the result as JSON instead of a summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Overwrite files that already exist.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the files without writing them.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write pipewright's Dockerfile even when the repository has its own.
+    #[arg(long)]
+    pub replace_dockerfile: bool,
+    /// Branch or tag to clone (git URLs only).
+    #[arg(long = "ref")]
+    pub reference: Option<String>,
+    /// Seconds a clone may take before it is stopped.
+    #[arg(long, default_value_t = 120)]
+    pub clone_timeout: u64,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+}
+
+pub fn run(args: GenerateArgs) -> i32 {
+    let mut settings = match config::load(&args.settings) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
+    if args.replace_dockerfile {
+        settings.generator.replace_dockerfile = true;
+    }
+    let is_url = pipewright_adapters::source::GitUrl::parse(&args.target).is_some();
+    let out_dir = match (&args.out, is_url, args.dry_run) {
+        (Some(d), _, _) => d.clone(),
+        (None, false, _) => PathBuf::from(&args.target),
+        (None, true, true) => PathBuf::from("."),
+        (None, true, false) => {
+            eprintln!("error: `{}` is a git URL; say where to write the files with --out DIR (or use --dry-run)", args.target);
+            return exit::USAGE;
+        }
+    };
+    let opts = AnalyzeOptions {
+        reference: args.reference.clone(),
+        clone_timeout: Duration::from_secs(args.clone_timeout),
+    };
+    let outcome = match generate_for(&args.target, &opts, &settings.generator) {
+        Ok(o) => o,
+        Err(GenerateFlowError::Source(e)) => return report_source_error(&e, args.json),
+        Err(GenerateFlowError::Generate(e)) => {
+            eprintln!("error: {e}");
+            if args.json {
+                println!("{}", serde_json::json!({ "error": e.to_string() }));
+            }
+            return exit::NOTHING_RECOGNISED;
+        }
+    };
+    let mut written = Vec::new();
+    if !args.dry_run {
+        match write_files(&out_dir, &outcome, args.force) {
+            Ok(w) => written = w,
+            Err(e) => {
+                eprintln!("error: {e}");
+                if args.json {
+                    println!("{}", serde_json::json!({ "error": e.to_string() }));
+                }
+                return exit::USAGE;
+            }
+        }
+    }
+    if args.json {
+        let body = serde_json::json!({
+            "profile": outcome.profile,
+            "files": outcome.bundle.files,
+            "provenance": outcome.provenance,
+            "explanation": outcome.bundle.explanation,
+            "findings": [],
+            "warnings": outcome.bundle.warnings,
+            "written": written.iter().map(|p: &PathBuf| p.display().to_string()).collect::<Vec<_>>(),
+        });
+        match serde_json::to_string_pretty(&body) {
+            Ok(t) => println!("{t}"),
+            Err(e) => {
+                eprintln!("error: cannot render JSON: {e}");
+                return exit::FAILURE;
+            }
+        }
+    } else {
+        print!("{}", render(&outcome, &written, args.dry_run));
+    }
+    exit::OK
+}
+
+/// Why files could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("{} already exist(s) in {dir}; pass --force to overwrite, or --out to write elsewhere", .paths.join(", "))]
+    Exists { dir: String, paths: Vec<String> },
+    #[error("cannot write {path}: {reason}")]
+    Io { path: String, reason: String },
+}
+
+/// Writes every file, refusing to overwrite unless `force`; each file is complete or absent.
+fn write_files(
+    dir: &Path,
+    outcome: &GenerateOutcome,
+    force: bool,
+) -> Result<Vec<PathBuf>, WriteError> {
+    let existing: Vec<String> = outcome
+        .bundle
+        .files
+        .keys()
+        .filter(|p| dir.join(p).exists())
+        .cloned()
+        .collect();
+    if !force && !existing.is_empty() {
+        return Err(WriteError::Exists {
+            dir: dir.display().to_string(),
+            paths: existing,
+        });
+    }
+    let mut written = Vec::new();
+    for (rel, content) in &outcome.bundle.files {
+        let path = dir.join(rel);
+        write_atomically(&path, content).map_err(|e| WriteError::Io {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// Writes to a temporary file beside `path`, then renames it over `path`.
+pub fn write_atomically(path: &Path, content: &str) -> std::io::Result<()> {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = parent.join(format!(".{name}.pipewright-tmp-{}", std::process::id()));
+    std::fs::write(&tmp, content)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+fn render(o: &GenerateOutcome, written: &[PathBuf], dry_run: bool) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Generated with the built-in generator {} for {}",
+        o.provenance.tag(),
+        o.profile.root
+    );
+    let _ = writeln!(out, "\nWhy:");
+    for line in &o.bundle.explanation {
+        let _ = writeln!(out, "  - {line}");
+    }
+    if !o.bundle.warnings.is_empty() {
+        let _ = writeln!(out, "\nWarnings:");
+        for w in &o.bundle.warnings {
+            let _ = writeln!(out, "  - {w}");
+        }
+    }
+    if dry_run {
+        for (path, content) in &o.bundle.files {
+            let _ = writeln!(out, "\n===== {path} =====\n{content}");
+        }
+    } else {
+        let _ = writeln!(out, "\nWrote:");
+        for p in written {
+            let _ = writeln!(out, "  {}", p.display());
+        }
+    }
+    out
+}
