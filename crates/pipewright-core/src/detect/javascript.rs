@@ -21,7 +21,8 @@ pub struct JavaScript;
 const MANIFESTS: &[&str] = &["package.json", "pnpm-workspace.yaml"];
 
 /// Other files read wherever they are (outside `node_modules`).
-const READ_FILES: &[&str] = &[".nvmrc", ".node-version", "schema.prisma"];
+/// Also read for the generator: `angular.json` names the build output folder.
+const READ_FILES: &[&str] = &[".nvmrc", ".node-version", "schema.prisma", "angular.json"];
 
 /// Entry files read for the port, when they sit at a folder's top or directly in `src/`.
 const ENTRY_FILES: &[&str] = &[

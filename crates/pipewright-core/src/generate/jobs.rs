@@ -203,11 +203,15 @@ pub fn service_jobs(
     let pull_repo = s.image_repo(&s.pull_registry, &app_image);
     let candidate = format!("{push_repo}:$CI_COMMIT_SHORT_SHA");
     let test_tag = format!("{push_repo}:$CI_COMMIT_SHORT_SHA-test");
-    let context = if ctx.dir.is_empty() {
-        "$CI_PROJECT_DIR".to_string()
-    } else {
-        format!("$CI_PROJECT_DIR/{}", ctx.dir)
+    let in_project = |rel: &str| {
+        if rel.is_empty() {
+            "$CI_PROJECT_DIR".to_string()
+        } else {
+            format!("$CI_PROJECT_DIR/{rel}")
+        }
     };
+    let context = in_project(recipe.context.as_deref().unwrap_or(ctx.dir));
+    let dockerfile = format!("{}/Dockerfile", in_project(ctx.dir));
     let insecure_kaniko = if s.registry_insecure {
         " --insecure --insecure-pull --skip-tls-verify"
     } else {
@@ -268,7 +272,7 @@ pub fn service_jobs(
     );
     let kaniko = |target: &str, dest: &str, cleanup: bool| {
         format!(
-            "/kaniko/executor --context \"{context}\" --dockerfile \"{context}/Dockerfile\" --target {target} --destination \"{dest}\" --build-arg \"BASE_REGISTRY={}\" --cache=true --cache-repo \"{push_repo}/cache\"{insecure_kaniko}{}",
+            "/kaniko/executor --context \"{context}\" --dockerfile \"{dockerfile}\" --target {target} --destination \"{dest}\" --build-arg \"BASE_REGISTRY={}\" --cache=true --cache-repo \"{push_repo}/cache\"{insecure_kaniko}{}",
             s.internal_registry,
             if cleanup { " --cleanup" } else { "" }
         )

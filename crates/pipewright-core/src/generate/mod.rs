@@ -148,8 +148,10 @@ pub fn generate(
                 dockerfile_path.clone(),
                 render_dockerfile(&recipe.dockerfile, profile, service),
             );
+            // Kaniko reads .dockerignore from the root of the build context.
+            let context = recipe.context.as_deref().unwrap_or(dir);
             files.insert(
-                crate::index::join(dir, ".dockerignore"),
+                crate::index::join(context, ".dockerignore"),
                 recipe.dockerignore.join("\n") + "\n",
             );
             true

@@ -43,6 +43,7 @@ pub fn recipe(ctx: &ServiceContext<'_>, image: &str, tag: &str) -> Recipe {
         sast: None,
         dockerfile: d,
         dockerignore: dockerignore(&[]),
+        context: None,
         notes: vec![format!("{image}:{tag} with the detected commands")],
         warnings,
     }

@@ -74,6 +74,10 @@ pub struct Recipe {
     pub sast: Option<SastTool>,
     pub dockerfile: Dockerfile,
     pub dockerignore: Vec<String>,
+    /// The Docker build context relative to the repository root when it is not the service
+    /// folder (a workspace member whose lock file and siblings live above it). The Dockerfile
+    /// stays in the service folder; its COPY paths are relative to this context.
+    pub context: Option<String>,
     /// One line per decision, for the explanation.
     pub notes: Vec<String>,
     pub warnings: Vec<String>,

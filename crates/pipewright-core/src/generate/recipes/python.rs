@@ -443,6 +443,7 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
             "build",
             "*.egg-info",
         ]),
+        context: None,
         notes,
         warnings,
     }
