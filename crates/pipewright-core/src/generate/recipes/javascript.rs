@@ -203,9 +203,7 @@ fn static_output(ctx: &ServiceContext<'_>, pkg: &Value) -> String {
         }
         return "dist".into();
     }
-    if has_dep(pkg, "react-scripts") {
-        "build".into()
-    } else if has_dep(pkg, "@sveltejs/adapter-static") {
+    if has_dep(pkg, "react-scripts") || has_dep(pkg, "@sveltejs/adapter-static") {
         "build".into()
     } else {
         "dist".into()
@@ -238,7 +236,7 @@ fn image_start(ctx: &ServiceContext<'_>, pkg: &Value, m: &Manager) -> Option<Str
         "yarn start".into(),
         "pnpm start".into(),
     ];
-    let cmd = if via_script.iter().any(|s| *s == start) {
+    let cmd = if via_script.contains(&start) {
         script(pkg, "start").map(String::from).unwrap_or(start)
     } else {
         start
