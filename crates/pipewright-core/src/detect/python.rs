@@ -660,6 +660,13 @@ fn commands(ctx: &DirContext<'_>, c: &mut Candidate, deps: &Deps) {
         Some(TestFramework::Unittest) if ctx.has("manage.py") => {
             Some(format!("{run}python manage.py test"))
         }
+        // Discovery only enters packages; a plain `tests/` folder must be the start directory.
+        Some(TestFramework::Unittest)
+            if ctx.index.files_in(&ctx.path("tests")).next().is_some()
+                && !ctx.has("tests/__init__.py") =>
+        {
+            Some(format!("{run}python -m unittest discover -s tests"))
+        }
         Some(TestFramework::Unittest) => Some(format!("{run}python -m unittest discover")),
         _ => None,
     };
