@@ -162,7 +162,7 @@ fn setuptools_unittest_with_mise() {
     assert_eq!(s.commands.install.as_deref(), Some("pip install ."));
     assert_eq!(
         s.commands.test.as_deref(),
-        Some("python -m unittest discover")
+        Some("python -m unittest discover -s tests")
     );
 }
 
