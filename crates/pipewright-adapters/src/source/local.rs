@@ -7,12 +7,14 @@
 //! a 1-in-64 sample beyond (a `stat` costs more than the walk itself); only files the
 //! detectors want are read (up to a size cap; binary files are not read).
 
-use ignore::WalkBuilder;
+use ignore::{ParallelVisitor, ParallelVisitorBuilder, WalkBuilder, WalkState};
 use pipewright_core::index::{language_for_path, Content, RawEntry};
 use pipewright_core::source::{Listing, RepoSource, SourceError};
+use std::collections::HashMap;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 /// Folders pruned from the walk: they never hold a service's own source, and they can be huge.
 const PRUNED_DIRS: &[&str] = &[
@@ -114,9 +116,6 @@ impl RepoSource for LocalSource {
     }
 
     fn list(&self) -> Result<Listing, SourceError> {
-        let mut listing = Listing::default();
-        let mut seen_per_language: std::collections::HashMap<&'static str, u32> =
-            std::collections::HashMap::new();
         let walker = WalkBuilder::new(&self.root)
             .hidden(false)
             .parents(false)
@@ -126,68 +125,29 @@ impl RepoSource for LocalSource {
             .git_exclude(false)
             .require_git(false)
             .follow_links(false)
+            .threads(WALK_THREADS)
             .filter_entry(|e| {
                 !(e.file_type().is_some_and(|t| t.is_dir())
                     && e.file_name()
                         .to_str()
                         .is_some_and(|n| PRUNED_DIRS.contains(&n)))
             })
-            .build();
-        for result in walker {
-            let entry = match result {
-                Ok(e) => e,
-                Err(e) => {
-                    listing.warnings.push(format!("not listed: {e}"));
-                    continue;
-                }
-            };
-            let Some(file_type) = entry.file_type() else {
-                continue;
-            };
-            let Some(rel) = self.relative(entry.path()) else {
-                if entry.depth() > 0 {
-                    listing.warnings.push(format!(
-                        "skipped a path that is not valid UTF-8: {}",
-                        entry.path().display()
-                    ));
-                }
-                continue;
-            };
-            if file_type.is_file() {
-                let measure = match language_for_path(&rel) {
-                    Some(lang) => {
-                        let seen = seen_per_language.entry(lang).or_default();
-                        *seen += 1;
-                        *seen <= MEASURE_ALL_UP_TO || seen.is_multiple_of(SAMPLE_STRIDE)
-                    }
-                    None => false,
-                };
-                let size = if measure {
-                    entry.metadata().ok().map(|m| m.len())
-                } else {
-                    None
-                };
-                listing.entries.push(RawEntry { path: rel, size });
-            } else if file_type.is_symlink() {
-                // Links to files inside the repository are kept; links out of it, links to
-                // folders and dangling links are not followed.
-                match fs::canonicalize(entry.path()) {
-                    Ok(target) if target.starts_with(&self.root) => {
-                        if let Ok(meta) = fs::metadata(&target) {
-                            if meta.is_file() {
-                                listing.entries.push(RawEntry::new(rel, meta.len()));
-                            }
-                        }
-                    }
-                    Ok(_) => listing.warnings.push(format!(
-                        "{rel}: symbolic link out of the repository, not followed"
-                    )),
-                    Err(e) => listing
-                        .warnings
-                        .push(format!("{rel}: symbolic link not followed: {e}")),
-                }
-            }
+            .build_parallel();
+        let collected: Mutex<Vec<Listing>> = Mutex::new(Vec::new());
+        let mut builder = VisitorBuilder {
+            source: self,
+            collected: &collected,
+        };
+        walker.visit(&mut builder);
+        let mut listing = Listing::default();
+        for part in collected
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        {
+            listing.entries.extend(part.entries);
+            listing.warnings.extend(part.warnings);
         }
+        listing.warnings.sort();
         Ok(listing)
     }
 
@@ -225,6 +185,103 @@ impl RepoSource for LocalSource {
             Ok(text) => Content::Text(text),
             Err(_) => Content::Binary,
         }
+    }
+}
+
+/// Threads for the walk: directory reads overlap with the bookkeeping of the other thread.
+const WALK_THREADS: usize = 2;
+
+struct VisitorBuilder<'a> {
+    source: &'a LocalSource,
+    collected: &'a Mutex<Vec<Listing>>,
+}
+
+impl<'s> ParallelVisitorBuilder<'s> for VisitorBuilder<'s> {
+    fn build(&mut self) -> Box<dyn ParallelVisitor + 's> {
+        Box::new(Visitor {
+            source: self.source,
+            collected: self.collected,
+            listing: Listing::default(),
+            seen_per_language: HashMap::new(),
+        })
+    }
+}
+
+/// One walk thread: collects into its own listing, handed over when the thread is done.
+struct Visitor<'a> {
+    source: &'a LocalSource,
+    collected: &'a Mutex<Vec<Listing>>,
+    listing: Listing,
+    seen_per_language: HashMap<&'static str, u32>,
+}
+
+impl Drop for Visitor<'_> {
+    fn drop(&mut self) {
+        let listing = std::mem::take(&mut self.listing);
+        match self.collected.lock() {
+            Ok(mut all) => all.push(listing),
+            Err(poisoned) => poisoned.into_inner().push(listing),
+        }
+    }
+}
+
+impl ParallelVisitor for Visitor<'_> {
+    fn visit(&mut self, result: Result<ignore::DirEntry, ignore::Error>) -> WalkState {
+        let entry = match result {
+            Ok(e) => e,
+            Err(e) => {
+                self.listing.warnings.push(format!("not listed: {e}"));
+                return WalkState::Continue;
+            }
+        };
+        let Some(file_type) = entry.file_type() else {
+            return WalkState::Continue;
+        };
+        let Some(rel) = self.source.relative(entry.path()) else {
+            if entry.depth() > 0 {
+                self.listing.warnings.push(format!(
+                    "skipped a path that is not valid UTF-8: {}",
+                    entry.path().display()
+                ));
+            }
+            return WalkState::Continue;
+        };
+        if file_type.is_file() {
+            let measure = match language_for_path(&rel) {
+                Some(lang) => {
+                    let seen = self.seen_per_language.entry(lang).or_default();
+                    *seen += 1;
+                    *seen <= MEASURE_ALL_UP_TO || seen.is_multiple_of(SAMPLE_STRIDE)
+                }
+                None => false,
+            };
+            let size = if measure {
+                entry.metadata().ok().map(|m| m.len())
+            } else {
+                None
+            };
+            self.listing.entries.push(RawEntry { path: rel, size });
+        } else if file_type.is_symlink() {
+            // Links to files inside the repository are kept; links out of it, links to
+            // folders and dangling links are not followed.
+            match fs::canonicalize(entry.path()) {
+                Ok(target) if target.starts_with(&self.source.root) => {
+                    if let Ok(meta) = fs::metadata(&target) {
+                        if meta.is_file() {
+                            self.listing.entries.push(RawEntry::new(rel, meta.len()));
+                        }
+                    }
+                }
+                Ok(_) => self.listing.warnings.push(format!(
+                    "{rel}: symbolic link out of the repository, not followed"
+                )),
+                Err(e) => self
+                    .listing
+                    .warnings
+                    .push(format!("{rel}: symbolic link not followed: {e}")),
+            }
+        }
+        WalkState::Continue
     }
 }
 

@@ -357,8 +357,7 @@ impl Ecosystem for CSharp {
             || name == "Directory.Build.props"
     }
 
-    fn wants(&self, path: &str) -> bool {
-        let name = file_name(path);
+    fn wants(&self, _path: &str, name: &str) -> bool {
         name.ends_with(".csproj") || is_solution(name) || READ_FILES.contains(&name)
     }
 

@@ -191,8 +191,8 @@ impl Ecosystem for Elixir {
         name == "mix.exs"
     }
 
-    fn wants(&self, path: &str) -> bool {
-        READ_FILES.contains(&file_name(path)) || is_config_exs(path)
+    fn wants(&self, path: &str, name: &str) -> bool {
+        READ_FILES.contains(&name) || is_config_exs(path)
     }
 
     fn detect(&self, ctx: &DirContext<'_>) -> Option<Candidate> {

@@ -161,8 +161,7 @@ impl Ecosystem for Go {
         MANIFESTS.contains(&name)
     }
 
-    fn wants(&self, path: &str) -> bool {
-        let name = file_name(path);
+    fn wants(&self, _path: &str, name: &str) -> bool {
         MANIFESTS.contains(&name) || READ_FILES.contains(&name)
     }
 

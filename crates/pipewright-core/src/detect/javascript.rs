@@ -380,11 +380,10 @@ impl Ecosystem for JavaScript {
         MANIFESTS.contains(&name)
     }
 
-    fn wants(&self, path: &str) -> bool {
+    fn wants(&self, path: &str, name: &str) -> bool {
         if path.starts_with("node_modules/") || path.contains("/node_modules/") {
             return false;
         }
-        let name = file_name(path);
         MANIFESTS.contains(&name) || READ_FILES.contains(&name) || is_entry_path(path, name)
     }
 
@@ -1123,14 +1122,23 @@ mod tests {
     #[test]
     fn entry_files_are_wanted_at_the_top_and_in_src_only() {
         let js = JavaScript;
-        assert!(js.wants("server.js"));
-        assert!(js.wants("apps/api/src/main.ts"));
-        assert!(js.wants("bin/www"));
-        assert!(js.wants("prisma/schema.prisma"));
-        assert!(!js.wants("src/components/Button/index.js"));
-        assert!(!js.wants("node_modules/express/index.js"));
-        assert!(!js.wants("web/node_modules/x/package.json"));
-        assert!(!js.wants("dist/index.js"));
+        assert!(js.wants("server.js", file_name("server.js")));
+        assert!(js.wants("apps/api/src/main.ts", file_name("apps/api/src/main.ts")));
+        assert!(js.wants("bin/www", file_name("bin/www")));
+        assert!(js.wants("prisma/schema.prisma", file_name("prisma/schema.prisma")));
+        assert!(!js.wants(
+            "src/components/Button/index.js",
+            file_name("src/components/Button/index.js")
+        ));
+        assert!(!js.wants(
+            "node_modules/express/index.js",
+            file_name("node_modules/express/index.js")
+        ));
+        assert!(!js.wants(
+            "web/node_modules/x/package.json",
+            file_name("web/node_modules/x/package.json")
+        ));
+        assert!(!js.wants("dist/index.js", file_name("dist/index.js")));
     }
 
     #[test]

@@ -301,8 +301,7 @@ impl Ecosystem for Jvm {
         MANIFESTS.contains(&name)
     }
 
-    fn wants(&self, path: &str) -> bool {
-        let name = file_name(path);
+    fn wants(&self, path: &str, name: &str) -> bool {
         MANIFESTS.contains(&name)
             || READ_FILES.contains(&name)
             || (KOTLIN_ENTRY_FILES.contains(&name) && path.contains("src/main/kotlin/"))

@@ -49,8 +49,9 @@ pub trait Ecosystem: Sync {
     /// True when a file of this name makes its folder a candidate service folder.
     fn is_manifest(&self, file_name: &str) -> bool;
     /// True when the detector needs to read this path (manifests, version files, entry
-    /// points, framework config). Called once per indexed path: keep it cheap.
-    fn wants(&self, path: &str) -> bool;
+    /// points, framework config). Called once per indexed path with its file name already
+    /// split off: keep it cheap.
+    fn wants(&self, path: &str, name: &str) -> bool;
     /// Looks at one folder and describes the stack found there, if any.
     fn detect(&self, ctx: &DirContext<'_>) -> Option<Candidate>;
 }
@@ -202,7 +203,8 @@ impl Candidate {
 
 /// True when some ecosystem (or the shared detectors) needs the content of `path`.
 pub fn wants_content(path: &str) -> bool {
-    shared::wants(path) || ECOSYSTEMS.iter().any(|e| e.wants(path))
+    let name = crate::index::file_name(path);
+    shared::wants(name) || ECOSYSTEMS.iter().any(|e| e.wants(path, name))
 }
 
 /// Paths that never hold a service of their own, even with a manifest: test fixtures,

@@ -8,7 +8,6 @@
 
 use super::versions::{add_tool_versions, add_version_file};
 use super::{Candidate, DirContext, Ecosystem};
-use crate::index::file_name;
 use crate::stack::{BuildTool, Database, Framework, Language, Role, TestFramework};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -113,8 +112,8 @@ impl Ecosystem for Php {
         name == "composer.json"
     }
 
-    fn wants(&self, path: &str) -> bool {
-        READ_FILES.contains(&file_name(path))
+    fn wants(&self, _path: &str, name: &str) -> bool {
+        READ_FILES.contains(&name)
     }
 
     fn detect(&self, ctx: &DirContext<'_>) -> Option<Candidate> {

@@ -8,7 +8,6 @@
 
 use super::versions::{add_tool_versions, add_version_file};
 use super::{Candidate, DirContext, Ecosystem};
-use crate::index::file_name;
 use crate::stack::{BuildTool, Database, Framework, Language, Role, TestFramework};
 use regex::Regex;
 use std::collections::BTreeMap;
@@ -155,8 +154,7 @@ impl Ecosystem for Python {
         MANIFESTS.contains(&name) || (name.starts_with("requirements") && name.ends_with(".txt"))
     }
 
-    fn wants(&self, path: &str) -> bool {
-        let name = file_name(path);
+    fn wants(&self, path: &str, name: &str) -> bool {
         self.is_manifest(name)
             || ENTRY_FILES.contains(&name)
             || path.ends_with("app/__init__.py")

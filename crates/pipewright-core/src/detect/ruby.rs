@@ -250,8 +250,7 @@ impl Ecosystem for Ruby {
         name == "Gemfile" || name.ends_with(".gemspec")
     }
 
-    fn wants(&self, path: &str) -> bool {
-        let name = file_name(path);
+    fn wants(&self, path: &str, name: &str) -> bool {
         READ_FILES.contains(&name)
             || name.ends_with(".gemspec")
             || CONFIG_FILES.iter().any(|c| path_ends_with(path, c))

@@ -9,7 +9,7 @@
 use super::context::up_to;
 use super::versions::{add_tool_versions, first_line};
 use super::{Candidate, DirContext, Ecosystem};
-use crate::index::{file_name, join, parent_dir};
+use crate::index::{join, parent_dir};
 use crate::stack::{BuildTool, Database, Framework, Language, Role, TestFramework};
 use regex::Regex;
 use std::sync::LazyLock;
@@ -175,8 +175,8 @@ impl Ecosystem for Rust {
         name == "Cargo.toml"
     }
 
-    fn wants(&self, path: &str) -> bool {
-        READ_FILES.contains(&file_name(path)) || path.ends_with("src/main.rs")
+    fn wants(&self, path: &str, name: &str) -> bool {
+        READ_FILES.contains(&name) || path.ends_with("src/main.rs")
     }
 
     fn detect(&self, ctx: &DirContext<'_>) -> Option<Candidate> {

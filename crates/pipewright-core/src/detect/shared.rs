@@ -4,14 +4,12 @@
 
 use super::compose::ComposeFacts;
 use super::{Candidate, DirContext};
-use crate::index::file_name;
 use crate::stack::{Framework, Role};
 use regex::Regex;
 use std::sync::LazyLock;
 
-/// Files read for every service folder, whatever its ecosystem.
-pub fn wants(path: &str) -> bool {
-    let name = file_name(path);
+/// Files read for every service folder, whatever its ecosystem (by file name).
+pub fn wants(name: &str) -> bool {
     matches!(
         name,
         "Dockerfile"

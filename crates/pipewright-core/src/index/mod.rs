@@ -109,13 +109,15 @@ impl IndexedFile {
 pub struct RepoIndex {
     /// Sorted by path: lookups are binary searches, subtrees are contiguous ranges.
     files: Vec<IndexedFile>,
-    by_dir: HashMap<String, Vec<u32>>,
+    /// Folder → its id in `dir_files` and `dir_totals`.
+    dir_ids: HashMap<String, u32>,
+    dir_files: Vec<Vec<u32>>,
     contents: HashMap<String, Content>,
     /// Mean measured size per language, for files the source did not measure.
     mean_size: HashMap<&'static str, u64>,
     /// Counted files per folder and language: (files, measured bytes, unmeasured files).
     /// Subtree totals sum folders, not files (a tree has far fewer folders).
-    dir_totals: HashMap<String, Vec<(&'static str, u64, u64, u64)>>,
+    dir_totals: Vec<Vec<(&'static str, u64, u64, u64)>>,
     stats: LanguageStats,
 }
 
@@ -127,10 +129,13 @@ impl RepoIndex {
         let attributes = GitAttributes::from_contents(&contents);
         let mut classifier = linguist::Classifier::default();
         let mut files = Vec::with_capacity(entries.len());
-        let mut by_dir: HashMap<String, Vec<u32>> = HashMap::new();
+        let mut dir_ids: HashMap<String, u32> = HashMap::new();
+        let mut dir_files: Vec<Vec<u32>> = Vec::new();
+        let mut dir_totals: Vec<Vec<(&'static str, u64, u64, u64)>> = Vec::new();
         let mut measured: HashMap<&'static str, (u64, u64)> = HashMap::new();
         let mut stats = LanguageStats::default();
-        let mut dir_totals: HashMap<String, Vec<(&'static str, u64, u64, u64)>> = HashMap::new();
+        // Consecutive paths mostly share their folder: look the folder up only when it changes.
+        let mut last_dir: Option<(String, u32)> = None;
         for entry in entries {
             let mut language = language_for_path(&entry.path);
             let mut excluded = classifier.exclusion(&entry.path);
@@ -145,6 +150,23 @@ impl RepoIndex {
                 excluded = Some(Exclusion::NotCode);
             }
             let dir = parent_dir(&entry.path);
+            let dir_id = match &last_dir {
+                Some((d, id)) if d == dir => *id,
+                _ => {
+                    let id = match dir_ids.get(dir) {
+                        Some(id) => *id,
+                        None => {
+                            let id = dir_files.len() as u32;
+                            dir_ids.insert(dir.to_string(), id);
+                            dir_files.push(Vec::new());
+                            dir_totals.push(Vec::new());
+                            id
+                        }
+                    };
+                    last_dir = Some((dir.to_string(), id));
+                    id
+                }
+            };
             if let (Some(lang), None) = (language, excluded) {
                 stats.counted_files += 1;
                 if let Some(size) = entry.size {
@@ -153,10 +175,7 @@ impl RepoIndex {
                     m.0 += size;
                     m.1 += 1;
                 }
-                let totals = match dir_totals.get_mut(dir) {
-                    Some(t) => t,
-                    None => dir_totals.entry(dir.to_string()).or_default(),
-                };
+                let totals = &mut dir_totals[dir_id as usize];
                 let slot = match totals.iter().position(|t| t.0 == lang) {
                     Some(i) => &mut totals[i],
                     None => {
@@ -171,13 +190,7 @@ impl RepoIndex {
                     None => slot.3 += 1,
                 }
             }
-            let idx = files.len() as u32;
-            match by_dir.get_mut(dir) {
-                Some(list) => list.push(idx),
-                None => {
-                    by_dir.insert(dir.to_string(), vec![idx]);
-                }
-            }
+            dir_files[dir_id as usize].push(files.len() as u32);
             files.push(IndexedFile {
                 path: entry.path,
                 size: entry.size,
@@ -191,7 +204,8 @@ impl RepoIndex {
             .collect();
         RepoIndex {
             files,
-            by_dir,
+            dir_ids,
+            dir_files,
             contents,
             mean_size,
             dir_totals,
@@ -239,8 +253,9 @@ impl RepoIndex {
 
     /// The files directly inside `dir` (`""` for the root).
     pub fn files_in<'a>(&'a self, dir: &str) -> impl Iterator<Item = &'a IndexedFile> + 'a {
-        self.by_dir
+        self.dir_ids
             .get(dir)
+            .map(|&id| &self.dir_files[id as usize])
             .into_iter()
             .flatten()
             .map(move |&i| &self.files[i as usize])
@@ -263,7 +278,7 @@ impl RepoIndex {
 
     /// Every folder that holds at least one file, sorted.
     pub fn dirs(&self) -> Vec<&str> {
-        let mut dirs: Vec<&str> = self.by_dir.keys().map(String::as_str).collect();
+        let mut dirs: Vec<&str> = self.dir_ids.keys().map(String::as_str).collect();
         dirs.sort_unstable();
         dirs
     }
@@ -290,7 +305,8 @@ impl RepoIndex {
     /// files count at their language's mean measured size.
     pub fn language_bytes(&self, dir: &str) -> Vec<(&'static str, usize, u64)> {
         let mut totals: BTreeMap<&'static str, (usize, u64)> = BTreeMap::new();
-        for (d, langs) in &self.dir_totals {
+        for (d, &id) in &self.dir_ids {
+            let langs = &self.dir_totals[id as usize];
             let inside = dir.is_empty()
                 || d == dir
                 || (d.len() > dir.len() && d.starts_with(dir) && d.as_bytes()[dir.len()] == b'/');
