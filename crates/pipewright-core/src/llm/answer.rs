@@ -414,7 +414,7 @@ mod tests {
     use super::*;
 
     const CI: &str = "stages: [compile]\ncompile:\n  stage: compile\n  script: [\"make\"]\n";
-    const DOCKER: &str = "FROM ${REGISTRY}/apm-repo/demo/ruby:3.2-alpine\nUSER app\n";
+    const DOCKER: &str = "FROM ${BASE_REGISTRY}/apm-repo/demo/ruby:3.2-alpine\nUSER app\n";
 
     fn json_answer() -> String {
         serde_json::json!({"gitlab_ci": CI, "dockerfile": DOCKER, "notes": ["port assumed 8080"]})

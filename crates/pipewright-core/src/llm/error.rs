@@ -307,7 +307,7 @@ fn retry_after_text(after: &Option<Duration>) -> String {
 }
 
 fn duration_text(d: &Duration) -> String {
-    if d.as_millis() % 1000 == 0 {
+    if d.as_millis().is_multiple_of(1000) {
         format!("{} s", d.as_secs())
     } else {
         format!("{:.1} s", d.as_secs_f64())

@@ -110,7 +110,7 @@ impl Default for PromptSettings {
             pull_registry_var: "NEXUS_PULL_REGISTRY".into(),
             push_registry_var: "NEXUS_INTERNAL_REGISTRY".into(),
             image_prefix: "apm-repo/demo".into(),
-            learn_url: "$PIPEWRIGHT_URL/api/v1/learn".into(),
+            learn_url: "$PIPEWRIGHT_URL/api/v1/pipeline/learn".into(),
         }
     }
 }
@@ -438,7 +438,9 @@ mod tests {
             "$SONAR_HOST_URL",
             "$SPLUNK_HEC_TOKEN",
             "$PIPEWRIGHT_TOKEN",
-            "notify_failure",
+            "notify-failure",
+            "BASE_REGISTRY",
+            "$PIPEWRIGHT_URL/api/v1/pipeline/learn",
             "Brakeman",
             "non-root `USER`",
             "exec-form `CMD",
