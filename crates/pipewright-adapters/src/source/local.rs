@@ -158,7 +158,7 @@ impl RepoSource for LocalSource {
                     Some(lang) => {
                         let seen = seen_per_language.entry(lang).or_default();
                         *seen += 1;
-                        *seen <= MEASURE_ALL_UP_TO || *seen % SAMPLE_STRIDE == 0
+                        *seen <= MEASURE_ALL_UP_TO || seen.is_multiple_of(SAMPLE_STRIDE)
                     }
                     None => false,
                 };

@@ -187,7 +187,7 @@ impl RepoIndex {
         }
         let mean_size = measured
             .into_iter()
-            .map(|(lang, (bytes, n))| (lang, if n == 0 { 0 } else { bytes / n }))
+            .map(|(lang, (bytes, n))| (lang, bytes.checked_div(n).unwrap_or(0)))
             .collect();
         RepoIndex {
             files,
