@@ -117,6 +117,13 @@ fn mistakes_are_named_with_the_variable() {
         ),
         (
             &[
+                ("LLM_PROVIDER", "anthropic"),
+                ("ANTHROPIC_API_KEY", "sk-ant key"),
+            ],
+            "ANTHROPIC_API_KEY=`(hidden)` is not a key of printable ASCII",
+        ),
+        (
+            &[
                 ("LLM_PROVIDER", "claude-code"),
                 ("CLAUDE_CODE_COMMAND", "claude 'open"),
             ],

@@ -135,6 +135,17 @@ async fn a_reply_that_is_not_ollama_json_is_a_bad_answer() {
 }
 
 #[tokio::test]
+async fn an_empty_reply_is_a_bad_answer_and_not_retried() {
+    let fake = spawn(|_, _| Reply::Json(200, ollama_reply("  \n"))).await;
+    let err = provider(&fake.base_url, quick_limits())
+        .complete(&request())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LlmError::BadAnswer { .. }), "{err:?}");
+    assert_eq!(fake.count(), 1);
+}
+
+#[tokio::test]
 async fn server_errors_are_retried_then_succeed() {
     let fake = spawn(|n, _| {
         if n < 2 {

@@ -5,7 +5,7 @@
 //! `overloaded_error` (HTTP 529) is retried like a 5xx and an `authentication_error` is not.
 
 use super::http::{self, ErrorClass, Target};
-use super::{base_url, shown_url, CallLimits, Env, LlmConfigError, Secret};
+use super::{api_key, base_url, shown_url, CallLimits, Env, LlmConfigError, Secret};
 use async_trait::async_trait;
 use pipewright_core::llm::{LlmAnswer, LlmError, LlmProvider, LlmRequest, ProviderKind, Usage};
 use serde::Deserialize;
@@ -36,13 +36,10 @@ pub struct AnthropicConfig {
 
 impl AnthropicConfig {
     pub(crate) fn from_env(env: &Env<'_>) -> Result<Self, LlmConfigError> {
-        let api_key =
-            env.get("ANTHROPIC_API_KEY")
-                .map(Secret::new)
-                .ok_or(LlmConfigError::Missing {
-                    var: "ANTHROPIC_API_KEY",
-                    why: "the Anthropic API needs a key; set it, or choose another LLM_PROVIDER",
-                })?;
+        let api_key = api_key(env, "ANTHROPIC_API_KEY")?.ok_or(LlmConfigError::Missing {
+            var: "ANTHROPIC_API_KEY",
+            why: "the Anthropic API needs a key; set it, or choose another LLM_PROVIDER",
+        })?;
         let base_url = match env.get("ANTHROPIC_BASE_URL") {
             Some(text) => base_url("ANTHROPIC_BASE_URL", &text)?,
             None => DEFAULT_ANTHROPIC_BASE_URL.to_string(),
@@ -208,7 +205,7 @@ impl LlmProvider for AnthropicProvider {
             .filter(|block| block.kind == "text")
             .filter_map(|block| block.text.as_deref())
             .collect();
-        if text.is_empty() {
+        if text.trim().is_empty() {
             return Err(http::bad_answer(&target, "the reply has no text content"));
         }
         Ok(LlmAnswer {

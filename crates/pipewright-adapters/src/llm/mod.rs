@@ -258,6 +258,20 @@ impl Env<'_> {
     }
 }
 
+/// Reads an API key; it goes into an HTTP header, so it must be printable ASCII without spaces
+/// (a pasted key with a stray character is caught here, not as a puzzling transport error).
+pub(crate) fn api_key(env: &Env<'_>, var: &'static str) -> Result<Option<Secret>, LlmConfigError> {
+    match env.get(var) {
+        None => Ok(None),
+        Some(key) if key.bytes().all(|b| b.is_ascii_graphic()) => Ok(Some(Secret::new(key))),
+        Some(_) => Err(LlmConfigError::Invalid {
+            var,
+            value: "(hidden)".into(),
+            expected: "a key of printable ASCII characters without spaces",
+        }),
+    }
+}
+
 /// Checks that `text` is an http(s) URL and returns it without a trailing slash.
 pub(crate) fn base_url(var: &'static str, text: &str) -> Result<String, LlmConfigError> {
     let invalid = || LlmConfigError::Invalid {

@@ -138,9 +138,15 @@ impl OllamaProvider {
                 &format!("error in a 200 reply: {error}"),
             ));
         }
-        serde_json::from_str::<ChatReply>(&reply.body).map_err(|e| {
+        let chat = serde_json::from_str::<ChatReply>(&reply.body).map_err(|e| {
             http::bad_answer(target, &format!("no `message.content` in the reply ({e})"))
-        })
+        })?;
+        if chat.message.content.trim().is_empty() {
+            // Not retried: the same request tends to get the same empty reply, and the caller
+            // has a fallback.
+            return Err(http::bad_answer(target, "the model returned no text"));
+        }
+        Ok(chat)
     }
 }
 

@@ -7,7 +7,7 @@
 //! rate limit (retried) or an exhausted quota (not).
 
 use super::http::{self, ErrorClass, Reply, Target};
-use super::{base_url, shown_url, CallLimits, Env, LlmConfigError, Secret};
+use super::{api_key, base_url, shown_url, CallLimits, Env, LlmConfigError, Secret};
 use async_trait::async_trait;
 use pipewright_core::llm::{LlmAnswer, LlmError, LlmProvider, LlmRequest, ProviderKind, Usage};
 use serde::Deserialize;
@@ -37,7 +37,7 @@ impl OpenAiConfig {
             Some(text) => base_url("OPENAI_BASE_URL", &text)?,
             None => DEFAULT_OPENAI_BASE_URL.to_string(),
         };
-        let api_key = env.get("OPENAI_API_KEY").map(Secret::new);
+        let api_key = api_key(env, "OPENAI_API_KEY")?;
         if api_key.is_none() && base_url == DEFAULT_OPENAI_BASE_URL {
             return Err(LlmConfigError::Missing {
                 var: "OPENAI_API_KEY",
@@ -268,14 +268,14 @@ impl LlmProvider for OpenAiProvider {
             .map(|c| c.message)
             .ok_or_else(|| http::bad_answer(&target, "the reply has no choices"))?;
         let text = match (message.content, message.refusal) {
-            (Some(text), _) => text,
-            (None, Some(refusal)) => {
+            (Some(text), _) if !text.trim().is_empty() => text,
+            (_, Some(refusal)) => {
                 return Err(http::bad_answer(
                     &target,
                     &format!("the model refused: {refusal}"),
                 ))
             }
-            (None, None) => return Err(http::bad_answer(&target, "the reply has no content")),
+            (_, None) => return Err(http::bad_answer(&target, "the reply has no content")),
         };
         Ok(LlmAnswer {
             text,

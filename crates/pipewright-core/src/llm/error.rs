@@ -127,11 +127,7 @@ impl ProviderKind {
     }
 
     fn rejected_hint(self) -> String {
-        format!(
-            "check {} and {}; the request pipewright sent was not accepted",
-            self.endpoint_var(),
-            self.model_var()
-        )
+        format!("check {} and {}", self.endpoint_var(), self.model_var())
     }
 
     fn bad_answer_hint(self) -> String {
@@ -342,6 +338,9 @@ pub fn scrub_detail(text: &str, secret: Option<&str>) -> String {
         out = pattern.replace_all(&out, "[redacted]").into_owned();
     }
     let folded: String = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    if folded.is_empty() {
+        return "(no message)".to_string();
+    }
     clip_chars(&folded, MAX_DETAIL_CHARS)
 }
 
@@ -447,6 +446,7 @@ mod tests {
         assert!(!out.contains("cdef"), "{out}");
         assert!(!out.contains("abcdefghijkl"), "{out}");
         assert!(out.contains("Incorrect API key provided"), "{out}");
+        assert_eq!(scrub_detail(" \n", None), "(no message)");
     }
 
     #[test]
