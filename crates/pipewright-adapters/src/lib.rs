@@ -1,5 +1,6 @@
 //! pipewright's adapters: one module per outside system, each behind a trait that the core or
-//! the workflow owns. Today: repository sources (a local folder, a shallow git clone).
+//! the workflow owns. Today: repository sources (a local folder, a shallow git clone) and
+//! language-model providers (Ollama, OpenAI-compatible, Anthropic, a `claude-code` command).
 //!
 //! ```no_run
 //! use pipewright_adapters::source::LocalSource;
@@ -9,4 +10,5 @@
 //! println!("{} files", listing.entries.len());
 //! ```
 
+pub mod llm;
 pub mod source;

@@ -1,5 +1,6 @@
 //! pipewright's core: the pure logic that turns a repository index into a stack profile
-//! (and, later in the flow, into a pipeline and a Dockerfile).
+//! (and, later in the flow, into a pipeline and a Dockerfile), plus the language-model contract,
+//! prompts and answer reading ([`llm`]) that the providers in the adapters crate implement.
 //!
 //! Nothing in this crate performs I/O: sources hand it a [`index::RepoIndex`], and it answers
 //! with typed models. That keeps every conclusion reproducible from the same inputs and
@@ -19,6 +20,7 @@ pub mod detect;
 pub mod dockerfile;
 pub mod generate;
 pub mod index;
+pub mod llm;
 pub mod pipeline;
 pub mod source;
 pub mod stack;
