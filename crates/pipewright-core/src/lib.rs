@@ -16,6 +16,7 @@
 //! ```
 
 pub mod detect;
+pub mod gitlab;
 pub mod index;
 pub mod source;
 pub mod stack;
