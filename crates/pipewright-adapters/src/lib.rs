@@ -1,5 +1,7 @@
 //! pipewright's adapters: one module per outside system, each behind a trait that the core or
-//! the workflow owns. Today: repository sources (a local folder, a shallow git clone).
+//! the workflow owns. Today: repository sources (a local folder, a shallow git clone, the
+//! GitLab API) and the GitLab client. With the `test-support` feature, `fake_gitlab` is a
+//! faithful fake GitLab server for tests.
 //!
 //! ```no_run
 //! use pipewright_adapters::source::LocalSource;
@@ -9,4 +11,7 @@
 //! println!("{} files", listing.entries.len());
 //! ```
 
+#[cfg(feature = "test-support")]
+pub mod fake_gitlab;
+pub mod gitlab;
 pub mod source;
