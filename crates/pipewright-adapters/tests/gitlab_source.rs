@@ -166,3 +166,20 @@ async fn a_refused_token_stops_the_fetch() {
     assert!(matches!(err, GitLabError::Unauthorized { .. }));
     assert_eq!(client.requests_sent(), 1);
 }
+
+#[tokio::test]
+async fn the_fetch_can_run_on_another_task() {
+    let gitlab = spawn().await;
+    gitlab.add_project("team/api", PYTHON_SERVICE);
+    let client = std::sync::Arc::new(client(&gitlab));
+    // The service fetches inside spawned tasks, so the future must be `Send`.
+    let task = tokio::spawn({
+        let client = client.clone();
+        async move {
+            GitLabSource::fetch(client.as_ref(), &"team/api".into(), None)
+                .await
+                .map(|s| s.files_fetched())
+        }
+    });
+    assert_eq!(task.await.unwrap().unwrap(), wanted().len());
+}

@@ -82,17 +82,13 @@ impl GitLabSource {
             .map(|e| e.path.as_str())
             .filter(|p| wants_content(p))
             .collect();
-        let results: Vec<(String, Result<RawFile, GitLabError>)> = stream::iter(wanted)
-            .map(|path| {
-                let by_id = &by_id;
-                let reference = &reference;
-                async move {
-                    let file = gitlab
-                        .raw_file(by_id, path, reference, MAX_READ_BYTES)
-                        .await;
-                    (path.to_string(), file)
-                }
-            })
+        // The futures are built before they are streamed: a closure kept inside the stream
+        // would make this future lose `Send` (rustc cannot prove it for every lifetime).
+        let reads: Vec<_> = wanted
+            .iter()
+            .map(|path| read_one(gitlab, &by_id, path, &reference))
+            .collect();
+        let results: Vec<(String, Result<RawFile, GitLabError>)> = stream::iter(reads)
             .buffer_unordered(FETCH_CONCURRENCY)
             .collect()
             .await;
@@ -131,6 +127,18 @@ impl GitLabSource {
     pub fn files_fetched(&self) -> usize {
         self.contents.len()
     }
+}
+
+async fn read_one(
+    gitlab: &dyn GitLab,
+    project: &ProjectRef,
+    path: &str,
+    reference: &str,
+) -> (String, Result<RawFile, GitLabError>) {
+    let file = gitlab
+        .raw_file(project, path, reference, MAX_READ_BYTES)
+        .await;
+    (path.to_string(), file)
 }
 
 impl RepoSource for GitLabSource {
