@@ -19,6 +19,7 @@
 pub mod detect;
 pub mod dockerfile;
 pub mod generate;
+pub mod gitlab;
 pub mod index;
 pub mod llm;
 pub mod pipeline;

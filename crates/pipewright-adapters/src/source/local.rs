@@ -7,6 +7,7 @@
 //! a 1-in-64 sample beyond (a `stat` costs more than the walk itself); only files the
 //! detectors want are read (up to a size cap; binary files are not read).
 
+use super::{content_from_bytes, PRUNED_DIRS};
 use ignore::{ParallelVisitor, ParallelVisitorBuilder, WalkBuilder, WalkState};
 use pipewright_core::index::{language_for_path, Content, RawEntry};
 use pipewright_core::source::{Listing, RepoSource, SourceError};
@@ -15,32 +16,6 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-
-/// Folders pruned from the walk: they never hold a service's own source, and they can be huge.
-const PRUNED_DIRS: &[&str] = &[
-    ".git",
-    ".hg",
-    ".svn",
-    "node_modules",
-    "bower_components",
-    ".venv",
-    "venv",
-    "__pycache__",
-    ".tox",
-    ".nox",
-    ".mypy_cache",
-    ".pytest_cache",
-    ".ruff_cache",
-    ".gradle",
-    ".next",
-    ".nuxt",
-    ".terraform",
-    ".idea",
-    ".vscode",
-];
-
-/// How many leading bytes are checked for NUL to call a file binary.
-const BINARY_SNIFF: usize = 8000;
 
 /// Sizes are measured for this many code files per language, then for one in
 /// [`SAMPLE_STRIDE`]: a `stat` costs more than the rest of the walk, and the language share
@@ -178,13 +153,7 @@ impl RepoSource for LocalSource {
         if bytes.len() as u64 > max_bytes {
             return Content::TooLarge(bytes.len() as u64);
         }
-        if bytes[..bytes.len().min(BINARY_SNIFF)].contains(&0) {
-            return Content::Binary;
-        }
-        match String::from_utf8(bytes) {
-            Ok(text) => Content::Text(text),
-            Err(_) => Content::Binary,
-        }
+        content_from_bytes(bytes)
     }
 }
 

@@ -28,6 +28,10 @@ use std::collections::{BTreeMap, HashMap};
 /// Files larger than this are listed but never read.
 pub const MAX_READ_BYTES: u64 = 1024 * 1024;
 
+/// The estimated size of a file when no file at all was measured (a source that lists no
+/// sizes, such as the GitLab tree API): language shares then follow file counts.
+pub const NOMINAL_FILE_BYTES: u64 = 1024;
+
 /// A file as a source lists it: a `/`-separated path relative to the root, and its size
 /// when the source measured it (sources may measure only a sample: see [`LanguageStats`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +119,9 @@ pub struct RepoIndex {
     contents: HashMap<String, Content>,
     /// Mean measured size per language, for files the source did not measure.
     mean_size: HashMap<&'static str, u64>,
+    /// The estimate for a language with no measured file: the mean of all measured files,
+    /// or [`NOMINAL_FILE_BYTES`] when none was measured.
+    fallback_size: u64,
     /// Counted files per folder and language: (files, measured bytes, unmeasured files).
     /// Subtree totals sum folders, not files (a tree has far fewer folders).
     dir_totals: Vec<Vec<(&'static str, u64, u64, u64)>>,
@@ -198,6 +205,14 @@ impl RepoIndex {
                 excluded,
             });
         }
+        let (all_bytes, all_files) = measured
+            .values()
+            .fold((0u64, 0u64), |(b, n), (bytes, files)| {
+                (b + bytes, n + files)
+            });
+        let fallback_size = all_bytes
+            .checked_div(all_files)
+            .unwrap_or(NOMINAL_FILE_BYTES);
         let mean_size = measured
             .into_iter()
             .map(|(lang, (bytes, n))| (lang, bytes.checked_div(n).unwrap_or(0)))
@@ -208,6 +223,7 @@ impl RepoIndex {
             dir_files,
             contents,
             mean_size,
+            fallback_size,
             dir_totals,
             stats,
         }
@@ -222,7 +238,11 @@ impl RepoIndex {
     pub fn size_or_estimate(&self, f: &IndexedFile) -> u64 {
         match (f.size, f.language) {
             (Some(s), _) => s,
-            (None, Some(lang)) => self.mean_size.get(lang).copied().unwrap_or(0),
+            (None, Some(lang)) => self
+                .mean_size
+                .get(lang)
+                .copied()
+                .unwrap_or(self.fallback_size),
             (None, None) => 0,
         }
     }
@@ -314,7 +334,11 @@ impl RepoIndex {
                 continue;
             }
             for &(lang, files, bytes, unmeasured) in langs {
-                let mean = self.mean_size.get(lang).copied().unwrap_or(0);
+                let mean = self
+                    .mean_size
+                    .get(lang)
+                    .copied()
+                    .unwrap_or(self.fallback_size);
                 let t = totals.entry(lang).or_default();
                 t.0 += files as usize;
                 t.1 += bytes + unmeasured * mean;
@@ -391,5 +415,39 @@ mod tests {
         );
         assert_eq!(i.language_bytes(""), vec![("python", 3, 600)]);
         assert!(i.language_stats().estimated());
+    }
+
+    #[test]
+    fn with_no_size_measured_at_all_shares_follow_file_counts() {
+        let i = RepoIndex::build(
+            ["a.js", "b.js", "c.js", "d.ts"]
+                .into_iter()
+                .map(RawEntry::unmeasured)
+                .collect(),
+            HashMap::new(),
+        );
+        assert_eq!(
+            i.language_bytes(""),
+            vec![
+                ("javascript", 3, 3 * NOMINAL_FILE_BYTES),
+                ("typescript", 1, NOMINAL_FILE_BYTES)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_language_with_no_measured_file_counts_at_the_overall_mean() {
+        let i = RepoIndex::build(
+            vec![
+                RawEntry::new("a.py", 100),
+                RawEntry::new("b.py", 300),
+                RawEntry::unmeasured("c.rb"),
+            ],
+            HashMap::new(),
+        );
+        assert_eq!(
+            i.language_bytes(""),
+            vec![("python", 2, 400), ("ruby", 1, 200)]
+        );
     }
 }
