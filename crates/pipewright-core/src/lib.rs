@@ -1,5 +1,6 @@
 //! pipewright's core: the pure logic that turns a repository index into a stack profile
-//! (and, later in the flow, into a pipeline and a Dockerfile).
+//! (and, later in the flow, into a pipeline and a Dockerfile), and the knowledge store's
+//! records, ranking and retrieval ([`knowledge`]).
 //!
 //! Nothing in this crate performs I/O: sources hand it a [`index::RepoIndex`], and it answers
 //! with typed models. That keeps every conclusion reproducible from the same inputs and
@@ -17,6 +18,7 @@
 
 pub mod detect;
 pub mod index;
+pub mod knowledge;
 pub mod source;
 pub mod stack;
 pub mod yaml;
