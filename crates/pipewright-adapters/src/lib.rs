@@ -1,5 +1,6 @@
 //! pipewright's adapters: one module per outside system, each behind a trait that the core or
-//! the workflow owns. Today: repository sources (a local folder, a shallow git clone).
+//! the workflow owns. Today: repository sources (a local folder, a shallow git clone), the
+//! knowledge store backends (embedded SQLite, ChromaDB) and Ollama embeddings.
 //!
 //! ```no_run
 //! use pipewright_adapters::source::LocalSource;
@@ -9,4 +10,6 @@
 //! println!("{} files", listing.entries.len());
 //! ```
 
+pub mod embed;
 pub mod source;
+pub mod store;
