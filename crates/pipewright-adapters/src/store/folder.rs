@@ -295,15 +295,18 @@ fn record_from(
     Ok(record)
 }
 
+/// A check run on every imported record; returns findings, empty when the record is fine.
+pub type Validator<'a> = &'a (dyn Fn(&Record) -> Vec<String> + Sync);
+
 /// Imports the template folders at or below `path`. Each record must pass
-/// [`Record::check`], [`Record::content_findings`] and `validate` (pipewright's validator,
-/// passed in by the caller; it returns findings, empty when the record is fine). Any finding
-/// refuses the whole import and nothing is stored; otherwise all records are stored in one
-/// batch. Returns the stored records.
+/// [`Record::check`] and [`Record::content_findings`], and `validate` when given (pipewright's
+/// pipeline and Dockerfile validator, passed in by the caller). Any finding refuses the whole
+/// import and nothing is stored; otherwise all records are stored in one batch. Returns the
+/// stored records.
 pub async fn import(
     store: &dyn KnowledgeStore,
     path: &Path,
-    validate: &(dyn Fn(&Record) -> Vec<String> + Sync),
+    validate: Option<Validator<'_>>,
     now: i64,
 ) -> Result<Vec<Record>, FolderError> {
     let (read, mut refused) = read_folders(path, now)?;
@@ -314,7 +317,9 @@ pub async fn import(
             findings.push(e.to_string());
         }
         findings.extend(item.record.content_findings());
-        findings.extend(validate(&item.record));
+        if let Some(validate) = validate {
+            findings.extend(validate(&item.record));
+        }
         let shown = item.folder.display().to_string();
         let key = (item.record.collection, item.record.id.clone());
         if let Some(first) = seen.insert(key, shown.clone()) {
