@@ -3,6 +3,7 @@
 
 mod analyze;
 pub mod exit;
+mod templates;
 
 use clap::{Parser, Subcommand};
 
@@ -18,11 +19,14 @@ pub struct Cli {
 pub enum Command {
     /// Detect the stack of a repository (a local folder or a git URL) and explain why.
     Analyze(analyze::AnalyzeArgs),
+    /// Manage the knowledge store: list, show, import, export, delete, stats.
+    Templates(templates::TemplatesArgs),
 }
 
 /// Runs the parsed command and returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Analyze(args) => analyze::run(args),
+        Command::Templates(args) => templates::run(args),
     }
 }
