@@ -10,6 +10,11 @@
 //!
 //! Layout of one record: the id; the document is the pipeline text (empty when absent); the
 //! metadata holds the stack, counts, hash, times, origin, and the Dockerfile text.
+//!
+//! ChromaDB has no transactions: a batch is checked in full before the first request, but a
+//! connection lost between two requests of a large batch leaves the earlier ones stored, and
+//! `learn` is a read then a write, so two instances learning the same pair at the same moment
+//! may count one success instead of two.
 
 use super::error_chain;
 use async_trait::async_trait;

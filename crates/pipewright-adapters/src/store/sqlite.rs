@@ -3,8 +3,10 @@
 //!
 //! Records and their embeddings live in SQLite; at open the schema is migrated and every
 //! embedding is loaded into one [`VectorIndex`] per collection, which each committed write
-//! updates. Writes run in one transaction each, so a failed batch writes nothing. Each
-//! collection records the embedder and dimension it was built with; a different one is refused.
+//! updates. Another process writing the same file (the CLI beside `pipewright serve`) is
+//! noticed through `PRAGMA data_version` before each search, and the indexes are reloaded.
+//! Writes run in one transaction each, so a failed batch writes nothing. Each collection
+//! records the embedder and dimension it was built with; a different one is refused.
 
 use async_trait::async_trait;
 use pipewright_core::knowledge::{
@@ -19,6 +21,7 @@ use rusqlite::{params, params_from_iter, Connection, ErrorCode, OptionalExtensio
 use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -93,6 +96,8 @@ struct Inner {
     shown: String,
     conn: Mutex<Connection>,
     indexes: RwLock<HashMap<Collection, VectorIndex>>,
+    /// `PRAGMA data_version` when the indexes were last in step with the file.
+    synced_version: AtomicI64,
     embedder: Arc<dyn Embedder>,
 }
 
@@ -125,12 +130,14 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(|e| sql_error(&shown, "set synchronous mode", e))?;
         migrate(&mut conn, &shown)?;
+        let version = data_version(&conn, &shown)?;
         let indexes = load_indexes(&conn, &shown)?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 shown,
                 conn: Mutex::new(conn),
                 indexes: RwLock::new(indexes),
+                synced_version: AtomicI64::new(version),
                 embedder,
             }),
         })
@@ -174,6 +181,17 @@ impl SqliteStore {
 impl Inner {
     fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
         self.conn.lock().map_err(|_| poisoned(&self.shown))
+    }
+
+    /// Reloads the indexes when another connection committed since they were last in step.
+    fn catch_up(&self, conn: &Connection) -> Result<(), StoreError> {
+        let version = data_version(conn, &self.shown)?;
+        if version != self.synced_version.load(Ordering::SeqCst) {
+            let fresh = load_indexes(conn, &self.shown)?;
+            *self.indexes.write().map_err(|_| poisoned(&self.shown))? = fresh;
+            self.synced_version.store(version, Ordering::SeqCst);
+        }
+        Ok(())
     }
 
     fn update_indexes(
@@ -388,6 +406,7 @@ impl KnowledgeStore for SqliteStore {
         let query = query.clone();
         self.blocking(move |inner| {
             let conn = inner.conn()?;
+            inner.catch_up(&conn)?;
             if !check_collection(
                 &conn,
                 &inner.shown,
@@ -662,6 +681,12 @@ fn migrate(conn: &mut Connection, shown: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Changes when another connection commits to the file (not on this connection's commits).
+fn data_version(conn: &Connection, shown: &str) -> Result<i64, StoreError> {
+    conn.pragma_query_value(None, "data_version", |r| r.get(0))
+        .map_err(|e| sql_error(shown, "read the data version", e))
+}
+
 fn load_indexes(
     conn: &Connection,
     shown: &str,
@@ -813,6 +838,30 @@ mod tests {
             s.get(Collection::Templates, "a").await.unwrap(),
             Some(record("a"))
         );
+    }
+
+    #[tokio::test]
+    async fn writes_by_another_process_are_found_by_search() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = SqliteStore::open(dir.path(), embedder()).unwrap();
+        let cli = SqliteStore::open(dir.path(), embedder()).unwrap();
+        server.upsert(&[record("mine")]).await.unwrap();
+        cli.upsert(&[record("imported")]).await.unwrap();
+        cli.delete(Collection::Templates, "mine").await.unwrap();
+        let query = Query {
+            collection: Collection::Templates,
+            stack: StackKey::new(Language::Go),
+            filter: Filter::all(),
+            limit: 5,
+        };
+        let ids: Vec<String> = server
+            .query(&query)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.record.id)
+            .collect();
+        assert_eq!(ids, vec!["imported"]);
     }
 
     #[tokio::test]

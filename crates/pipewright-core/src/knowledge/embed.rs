@@ -208,6 +208,39 @@ mod tests {
     }
 
     #[test]
+    fn vectors_are_pinned_bit_for_bit() {
+        // Stored collections depend on these exact numbers; a deliberate change to the
+        // hashing must bump the version in the embedder's name.
+        let e = BuiltinEmbedder::default();
+        let stack = StackKey::new(Language::Python).with_framework(Some(Framework::Flask));
+        let v = e.embed_one(&EmbedInput {
+            stack: &stack,
+            text: "stages: [build]\nFROM python:3.12",
+        });
+        let nonzero: Vec<(usize, u32)> = v
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| **x != 0.0)
+            .map(|(i, x)| (i, x.to_bits()))
+            .collect();
+        assert_eq!(
+            nonzero,
+            vec![
+                (20, 3205550274),
+                (22, 3188773058),
+                (24, 1041289410),
+                (42, 1041289410),
+                (47, 3197161666),
+                (49, 1054423331),
+                (101, 3197737369),
+                (160, 3197737369),
+                (181, 1050253721),
+                (195, 3197737369),
+            ]
+        );
+    }
+
+    #[test]
     fn a_query_is_closest_to_the_most_similar_stack() {
         let e = BuiltinEmbedder::default();
         let base = StackKey::new(Language::Python)
