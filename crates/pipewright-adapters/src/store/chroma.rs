@@ -19,10 +19,11 @@
 use super::error_chain;
 use async_trait::async_trait;
 use pipewright_core::knowledge::{
-    Collection, EmbedInput, Embedder, Filter, KnowledgeStore, Learned, MetaKey, Origin, Query,
-    Record, RecordSource, Scored, StackKey, StoreError, NONE,
+    databases_text, embed_query, embed_records, parse_databases, parse_or_none,
+    test_framework_name, Collection, Embedder, Filter, KnowledgeStore, Learned, MetaKey, Origin,
+    Query, Record, RecordSource, Scored, StackKey, StoreError,
 };
-use pipewright_core::stack::{BuildTool, Database, Framework, Language, TestFramework};
+use pipewright_core::stack::{BuildTool, Framework, Language, TestFramework};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -445,19 +446,6 @@ impl ChromaStore {
         format!("{}/collections/{}/{action}", self.database_path(), info.id)
     }
 
-    async fn embed_records(&self, records: &[Record]) -> Result<Vec<Vec<f32>>, StoreError> {
-        let texts: Vec<String> = records.iter().map(Record::embedding_text).collect();
-        let inputs: Vec<EmbedInput<'_>> = records
-            .iter()
-            .zip(&texts)
-            .map(|(r, t)| EmbedInput {
-                stack: &r.stack,
-                text: t,
-            })
-            .collect();
-        Ok(self.embedder.embed(&inputs).await?)
-    }
-
     /// Writes records of one collection whose vectors are already made.
     async fn write(
         &self,
@@ -565,7 +553,7 @@ impl KnowledgeStore for ChromaStore {
         if records.is_empty() {
             return Ok(());
         }
-        let vectors = self.embed_records(records).await?;
+        let vectors = embed_records(self.embedder.as_ref(), records).await?;
         for collection in Collection::ALL {
             let (rs, vs): (Vec<&Record>, Vec<&Vec<f32>>) = records
                 .iter()
@@ -581,7 +569,7 @@ impl KnowledgeStore for ChromaStore {
 
     async fn learn(&self, record: Record) -> Result<Learned, StoreError> {
         record.check()?;
-        let vectors = self.embed_records(std::slice::from_ref(&record)).await?;
+        let vectors = embed_records(self.embedder.as_ref(), std::slice::from_ref(&record)).await?;
         let existing = match self.collection(record.collection, None).await? {
             Some(info) => self.get_by_id(record.collection, &info, &record.id).await?,
             None => None,
@@ -685,16 +673,7 @@ impl KnowledgeStore for ChromaStore {
     }
 
     async fn query(&self, query: &Query) -> Result<Vec<Scored>, StoreError> {
-        let vector = self
-            .embedder
-            .embed(&[EmbedInput {
-                stack: &query.stack,
-                text: "",
-            }])
-            .await?
-            .into_iter()
-            .next()
-            .unwrap_or_default();
+        let vector = embed_query(self.embedder.as_ref(), &query.stack).await?;
         let Some(info) = self.collection(query.collection, None).await? else {
             return Ok(Vec::new());
         };
@@ -800,12 +779,14 @@ fn to_metadata(r: &Record) -> Value {
     for key in MetaKey::ALL {
         m.insert(key.name().into(), json!(key.value_of(r)));
     }
-    let dbs: Vec<&str> = r.stack.databases.iter().map(|d| d.as_str()).collect();
     m.insert(
         "test_framework".into(),
-        json!(r.stack.test_framework.map(|t| t.as_str()).unwrap_or(NONE)),
+        json!(test_framework_name(r.stack.test_framework)),
     );
-    m.insert("databases".into(), json!(dbs.join(",")));
+    m.insert(
+        "databases".into(),
+        json!(databases_text(&r.stack.databases)),
+    );
     m.insert("stages_count".into(), json!(r.stages_count));
     m.insert("success_count".into(), json!(r.success_count));
     m.insert("content_hash".into(), json!(r.content_hash));
@@ -857,10 +838,6 @@ fn from_chroma(
     let count = |key: &str| -> Result<u32, StoreError> {
         u32::try_from(int(key)?).map_err(|e| bad(format!("`{key}`: {e}")))
     };
-    let optional = |key: &str| -> Result<Option<String>, StoreError> {
-        let t = text(key)?;
-        Ok(if t == NONE { None } else { Some(t.to_string()) })
-    };
     let gitlab_ci = if meta.get("has_gitlab_ci").and_then(Value::as_bool) == Some(true) {
         Some(
             document
@@ -871,29 +848,15 @@ fn from_chroma(
     } else {
         None
     };
-    let databases = text("databases")?
-        .split(',')
-        .filter(|s| !s.is_empty())
-        .map(Database::from_str)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(bad)?;
+    let databases = parse_databases(text("databases")?).map_err(bad)?;
     Ok(Record {
         id: id.to_string(),
         collection,
         stack: StackKey {
             language: Language::from_str(text("language")?).map_err(bad)?,
-            framework: optional("framework")?
-                .map(|f| Framework::from_str(&f))
-                .transpose()
-                .map_err(bad)?,
-            build_tool: optional("build_tool")?
-                .map(|b| BuildTool::from_str(&b))
-                .transpose()
-                .map_err(bad)?,
-            test_framework: optional("test_framework")?
-                .map(|t| TestFramework::from_str(&t))
-                .transpose()
-                .map_err(bad)?,
+            framework: parse_or_none::<Framework>(text("framework")?).map_err(bad)?,
+            build_tool: parse_or_none::<BuildTool>(text("build_tool")?).map_err(bad)?,
+            test_framework: parse_or_none::<TestFramework>(text("test_framework")?).map_err(bad)?,
             runtime_major: meta
                 .get("runtime_major")
                 .and_then(Value::as_u64)
@@ -995,7 +958,7 @@ mod tests {
         let mut r = Record::feedback(
             StackKey::new(Language::Python)
                 .with_framework(Some(Framework::Flask))
-                .with_databases(vec![Database::Redis]),
+                .with_databases(vec![pipewright_core::stack::Database::Redis]),
             None,
             Some("FROM python:3.12\n".into()),
             "pin the base image".into(),

@@ -10,11 +10,12 @@
 
 use async_trait::async_trait;
 use pipewright_core::knowledge::{
-    meta_of, Collection, DimensionError, EmbedInput, Embedder, Filter, KnowledgeStore, Learned,
-    Meta, MetaKey, Origin, Query, Record, RecordSource, Scored, StackKey, StoreError, VectorIndex,
-    NONE,
+    build_tool_name, databases_text, embed_query, embed_records, framework_name, meta_of,
+    parse_databases, parse_or_none, test_framework_name, Collection, DimensionError, Embedder,
+    Filter, KnowledgeStore, Learned, Meta, MetaKey, Origin, Query, Record, RecordSource, Scored,
+    StackKey, StoreError, VectorIndex,
 };
-use pipewright_core::stack::{BuildTool, Database, Framework, Language, TestFramework};
+use pipewright_core::stack::{BuildTool, Framework, Language, TestFramework};
 use rusqlite::types::Value;
 use rusqlite::TransactionBehavior;
 use rusqlite::{params, params_from_iter, Connection, ErrorCode, OptionalExtension, Row};
@@ -163,19 +164,6 @@ impl SqliteStore {
                 message: e.to_string(),
             })?
     }
-
-    async fn embed_records(&self, records: &[Record]) -> Result<Vec<Vec<f32>>, StoreError> {
-        let texts: Vec<String> = records.iter().map(Record::embedding_text).collect();
-        let inputs: Vec<EmbedInput<'_>> = records
-            .iter()
-            .zip(&texts)
-            .map(|(r, t)| EmbedInput {
-                stack: &r.stack,
-                text: t,
-            })
-            .collect();
-        Ok(self.inner.embedder.embed(&inputs).await?)
-    }
 }
 
 impl Inner {
@@ -228,7 +216,7 @@ impl KnowledgeStore for SqliteStore {
         if records.is_empty() {
             return Ok(());
         }
-        let vectors = self.embed_records(records).await?;
+        let vectors = embed_records(self.inner.embedder.as_ref(), records).await?;
         let records = records.to_vec();
         let embedder = self.inner.embedder.name().to_string();
         self.blocking(move |inner| {
@@ -256,12 +244,9 @@ impl KnowledgeStore for SqliteStore {
 
     async fn learn(&self, record: Record) -> Result<Learned, StoreError> {
         record.check()?;
-        let vector = self
-            .embed_records(std::slice::from_ref(&record))
+        let vector = embed_records(self.inner.embedder.as_ref(), std::slice::from_ref(&record))
             .await?
-            .into_iter()
-            .next()
-            .unwrap_or_default();
+            .remove(0);
         let embedder = self.inner.embedder.name().to_string();
         self.blocking(move |inner| {
             let mut conn = inner.conn()?;
@@ -391,17 +376,7 @@ impl KnowledgeStore for SqliteStore {
     }
 
     async fn query(&self, query: &Query) -> Result<Vec<Scored>, StoreError> {
-        let vector = self
-            .inner
-            .embedder
-            .embed(&[EmbedInput {
-                stack: &query.stack,
-                text: "",
-            }])
-            .await?
-            .into_iter()
-            .next()
-            .unwrap_or_default();
+        let vector = embed_query(self.inner.embedder.as_ref(), &query.stack).await?;
         let embedder = self.inner.embedder.name().to_string();
         let query = query.clone();
         self.blocking(move |inner| {
@@ -521,7 +496,6 @@ fn write_record(
     vector: &[f32],
 ) -> Result<(), StoreError> {
     let blob: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
-    let dbs: Vec<&str> = r.stack.databases.iter().map(|d| d.as_str()).collect();
     conn.prepare_cached(&format!(
         "INSERT OR REPLACE INTO records ({COLUMNS}, embedding)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
@@ -535,9 +509,9 @@ fn write_record(
             MetaKey::Language.value_of(r),
             MetaKey::Framework.value_of(r),
             MetaKey::BuildTool.value_of(r),
-            r.stack.test_framework.map(|t| t.as_str()).unwrap_or(NONE),
+            test_framework_name(r.stack.test_framework),
             r.stack.runtime_major,
-            dbs.join(","),
+            databases_text(&r.stack.databases),
             r.stages_count,
             r.source.as_str(),
             r.success_count,
@@ -595,18 +569,13 @@ fn read_record(row: &Row<'_>) -> Result<Record, StoreError> {
     };
     let collection = Collection::from_str(&collection_text).map_err(bad)?;
     let language = Language::from_str(&text(4)?).map_err(bad)?;
-    let framework = optional_name::<Framework>(&text(5)?).map_err(bad)?;
-    let build_tool = optional_name::<BuildTool>(&text(6)?).map_err(bad)?;
-    let test_framework = optional_name::<TestFramework>(&text(7)?).map_err(bad)?;
+    let framework = parse_or_none::<Framework>(&text(5)?).map_err(bad)?;
+    let build_tool = parse_or_none::<BuildTool>(&text(6)?).map_err(bad)?;
+    let test_framework = parse_or_none::<TestFramework>(&text(7)?).map_err(bad)?;
     let runtime_major = row
         .get::<_, Option<u32>>(8)
         .map_err(|e| bad(e.to_string()))?;
-    let databases = text(9)?
-        .split(',')
-        .filter(|s| !s.is_empty())
-        .map(Database::from_str)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(bad)?;
+    let databases = parse_databases(&text(9)?).map_err(bad)?;
     let count = |i: usize| -> Result<u32, StoreError> {
         u32::try_from(int(i)?).map_err(|e| bad(e.to_string()))
     };
@@ -636,15 +605,6 @@ fn read_record(row: &Row<'_>) -> Result<Record, StoreError> {
         comment: opt_text(19)?,
         id: id.clone(),
     })
-}
-
-/// Parses a stored name where `none` means absent.
-fn optional_name<T: FromStr<Err = String>>(text: &str) -> Result<Option<T>, String> {
-    if text == NONE {
-        Ok(None)
-    } else {
-        text.parse().map(Some)
-    }
 }
 
 fn migrate(conn: &mut Connection, shown: &str) -> Result<(), StoreError> {
@@ -744,12 +704,8 @@ fn parse_meta(
 ) -> Result<Meta, String> {
     Ok([
         Language::from_str(language)?.as_str(),
-        optional_name::<Framework>(framework)?
-            .map(|f| f.as_str())
-            .unwrap_or(NONE),
-        optional_name::<BuildTool>(build_tool)?
-            .map(|b| b.as_str())
-            .unwrap_or(NONE),
+        framework_name(parse_or_none::<Framework>(framework)?),
+        build_tool_name(parse_or_none::<BuildTool>(build_tool)?),
         RecordSource::from_str(source)?.as_str(),
     ])
 }

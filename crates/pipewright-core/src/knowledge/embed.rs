@@ -7,6 +7,7 @@
 //! `/api/embed`, in the adapters crate) can replace it; each collection records which
 //! embedder and dimension it was built with, and the stores refuse to mix them.
 
+use super::record::Record;
 use super::stack_key::{StackField, StackKey};
 use async_trait::async_trait;
 
@@ -38,6 +39,46 @@ pub trait Embedder: Send + Sync {
 
     /// One vector per input, all of the same dimension.
     async fn embed(&self, inputs: &[EmbedInput<'_>]) -> Result<Vec<Vec<f32>>, EmbedError>;
+}
+
+/// Embeds each record's stack and text ([`Record::embedding_text`]), one vector per record.
+pub async fn embed_records(
+    embedder: &dyn Embedder,
+    records: &[Record],
+) -> Result<Vec<Vec<f32>>, EmbedError> {
+    let texts: Vec<String> = records.iter().map(Record::embedding_text).collect();
+    let inputs: Vec<EmbedInput<'_>> = records
+        .iter()
+        .zip(&texts)
+        .map(|(r, t)| EmbedInput {
+            stack: &r.stack,
+            text: t,
+        })
+        .collect();
+    let vectors = embedder.embed(&inputs).await?;
+    if vectors.len() != records.len() {
+        return Err(EmbedError::Malformed {
+            url: embedder.name().to_string(),
+            reason: format!("{} vectors for {} records", vectors.len(), records.len()),
+        });
+    }
+    Ok(vectors)
+}
+
+/// The query vector for a stack alone (empty text).
+pub async fn embed_query(
+    embedder: &dyn Embedder,
+    stack: &StackKey,
+) -> Result<Vec<f32>, EmbedError> {
+    embedder
+        .embed(&[EmbedInput { stack, text: "" }])
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| EmbedError::Malformed {
+            url: embedder.name().to_string(),
+            reason: "no vector for the query".into(),
+        })
 }
 
 /// Why an embedding could not be made.

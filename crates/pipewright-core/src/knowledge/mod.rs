@@ -22,14 +22,20 @@ mod retrieve;
 mod stack_key;
 mod vectors;
 
-pub use embed::{normalize, BuiltinEmbedder, EmbedError, EmbedInput, Embedder, BUILTIN_DIMENSION};
+pub use embed::{
+    embed_query, embed_records, normalize, BuiltinEmbedder, EmbedError, EmbedInput, Embedder,
+    BUILTIN_DIMENSION,
+};
 pub use filter::{Filter, MetaKey};
 pub use record::{
     check_id, content_hash, count_stages, format_timestamp, framework_slug, stack_id, Collection,
     Origin, Record, RecordError, RecordSource, MAX_FILE_BYTES, MAX_ID_LEN, MAX_NOTE_BYTES,
 };
 pub use retrieve::{rank, retrieve, RagPath, Retrieval, RetrievalRank, CANDIDATES};
-pub use stack_key::{build_tool_name, framework_name, major_version, StackField, StackKey, NONE};
+pub use stack_key::{
+    build_tool_name, databases_text, framework_name, major_version, parse_databases, parse_or_none,
+    test_framework_name, StackField, StackKey, NONE,
+};
 pub use vectors::{meta_of, DimensionError, Hit, Meta, VectorIndex};
 
 use async_trait::async_trait;

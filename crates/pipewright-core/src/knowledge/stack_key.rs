@@ -105,7 +105,6 @@ impl StackKey {
 
     /// Tokens with their field, in a fixed order.
     pub fn weighted_tokens(&self) -> Vec<(String, StackField)> {
-        let dbs: Vec<&str> = self.databases.iter().map(|d| d.as_str()).collect();
         vec![
             (format!("language={}", self.language), StackField::Language),
             (
@@ -117,10 +116,7 @@ impl StackKey {
                 StackField::BuildTool,
             ),
             (
-                format!(
-                    "test={}",
-                    self.test_framework.map(|t| t.as_str()).unwrap_or(NONE)
-                ),
+                format!("test={}", test_framework_name(self.test_framework)),
                 StackField::TestFramework,
             ),
             (
@@ -135,10 +131,10 @@ impl StackKey {
             (
                 format!(
                     "databases={}",
-                    if dbs.is_empty() {
+                    if self.databases.is_empty() {
                         NONE.to_string()
                     } else {
-                        dbs.join(",")
+                        databases_text(&self.databases)
                     }
                 ),
                 StackField::Databases,
@@ -182,6 +178,37 @@ pub fn framework_name(framework: Option<Framework>) -> &'static str {
 /// The stored name of an optional build tool (`none` when absent).
 pub fn build_tool_name(build_tool: Option<BuildTool>) -> &'static str {
     build_tool.map(|b| b.as_str()).unwrap_or(NONE)
+}
+
+/// The stored name of an optional test framework (`none` when absent).
+pub fn test_framework_name(test_framework: Option<TestFramework>) -> &'static str {
+    test_framework.map(|t| t.as_str()).unwrap_or(NONE)
+}
+
+/// Parses a stored name where `none` (any case) means absent.
+pub fn parse_or_none<T: std::str::FromStr<Err = String>>(text: &str) -> Result<Option<T>, String> {
+    if text.trim().eq_ignore_ascii_case(NONE) {
+        Ok(None)
+    } else {
+        text.parse().map(Some)
+    }
+}
+
+/// The databases as stored: names joined by `,` (empty for none).
+pub fn databases_text(databases: &[Database]) -> String {
+    databases
+        .iter()
+        .map(|d| d.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Reads [`databases_text`] back.
+pub fn parse_databases(text: &str) -> Result<Vec<Database>, String> {
+    text.split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(str::parse)
+        .collect()
 }
 
 /// The first run of digits in a version constraint: `^3.12` → 3, `>=20.1` → 20, `~> 3.2` → 3,
@@ -233,6 +260,19 @@ mod tests {
             django().fingerprint(),
             "language=python framework=django build_tool=poetry test=none runtime=none databases=postgresql,redis"
         );
+    }
+
+    #[test]
+    fn stored_names_read_back() {
+        assert_eq!(parse_or_none::<Framework>("none"), Ok(None));
+        assert_eq!(
+            parse_or_none::<Framework>("django"),
+            Ok(Some(Framework::Django))
+        );
+        assert!(parse_or_none::<Framework>("cobol").is_err());
+        let dbs = vec![Database::Postgresql, Database::Redis];
+        assert_eq!(parse_databases(&databases_text(&dbs)), Ok(dbs));
+        assert_eq!(parse_databases(""), Ok(vec![]));
     }
 
     #[test]

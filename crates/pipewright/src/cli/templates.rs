@@ -12,8 +12,8 @@ use pipewright_adapters::embed::embedder_from_vars;
 use pipewright_adapters::store::folder::{self, FolderError};
 use pipewright_adapters::store::{now, open_store, StoreKind, StoreSettings};
 use pipewright_core::knowledge::{
-    format_timestamp, stats, Collection, Filter, KnowledgeStore, Record, RecordSource, Stats,
-    StoreError, NONE,
+    format_timestamp, parse_or_none, stats, Collection, Filter, KnowledgeStore, Record,
+    RecordSource, Stats, StoreError,
 };
 use pipewright_core::stack::{BuildTool, Framework, Language};
 use serde_json::{json, Value};
@@ -97,10 +97,14 @@ pub struct OrNone<T>(pub Option<T>);
 
 /// `none` → `OrNone(None)`, anything else parsed by the type.
 fn parse_optional<T: std::str::FromStr<Err = String>>(text: &str) -> Result<OrNone<T>, String> {
-    if text.trim().eq_ignore_ascii_case(NONE) {
-        Ok(OrNone(None))
-    } else {
-        text.parse().map(|v| OrNone(Some(v)))
+    parse_or_none(text).map(OrNone)
+}
+
+/// The collection named, or all three.
+fn chosen(collection: Option<Collection>) -> Vec<Collection> {
+    match collection {
+        Some(c) => vec![c],
+        None => Collection::ALL.to_vec(),
     }
 }
 
@@ -239,11 +243,7 @@ async fn execute(args: TemplatesArgs) -> Result<Output, Failure> {
             })
         }
         TemplatesCommand::Export { dir, collection } => {
-            let collections: Vec<Collection> = match collection {
-                Some(c) => vec![c],
-                None => Collection::ALL.to_vec(),
-            };
-            let written = folder::export(store, &dir, &collections).await?;
+            let written = folder::export(store, &dir, &chosen(collection)).await?;
             Ok(Output {
                 text: format!(
                     "exported {} record{} to {}\n",
@@ -280,12 +280,8 @@ async fn find(
     id: &str,
     collection: Option<Collection>,
 ) -> Result<(Collection, Record), Failure> {
-    let collections: Vec<Collection> = match collection {
-        Some(c) => vec![c],
-        None => Collection::ALL.to_vec(),
-    };
     let mut found = Vec::new();
-    for c in collections {
+    for c in chosen(collection) {
         if let Some(r) = store.get(c, id).await? {
             found.push((c, r));
         }
@@ -321,12 +317,8 @@ async fn list_records(store: &dyn KnowledgeStore, args: &ListArgs) -> Result<Out
     if let Some(s) = args.source {
         filter = filter.source(s);
     }
-    let collections: Vec<Collection> = match args.collection {
-        Some(c) => vec![c],
-        None => Collection::ALL.to_vec(),
-    };
     let mut records = Vec::new();
-    for c in collections {
+    for c in chosen(args.collection) {
         records.extend(store.list(c, &filter, args.limit, args.offset).await?);
     }
     let mut text = String::new();
