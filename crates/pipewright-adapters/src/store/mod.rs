@@ -122,6 +122,20 @@ impl StoreSettings {
     }
 }
 
+impl StoreSettings {
+    /// The store for messages, before it is opened: `embedded (<dir>)` or `chromadb (<url>)`.
+    pub fn describe(&self) -> String {
+        match (self.kind, &self.chroma) {
+            (StoreKind::ChromaDb, Some(c)) => format!("chromadb ({})", c.url),
+            (StoreKind::ChromaDb, None) => "chromadb (CHROMADB_HOST not set)".to_string(),
+            (StoreKind::Embedded, _) => format!(
+                "embedded ({})",
+                self.data_dir.join(sqlite::FILE_NAME).display()
+            ),
+        }
+    }
+}
+
 /// Opens the chosen backend with `embedder`.
 pub fn open_store(
     settings: &StoreSettings,
@@ -190,6 +204,31 @@ mod tests {
         assert_eq!(s.data_dir, PathBuf::from("/from-env"));
         let s = StoreSettings::from_vars(None, Some(Path::new("/flag")), var).unwrap();
         assert_eq!(s.data_dir, PathBuf::from("/flag"));
+    }
+
+    #[test]
+    fn a_store_that_cannot_be_opened_leaves_generation_to_the_built_in_generator() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(sqlite::FILE_NAME), "x".repeat(4096)).unwrap();
+        let s = StoreSettings::from_vars(None, Some(dir.path()), |_| None).unwrap();
+        let err = open_store(
+            &s,
+            Arc::new(pipewright_core::knowledge::BuiltinEmbedder::default()),
+        )
+        .err()
+        .unwrap();
+        let r = pipewright_core::knowledge::Retrieval::store_failed(&s.describe(), &err);
+        assert_eq!(r.rank, pipewright_core::knowledge::RetrievalRank::BuiltIn);
+        assert!(
+            r.warnings[0].contains("knowledge.sqlite3"),
+            "{:?}",
+            r.warnings
+        );
+        assert!(
+            r.warnings[0].contains("not a usable SQLite database"),
+            "{:?}",
+            r.warnings
+        );
     }
 
     #[test]

@@ -104,6 +104,21 @@ pub struct Retrieval {
 }
 
 impl Retrieval {
+    /// Rank 4 because the store named `store` failed (could not be opened or searched), with
+    /// the failure in `warnings`: generation goes on with the built-in generator.
+    pub fn store_failed(store: &str, error: &StoreError) -> Retrieval {
+        Retrieval {
+            pick: None,
+            rank: RetrievalRank::BuiltIn,
+            path: None,
+            reason: "the knowledge store could not be searched; the built-in generator writes the pipeline"
+                .to_string(),
+            warnings: vec![format!(
+                "knowledge store {store} failed, so no stored pipeline was used: {error}"
+            )],
+        }
+    }
+
     /// One line: `rank 1 (successful pipeline), chromadb-direct: <reason>`.
     pub fn summary(&self) -> String {
         let path = self
@@ -198,7 +213,7 @@ pub async fn retrieve(store: &dyn KnowledgeStore, stack: &StackKey) -> Retrieval
             };
             match store.query(&query).await {
                 Ok(found) => candidates.extend(found),
-                Err(e) => return unavailable(store, &e),
+                Err(e) => return Retrieval::store_failed(&store.describe(), &e),
             }
         }
         let total = candidates.len();
@@ -223,21 +238,6 @@ pub async fn retrieve(store: &dyn KnowledgeStore, stack: &StackKey) -> Retrieval
             store.describe()
         ),
         warnings: Vec::new(),
-    }
-}
-
-fn unavailable(store: &dyn KnowledgeStore, e: &StoreError) -> Retrieval {
-    Retrieval {
-        pick: None,
-        rank: RetrievalRank::BuiltIn,
-        path: None,
-        reason:
-            "the knowledge store could not be searched; the built-in generator writes the pipeline"
-                .to_string(),
-        warnings: vec![format!(
-            "knowledge store {} failed, so no stored pipeline was used: {e}",
-            store.describe()
-        )],
     }
 }
 
