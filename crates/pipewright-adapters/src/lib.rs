@@ -1,7 +1,8 @@
 //! pipewright's adapters: one module per outside system, each behind a trait that the core or
 //! the workflow owns. Today: repository sources (a local folder, a shallow git clone, the
-//! GitLab API), the GitLab client, and language-model providers (Ollama, OpenAI-compatible,
-//! Anthropic, a `claude-code` command). With the `test-support` feature, `fake_gitlab` is a
+//! GitLab API), the GitLab client, language-model providers (Ollama, OpenAI-compatible,
+//! Anthropic, a `claude-code` command), the knowledge store backends (embedded SQLite,
+//! ChromaDB) and Ollama embeddings. With the `test-support` feature, `fake_gitlab` is a
 //! faithful fake GitLab server for tests.
 //!
 //! ```no_run
@@ -12,8 +13,10 @@
 //! println!("{} files", listing.entries.len());
 //! ```
 
+pub mod embed;
 #[cfg(feature = "test-support")]
 pub mod fake_gitlab;
 pub mod gitlab;
 pub mod llm;
 pub mod source;
+pub mod store;

@@ -1,6 +1,7 @@
 //! pipewright's core: the pure logic that turns a repository index into a stack profile
-//! (and, later in the flow, into a pipeline and a Dockerfile), plus the language-model contract,
-//! prompts and answer reading ([`llm`]) that the providers in the adapters crate implement.
+//! (and, later in the flow, into a pipeline and a Dockerfile), the language-model contract,
+//! prompts and answer reading ([`llm`]) that the providers in the adapters crate implement, and
+//! the knowledge store's records, ranking and retrieval ([`knowledge`]).
 //!
 //! Nothing in this crate performs I/O: sources hand it a [`index::RepoIndex`], and it answers
 //! with typed models. That keeps every conclusion reproducible from the same inputs and
@@ -21,6 +22,7 @@ pub mod dockerfile;
 pub mod generate;
 pub mod gitlab;
 pub mod index;
+pub mod knowledge;
 pub mod llm;
 pub mod pipeline;
 pub mod source;

@@ -5,6 +5,7 @@ mod analyze;
 pub mod config;
 pub mod exit;
 mod generate;
+mod templates;
 
 use clap::{Parser, Subcommand};
 
@@ -22,6 +23,8 @@ pub enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Write .gitlab-ci.yml, Dockerfile and .dockerignore for a repository, and say why.
     Generate(generate::GenerateArgs),
+    /// Manage the knowledge store: list, show, import, export, delete, stats.
+    Templates(templates::TemplatesArgs),
 }
 
 /// Runs the parsed command and returns the process exit code.
@@ -29,5 +32,6 @@ pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Analyze(args) => analyze::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Templates(args) => templates::run(args),
     }
 }

@@ -1,0 +1,475 @@
+//! `pipewright templates list | show ID | import PATH | export DIR | delete ID | stats`: the
+//! knowledge store from a terminal, as readable text or `--json`.
+//!
+//! The store is the embedded SQLite file in the data folder unless `--store chromadb` (or
+//! `CHROMADB_HOST`) says otherwise. Store failures end with a clear message and an exit code:
+//! [`exit::UNREACHABLE`] when ChromaDB cannot be reached, [`exit::STORE`] for other store
+//! failures, [`exit::FAILURE`] when an import is refused.
+
+use super::exit;
+use clap::{Args, Subcommand};
+use pipewright_adapters::embed::embedder_from_vars;
+use pipewright_adapters::store::folder::{self, FolderError};
+use pipewright_adapters::store::{now, open_store, StoreKind, StoreSettings};
+use pipewright_core::knowledge::{
+    format_timestamp, parse_or_none, stats, Collection, Filter, KnowledgeStore, Record,
+    RecordSource, Stats, StoreError,
+};
+use pipewright_core::stack::{BuildTool, Framework, Language};
+use serde_json::{json, Value};
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Debug, Args)]
+pub struct TemplatesArgs {
+    #[command(subcommand)]
+    pub command: TemplatesCommand,
+    /// Folder of the embedded store's file [default: $PIPEWRIGHT_DATA_DIR, else the platform's data folder].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// `embedded` or `chromadb` [default: chromadb when CHROMADB_HOST is set, else embedded].
+    #[arg(long, global = true, env = "PIPEWRIGHT_STORE", value_name = "KIND")]
+    pub store: Option<StoreKind>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TemplatesCommand {
+    /// List stored records (files left out; see `show`).
+    List(ListArgs),
+    /// Show one record with its files.
+    Show {
+        id: String,
+        /// Look only in this collection (pipeline_templates, successful_pipelines, pipeline_feedback).
+        #[arg(long)]
+        collection: Option<Collection>,
+    },
+    /// Import a template folder (.gitlab-ci.yml and/or Dockerfile + pipewright-template.toml)
+    /// or a folder of such folders. All or nothing.
+    Import { path: PathBuf },
+    /// Export records as template folders under DIR/<collection>/<id>/.
+    Export {
+        dir: PathBuf,
+        /// Only this collection [default: all three].
+        #[arg(long)]
+        collection: Option<Collection>,
+    },
+    /// Delete one record.
+    Delete {
+        id: String,
+        /// The record's collection [default: the only one holding ID].
+        #[arg(long)]
+        collection: Option<Collection>,
+    },
+    /// Count records by collection, language and source.
+    Stats,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this collection [default: all three].
+    #[arg(long)]
+    pub collection: Option<Collection>,
+    #[arg(long)]
+    pub language: Option<Language>,
+    /// A framework, or `none` for records without one.
+    #[arg(long, value_parser = parse_optional::<Framework>)]
+    pub framework: Option<OrNone<Framework>>,
+    /// A build tool, or `none` for records without one.
+    #[arg(long, value_parser = parse_optional::<BuildTool>)]
+    pub build_tool: Option<OrNone<BuildTool>>,
+    #[arg(long)]
+    pub source: Option<RecordSource>,
+    /// At most this many records per collection.
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+    /// Skip this many records per collection first.
+    #[arg(long, default_value_t = 0)]
+    pub offset: usize,
+}
+
+/// A filter value that may be `none` (records without one).
+#[derive(Debug, Clone, Copy)]
+pub struct OrNone<T>(pub Option<T>);
+
+/// `none` → `OrNone(None)`, anything else parsed by the type.
+fn parse_optional<T: std::str::FromStr<Err = String>>(text: &str) -> Result<OrNone<T>, String> {
+    parse_or_none(text).map(OrNone)
+}
+
+/// The collection named, or all three.
+fn chosen(collection: Option<Collection>) -> Vec<Collection> {
+    match collection {
+        Some(c) => vec![c],
+        None => Collection::ALL.to_vec(),
+    }
+}
+
+/// What went wrong, with its exit code.
+struct Failure {
+    code: i32,
+    message: String,
+    /// Extra JSON fields for `--json` (import refusals).
+    details: Value,
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Failure {
+            code: if e.is_unreachable() {
+                exit::UNREACHABLE
+            } else {
+                exit::STORE
+            },
+            message: e.to_string(),
+            details: Value::Null,
+        }
+    }
+}
+
+impl From<FolderError> for Failure {
+    fn from(e: FolderError) -> Self {
+        match e {
+            FolderError::Store(s) => s.into(),
+            FolderError::Refused(ref refusals) => Failure {
+                code: exit::FAILURE,
+                message: e.to_string(),
+                details: json!({ "refused": refusals }),
+            },
+            FolderError::Read { .. } | FolderError::NothingFound { .. } => Failure {
+                code: exit::USAGE,
+                message: e.to_string(),
+                details: Value::Null,
+            },
+            FolderError::Write { .. } => Failure {
+                code: exit::FAILURE,
+                message: e.to_string(),
+                details: Value::Null,
+            },
+        }
+    }
+}
+
+fn usage(message: String) -> Failure {
+    Failure {
+        code: exit::USAGE,
+        message,
+        details: Value::Null,
+    }
+}
+
+/// Output: text for people, a JSON value for machines.
+struct Output {
+    text: String,
+    json: Value,
+}
+
+pub fn run(args: TemplatesArgs) -> i32 {
+    let json = args.json;
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::FAILURE;
+        }
+    };
+    match runtime.block_on(execute(args)) {
+        Ok(out) => {
+            if json {
+                match serde_json::to_string_pretty(&out.json) {
+                    Ok(text) => println!("{text}"),
+                    Err(e) => {
+                        eprintln!("error: cannot render the answer as JSON: {e}");
+                        return exit::FAILURE;
+                    }
+                }
+            } else {
+                print!("{}", out.text);
+            }
+            exit::OK
+        }
+        Err(f) => {
+            eprintln!("error: {}", f.message);
+            if json {
+                let mut body = json!({ "error": f.message });
+                if let (Some(obj), Value::Object(extra)) = (body.as_object_mut(), f.details) {
+                    obj.extend(extra);
+                }
+                println!("{body}");
+            }
+            f.code
+        }
+    }
+}
+
+fn open(args: &TemplatesArgs) -> Result<Arc<dyn KnowledgeStore>, Failure> {
+    let settings = StoreSettings::from_env(args.store, args.data_dir.as_deref())?;
+    let embedder = embedder_from_vars(|k| std::env::var(k).ok()).map_err(StoreError::from)?;
+    Ok(open_store(&settings, embedder)?)
+}
+
+async fn execute(args: TemplatesArgs) -> Result<Output, Failure> {
+    let store = open(&args)?;
+    let store = store.as_ref();
+    match args.command {
+        TemplatesCommand::List(list) => list_records(store, &list).await,
+        TemplatesCommand::Show { id, collection } => {
+            let (_, record) = find(store, &id, collection).await?;
+            Ok(Output {
+                text: render_record(&record),
+                json: serde_json::to_value(&record).unwrap_or(Value::Null),
+            })
+        }
+        TemplatesCommand::Import { path } => {
+            let stored = folder::import(store, &path, None, now()).await?;
+            let mut text = format!(
+                "imported {} record{} into {}\n",
+                stored.len(),
+                plural(stored.len()),
+                store.describe()
+            );
+            for r in &stored {
+                let _ = writeln!(text, "  {}  ({}, {})", r.id, r.collection, stack_label(r));
+            }
+            Ok(Output {
+                text,
+                json: json!({ "imported": stored.iter().map(summary).collect::<Vec<_>>() }),
+            })
+        }
+        TemplatesCommand::Export { dir, collection } => {
+            let written = folder::export(store, &dir, &chosen(collection)).await?;
+            Ok(Output {
+                text: format!(
+                    "exported {} record{} to {}\n",
+                    written.len(),
+                    plural(written.len()),
+                    dir.display()
+                ),
+                json: json!({
+                    "exported": written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>()
+                }),
+            })
+        }
+        TemplatesCommand::Delete { id, collection } => {
+            let (collection, _) = find(store, &id, collection).await?;
+            store.delete(collection, &id).await?;
+            Ok(Output {
+                text: format!("deleted {id} from {collection}\n"),
+                json: json!({ "deleted": id, "collection": collection.as_str() }),
+            })
+        }
+        TemplatesCommand::Stats => {
+            let st = stats(store).await?;
+            Ok(Output {
+                text: render_stats(&st),
+                json: serde_json::to_value(&st).unwrap_or(Value::Null),
+            })
+        }
+    }
+}
+
+/// The one record with `id` (in `collection`, or in whichever collection holds it).
+async fn find(
+    store: &dyn KnowledgeStore,
+    id: &str,
+    collection: Option<Collection>,
+) -> Result<(Collection, Record), Failure> {
+    let mut found = Vec::new();
+    for c in chosen(collection) {
+        if let Some(r) = store.get(c, id).await? {
+            found.push((c, r));
+        }
+    }
+    match found.len() {
+        0 => Err(usage(format!(
+            "no record `{id}` in {}; `pipewright templates list` shows the ids",
+            collection.map(|c| c.as_str()).unwrap_or("any collection")
+        ))),
+        1 => Ok(found.remove(0)),
+        _ => Err(usage(format!(
+            "`{id}` is in several collections ({}); say which with --collection",
+            found
+                .iter()
+                .map(|(c, _)| c.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+async fn list_records(store: &dyn KnowledgeStore, args: &ListArgs) -> Result<Output, Failure> {
+    let mut filter = Filter::all();
+    if let Some(l) = args.language {
+        filter = filter.language(l);
+    }
+    if let Some(OrNone(f)) = args.framework {
+        filter = filter.framework(f);
+    }
+    if let Some(OrNone(b)) = args.build_tool {
+        filter = filter.build_tool(b);
+    }
+    if let Some(s) = args.source {
+        filter = filter.source(s);
+    }
+    let mut records = Vec::new();
+    for c in chosen(args.collection) {
+        records.extend(store.list(c, &filter, args.limit, args.offset).await?);
+    }
+    let mut text = String::new();
+    if records.is_empty() {
+        let _ = writeln!(text, "no records in {}", store.describe());
+    } else {
+        let _ = writeln!(
+            text,
+            "{:<44} {:<21} {:<28} {:<6} {:>6} {:>9}  {:<9} UPDATED",
+            "ID", "COLLECTION", "STACK", "FILES", "STAGES", "SUCCESSES", "SOURCE"
+        );
+        for r in &records {
+            let _ = writeln!(
+                text,
+                "{:<44} {:<21} {:<28} {:<6} {:>6} {:>9}  {:<9} {}",
+                r.id,
+                r.collection.as_str(),
+                stack_label(r),
+                files_label(r),
+                r.stages_count,
+                r.success_count,
+                r.source.as_str(),
+                format_timestamp(r.updated_at)
+            );
+        }
+    }
+    Ok(Output {
+        text,
+        json: Value::Array(records.iter().map(summary).collect()),
+    })
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+fn stack_label(r: &Record) -> String {
+    let mut label = r.stack.language.as_str().to_string();
+    if let Some(f) = r.stack.framework {
+        let _ = write!(label, "/{f}");
+    }
+    if let Some(b) = r.stack.build_tool {
+        let _ = write!(label, " ({b})");
+    }
+    label
+}
+
+fn files_label(r: &Record) -> &'static str {
+    match (r.gitlab_ci.is_some(), r.dockerfile.is_some()) {
+        (true, true) => "both",
+        (true, false) => "ci",
+        (false, true) => "docker",
+        (false, false) => "-",
+    }
+}
+
+/// A record without its file bodies.
+fn summary(r: &Record) -> Value {
+    json!({
+        "id": r.id,
+        "collection": r.collection,
+        "language": r.stack.language,
+        "framework": r.stack.framework,
+        "build_tool": r.stack.build_tool,
+        "stages_count": r.stages_count,
+        "success_count": r.success_count,
+        "source": r.source,
+        "has_gitlab_ci": r.gitlab_ci.is_some(),
+        "has_dockerfile": r.dockerfile.is_some(),
+        "content_hash": r.content_hash,
+        "updated_at": format_timestamp(r.updated_at),
+    })
+}
+
+fn render_record(r: &Record) -> String {
+    let mut out = String::new();
+    let dbs: Vec<&str> = r.stack.databases.iter().map(|d| d.as_str()).collect();
+    let rows: [(&str, String); 12] = [
+        ("id", r.id.clone()),
+        ("collection", r.collection.to_string()),
+        ("stack", r.stack.fingerprint()),
+        ("stages", r.stages_count.to_string()),
+        ("successes", r.success_count.to_string()),
+        ("source", r.source.to_string()),
+        ("content hash", r.content_hash.clone()),
+        ("created", format_timestamp(r.created_at)),
+        ("updated", format_timestamp(r.updated_at)),
+        (
+            "origin",
+            match (&r.origin.project, &r.origin.pipeline) {
+                (None, None) => "-".into(),
+                (p, q) => format!(
+                    "project {} pipeline {}",
+                    p.as_deref().unwrap_or("?"),
+                    q.as_deref().unwrap_or("?")
+                ),
+            },
+        ),
+        (
+            "description",
+            r.description.clone().unwrap_or_else(|| "-".into()),
+        ),
+        ("comment", r.comment.clone().unwrap_or_else(|| "-".into())),
+    ];
+    for (label, value) in rows {
+        let _ = writeln!(out, "{label:<13}{value}");
+    }
+    if !dbs.is_empty() {
+        let _ = writeln!(out, "{:<13}{}", "databases", dbs.join(", "));
+    }
+    for (name, text) in [
+        (".gitlab-ci.yml", &r.gitlab_ci),
+        ("Dockerfile", &r.dockerfile),
+    ] {
+        let _ = writeln!(out);
+        match text {
+            Some(t) => {
+                let _ = writeln!(out, "--- {name}");
+                out.push_str(t);
+                if !t.ends_with('\n') {
+                    out.push('\n');
+                }
+            }
+            None => {
+                let _ = writeln!(out, "--- {name}: not stored");
+            }
+        }
+    }
+    out
+}
+
+fn render_stats(st: &Stats) -> String {
+    let mut out = format!("{}\n", st.backend);
+    for c in &st.collections {
+        let _ = writeln!(out, "{:<22}{:>8} records", c.collection, c.records);
+        let parts = |v: &[(String, usize)]| {
+            v.iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if !c.by_language.is_empty() {
+            let _ = writeln!(out, "  by language: {}", parts(&c.by_language));
+        }
+        if !c.by_source.is_empty() {
+            let _ = writeln!(out, "  by source:   {}", parts(&c.by_source));
+        }
+    }
+    out
+}
