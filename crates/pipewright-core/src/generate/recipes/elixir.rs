@@ -142,6 +142,20 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
         }
         warnings.push("Phoenix: the release needs SECRET_KEY_BASE, DATABASE_URL and PHX_HOST from the deployment's environment (config/runtime.exs reads them)".into());
     }
+    // config.exs usually ends with `import_config "#{config_env()}.exs"`: each environment the
+    // images compile in (prod, test) then needs its own file.
+    let config = ctx.text("config/config.exs").unwrap_or("");
+    if config.contains("import_config \"#{config_env()}.exs\"")
+        || config.contains("import_config \"#{Mix.env()}.exs\"")
+    {
+        for env in ["prod", "test"] {
+            if !ctx.has(&format!("config/{env}.exs")) {
+                warnings.push(format!(
+                    "config/config.exs imports the environment's file, but config/{env}.exs is missing: compiling with MIX_ENV={env} fails until it exists"
+                ));
+            }
+        }
+    }
     let assets = phoenix && has_dir(ctx, "assets") && mix.contains("\"assets.deploy\"");
 
     // Dockerfile.
@@ -314,7 +328,6 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
             "erl_crash.dump",
             "*.ez",
             "node_modules",
-            "priv/static/assets",
         ]),
         notes,
         warnings,

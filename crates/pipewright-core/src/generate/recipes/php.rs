@@ -707,9 +707,12 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
             "storage/framework/sessions/*",
             "storage/framework/views/*",
             "bootstrap/cache/*.php",
-            "public/build",
             "public/hot",
         ]);
+    }
+    if assets {
+        // Rebuilt in the image; a local build must not shadow it.
+        ignore.push("public/build");
     }
     if symfony {
         // Symfony commits .env/.env.test with non-secret defaults and needs them to boot.

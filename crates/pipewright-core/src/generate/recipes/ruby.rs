@@ -736,8 +736,13 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
         // Rails writes pids, cache and logs here; .dockerignore keeps local ones out.
         build_cmds.push("mkdir -p log storage tmp/pids tmp/cache".to_string());
     }
+    let precompiles = svc
+        .commands
+        .build
+        .as_deref()
+        .is_some_and(|c| c.contains("assets:precompile"));
     match svc.commands.build.as_deref() {
-        Some(cmd) if cmd.contains("assets:precompile") => {
+        Some(cmd) if precompiles => {
             build.comment("Assets are compiled once, here; SECRET_KEY_BASE_DUMMY lets Rails boot without the real secret.");
             build_cmds.push(cmd.to_string());
             if node {
@@ -887,7 +892,16 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
         "pkg",
     ];
     if rails {
-        ignore.extend(["log", "tmp", "storage", "public/assets", "public/packs"]);
+        ignore.extend(["log", "tmp", "storage"]);
+    }
+    if precompiles {
+        // Rebuilt in the image; a local build must not shadow it.
+        ignore.extend([
+            "public/assets",
+            "public/packs",
+            "app/assets/builds/*",
+            "!app/assets/builds/.keep",
+        ]);
     }
     Recipe {
         build_image: ("ruby".into(), tag),
