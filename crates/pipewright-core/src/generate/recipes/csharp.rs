@@ -27,15 +27,27 @@ const SETTINGS_FILES: &[&str] = &[
     "NuGet.config",
 ];
 
-/// `global.json` roll-forward policies that accept any newer feature band of the same
-/// major.minor, so the `X.Y` SDK image (the newest band) satisfies them.
-const ROLL_FORWARD_ANY_BAND: &[&str] = &[
-    "feature",
-    "latestFeature",
-    "minor",
-    "latestMinor",
-    "major",
-    "latestMajor",
+/// How far each `global.json` roll-forward policy lets the SDK move from the pinned version:
+/// `Band` needs the pinned feature band (an exact SDK image), `Line` any band of the pinned
+/// major.minor, `Major` any minor of the pinned major, `Any` any newer SDK.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Roll {
+    Band,
+    Line,
+    Major,
+    Any,
+}
+
+const ROLL_FORWARD: &[(&str, Roll)] = &[
+    ("disable", Roll::Band),
+    ("patch", Roll::Band),
+    ("latestPatch", Roll::Band),
+    ("feature", Roll::Line),
+    ("latestFeature", Roll::Line),
+    ("minor", Roll::Major),
+    ("latestMinor", Roll::Major),
+    ("major", Roll::Any),
+    ("latestMajor", Roll::Any),
 ];
 
 /// The unprivileged user .NET 8+ images define (`app`, `$APP_UID`).
@@ -336,22 +348,28 @@ fn sdk_tag(ctx: &ServiceContext<'_>, scope: &Scope) -> (String, Option<String>) 
     let Some(version) = sdk["version"].as_str() else {
         return (line, None);
     };
-    let roll = sdk["rollForward"].as_str().unwrap_or("latestPatch");
-    if ROLL_FORWARD_ANY_BAND.contains(&roll) {
-        (
-            line.clone(),
-            Some(format!(
-                "{path} pins SDK {version} with rollForward {roll}, which the newest {line} SDK satisfies"
-            )),
-        )
-    } else {
-        (
-            version.to_string(),
-            Some(format!(
-                "{path} pins SDK {version} with rollForward {roll}, which needs that feature band: the SDK image is {version}"
-            )),
-        )
-    }
+    // `latestPatch` is the SDK's default policy.
+    let roll_name = sdk["rollForward"].as_str().unwrap_or("latestPatch");
+    let roll = ROLL_FORWARD
+        .iter()
+        .find(|(n, _)| *n == roll_name)
+        .map(|(_, r)| *r)
+        .unwrap_or(Roll::Band);
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());
+    let pinned = parts.next().flatten().zip(parts.next().flatten());
+    let tag = match (roll, pinned) {
+        (Roll::Band, _) | (_, None) => version.to_string(),
+        (Roll::Line, Some((ma, mi))) => format!("{ma}.{mi}"),
+        (Roll::Major, Some((ma, mi))) if newest.0 != ma || newest.1 < mi => format!("{ma}.{mi}"),
+        (Roll::Any, Some(p)) if p > newest => format!("{}.{}", p.0, p.1),
+        _ => line,
+    };
+    (
+        tag.clone(),
+        Some(format!(
+            "{path} pins SDK {version} with rollForward {roll_name}: the SDK image is {tag}"
+        )),
+    )
 }
 
 /// The `.editorconfig` at or above the service folder, if any.
@@ -480,7 +498,8 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
         .main
         .as_ref()
         .filter(|m| m.multi_targeted())
-        .map(|_| format!(" -f net{version}"))
+        .and_then(|m| m.frameworks.first())
+        .map(|f| format!(" -f {f}"))
         .unwrap_or_default();
     match &main_rel {
         Some(m) => {
@@ -494,7 +513,8 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
     }
     if !framework_arg.is_empty() {
         notes.push(format!(
-            "the project targets several frameworks; net{version} is published"
+            "the project targets several frameworks; it is published for the first ({})",
+            framework_arg.trim_start_matches(" -f ")
         ));
     }
     let test_targets: Vec<String> = scope.test_targets().iter().map(|t| rel(t)).collect();
@@ -666,7 +686,7 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
         lint.why
     ));
     let mut test_setup = Vec::new();
-    let up = depth(ctx.dir) - depth(&root);
+    let up = depth(ctx.dir).saturating_sub(depth(&root));
     if up > 0 {
         test_setup.push(format!("cd {}", "../".repeat(up)));
     }
@@ -730,6 +750,8 @@ mod tests {
             ("", "8.0.204"),
             (",\"rollForward\":\"latestFeature\"", "8.0"),
             (",\"rollForward\":\"disable\"", "8.0.204"),
+            (",\"rollForward\":\"latestMajor\"", "8.0"),
+            (",\"rollForward\":\"latestMinor\"", "8.0"),
         ] {
             let f = files(roll);
             let refs: Vec<(&str, &str)> = f.iter().map(|(a, b)| (*a, b.as_str())).collect();

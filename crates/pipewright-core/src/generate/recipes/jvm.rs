@@ -95,8 +95,9 @@ struct Layout {
     root: String,
     /// The service folder relative to `root`, `""` when the service is the build root.
     module: String,
-    /// The module is found through its in-repository parent POM, not a reactor's `<modules>`.
-    maven_parent_only: bool,
+    /// The in-repository parent POM (relative to `root`) when the module is found through it
+    /// rather than through a reactor's `<modules>`.
+    maven_parent: Option<String>,
     /// A working wrapper sits at the build root.
     wrapper: bool,
     /// `gradlew` is there but `gradle/wrapper/gradle-wrapper.jar` is not committed.
@@ -112,10 +113,11 @@ impl Layout {
             _ => Tool::Gradle,
         };
         let index = ctx.index;
-        let (root, maven_parent_only) = match tool {
+        let (root, parent) = match tool {
             Tool::Maven => maven_root(ctx),
-            Tool::Gradle => (gradle_root(index, ctx.dir), false),
+            Tool::Gradle => (gradle_root(index, ctx.dir), None),
         };
+        let maven_parent = parent.map(|p| under(&root, &p).unwrap_or(&p).to_string());
         let module = under(&root, ctx.dir).unwrap_or("").to_string();
         let at = |rel: &str| index.exists(&join(&root, rel));
         let (wrapper, broken_wrapper) = match tool {
@@ -133,7 +135,7 @@ impl Layout {
             tool,
             root,
             module,
-            maven_parent_only,
+            maven_parent,
             wrapper,
             broken_wrapper,
         }
@@ -169,7 +171,7 @@ impl Layout {
             Tool::Maven => {
                 let select = if self.module.is_empty() {
                     String::new()
-                } else if self.maven_parent_only {
+                } else if self.maven_parent.is_some() {
                     format!(" -f {}/pom.xml", self.module)
                 } else {
                     format!(" -pl {} -am", self.module)
@@ -194,14 +196,15 @@ impl Layout {
 }
 
 /// The reactor root from the analyzer's `-f ../pom.xml` (a module listed by a parent's
-/// `<modules>`), else the folder of an in-repository parent POM, else the service folder.
-fn maven_root(ctx: &ServiceContext<'_>) -> (String, bool) {
+/// `<modules>`), else the folder holding the service and its in-repository parent POM (with
+/// that POM's path), else the service folder.
+fn maven_root(ctx: &ServiceContext<'_>) -> (String, Option<String>) {
     let install = ctx.service.commands.install.as_deref().unwrap_or("");
     let mut words = install.split_whitespace();
     while let Some(w) = words.next() {
         if w == "-f" {
             if let Some(root) = words.next().and_then(|p| resolve(ctx.dir, parent_dir(p))) {
-                return (root, false);
+                return (root, None);
             }
         }
     }
@@ -226,8 +229,8 @@ fn maven_root(ctx: &ServiceContext<'_>) -> (String, bool) {
         .and_then(|rel| resolve(ctx.dir, &rel))
         .filter(|p| ctx.index.exists(p));
     match parent {
-        Some(p) => (common_ancestor(ctx.dir, parent_dir(&p)), true),
-        None => (ctx.dir.to_string(), false),
+        Some(p) => (common_ancestor(ctx.dir, parent_dir(&p)), Some(p)),
+        None => (ctx.dir.to_string(), None),
     }
 }
 
@@ -361,7 +364,13 @@ fn manifests(ctx: &ServiceContext<'_>, layout: &Layout) -> (Vec<String>, Vec<Str
             if layout.wrapper {
                 files.push("mvnw".to_string());
             }
-            files.push("pom.xml".to_string());
+            if at("pom.xml") {
+                files.push("pom.xml".to_string());
+            }
+            if let Some(parent) = &layout.maven_parent {
+                files.push(parent.clone());
+                files.push(format!("{}pom.xml", layout.prefix()));
+            }
             if dir_exists(".mvn") {
                 dirs.push(".mvn".to_string());
             }
@@ -405,6 +414,12 @@ fn manifests(ctx: &ServiceContext<'_>, layout: &Layout) -> (Vec<String>, Vec<Str
             );
         }
     }
+    let mut seen = Vec::new();
+    files.retain(|f| {
+        let new = !seen.contains(f);
+        seen.push(f.clone());
+        new
+    });
     (files, dirs)
 }
 
@@ -492,9 +507,9 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
         } else {
             layout.root.clone()
         };
-        let kind = match (layout.tool, layout.maven_parent_only) {
-            (Tool::Maven, false) => "a module of the Maven reactor",
-            (Tool::Maven, true) => "a Maven module whose parent POM is",
+        let kind = match (layout.tool, &layout.maven_parent) {
+            (Tool::Maven, None) => "a module of the Maven reactor",
+            (Tool::Maven, Some(_)) => "a Maven module whose parent POM is",
             (Tool::Gradle, _) => "a subproject of the Gradle build",
         };
         warnings.push(member_warning(
@@ -556,7 +571,7 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
         warm.push(c.clone());
     }
     let warm_cmd = layout.docker(install_goals);
-    if layout.tool == Tool::Maven && layout.is_member() && !layout.maven_parent_only {
+    if layout.tool == Tool::Maven && layout.is_member() && layout.maven_parent.is_none() {
         // Sibling modules are not built yet, so go-offline cannot resolve them (MDEP-516):
         // it warms the cache as far as it gets and the build stage downloads the rest.
         deps.comment("Sibling modules are not built yet, so go-offline may stop at them (MDEP-516): the build resolves the rest.");
@@ -888,7 +903,7 @@ pub(super) fn relative_to(from: &str, path: &str) -> String {
         Some(_) => ".".to_string(),
         None => {
             let shared = common_ancestor(from, path);
-            let ups = depth(from) - depth(&shared);
+            let ups = depth(from).saturating_sub(depth(&shared));
             let rest = under(&shared, path).unwrap_or(path);
             format!("{}{rest}", "../".repeat(ups))
         }
@@ -1064,8 +1079,10 @@ pub(super) mod tests {
         ]);
         let svc = service("app", Language::Java, BuildTool::Maven);
         let l = with_ctx(&svc, &i, "java", "21", Layout::of);
-        assert!(l.maven_parent_only);
+        assert_eq!(l.maven_parent.as_deref(), Some("parent/pom.xml"));
         assert_eq!(l.docker("package"), "mvn -B -ntp -f app/pom.xml package");
+        let (files, _) = with_ctx(&svc, &i, "java", "21", |c| manifests(c, &l));
+        assert_eq!(files, vec!["parent/pom.xml", "app/pom.xml"]);
         let svc = service("lib", Language::Java, BuildTool::Maven);
         let l = with_ctx(&svc, &i, "java", "21", Layout::of);
         assert!(!l.is_member());
