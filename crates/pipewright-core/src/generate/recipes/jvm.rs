@@ -86,6 +86,91 @@ enum Tool {
     Gradle,
 }
 
+/// What differs between Maven and Gradle, in one place.
+struct ToolSpec {
+    name: &'static str,
+    /// The wrapper script at the build root, and the file without which it cannot run.
+    wrapper: &'static str,
+    wrapper_needs: &'static str,
+    /// The command that writes the wrapper's files.
+    wrapper_setup: &'static str,
+    /// The tool as its official image calls it.
+    plain: &'static str,
+    /// Options every call gets.
+    options: &'static str,
+    /// Warms the dependency cache from the build files alone.
+    install: &'static str,
+    /// Packages when the analyzer gave no build command.
+    default_build: &'static str,
+    /// Added to CI's compile command so the tests compile too (Maven's -DskipTests already does).
+    compile_tests: &'static str,
+    /// Where JUnit XML lands (for the notes), and the `find` filter collecting it.
+    reports: &'static str,
+    reports_find: &'static str,
+    /// Where a library's jars land.
+    libs: &'static str,
+    /// The CI cache: the tool's folder (relative to the service), the variable pointing the
+    /// tool at it (`{dir}` is its path from the project dir), the folders kept, and the files
+    /// keying them.
+    cache_home: &'static str,
+    cache_paths: &'static [&'static str],
+    cache_var: (&'static str, &'static str),
+    cache_keys: &'static [&'static str],
+}
+
+const MAVEN: ToolSpec = ToolSpec {
+    name: "Maven",
+    wrapper: "mvnw",
+    wrapper_needs: ".mvn/wrapper/maven-wrapper.properties",
+    wrapper_setup: "mvn wrapper:wrapper",
+    plain: "mvn",
+    options: "-B -ntp",
+    install: "dependency:go-offline",
+    default_build: "package -DskipTests",
+    compile_tests: "",
+    reports: "target/surefire-reports",
+    reports_find: "-path '*/surefire-reports/*' -name 'TEST-*.xml'",
+    libs: "target",
+    cache_home: ".m2/repository",
+    cache_paths: &[".m2/repository"],
+    cache_var: ("MAVEN_OPTS", "-Dmaven.repo.local=$CI_PROJECT_DIR/{dir}"),
+    cache_keys: &["pom.xml"],
+};
+
+const GRADLE: ToolSpec = ToolSpec {
+    name: "Gradle",
+    wrapper: "gradlew",
+    wrapper_needs: "gradle/wrapper/gradle-wrapper.jar",
+    wrapper_setup: "gradle wrapper",
+    plain: "gradle",
+    options: "--no-daemon",
+    install: "dependencies",
+    default_build: "assemble",
+    compile_tests: " testClasses",
+    reports: "build/test-results/test",
+    reports_find: "-path '*/build/test-results/*' -name 'TEST-*.xml'",
+    libs: "build/libs",
+    cache_home: ".gradle",
+    cache_paths: &[".gradle/wrapper", ".gradle/caches"],
+    cache_var: ("GRADLE_USER_HOME", "$CI_PROJECT_DIR/{dir}"),
+    cache_keys: &[
+        "gradle.lockfile",
+        "gradle/libs.versions.toml",
+        "build.gradle.kts",
+        "build.gradle",
+        "gradle/wrapper/gradle-wrapper.properties",
+    ],
+};
+
+impl Tool {
+    fn spec(self) -> &'static ToolSpec {
+        match self {
+            Tool::Maven => &MAVEN,
+            Tool::Gradle => &GRADLE,
+        }
+    }
+}
+
 /// Where the build lives and how it is called.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Layout {
@@ -100,7 +185,8 @@ struct Layout {
     maven_parent: Option<String>,
     /// A working wrapper sits at the build root.
     wrapper: bool,
-    /// `gradlew` is there but `gradle/wrapper/gradle-wrapper.jar` is not committed.
+    /// The wrapper script is there without what it needs (`gradle-wrapper.jar`,
+    /// `maven-wrapper.properties`).
     broken_wrapper: bool,
 }
 
@@ -120,17 +206,9 @@ impl Layout {
         let maven_parent = parent.map(|p| under(&root, &p).unwrap_or(&p).to_string());
         let module = under(&root, ctx.dir).unwrap_or("").to_string();
         let at = |rel: &str| index.exists(&join(&root, rel));
-        let (wrapper, broken_wrapper) = match tool {
-            Tool::Maven => (
-                at("mvnw") && at(".mvn/wrapper/maven-wrapper.properties"),
-                false,
-            ),
-            Tool::Gradle => {
-                let present = at("gradlew") && at("gradle/wrapper/gradle-wrapper.properties");
-                let jar = at("gradle/wrapper/gradle-wrapper.jar");
-                (present && jar, at("gradlew") && !jar)
-            }
-        };
+        let spec = tool.spec();
+        let wrapper = at(spec.wrapper) && at(spec.wrapper_needs);
+        let broken_wrapper = at(spec.wrapper) && !wrapper;
         Layout {
             tool,
             root,
@@ -155,12 +233,12 @@ impl Layout {
     }
 
     /// The tool as called in the images (from the build root).
-    fn runner(&self) -> &'static str {
-        match (self.tool, self.wrapper) {
-            (Tool::Maven, true) => "./mvnw",
-            (Tool::Maven, false) => "mvn",
-            (Tool::Gradle, true) => "./gradlew",
-            (Tool::Gradle, false) => "gradle",
+    fn runner(&self) -> String {
+        let spec = self.tool.spec();
+        if self.wrapper {
+            format!("./{}", spec.wrapper)
+        } else {
+            spec.plain.to_string()
         }
     }
 
@@ -176,7 +254,7 @@ impl Layout {
                 } else {
                     format!(" -pl {} -am", self.module)
                 };
-                format!("{} -B -ntp{select} {goals}", self.runner())
+                format!("{} {}{select} {goals}", self.runner(), MAVEN.options)
             }
             Tool::Gradle => {
                 let tasks: Vec<String> = goals
@@ -189,7 +267,7 @@ impl Layout {
                         }
                     })
                     .collect();
-                format!("{} --no-daemon {}", self.runner(), tasks.join(" "))
+                format!("{} {} {}", self.runner(), GRADLE.options, tasks.join(" "))
             }
         }
     }
@@ -325,12 +403,8 @@ fn package_cmds(layout: &Layout, artifact: &Artifact) -> Vec<String> {
         Artifact::Quarkus(dir) => cmds.push(format!("cp -r {p}{dir} /out/quarkus-app")),
         Artifact::Dist(name) => cmds.push(format!("cp -r {p}build/install/{name} /out/dist")),
         Artifact::Library => {
-            let libs = match layout.tool {
-                Tool::Maven => "target",
-                Tool::Gradle => "build/libs",
-            };
             cmds[0] = "mkdir -p /out/lib".to_string();
-            cmds.push(format!("cp {p}{libs}/*.jar /out/lib/"));
+            cmds.push(format!("cp {p}{}/*.jar /out/lib/", layout.tool.spec().libs));
         }
     }
     cmds
@@ -479,26 +553,23 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
             ("gradle".to_string(), format!("{major}-jdk{java}"))
         }
     };
-    let tool_name = match layout.tool {
-        Tool::Maven => "Maven",
-        Tool::Gradle => "Gradle",
-    };
-    notes.push(match (layout.wrapper, layout.tool) {
-        (true, Tool::Maven) => format!(
-            "JDK image eclipse-temurin:{java}-jdk with the repository's Maven wrapper (mvnw), which pins Maven's version"
-        ),
-        (true, Tool::Gradle) => format!(
-            "JDK image eclipse-temurin:{java}-jdk with the repository's Gradle wrapper (gradlew), which pins Gradle's version"
-        ),
-        (false, _) => format!(
-            "{tool_name} image {}:{} (the repository has no {tool_name} wrapper)",
+    let spec = layout.tool.spec();
+    let name = spec.name;
+    notes.push(if layout.wrapper {
+        format!(
+            "JDK image eclipse-temurin:{java}-jdk with the repository's {name} wrapper ({}), which pins {name}'s version",
+            spec.wrapper
+        )
+    } else {
+        format!(
+            "{name} image {}:{} (the repository has no working {name} wrapper)",
             build_image.0, build_image.1
-        ),
+        )
     });
     if layout.broken_wrapper {
         warnings.push(format!(
-            "gradlew is committed without gradle/wrapper/gradle-wrapper.jar, so the wrapper cannot run; the build uses the gradle:{} image instead. Commit the wrapper jar (`gradle wrapper`) to pin Gradle's version",
-            build_image.1
+            "{} is committed without {}, so the wrapper cannot run; the build uses the {}:{} image instead. Commit the wrapper's files (`{}`) to pin {name}'s version",
+            spec.wrapper, spec.wrapper_needs, build_image.0, build_image.1, spec.wrapper_setup
         ));
     }
     if layout.is_member() {
@@ -519,28 +590,13 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
         ));
     }
 
-    let build_goals =
-        svc.commands
-            .build
-            .as_deref()
-            .map(goals)
-            .unwrap_or_else(|| match layout.tool {
-                Tool::Maven => "package -DskipTests".to_string(),
-                Tool::Gradle => "assemble".to_string(),
-            });
-    let install_goals = match layout.tool {
-        Tool::Maven => "dependency:go-offline",
-        Tool::Gradle => "dependencies",
-    };
-    let chmod = layout.wrapper.then(|| {
-        format!(
-            "chmod +x {}",
-            match layout.tool {
-                Tool::Maven => "mvnw",
-                Tool::Gradle => "gradlew",
-            }
-        )
-    });
+    let build_goals = svc
+        .commands
+        .build
+        .as_deref()
+        .map(goals)
+        .unwrap_or_else(|| spec.default_build.to_string());
+    let chmod = layout.wrapper.then(|| format!("chmod +x {}", spec.wrapper));
 
     // Dockerfile
     let mut d = dockerfile_base(ctx);
@@ -570,7 +626,7 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
         deps.comment("The wrapper script may have lost its executable bit (Windows checkouts).");
         warm.push(c.clone());
     }
-    let warm_cmd = layout.docker(install_goals);
+    let warm_cmd = layout.docker(spec.install);
     if layout.tool == Tool::Maven && layout.is_member() && layout.maven_parent.is_none() {
         // Sibling modules are not built yet, so go-offline cannot resolve them (MDEP-516):
         // it warms the cache as far as it gets and the build stage downloads the rest.
@@ -678,13 +734,8 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
         let mut words = cmd.splitn(2, ' ');
         let first = words.next().unwrap_or("");
         let rest = words.next().unwrap_or("");
-        let is_wrapper = first.ends_with("mvnw") || first.ends_with("gradlew");
-        if is_wrapper && !layout.wrapper {
-            let plain = match layout.tool {
-                Tool::Maven => "mvn",
-                Tool::Gradle => "gradle",
-            };
-            format!("{plain} {rest}")
+        if first.ends_with(spec.wrapper) && !layout.wrapper {
+            format!("{} {rest}", spec.plain)
         } else {
             cmd.to_string()
         }
@@ -700,55 +751,31 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
         .build
         .as_deref()
         .and_then(|b| b.split_whitespace().next())
-        .filter(|w| layout.wrapper && (w.ends_with("mvnw") || w.ends_with("gradlew")))
+        .filter(|w| layout.wrapper && w.ends_with(spec.wrapper))
         .map(String::from);
     let mut compile = Vec::new();
     if let Some(w) = &ci_wrapper {
         compile.push(format!("chmod +x {w}"));
     }
-    match layout.tool {
-        // -DskipTests compiles the tests (and so resolves their dependencies) without running them.
-        Tool::Maven => compile.push(ci_build),
-        Tool::Gradle => compile.push(format!("{ci_build} testClasses")),
-    }
-    let (compile_variables, cache, compile_artifacts) = match layout.tool {
-        Tool::Maven => (
-            vec![(
-                "MAVEN_OPTS".to_string(),
-                format!(
-                    "-Dmaven.repo.local=$CI_PROJECT_DIR/{}",
-                    join(ctx.dir, ".m2/repository")
-                ),
-            )],
-            lock_cache(ctx, &["pom.xml"], &[".m2/repository"], "maven"),
-            match &artifact {
-                Artifact::Quarkus(dir) => vec![format!("{dir}/")],
-                _ => vec!["target/*.jar".to_string()],
-            },
-        ),
-        Tool::Gradle => (
-            vec![(
-                "GRADLE_USER_HOME".to_string(),
-                format!("$CI_PROJECT_DIR/{}", join(ctx.dir, ".gradle")),
-            )],
-            lock_cache(
-                ctx,
-                &[
-                    "gradle.lockfile",
-                    "gradle/libs.versions.toml",
-                    "build.gradle.kts",
-                    "build.gradle",
-                    "gradle/wrapper/gradle-wrapper.properties",
-                ],
-                &[".gradle/wrapper", ".gradle/caches"],
-                "gradle",
-            ),
-            match &artifact {
-                Artifact::Quarkus(dir) => vec![format!("{dir}/")],
-                Artifact::Dist(_) => vec!["build/install/".to_string()],
-                _ => vec!["build/libs/".to_string()],
-            },
-        ),
+    // The tests compile too (Maven's -DskipTests compiles them without running them).
+    compile.push(format!("{ci_build}{}", spec.compile_tests));
+    let compile_variables = vec![(
+        spec.cache_var.0.to_string(),
+        spec.cache_var
+            .1
+            .replace("{dir}", &join(ctx.dir, spec.cache_home)),
+    )];
+    let cache = lock_cache(
+        ctx,
+        spec.cache_keys,
+        spec.cache_paths,
+        &name.to_ascii_lowercase(),
+    );
+    let compile_artifacts = match (&artifact, layout.tool) {
+        (Artifact::Quarkus(dir), _) => vec![format!("{dir}/")],
+        (Artifact::Dist(_), _) => vec!["build/install/".to_string()],
+        (_, Tool::Maven) => vec!["target/*.jar".to_string()],
+        (_, Tool::Gradle) => vec!["build/libs/".to_string()],
     };
 
     let test_cmd = layout.docker(
@@ -759,16 +786,10 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
             .unwrap_or_else(|| "test".to_string()),
     );
     let (tests, junit) = if svc.test_framework.is_some() {
-        let reports = match layout.tool {
-            Tool::Maven => "-path '*/surefire-reports/*' -name 'TEST-*.xml'",
-            Tool::Gradle => "-path '*/build/test-results/*' -name 'TEST-*.xml'",
-        };
+        let reports = spec.reports_find;
         notes.push(format!(
             "tests: `{test_cmd}` in the test image; the JUnit XML ({}) is copied to junit/ for GitLab, even when tests fail",
-            match layout.tool {
-                Tool::Maven => "target/surefire-reports",
-                Tool::Gradle => "build/test-results/test",
-            }
+            spec.reports
         ));
         (
             vec![
