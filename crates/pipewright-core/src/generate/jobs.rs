@@ -272,7 +272,7 @@ pub fn service_jobs(
     );
     let kaniko = |target: &str, dest: &str, cleanup: bool| {
         format!(
-            "/kaniko/executor --context \"{context}\" --dockerfile \"{dockerfile}\" --target {target} --destination \"{dest}\" --build-arg \"BASE_REGISTRY={}\" --cache=true --cache-repo \"{push_repo}/cache\"{insecure_kaniko}{}",
+            "/kaniko/executor --context \"{context}\" --dockerfile \"{dockerfile}\" --target {target} --destination \"{dest}\" --build-arg \"BASE_REGISTRY={}\" --cache=true --cache-repo \"{push_repo}/cache\" --skip-unused-stages{insecure_kaniko}{}",
             s.internal_registry,
             if cleanup { " --cleanup" } else { "" }
         )
@@ -365,7 +365,9 @@ pub fn service_jobs(
     // sast
     let mut sast = Job::new(n("sast"), Stage::Sast);
     sast.needs = Some(Vec::new());
-    match &recipe.sast {
+    // An ecosystem's own SAST tool runs in the test image; without one (the repository's own
+    // Dockerfile has no test stage) Semgrep stands in.
+    match recipe.sast.as_ref().filter(|_| test_in_image) {
         Some(custom) => {
             sast.comment = custom.comment.clone();
             sast.image = Some(Image {
@@ -431,6 +433,9 @@ pub fn service_jobs(
     let mut sonar = format!(
         "sonar-scanner -Dsonar.host.url=\"$SONAR_HOST_URL\" -Dsonar.token=\"$SONAR_TOKEN\" -Dsonar.projectKey=\"{sonar_key}\" -Dsonar.projectBaseDir={base_dir} -Dsonar.qualitygate.wait=true"
     );
+    for (key, value) in &recipe.sonar_properties {
+        sonar.push_str(&format!(" -D{key}={value}"));
+    }
     let mut qscript = Vec::new();
     match &recipe.lint {
         Some(lint) => {

@@ -157,7 +157,24 @@ fn normalize(runtime: &str, raw: &str) -> String {
             return "22".to_string();
         }
     }
+    if runtime == "elixir" {
+        // asdf/mise spell the OTP release into the version: `1.16.2-otp-26`.
+        if let Some(i) = v.find("-otp") {
+            v.truncate(i);
+        }
+    }
     if runtime == "java" {
+        // asdf/mise vendor prefixes and build suffixes: `temurin-17.0.9+9`, `openjdk-21`.
+        if let Some((vendor, rest)) = v.split_once('-') {
+            if vendor.chars().all(|c| c.is_ascii_alphabetic())
+                && rest.starts_with(|c: char| c.is_ascii_digit())
+            {
+                v = rest.to_string();
+            }
+        }
+        if let Some(i) = v.find('+') {
+            v.truncate(i);
+        }
         // sdkman identifiers: `17.0.9-tem`, `21-zulu`.
         if let Some((ver, _vendor)) = v.split_once('-') {
             if ver.chars().all(|c| c.is_ascii_digit() || c == '.') {
@@ -359,6 +376,8 @@ mod tests {
         assert_eq!(v("ruby", "3.2.2p53"), "3.2.2");
         assert_eq!(v("node", "20"), "20");
         assert_eq!(v("python", "3"), "3.13");
+        assert_eq!(v("elixir", "1.16.2-otp-26"), "1.16.2");
+        assert_eq!(v("java", "temurin-17.0.9+9"), "17");
     }
 
     #[test]

@@ -4,9 +4,7 @@
 //! `dotnet/runtime` running the published dll as an unprivileged user. Images come from
 //! mcr.microsoft.com through the team's registry; the SDK follows `global.json` when it pins one.
 
-use super::jvm::{
-    common_ancestor, copy_grouped, depth, member_warning, relative_to, resolve, under,
-};
+use super::jvm::{common_ancestor, copy_grouped, depth, member_note, relative_to, resolve, under};
 use super::{
     add_app_user, dockerfile_base, dockerignore, finish_runtime, lock_cache, Lint, Recipe,
 };
@@ -406,6 +404,7 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
     if let Some(s) = &scope.solution {
         settings.push(s.clone());
     }
+    let mut context_dir = None;
     let mut root = ctx.dir.to_string();
     for path in project_dirs
         .iter()
@@ -428,7 +427,8 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
         } else {
             root.clone()
         };
-        warnings.push(member_warning(
+        context_dir = Some(root.clone());
+        notes.push(member_note(
             ctx.dir,
             &context,
             &format!(
@@ -721,6 +721,8 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
             ".vs",
             "*.user",
         ]),
+        sonar_properties: Vec::new(),
+        context: context_dir,
         notes,
         warnings,
     }

@@ -329,6 +329,8 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
             "*.ez",
             "node_modules",
         ]),
+        sonar_properties: Vec::new(),
+        context: None,
         notes,
         warnings,
     }

@@ -443,6 +443,8 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
         sast: None,
         dockerfile: d,
         dockerignore: dockerignore(&["bin", ".go", ".cache", "*.test", "*.out"]),
+        sonar_properties: Vec::new(),
+        context: None,
         notes,
         warnings,
     }

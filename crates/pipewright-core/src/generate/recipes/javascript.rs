@@ -524,6 +524,7 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
             "playwright-report",
             "test-results",
         ]),
+        sonar_properties: Vec::new(),
         context: member_root,
         notes,
         warnings,

@@ -572,7 +572,9 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
             spec.wrapper, spec.wrapper_needs, build_image.0, build_image.1, spec.wrapper_setup
         ));
     }
+    let mut context_dir = None;
     if layout.is_member() {
+        context_dir = Some(layout.root.clone());
         let context = if layout.root.is_empty() {
             ".".to_string()
         } else {
@@ -583,7 +585,7 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
             (Tool::Maven, Some(_)) => "a Maven module whose parent POM is",
             (Tool::Gradle, _) => "a subproject of the Gradle build",
         };
-        warnings.push(member_warning(
+        notes.push(member_note(
             ctx.dir,
             &context,
             &format!("{kind} in {context}"),
@@ -771,12 +773,20 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
         spec.cache_paths,
         &name.to_ascii_lowercase(),
     );
-    let compile_artifacts = match (&artifact, layout.tool) {
+    let mut compile_artifacts = match (&artifact, layout.tool) {
         (Artifact::Quarkus(dir), _) => vec![format!("{dir}/")],
         (Artifact::Dist(_), _) => vec!["build/install/".to_string()],
         (_, Tool::Maven) => vec!["target/*.jar".to_string()],
         (_, Tool::Gradle) => vec!["build/libs/".to_string()],
     };
+    // SonarQube's Java analysis refuses to run without the compiled classes: `quality` takes
+    // them from `compile`.
+    let classes = match layout.tool {
+        Tool::Maven => "target/classes",
+        Tool::Gradle => "build/classes",
+    };
+    compile_artifacts.push(format!("{classes}/"));
+    let sonar_properties = vec![("sonar.java.binaries".to_string(), classes.to_string())];
 
     let test_cmd = layout.docker(
         &svc.commands
@@ -861,6 +871,8 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
             "out",
             "*.iml",
         ]),
+        sonar_properties,
+        context: context_dir,
         notes,
         warnings,
     }
@@ -953,10 +965,10 @@ pub(super) fn copy_grouped(stage: &mut Stage, files: &[String]) {
 }
 
 /// The warning for a service whose Docker build needs files above its folder.
-pub(super) fn member_warning(dir: &str, context: &str, what: &str) -> String {
+pub(super) fn member_note(dir: &str, context: &str, what: &str) -> String {
     let dir = if dir.is_empty() { "." } else { dir };
     format!(
-        "{dir} is {what}: its Dockerfile is written for the build context {context} (the whole build), but the generated build job uses {dir} as the context. Until pipewright can set the context, build it from {context} (`docker build -f {dir}/Dockerfile {context}`) and keep a .dockerignore there"
+        "{dir} is {what}: its image is built with {context} (the whole build) as the Docker context, the Dockerfile staying in {dir} (`docker build -f {dir}/Dockerfile {context}`)"
     )
 }
 

@@ -8,7 +8,6 @@
 
 pub mod csharp;
 pub mod elixir;
-mod generic;
 pub mod go;
 pub mod javascript;
 pub mod jvm;
@@ -72,6 +71,9 @@ pub struct Recipe {
     pub junit: Option<String>,
     pub lint: Option<Lint>,
     pub sast: Option<SastTool>,
+    /// Extra SonarQube scanner properties (paths relative to the service folder); when set
+    /// with `compile_artifacts`, `quality` also takes `compile`'s artifacts.
+    pub sonar_properties: Vec<(String, String)>,
     pub dockerfile: Dockerfile,
     pub dockerignore: Vec<String>,
     /// The Docker build context relative to the repository root when it is not the service
@@ -169,10 +171,13 @@ pub fn finish_runtime(
             stage.push(Instruction::Cmd(crate::dockerfile::exec_form(cmd)));
         }
         None => {
-            warnings.push(format!(
-                "no start command was detected; the image's CMD is `{}`: set the right one in the Dockerfile",
-                fallback.join(" ")
-            ));
+            // A library has nothing to start; the placeholder CMD is expected, not a problem.
+            if ctx.service.role != crate::stack::Role::Library {
+                warnings.push(format!(
+                    "no start command was detected; the image's CMD is `{}`: set the right one in the Dockerfile",
+                    fallback.join(" ")
+                ));
+            }
             stage.push(Instruction::Comment(
                 "No start command was detected: replace this CMD with the one that starts the service.".into(),
             ));

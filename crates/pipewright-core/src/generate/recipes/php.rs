@@ -736,6 +736,8 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
         sast: None,
         dockerfile: d,
         dockerignore: dockerignore(&ignore),
+        sonar_properties: Vec::new(),
+        context: None,
         notes,
         warnings,
     }

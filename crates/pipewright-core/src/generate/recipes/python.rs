@@ -443,6 +443,7 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
             "build",
             "*.egg-info",
         ]),
+        sonar_properties: Vec::new(),
         context: None,
         notes,
         warnings,

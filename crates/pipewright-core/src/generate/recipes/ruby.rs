@@ -921,6 +921,8 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
         sast,
         dockerfile: d,
         dockerignore: dockerignore(&ignore),
+        sonar_properties: Vec::new(),
+        context: None,
         notes,
         warnings,
     }

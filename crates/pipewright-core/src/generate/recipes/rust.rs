@@ -237,6 +237,7 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
         sast: None,
         dockerfile: d,
         dockerignore: dockerignore(&["target", ".cargo"]),
+        sonar_properties: Vec::new(),
         context: member,
         notes,
         warnings,
