@@ -814,6 +814,7 @@ mod tests {
             .compile
             .contains(&"dotnet restore ../../tests/W.Tests/W.Tests.csproj".to_string()));
         assert_eq!(r.test_setup[0], "cd ../../");
-        assert!(r.warnings.iter().any(|w| w.contains("build context .")));
+        assert!(r.notes.iter().any(|n| n.contains("as the Docker context")), "{:?}", r.notes);
+        assert_eq!(r.context.as_deref(), Some(""));
     }
 }
