@@ -57,6 +57,13 @@ pub enum TemplatesCommand {
         #[arg(long)]
         collection: Option<Collection>,
     },
+    /// Store the built-in generator's output for these repositories as starting templates
+    /// (collection pipeline_templates, source built-in), one per single-service repository.
+    Seed {
+        /// Repository folders (or git URLs) to generate for.
+        #[arg(required = true)]
+        repos: Vec<String>,
+    },
     /// Delete one record.
     Delete {
         id: String,
@@ -151,6 +158,62 @@ impl From<FolderError> for Failure {
             },
         }
     }
+}
+
+/// Generates with the built-in generator for each repository and stores the pair.
+async fn seed(store: &dyn KnowledgeStore, repos: &[String]) -> Result<Output, Failure> {
+    let settings = super::config::load(&super::config::SettingsArgs::default())
+        .map_err(|e| usage(e.to_string()))?
+        .generator;
+    let mut records = Vec::new();
+    let mut text = String::new();
+    for repo in repos {
+        let outcome = pipewright_workflow::generate::generate_for(
+            repo,
+            &pipewright_workflow::analyze::AnalyzeOptions::default(),
+            &settings,
+        )
+        .map_err(|e| usage(format!("{repo}: {e}")))?;
+        let [service] = outcome.profile.services.as_slice() else {
+            let _ = writeln!(
+                text,
+                "skipped {repo}: {} services; a template describes one stack",
+                outcome.profile.services.len()
+            );
+            continue;
+        };
+        let files = &outcome.bundle.files;
+        let (Some(ci), Some(dockerfile)) = (files.get(".gitlab-ci.yml"), files.get("Dockerfile")) else {
+            let _ = writeln!(text, "skipped {repo}: it keeps its own Dockerfile");
+            continue;
+        };
+        let stack = pipewright_core::knowledge::StackKey::from_service(service);
+        let hash = pipewright_core::knowledge::content_hash(Some(ci), Some(dockerfile));
+        let id = pipewright_core::knowledge::stack_id("builtin", &stack, &hash);
+        let record = Record::new(
+            Collection::Templates,
+            id,
+            stack,
+            Some(ci.clone()),
+            Some(dockerfile.clone()),
+            RecordSource::BuiltIn,
+            now(),
+        );
+        let _ = writeln!(text, "  {}  ({})", record.id, stack_label(&record));
+        records.push(record);
+    }
+    if !records.is_empty() {
+        store.upsert(&records).await?;
+    }
+    Ok(Output {
+        text: format!(
+            "stored {} built-in template{} in {}\n{text}",
+            records.len(),
+            plural(records.len()),
+            store.describe()
+        ),
+        json: json!({ "seeded": records.iter().map(summary).collect::<Vec<_>>() }),
+    })
 }
 
 fn usage(message: String) -> Failure {
@@ -256,6 +319,7 @@ async fn execute(args: TemplatesArgs) -> Result<Output, Failure> {
                 }),
             })
         }
+        TemplatesCommand::Seed { repos } => seed(store, &repos).await,
         TemplatesCommand::Delete { id, collection } => {
             let (collection, _) = find(store, &id, collection).await?;
             store.delete(collection, &id).await?;
