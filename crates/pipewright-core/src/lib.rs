@@ -19,4 +19,5 @@ pub mod detect;
 pub mod index;
 pub mod source;
 pub mod stack;
+pub mod validate;
 pub mod yaml;

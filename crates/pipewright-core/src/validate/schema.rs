@@ -1,0 +1,177 @@
+//! GitLab's official CI schema (`data/gitlab-ci.schema.json`, MIT, see `data/NOTICE.md`),
+//! embedded in the binary and compiled once, checked against the document after merges and
+//! `!reference` tags are resolved (the schema rejects the raw tag). Each schema error becomes a
+//! finding at the key or value it concerns; for `anyOf`/`oneOf` failures the most specific
+//! branch error is reported, as the generic "not valid under any schema" helps nobody.
+
+use super::catalog::GITLAB_SCHEMA;
+use super::secrets;
+use super::text::{join, Pos};
+use super::yaml_doc::YamlDoc;
+use super::Finding;
+use jsonschema::error::ValidationErrorKind;
+use jsonschema::{Draft, ValidationError, Validator};
+use serde_json::Value;
+use std::sync::LazyLock;
+
+/// The schema text, exactly as GitLab publishes it.
+pub const GITLAB_CI_SCHEMA: &str = include_str!("../../data/gitlab-ci.schema.json");
+/// Its license and provenance.
+pub const GITLAB_CI_SCHEMA_NOTICE: &str = include_str!("../../data/NOTICE.md");
+
+static VALIDATOR: LazyLock<Result<Validator, String>> = LazyLock::new(|| {
+    let schema: Value = serde_json::from_str(GITLAB_CI_SCHEMA)
+        .map_err(|e| format!("the embedded GitLab CI schema is not JSON: {e}"))?;
+    jsonschema::options()
+        .with_draft(Draft::Draft7)
+        .build(&schema)
+        .map_err(|e| format!("the embedded GitLab CI schema does not compile: {e}"))
+});
+
+/// Schema findings for `doc`.
+pub fn check(doc: &YamlDoc) -> Vec<Finding> {
+    let validator = match &*VALIDATOR {
+        Ok(v) => v,
+        Err(e) => return vec![GITLAB_SCHEMA.at(Pos::START, e.clone())],
+    };
+    validator
+        .iter_errors(&doc.root)
+        .map(|err| finding(doc, most_specific(&err)))
+        .collect()
+}
+
+/// The deepest error among an `anyOf`/`oneOf`'s branches, preferring errors that say what is
+/// wrong over bare type mismatches, when it is deeper than the error itself.
+fn most_specific<'a, 'e>(err: &'a ValidationError<'e>) -> &'a ValidationError<'e> {
+    let context = match err.kind() {
+        ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
+            context
+        }
+        _ => return err,
+    };
+    let mut best: Option<&'a ValidationError<'e>> = None;
+    for branch in context {
+        for e in branch {
+            let leaf = most_specific(e);
+            if best.is_none_or(|b| score(leaf) > score(b)) {
+                best = Some(leaf);
+            }
+        }
+    }
+    match best {
+        Some(b) if depth(b) > depth(err) => b,
+        _ => err,
+    }
+}
+
+fn depth(err: &ValidationError<'_>) -> usize {
+    err.instance_path().as_str().matches('/').count()
+}
+
+fn score(err: &ValidationError<'_>) -> (usize, u8) {
+    let telling = match err.kind() {
+        ValidationErrorKind::Type { .. }
+        | ValidationErrorKind::AnyOf { .. }
+        | ValidationErrorKind::OneOfNotValid { .. }
+        | ValidationErrorKind::FalseSchema => 0,
+        _ => 1,
+    };
+    (depth(err), telling)
+}
+
+fn finding(doc: &YamlDoc, err: &ValidationError<'_>) -> Finding {
+    let pointer = err.instance_path().as_str().to_string();
+    let placeholder = placeholder(err.instance());
+    let message = err.masked_with(placeholder).to_string();
+    // Point at the offending key itself when the schema names one.
+    let pos = match err.kind() {
+        ValidationErrorKind::AdditionalProperties { unexpected } if !unexpected.is_empty() => {
+            doc.key_pos(&join(&pointer, &unexpected[0]))
+        }
+        _ => doc
+            .span(&pointer)
+            .map(|s| s.key.unwrap_or(s.start))
+            .unwrap_or_else(|| doc.pos(&pointer)),
+    };
+    let place = readable_path(&pointer);
+    let message = if place.is_empty() {
+        message
+    } else {
+        format!("{place}: {message}")
+    };
+    GITLAB_SCHEMA.at(pos, message)
+}
+
+/// How the offending value is shown: short scalars as they are (unless they look like a
+/// secret), containers by kind, so messages stay one line and never echo a secret.
+fn placeholder(value: &Value) -> String {
+    match value {
+        Value::Object(_) => "this mapping".to_string(),
+        Value::Array(_) => "this list".to_string(),
+        Value::String(s) if secrets::looks_secret(s) => "this value".to_string(),
+        other => {
+            let text = other.to_string();
+            if text.chars().count() > 60 {
+                let short: String = text.chars().take(57).collect();
+                format!("{short}...")
+            } else {
+                text
+            }
+        }
+    }
+}
+
+/// `/job/script/0` as `job.script[0]`.
+pub fn readable_path(pointer: &str) -> String {
+    let mut out = String::new();
+    for seg in pointer.split('/').skip(1) {
+        let seg = seg.replace("~1", "/").replace("~0", "~");
+        if !seg.is_empty() && seg.chars().all(|c| c.is_ascii_digit()) {
+            out.push_str(&format!("[{seg}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&seg);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validate::yaml_doc;
+
+    fn schema_findings(text: &str) -> Vec<Finding> {
+        check(&yaml_doc::load(text).unwrap())
+    }
+
+    #[test]
+    fn embedded_schema_compiles() {
+        assert!(VALIDATOR.is_ok(), "{:?}", VALIDATOR.as_ref().err());
+        assert!(GITLAB_CI_SCHEMA_NOTICE.contains("MIT"));
+    }
+
+    #[test]
+    fn a_typo_is_reported_at_the_key() {
+        let f = schema_findings("job:\n  script: [a]\n  stagee: test\n");
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!((f[0].line, f[0].column), (3, 3));
+        assert!(f[0].message.contains("stagee"), "{}", f[0].message);
+    }
+
+    #[test]
+    fn a_bad_enum_value_names_the_value() {
+        let f = schema_findings("job:\n  script: [a]\n  when: sometimes\n");
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].line, 3);
+        assert!(f[0].message.contains("sometimes"), "{}", f[0].message);
+    }
+
+    #[test]
+    fn resolved_references_pass_the_schema() {
+        let f = schema_findings(".s:\n  script: [a]\njob:\n  script: !reference [.s, script]\n");
+        assert!(f.is_empty(), "{f:?}");
+    }
+}
