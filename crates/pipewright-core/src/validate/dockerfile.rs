@@ -324,8 +324,12 @@ pub fn check(text: &str, settings: &ValidatorSettings) -> Vec<Finding> {
     for (s, stage) in stages.iter().enumerate() {
         let mut vars = global_args.clone();
         let mut user = stage.parent.and_then(|p| users[p].clone());
-        for idx in stage.from + 1..=stage.last {
-            let i = &ins[idx];
+        for (idx, i) in ins
+            .iter()
+            .enumerate()
+            .take(stage.last + 1)
+            .skip(stage.from + 1)
+        {
             let mut reported_secret = false;
             match i.keyword.as_str() {
                 "ARG" | "ENV" => {
@@ -341,7 +345,7 @@ pub fn check(text: &str, settings: &ValidatorSettings) -> Vec<Finding> {
                 _ => {}
             }
             if !reported_secret {
-                for hit in scan(&ins_text(text, i), settings) {
+                for hit in scan(ins_text(text, i), settings) {
                     out.push(SECRET_IN_CLEAR.at(
                         lines.pos(i.start + hit.offset),
                         format!("{} is written in clear in the Dockerfile; pass it as a build secret (`RUN --mount=type=secret`)", hit.kind),
@@ -782,10 +786,9 @@ fn check_expose(
         return;
     }
     match any_expose {
-        Some(line) => out.push(
-            EXPOSE_PORT.at(
-                Pos::new(line, 1),
-                format!(
+        Some(line) => out.push(EXPOSE_PORT.at(
+            Pos::new(line, 1),
+            format!(
                     "the service listens on port {port}, but the final stage exposes {}",
                     exposed
                         .iter()
@@ -797,8 +800,7 @@ fn check_expose(
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
-            ),
-        ),
+        )),
         None => {
             // Declare it just before the command that starts the service, else at the end.
             let at = ins[stage.from + 1..=stage.last]
@@ -866,6 +868,6 @@ mod tests {
             substitute("x:${A}-${B:-2}", &vars),
             ("x:1-2".to_string(), true)
         );
-        assert_eq!(substitute("$C", &vars).1, false);
+        assert!(!substitute("$C", &vars).1);
     }
 }

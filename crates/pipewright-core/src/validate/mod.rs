@@ -110,6 +110,7 @@ pub struct ValidatorSettings {
     /// starts with a prefix followed by `/`.
     pub registries: Vec<String>,
     /// Prefixes images may be pushed to (Kaniko `--destination`, `docker push`, `crane`…).
+    /// Jobs may also run images from here (the images the pipeline built).
     pub push_registries: Vec<String>,
     /// Where credentials may be sent: variables (`$SONAR_HOST_URL`) or host names
     /// (`sonar.example.com`, or `.example.com` for every subdomain). Remote includes must
@@ -187,8 +188,9 @@ pub fn validate_pipeline(text: &str, settings: &ValidatorSettings) -> Vec<Findin
     };
     let mut findings = doc.findings.clone();
     findings.extend(schema::check(&doc));
-    findings.extend(pipeline_rules::check(&doc, text, &lines, settings));
-    findings.extend(secrets::check_pipeline(&doc, &lines, settings));
+    let facts = pipeline_rules::Facts::new(&doc, &lines);
+    findings.extend(pipeline_rules::check(&doc, text, &lines, settings, &facts));
+    findings.extend(secrets::check_pipeline(&doc, &lines, settings, &facts));
     sorted(findings)
 }
 

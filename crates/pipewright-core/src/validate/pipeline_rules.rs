@@ -11,7 +11,7 @@
 use super::catalog::*;
 use super::fix;
 use super::shell;
-use super::text::{join, LineIndex, Pos};
+use super::text::{join, push_segment, LineIndex, Pos};
 use super::yaml_doc::YamlDoc;
 use super::{Finding, ValidatorSettings, OWNED_STAGES as NINE_STAGES};
 use serde_json::{Map, Value};
@@ -60,6 +60,8 @@ pub struct Model<'d> {
     pub stages: Vec<String>,
     pub stages_declared: bool,
     pub has_include: bool,
+    /// Each real job's stage and where it is written, worked out once.
+    job_stages: HashMap<&'d str, (String, String)>,
 }
 
 /// Where an inherited value was found.
@@ -96,14 +98,21 @@ impl<'d> Model<'d> {
         let mut stages =
             declared.unwrap_or_else(|| DEFAULT_STAGES.iter().map(|s| s.to_string()).collect());
         stages.extend(IMPLICIT_STAGES.iter().map(|s| s.to_string()));
-        Model {
+        let mut model = Model {
             doc,
             entries,
             jobs,
             stages,
             stages_declared,
             has_include: root.contains_key("include"),
-        }
+            job_stages: HashMap::new(),
+        };
+        model.job_stages = model
+            .jobs
+            .iter()
+            .map(|j| (*j, model.find_stage(j)))
+            .collect();
+        model
     }
 
     /// `key` of entry `name`, its own or the nearest through `extends` (later `extends`
@@ -150,6 +159,13 @@ impl<'d> Model<'d> {
 
     /// A job's stage (GitLab's default is `test`) and where it is written.
     pub fn stage_of(&self, job: &str) -> (String, String) {
+        match self.job_stages.get(job) {
+            Some(found) => found.clone(),
+            None => self.find_stage(job),
+        }
+    }
+
+    fn find_stage(&self, job: &str) -> (String, String) {
         match self.inherited(job, "stage") {
             Ok(Some(Inherited { value, pointer })) => {
                 (value.as_str().unwrap_or("test").to_string(), pointer)
@@ -191,12 +207,28 @@ pub fn extends_of(entry: &Map<String, Value>) -> Vec<String> {
     }
 }
 
+/// What several rules read from the scripts and variables, gathered in one walk.
+pub struct Facts {
+    /// Every shell statement of every script.
+    pub statements: Vec<ScriptStatement>,
+    /// Every `variables:` entry.
+    pub defs: Vec<VarDef>,
+}
+
+impl Facts {
+    pub fn new(doc: &YamlDoc, lines: &LineIndex<'_>) -> Self {
+        let (statements, defs) = collect(doc, lines);
+        Facts { statements, defs }
+    }
+}
+
 /// Every semantic finding for `doc`.
 pub fn check(
     doc: &YamlDoc,
     text: &str,
     lines: &LineIndex<'_>,
     settings: &ValidatorSettings,
+    facts: &Facts,
 ) -> Vec<Finding> {
     let model = Model::new(doc);
     let mut out = Vec::new();
@@ -207,10 +239,9 @@ pub fn check(
     check_references(&model, settings, &mut out);
     check_scripts(&model, &mut out);
     let allow = AllowList::new(settings);
-    let defs = variable_definitions(doc);
     check_images(&model, text, lines, settings, &mut out);
-    check_pushes(&model, lines, settings, &defs, &mut out);
-    check_trusted_variables(doc, &allow, &defs, &mut out);
+    check_pushes(&facts.statements, settings, &facts.defs, &mut out);
+    check_trusted_variables(doc, &allow, &facts.defs, &mut out);
     check_includes(&model, &allow, &mut out);
     if settings.owned {
         check_owned(&model, &mut out);
@@ -307,19 +338,19 @@ fn check_job_references(m: &Model<'_>, settings: &ValidatorSettings, out: &mut V
         ] {
             let Some(list) = list else { continue };
             for r in job_refs(list) {
-                let pos = m.doc.pos(&r.pointer);
+                let pos = || m.doc.pos(&r.pointer);
                 if !is_job.contains(r.name.as_str()) {
                     if r.optional {
                         continue;
                     }
                     if m.may_be_external(settings) {
                         out.push(EXTERNAL_REFERENCE.at(
-                            pos,
+                            pos(),
                             format!("job `{job}` {what} `{}`, which is not in this file; it may come from an include", r.name),
                         ));
                     } else {
                         out.push(unknown_rule.at(
-                            pos,
+                            pos(),
                             format!(
                                 "job `{job}` {what} `{}`, which is not a job of this pipeline{}",
                                 r.name,
@@ -337,7 +368,7 @@ fn check_job_references(m: &Model<'_>, settings: &ValidatorSettings, out: &mut V
                 if let (Some(mine), Some(theirs)) = (own_stage, m.stage_index(&their_stage)) {
                     if theirs > mine {
                         out.push(NEEDS_LATER_STAGE.at(
-                            pos,
+                            pos(),
                             format!("job `{job}` (stage `{stage}`) {what} `{}`, which runs in the later stage `{their_stage}`", r.name),
                         ));
                     }
@@ -346,7 +377,7 @@ fn check_job_references(m: &Model<'_>, settings: &ValidatorSettings, out: &mut V
                     if let Some(names) = &need_names {
                         if !names.contains(&r.name) {
                             out.push(DEPENDENCIES_NOT_IN_NEEDS.at(
-                                pos,
+                                pos(),
                                 format!("job `{job}` depends on `{}` but does not list it in `needs`; GitLab requires dependencies to be part of needs", r.name),
                             ));
                         }
@@ -426,7 +457,7 @@ fn check_needs_cycles(m: &Model<'_>, out: &mut Vec<Finding>) {
 fn check_extends(m: &Model<'_>, settings: &ValidatorSettings, out: &mut Vec<Finding>) {
     let mut names: Vec<&str> = m.entries.keys().copied().collect();
     // Report in file order.
-    names.sort_by_key(|n| m.doc.key_pos(&join("", n)));
+    names.sort_by_cached_key(|n| m.doc.key_pos(&join("", n)));
     let mut edges: HashMap<&str, Vec<(&str, String)>> = HashMap::new();
     for &name in &names {
         let Some(entry) = m.entries.get(name) else {
@@ -592,53 +623,91 @@ pub struct VarDef {
     pub pointer: String,
 }
 
-/// Every `variables:` entry of the document.
-pub fn variable_definitions(doc: &YamlDoc) -> Vec<VarDef> {
-    fn walk(value: &Value, pointer: &mut String, out: &mut Vec<VarDef>) {
+/// One step of a path being walked; pointers are written out only for what is collected.
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+fn pointer_of(path: &[Step<'_>]) -> String {
+    let mut p = String::new();
+    for step in path {
+        match step {
+            Step::Key(k) => push_segment(&mut p, k),
+            Step::Index(i) => push_segment(&mut p, &i.to_string()),
+        }
+    }
+    p
+}
+
+/// Collects script strings and `variables:` entries in one walk of the document.
+struct Collector<'d> {
+    scripts: Vec<(&'d str, String)>,
+    defs: Vec<VarDef>,
+}
+
+impl<'d> Collector<'d> {
+    fn walk(&mut self, value: &'d Value, path: &mut Vec<Step<'d>>) {
         match value {
             Value::Object(m) => {
                 for (k, v) in m {
-                    let len = pointer.len();
-                    super::text::push_segment(pointer, k);
+                    path.push(Step::Key(k));
                     if k == "variables" {
                         if let Value::Object(vars) = v {
-                            for (name, def) in vars {
-                                let (text, at) = match def {
-                                    Value::Object(o) => (
-                                        o.get("value").map(scalar_text),
-                                        join(&join(pointer, name), "value"),
-                                    ),
-                                    other => (Some(scalar_text(other)), join(pointer, name)),
-                                };
-                                if let Some(value) = text {
-                                    out.push(VarDef {
-                                        name: name.clone(),
-                                        value,
-                                        pointer: at,
-                                    });
-                                }
-                            }
+                            self.variables(vars, path);
                         }
+                    } else if SCRIPT_KEYS.contains(&k.as_str()) && !v.is_object() {
+                        self.strings(v, path);
                     } else {
-                        walk(v, pointer, out);
+                        self.walk(v, path);
                     }
-                    pointer.truncate(len);
+                    path.pop();
                 }
             }
             Value::Array(items) => {
                 for (i, v) in items.iter().enumerate() {
-                    let len = pointer.len();
-                    super::text::push_segment(pointer, &i.to_string());
-                    walk(v, pointer, out);
-                    pointer.truncate(len);
+                    path.push(Step::Index(i));
+                    self.walk(v, path);
+                    path.pop();
                 }
             }
             _ => {}
         }
     }
-    let mut out = Vec::new();
-    walk(&doc.root, &mut String::new(), &mut out);
-    out
+
+    fn strings(&mut self, value: &'d Value, path: &mut Vec<Step<'d>>) {
+        match value {
+            Value::String(s) => self.scripts.push((s, pointer_of(path))),
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    path.push(Step::Index(i));
+                    self.strings(v, path);
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn variables(&mut self, vars: &'d Map<String, Value>, path: &mut Vec<Step<'d>>) {
+        let base = pointer_of(path);
+        for (name, def) in vars {
+            let (text, at) = match def {
+                Value::Object(o) => (
+                    o.get("value").map(scalar_text),
+                    join(&join(&base, name), "value"),
+                ),
+                other => (Some(scalar_text(other)), join(&base, name)),
+            };
+            if let Some(value) = text {
+                self.defs.push(VarDef {
+                    name: name.clone(),
+                    value,
+                    pointer: at,
+                });
+            }
+        }
+    }
 }
 
 /// A scalar as the text GitLab would put in the environment.
@@ -657,56 +726,23 @@ pub struct ScriptStatement {
 }
 
 /// Every shell statement under a [`SCRIPT_KEYS`] key anywhere in the document (jobs, hidden
-/// jobs, `default`, hooks, service commands).
-pub fn script_statements(doc: &YamlDoc, lines: &LineIndex<'_>) -> Vec<ScriptStatement> {
-    fn strings<'v>(value: &'v Value, pointer: String, out: &mut Vec<(&'v str, String)>) {
-        match value {
-            Value::String(s) => out.push((s, pointer)),
-            Value::Array(items) => {
-                for (i, v) in items.iter().enumerate() {
-                    strings(v, join(&pointer, &i.to_string()), out);
-                }
-            }
-            _ => {}
-        }
-    }
-    fn walk<'v>(value: &'v Value, pointer: &mut String, out: &mut Vec<(&'v str, String)>) {
-        match value {
-            Value::Object(m) => {
-                for (k, v) in m {
-                    let len = pointer.len();
-                    super::text::push_segment(pointer, k);
-                    if SCRIPT_KEYS.contains(&k.as_str()) && !v.is_object() {
-                        strings(v, pointer.clone(), out);
-                    } else {
-                        walk(v, pointer, out);
-                    }
-                    pointer.truncate(len);
-                }
-            }
-            Value::Array(items) => {
-                for (i, v) in items.iter().enumerate() {
-                    let len = pointer.len();
-                    super::text::push_segment(pointer, &i.to_string());
-                    walk(v, pointer, out);
-                    pointer.truncate(len);
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut found = Vec::new();
-    walk(&doc.root, &mut String::new(), &mut found);
-    let mut out = Vec::new();
-    for (script, pointer) in found {
+/// jobs, `default`, hooks, service commands), and every `variables:` entry.
+fn collect(doc: &YamlDoc, lines: &LineIndex<'_>) -> (Vec<ScriptStatement>, Vec<VarDef>) {
+    let mut c = Collector {
+        scripts: Vec::new(),
+        defs: Vec::new(),
+    };
+    c.walk(&doc.root, &mut Vec::new());
+    let mut statements = Vec::new();
+    for (script, pointer) in c.scripts {
         for st in shell::statements(script) {
-            out.push(ScriptStatement {
+            statements.push(ScriptStatement {
                 pos: string_line_pos(doc, lines, &pointer, st.line),
                 text: st.text,
             });
         }
     }
-    out
+    (statements, c.defs)
 }
 
 /// The position of line `offset` (0-based) inside the string at `pointer`: block scalars
@@ -812,7 +848,11 @@ fn check_images(
         }
         for (pointer, image) in images {
             let expanded = expand_leading(image.trim(), &defs, &allow);
-            if has_prefix(&expanded, &settings.registries) {
+            // Images pipewright pushed itself (the test stage runs in the built image) are
+            // as trusted as those it pulls.
+            if has_prefix(&expanded, &settings.registries)
+                || has_prefix(&expanded, &settings.push_registries)
+            {
                 continue;
             }
             let pos = m.doc.pos(&pointer);
@@ -826,7 +866,13 @@ fn check_images(
                 pos,
                 format!(
                     "image {shown} does not come from the configured registry ({})",
-                    settings.registries.join(" or ")
+                    settings
+                        .registries
+                        .iter()
+                        .chain(&settings.push_registries)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
                 fix,
             ));
@@ -866,8 +912,7 @@ fn push_destinations(statement: &str) -> Vec<String> {
 }
 
 fn check_pushes(
-    m: &Model<'_>,
-    lines: &LineIndex<'_>,
+    statements: &[ScriptStatement],
     settings: &ValidatorSettings,
     defs: &[VarDef],
     out: &mut Vec<Finding>,
@@ -877,7 +922,13 @@ fn check_pushes(
         .iter()
         .map(|d| (d.name.as_str(), d.value.as_str()))
         .collect();
-    for st in script_statements(m.doc, lines) {
+    // Cheap word test first: tokenising every statement of a big file costs more than it finds.
+    let may_push = |t: &str| {
+        ["push", "--destination", "copy", " cp "]
+            .iter()
+            .any(|w| t.contains(w))
+    };
+    for st in statements.iter().filter(|st| may_push(&st.text)) {
         for dest in push_destinations(&st.text) {
             let expanded = expand_leading(&dest, &defined, &allow);
             if has_prefix(&expanded, &settings.push_registries) {

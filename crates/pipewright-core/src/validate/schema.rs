@@ -5,6 +5,7 @@
 //! branch error is reported, as the generic "not valid under any schema" helps nobody.
 
 use super::catalog::GITLAB_SCHEMA;
+use super::pipeline_rules::extends_of;
 use super::secrets;
 use super::text::{join, Pos};
 use super::yaml_doc::YamlDoc;
@@ -12,6 +13,7 @@ use super::Finding;
 use jsonschema::error::ValidationErrorKind;
 use jsonschema::{Draft, ValidationError, Validator};
 use serde_json::Value;
+use std::collections::HashSet;
 use std::sync::LazyLock;
 
 /// The schema text, exactly as GitLab publishes it.
@@ -28,16 +30,72 @@ static VALIDATOR: LazyLock<Result<Validator, String>> = LazyLock::new(|| {
         .map_err(|e| format!("the embedded GitLab CI schema does not compile: {e}"))
 });
 
+/// The same schema rooted at its job definition: hidden templates are anything-goes to the
+/// schema (they may be plain anchors), but those that jobs `extends` are merged into jobs, so
+/// GitLab holds them to the job keywords.
+static TEMPLATE_VALIDATOR: LazyLock<Result<Validator, String>> = LazyLock::new(|| {
+    let schema: Value = serde_json::from_str(GITLAB_CI_SCHEMA)
+        .map_err(|e| format!("the embedded GitLab CI schema is not JSON: {e}"))?;
+    let rooted = serde_json::json!({
+        "$ref": "#/definitions/job_template",
+        "definitions": schema.get("definitions").cloned().unwrap_or(Value::Null),
+    });
+    jsonschema::options()
+        .with_draft(Draft::Draft7)
+        .build(&rooted)
+        .map_err(|e| format!("the embedded GitLab CI job schema does not compile: {e}"))
+});
+
 /// Schema findings for `doc`.
 pub fn check(doc: &YamlDoc) -> Vec<Finding> {
-    let validator = match &*VALIDATOR {
-        Ok(v) => v,
-        Err(e) => return vec![GITLAB_SCHEMA.at(Pos::START, e.clone())],
+    let (validator, templates) = match (&*VALIDATOR, &*TEMPLATE_VALIDATOR) {
+        (Ok(v), Ok(t)) => (v, t),
+        (Err(e), _) | (_, Err(e)) => return vec![GITLAB_SCHEMA.at(Pos::START, e.clone())],
     };
-    validator
+    let mut out: Vec<Finding> = validator
         .iter_errors(&doc.root)
-        .map(|err| finding(doc, most_specific(&err)))
-        .collect()
+        .map(|err| finding(doc, "", most_specific(&err)))
+        .collect();
+    for name in extended_templates(doc) {
+        if let Some(template) = doc.map().get(name) {
+            let base = join("", name);
+            out.extend(
+                templates
+                    .iter_errors(template)
+                    .map(|err| finding(doc, &base, most_specific(&err))),
+            );
+        }
+    }
+    out
+}
+
+/// Hidden entries that real jobs extend, directly or through other templates.
+fn extended_templates(doc: &YamlDoc) -> Vec<&str> {
+    let root = doc.map();
+    let mut queue: Vec<&str> = root
+        .iter()
+        .filter(|(k, v)| !k.starts_with('.') && v.is_object())
+        .map(|(k, _)| k.as_str())
+        .collect();
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut out = Vec::new();
+    while let Some(name) = queue.pop() {
+        let Some(Value::Object(entry)) = root.get(name) else {
+            continue;
+        };
+        for parent in extends_of(entry) {
+            if let Some((key, _)) = root.get_key_value(parent.as_str()) {
+                if seen.insert(key.as_str()) {
+                    if key.starts_with('.') {
+                        out.push(key.as_str());
+                    }
+                    queue.push(key.as_str());
+                }
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 /// The deepest error among an `anyOf`/`oneOf`'s branches, preferring errors that say what is
@@ -79,8 +137,8 @@ fn score(err: &ValidationError<'_>) -> (usize, u8) {
     (depth(err), telling)
 }
 
-fn finding(doc: &YamlDoc, err: &ValidationError<'_>) -> Finding {
-    let pointer = err.instance_path().as_str().to_string();
+fn finding(doc: &YamlDoc, base: &str, err: &ValidationError<'_>) -> Finding {
+    let pointer = format!("{base}{}", err.instance_path().as_str());
     let placeholder = placeholder(err.instance());
     let message = err.masked_with(placeholder).to_string();
     // Point at the offending key itself when the schema names one.
@@ -167,6 +225,15 @@ mod tests {
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].line, 3);
         assert!(f[0].message.contains("sometimes"), "{}", f[0].message);
+    }
+
+    #[test]
+    fn extended_templates_are_held_to_job_keywords() {
+        let f = schema_findings(
+            ".base:\n  imagee: x\njob:\n  extends: .base\n  script: [a]\n.unused:\n  anything: 1\n",
+        );
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!((f[0].line, f[0].column), (2, 3));
     }
 
     #[test]

@@ -9,17 +9,13 @@
 //! when it names none pipewright can verify, it is refused as well.
 
 use super::catalog::{CREDENTIAL_EXFILTRATION, SECRET_IN_CLEAR, SERVICE_PASSWORD_IN_CLEAR};
-use super::pipeline_rules::{
-    host_of, leading_variable, script_statements, string_line_pos, variable_definitions, AllowList,
-    ScriptStatement,
-};
+use super::pipeline_rules::{host_of, leading_variable, AllowList, Facts, ScriptStatement, VarDef};
 use super::shell;
-use super::text::{push_segment, LineIndex};
+use super::text::LineIndex;
 use super::yaml_doc::YamlDoc;
 use super::{Finding, ValidatorSettings};
 use regex::{Regex, RegexSet};
-use serde_json::Value;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 /// Credential variables pipewright and GitLab use, by name.
@@ -238,14 +234,28 @@ pub fn check_pipeline(
     doc: &YamlDoc,
     lines: &LineIndex<'_>,
     settings: &ValidatorSettings,
+    facts: &Facts,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
-    scan_strings(doc, lines, settings, &mut out);
-    for def in variable_definitions(doc) {
+    // The raw text, once: fast, exact positions, and a secret in a comment is still a secret
+    // written in the file.
+    let mut reported_lines = std::collections::HashSet::new();
+    for hit in scan(lines.text(), settings) {
+        let pos = lines.pos(hit.offset);
+        reported_lines.insert(pos.line);
+        out.push(SECRET_IN_CLEAR.at(
+            pos,
+            format!("{} is written in clear; store it as a masked CI/CD variable and refer to it by name", hit.kind),
+        ));
+    }
+    for def in &facts.defs {
         if !is_literal_secret(&def.value) {
             continue;
         }
         let pos = doc.pos(&def.pointer);
+        if reported_lines.contains(&pos.line) {
+            continue;
+        }
         if SERVICE_PASSWORDS.contains(&def.name.as_str()) {
             out.push(SERVICE_PASSWORD_IN_CLEAR.at(
                 pos,
@@ -258,50 +268,8 @@ pub fn check_pipeline(
             ));
         }
     }
-    let statements = script_statements(doc, lines);
-    out.extend(exfiltration(doc, &statements, settings));
+    out.extend(exfiltration(&facts.statements, &facts.defs, settings));
     out
-}
-
-fn scan_strings(
-    doc: &YamlDoc,
-    lines: &LineIndex<'_>,
-    settings: &ValidatorSettings,
-    out: &mut Vec<Finding>,
-) {
-    fn walk(value: &Value, pointer: &mut String, found: &mut Vec<(String, String)>) {
-        match value {
-            Value::String(s) => found.push((pointer.clone(), s.clone())),
-            Value::Object(m) => {
-                for (k, v) in m {
-                    let len = pointer.len();
-                    push_segment(pointer, k);
-                    walk(v, pointer, found);
-                    pointer.truncate(len);
-                }
-            }
-            Value::Array(items) => {
-                for (i, v) in items.iter().enumerate() {
-                    let len = pointer.len();
-                    push_segment(pointer, &i.to_string());
-                    walk(v, pointer, found);
-                    pointer.truncate(len);
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut strings = Vec::new();
-    walk(&doc.root, &mut String::new(), &mut strings);
-    for (pointer, s) in strings {
-        for hit in scan(&s, settings) {
-            let line = s[..hit.offset].matches('\n').count();
-            out.push(SECRET_IN_CLEAR.at(
-                string_line_pos(doc, lines, &pointer, line),
-                format!("{} is written in clear; store it as a masked CI/CD variable and refer to it by name", hit.kind),
-            ));
-        }
-    }
 }
 
 /// Variables whose names say where data goes.
@@ -440,13 +408,15 @@ impl Dest {
 
 struct Taint<'s> {
     settings: &'s ValidatorSettings,
-    names: HashSet<String>,
-    files: HashSet<String>,
+    /// Tainted variable names, with the credential each came from.
+    names: HashMap<String, String>,
+    /// Tainted files, with the credential written to them.
+    files: HashMap<String, String>,
 }
 
 impl Taint<'_> {
     fn name_tainted(&self, name: &str) -> bool {
-        self.names.contains(name) || is_credential_name(name, self.settings)
+        self.names.contains_key(name) || is_credential_name(name, self.settings)
     }
 
     /// What in `text` carries a credential, for the message; empty when nothing does.
@@ -458,8 +428,12 @@ impl Taint<'_> {
             }
         };
         for name in shell::var_refs(text) {
-            if self.name_tainted(name) {
-                push(format!("${name}"));
+            match self.names.get(name) {
+                Some(origin) if !is_credential_name(name, self.settings) => {
+                    push(format!("${name} (from {origin})"))
+                }
+                _ if self.name_tainted(name) => push(format!("${name}")),
+                _ => {}
             }
         }
         // Names read without `$` (printenv X, os.environ["X"], getenv("X")).
@@ -477,25 +451,32 @@ impl Taint<'_> {
         if shell::has_indirection(text) {
             push("a variable chosen at run time (eval or ${!…})".to_string());
         }
-        for f in &self.files {
+        for (f, origin) in &self.files {
             if text.contains(f.as_str()) {
-                push(format!("file {f} (written from a credential)"));
+                push(format!("file {f} (from {origin})"));
             }
         }
         what
     }
 }
 
+/// The credential at the root of a carried item (`$T (from $GITLAB_TOKEN)` → `$GITLAB_TOKEN`).
+fn root_of(carried: &str) -> String {
+    match carried.rsplit_once(" (from ") {
+        Some((_, rest)) => rest.trim_end_matches(')').to_string(),
+        None => carried.to_string(),
+    }
+}
+
 fn exfiltration(
-    doc: &YamlDoc,
     statements: &[ScriptStatement],
+    yaml_defs: &[VarDef],
     settings: &ValidatorSettings,
 ) -> Vec<Finding> {
     let allow = AllowList::new(settings);
-    let yaml_defs = variable_definitions(doc);
     // Every definition of each variable, from `variables:` and from script assignments.
     let mut defs: HashMap<String, Vec<String>> = HashMap::new();
-    for d in &yaml_defs {
+    for d in yaml_defs {
         defs.entry(d.name.clone())
             .or_default()
             .push(d.value.clone());
@@ -513,17 +494,20 @@ fn exfiltration(
     }
     let mut taint = Taint {
         settings,
-        names: HashSet::new(),
-        files: HashSet::new(),
+        names: HashMap::new(),
+        files: HashMap::new(),
     };
     // Propagate until nothing new is tainted (each round adds at least one name or file, so
     // the number of names and files bounds it).
     let limit = statements.len() + yaml_defs.len() + 2;
     for _ in 0..limit {
         let before = (taint.names.len(), taint.files.len());
-        for d in &yaml_defs {
-            if !taint.name_tainted(&d.name) && !taint.carried(&d.value).is_empty() {
-                taint.names.insert(d.name.clone());
+        for d in yaml_defs {
+            if taint.name_tainted(&d.name) {
+                continue;
+            }
+            if let Some(origin) = taint.carried(&d.value).first() {
+                taint.names.insert(d.name.clone(), root_of(origin));
             }
         }
         for (st, names) in statements.iter().zip(&assigned) {
@@ -531,13 +515,18 @@ fn exfiltration(
             if names.is_empty() && writes.is_empty() {
                 continue;
             }
-            if taint.carried(&st.text).is_empty() {
+            let Some(origin) = taint.carried(&st.text).first().map(|o| root_of(o)) else {
                 continue;
-            }
+            };
             for n in names {
-                taint.names.insert(n.clone());
+                taint
+                    .names
+                    .entry(n.clone())
+                    .or_insert_with(|| origin.clone());
             }
-            taint.files.extend(writes);
+            for w in writes {
+                taint.files.entry(w).or_insert_with(|| origin.clone());
+            }
         }
         if (taint.names.len(), taint.files.len()) == before {
             break;
@@ -554,7 +543,7 @@ fn exfiltration(
         if !network && dests.is_empty() {
             continue;
         }
-        dests = resolve(dests, &defs, &allow, 0);
+        dests = resolve(dests, &defs, 0);
         let bad: Vec<String> = dests
             .iter()
             .filter(|d| !allowed(d, &allow))
@@ -802,12 +791,7 @@ fn tool_destinations(cmd: &str, args: &[String], taint: &Taint<'_>) -> Vec<Dest>
 
 /// Replaces variables defined in the file by what they are defined as (every definition
 /// counts: a variable set to an outside host anywhere is not trusted anywhere).
-fn resolve(
-    dests: Vec<Dest>,
-    defs: &HashMap<String, Vec<String>>,
-    allow: &AllowList,
-    depth: usize,
-) -> Vec<Dest> {
+fn resolve(dests: Vec<Dest>, defs: &HashMap<String, Vec<String>>, depth: usize) -> Vec<Dest> {
     let mut out = Vec::new();
     for d in dests {
         let Dest::Var(name) = &d else {
@@ -833,7 +817,7 @@ fn resolve(
             } else {
                 Dest::Unknown(v.to_string())
             };
-            out.extend(resolve(vec![inner], defs, allow, depth + 1));
+            out.extend(resolve(vec![inner], defs, depth + 1));
         }
     }
     out

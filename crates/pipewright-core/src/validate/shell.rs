@@ -231,7 +231,8 @@ pub fn written_files(text: &str) -> Vec<String> {
     let mut out: Vec<String> = REDIRECT
         .captures_iter(text)
         .filter_map(|c| c.get(2).map(|m| m.as_str().to_string()))
-        .filter(|p| p != "/dev/null" && !p.starts_with('&'))
+        // Device paths are not files anyone reads back (`/dev/tcp/…` is a socket: a sink).
+        .filter(|p| !p.starts_with("/dev/") && !p.starts_with('&'))
         .collect();
     out.extend(
         TEE.captures_iter(text)

@@ -103,6 +103,10 @@ impl<'a> LineIndex<'a> {
 /// Appends one JSON-pointer segment, escaped as RFC 6901 (and jsonschema) write it.
 pub fn push_segment(pointer: &mut String, segment: &str) {
     pointer.push('/');
+    if !segment.contains(['~', '/']) {
+        pointer.push_str(segment);
+        return;
+    }
     for c in segment.chars() {
         match c {
             '~' => pointer.push_str("~0"),

@@ -2,29 +2,35 @@
 //! GitLab's schema and the rules read) plus a map from JSON pointer to line/column, so every
 //! finding points at the text that causes it.
 //!
-//! Built on saphyr's `MarkedYaml`, fed event by event so that three things happen on the way:
-//! duplicate keys are recorded with both positions (saphyr would refuse them outright), nesting
-//! is cut off before it can exhaust the stack, and anchors expand within saphyr's node budget.
-//! Merge keys (`<<`) are applied like GitLab does and `!reference [job, key]` tags are resolved
-//! against the document, within a node budget of their own.
+//! Built straight from saphyr's event stream (each event carries its span), in one pass and
+//! without an intermediate tree: duplicate keys are recorded with both positions (saphyr's own
+//! loader would refuse the file outright), nesting is cut off before it can exhaust the stack,
+//! aliases expand within a node budget (no billion laughs), merge keys (`<<`) are applied like
+//! GitLab does, and `!reference [job, key]` tags are resolved against the document within a
+//! budget of their own. Values copied by an alias or a merge keep pointing at the text they
+//! were copied from.
 
 use super::catalog::{DUPLICATE_KEY, YAML_ALIAS_BUDGET, YAML_NOT_MAPPING, YAML_SYNTAX};
 use super::catalog::{YAML_TOO_DEEP, YAML_TOO_LARGE};
 use super::text::{push_segment, Pos};
 use super::Finding;
 use crate::yaml::{MAX_DEPTH, MAX_YAML_BYTES};
-use saphyr::YamlLoader;
-use saphyr::{AnnotatedMapping, MarkedYaml, Marker, Scalar, ScalarStyle, Yaml, YamlData};
-use saphyr_parser::{Event, Parser, Span, SpannedEventReceiver};
+use saphyr::{Scalar, ScalarStyle, Tag};
+use saphyr_parser::{Event, Marker, Parser, Span};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
-/// Nodes that alias expansion may produce in one file (saphyr's own default, made explicit).
+/// Nodes that alias expansion may produce in one file (saphyr's default budget).
 pub const MAX_ALIAS_NODES: usize = 100_000;
 /// Nodes that `!reference` resolution may copy in one file.
-pub const MAX_REFERENCE_NODES: usize = 1_000_000;
+pub const MAX_REFERENCE_NODES: usize = 200_000;
 /// GitLab resolves `!reference` tags nested up to this depth.
 const MAX_REFERENCE_NESTING: usize = 10;
+/// Redirects (alias → anchor, merged key → source) followed when looking a position up.
+const MAX_REDIRECTS: usize = 32;
 
 /// Where one node sits in the text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,12 +52,95 @@ pub struct UnresolvedReference {
     pub target: Vec<String>,
 }
 
+/// Spans by JSON pointer, for the hundreds of thousands of nodes of a big file: pointers live
+/// in one text arena and are found by a keyed hash, so recording a node allocates nothing of
+/// its own (a `HashMap<String, _>` spent most of the load time in malloc and free).
+#[derive(Debug, Clone, Default)]
+struct SpanIndex {
+    hasher: RandomState,
+    arena: String,
+    entries: Vec<(u32, u32, NodeSpan)>,
+    by_hash: HashMap<u64, u32, BuildHasherDefault<PassThrough>>,
+    /// Pointers whose 64-bit keyed hash collides with another's (practically never).
+    collisions: HashMap<String, NodeSpan>,
+}
+
+impl SpanIndex {
+    fn with_capacity(nodes: usize) -> Self {
+        SpanIndex {
+            arena: String::with_capacity(nodes * 24),
+            entries: Vec::with_capacity(nodes),
+            by_hash: HashMap::with_capacity_and_hasher(nodes, Default::default()),
+            ..SpanIndex::default()
+        }
+    }
+
+    fn slot(&self, pointer: &str) -> (u64, Option<usize>) {
+        let h = self.hasher.hash_one(pointer);
+        let found = self.by_hash.get(&h).map(|&i| i as usize).filter(|&i| {
+            let (start, len, _) = self.entries[i];
+            self.arena.get(start as usize..(start + len) as usize) == Some(pointer)
+        });
+        (h, found)
+    }
+
+    fn insert(&mut self, pointer: &str, span: NodeSpan) {
+        match self.slot(pointer) {
+            (_, Some(i)) => self.entries[i].2 = span,
+            (h, None) if self.by_hash.contains_key(&h) => {
+                self.collisions.insert(pointer.to_string(), span);
+            }
+            (h, None) => {
+                let (Ok(start), Ok(len), Ok(index)) = (
+                    u32::try_from(self.arena.len()),
+                    u32::try_from(pointer.len()),
+                    u32::try_from(self.entries.len()),
+                ) else {
+                    self.collisions.insert(pointer.to_string(), span);
+                    return;
+                };
+                self.arena.push_str(pointer);
+                self.entries.push((start, len, span));
+                self.by_hash.insert(h, index);
+            }
+        }
+    }
+
+    fn get(&self, pointer: &str) -> Option<&NodeSpan> {
+        match self.slot(pointer) {
+            (_, Some(i)) => Some(&self.entries[i].2),
+            _ => self.collisions.get(pointer),
+        }
+    }
+}
+
+/// A hasher for keys that are already keyed hashes.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
 /// A parsed pipeline: merges applied, references resolved, positions kept.
 #[derive(Debug, Clone)]
 pub struct YamlDoc {
     /// The configuration as JSON, key order kept.
     pub root: Value,
-    spans: HashMap<String, NodeSpan>,
+    spans: SpanIndex,
+    /// Pointers whose content was copied from another pointer (alias site → anchor, merged
+    /// key → its source).
+    redirects: HashMap<String, String>,
     /// Problems found while reading that do not stop validation (duplicate keys).
     pub findings: Vec<Finding>,
     /// `!reference` tags that name nothing in this file.
@@ -59,17 +148,36 @@ pub struct YamlDoc {
 }
 
 impl YamlDoc {
-    /// The span recorded for exactly `pointer`.
+    /// The span of the node at `pointer`, following aliases and merges to the text the node
+    /// was copied from.
     pub fn span(&self, pointer: &str) -> Option<&NodeSpan> {
-        self.spans.get(pointer)
+        let mut p = pointer.to_string();
+        for _ in 0..MAX_REDIRECTS {
+            if let Some(s) = self.spans.get(&p) {
+                return Some(s);
+            }
+            // The deepest ancestor (or the pointer itself) that is a copy.
+            let mut cut = p.len();
+            let redirected = loop {
+                if let Some(target) = self.redirects.get(&p[..cut]) {
+                    break Some(format!("{target}{}", &p[cut..]));
+                }
+                match p[..cut].rfind('/') {
+                    Some(i) => cut = i,
+                    None => break None,
+                }
+            };
+            p = redirected?;
+        }
+        None
     }
 
     /// The span of `pointer` or of its nearest ancestor that was written in the file (values
-    /// copied by `!reference` have no text of their own).
+    /// built by `!reference` have no text of their own).
     pub fn nearest_span(&self, pointer: &str) -> Option<&NodeSpan> {
         let mut p = pointer;
         loop {
-            if let Some(s) = self.spans.get(p) {
+            if let Some(s) = self.span(p) {
                 return Some(s);
             }
             match p.rfind('/') {
@@ -112,21 +220,17 @@ pub fn load(text: &str) -> Result<YamlDoc, Vec<Finding>> {
             ),
         )]);
     }
-    let mut recorder = Recorder::new();
+    let mut builder = Builder {
+        // About one node per dozen bytes in CI files; sizing up front saves rehashing.
+        spans: SpanIndex::with_capacity(text.len() / 12),
+        ..Builder::default()
+    };
     let mut parser = Parser::new_from_str(text);
     // Pulling events one by one (rather than `Parser::load`, which recurses per nesting level)
     // keeps a deeply nested file from overflowing the stack before we can refuse it.
     while let Some(next) = parser.next_event() {
         match next {
-            Ok((event, span)) => {
-                recorder.on_event(event, span);
-                if let Some(at) = recorder.too_deep {
-                    return Err(vec![YAML_TOO_DEEP.at(
-                        marker_pos(at),
-                        format!("the YAML nests deeper than {MAX_DEPTH} levels"),
-                    )]);
-                }
-            }
+            Ok((event, span)) => builder.on_event(event, span).map_err(|f| vec![*f])?,
             Err(e) => {
                 // saphyr caps flow nesting itself; report that as the depth limit it is.
                 let rule = if e.info().contains("recursion limit") {
@@ -141,22 +245,14 @@ pub fn load(text: &str) -> Result<YamlDoc, Vec<Finding>> {
             }
         }
     }
-    if let Some(e) = recorder.loader.error() {
-        let rule = if e.info().contains("alias expansion") {
-            YAML_ALIAS_BUDGET
-        } else {
-            YAML_SYNTAX
-        };
-        return Err(vec![rule.at(
-            marker_pos(*e.marker()),
-            format!(
-                "{} (anchors may expand to at most {MAX_ALIAS_NODES} nodes)",
-                e.info()
-            ),
-        )]);
-    }
-    let mut findings: Vec<Finding> = recorder
-        .duplicates
+    let Builder {
+        docs,
+        spans,
+        redirects,
+        duplicates,
+        ..
+    } = builder;
+    let findings: Vec<Finding> = duplicates
         .iter()
         .map(|d| {
             DUPLICATE_KEY.at(
@@ -170,39 +266,33 @@ pub fn load(text: &str) -> Result<YamlDoc, Vec<Finding>> {
             )
         })
         .collect();
-    let docs = recorder.loader.into_documents();
-    let (header, config) = pick_documents(&docs);
-    let Some(config) = config else {
-        return Err(vec![YAML_NOT_MAPPING.at(
-            Pos::START,
-            "the file holds no YAML document; a pipeline is a mapping of keywords and jobs",
-        )]);
-    };
-    let mut conv = Converter::default();
-    let mut out = Map::new();
-    let mut pointer = String::new();
-    for doc in header.into_iter().chain(Some(config)) {
-        match &doc.data {
-            YamlData::Mapping(map) => {
-                conv.record(&pointer, None, doc);
-                conv.fill(map, &mut pointer, 0, &mut out)?;
+    let root = match pick_documents(docs)? {
+        (Some(Value::Object(header)), Value::Object(mut config)) => {
+            // The `spec:` header goes with the configuration, as GitLab reads them together.
+            for (k, v) in header {
+                config.entry(k).or_insert(v);
             }
-            _ => {
-                return Err(vec![YAML_NOT_MAPPING.at(
-                    marker_pos(doc.span.start),
-                    "the document is not a mapping; a pipeline is a mapping of keywords and jobs",
-                )])
-            }
+            Value::Object(config)
         }
+        (_, config) => config,
+    };
+    if !root.is_object() {
+        let at = spans.get("").map(|s| s.start).unwrap_or(Pos::START);
+        return Err(vec![YAML_NOT_MAPPING.at(
+            at,
+            "the document is not a mapping; a pipeline is a mapping of keywords and jobs",
+        )]);
     }
-    let mut root = Value::Object(out);
-    let unresolved = resolve_references(&mut root, &conv.spans, &mut findings);
-    Ok(YamlDoc {
+    let mut doc = YamlDoc {
         root,
-        spans: conv.spans,
-        findings,
-        unresolved,
-    })
+        spans,
+        redirects,
+        findings: Vec::new(),
+        unresolved: Vec::new(),
+    };
+    doc.unresolved = resolve_references(&mut doc).map_err(|f| vec![*f])?;
+    doc.findings = findings;
+    Ok(doc)
 }
 
 fn marker_pos(m: Marker) -> Pos {
@@ -210,22 +300,24 @@ fn marker_pos(m: Marker) -> Pos {
 }
 
 /// GitLab files may open with a `spec:` header document; the configuration is then the next.
-fn pick_documents<'d, 'i>(
-    docs: &'d [MarkedYaml<'i>],
-) -> (Option<&'d MarkedYaml<'i>>, Option<&'d MarkedYaml<'i>>) {
-    let is_header = |d: &MarkedYaml<'_>| match &d.data {
-        YamlData::Mapping(m) => m.len() == 1 && m.keys().any(|k| key_string(k) == "spec"),
-        _ => false,
+fn pick_documents(docs: Vec<Value>) -> Result<(Option<Value>, Value), Vec<Finding>> {
+    let is_header = |d: &Value| {
+        d.as_object()
+            .is_some_and(|m| m.len() == 1 && m.contains_key("spec"))
     };
-    let real: Vec<&MarkedYaml<'i>> = docs
-        .iter()
-        .filter(|d| !matches!(d.data, YamlData::BadValue))
-        .collect();
-    match real.as_slice() {
-        [] => (None, None),
-        [first, second, ..] if is_header(first) => (Some(*first), Some(*second)),
-        [first, ..] => (None, Some(*first)),
+    let mut real = docs.into_iter().filter(|d| !d.is_null());
+    let first = real.next().ok_or_else(|| {
+        vec![YAML_NOT_MAPPING.at(
+            Pos::START,
+            "the file holds no YAML document; a pipeline is a mapping of keywords and jobs",
+        )]
+    })?;
+    if is_header(&first) {
+        if let Some(second) = real.next() {
+            return Ok((Some(first), second));
+        }
     }
+    Ok((None, first))
 }
 
 struct Duplicate {
@@ -234,234 +326,420 @@ struct Duplicate {
     again: Pos,
 }
 
-enum Frame {
-    Sequence,
+/// A container being built.
+struct Frame {
+    kind: FrameKind,
+    /// Length of the builder's pointer before this container's segment was pushed.
+    pointer_len: usize,
+    anchor: usize,
+    is_reference: bool,
+    /// The container is a complex mapping key, not a value.
+    is_key: bool,
+}
+
+enum FrameKind {
+    Sequence(Vec<Value>),
     Mapping {
-        expecting_key: bool,
-        seen: HashMap<String, Pos>,
+        map: Map<String, Value>,
+        /// The key waiting for its value, and where it is written.
+        key: Option<(String, Pos)>,
+        /// `<<` merge sources, with the pointer their content was read at.
+        merges: Vec<(String, Value)>,
+        merge_key: Option<Pos>,
     },
 }
 
-/// Watches the event stream on its way to saphyr's loader: records duplicate keys and stops
-/// forwarding once nesting gets too deep.
-struct Recorder<'input> {
-    loader: YamlLoader<'input, MarkedYaml<'input>>,
+/// Builds JSON values and spans from parser events.
+#[derive(Default)]
+struct Builder {
     frames: Vec<Frame>,
+    /// Pointer of the innermost container.
+    pointer: String,
+    spans: SpanIndex,
+    redirects: HashMap<String, String>,
+    /// Anchor id → pointer of the anchored node (its value is looked up when an alias uses
+    /// it, so defining anchors costs nothing).
+    anchors: HashMap<usize, String>,
+    /// Anchored values that are not in the tree: `<<` merge sources (consumed by the merge)
+    /// and keys.
+    detached_anchors: HashMap<usize, Value>,
+    alias_nodes: usize,
     duplicates: Vec<Duplicate>,
-    too_deep: Option<Marker>,
+    docs: Vec<Value>,
 }
 
-impl<'input> Recorder<'input> {
-    fn new() -> Self {
-        let mut loader = YamlLoader::default();
-        loader.allow_duplicate_keys(true);
-        loader.alias_limit(MAX_ALIAS_NODES);
-        Recorder {
-            loader,
-            frames: Vec::new(),
-            duplicates: Vec::new(),
-            too_deep: None,
-        }
-    }
-
-    fn on_event(&mut self, event: Event<'input>, span: Span) {
-        if self.too_deep.is_some() {
-            return;
-        }
-        match &event {
-            Event::MappingStart(..) | Event::SequenceStart(..) => {
-                self.node_starts(None);
-                if self.frames.len() >= MAX_DEPTH {
-                    self.too_deep = Some(span.start);
-                    return;
+impl Builder {
+    fn on_event(&mut self, event: Event<'_>, span: Span) -> Result<(), Box<Finding>> {
+        let start = marker_pos(span.start);
+        match event {
+            Event::DocumentStart(_) => {
+                self.anchors.clear();
+                self.detached_anchors.clear();
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                let value = scalar_value(text.clone(), style, tag.as_ref());
+                if self.expecting_key() {
+                    let key = match &value {
+                        Value::String(s) => s.clone(),
+                        Value::Null => "null".to_string(),
+                        other => other.to_string(),
+                    };
+                    if anchor > 0 {
+                        self.detached_anchors
+                            .insert(anchor, Value::String(key.clone()));
+                    }
+                    self.take_key(key, start);
+                    return Ok(());
                 }
-                self.frames
-                    .push(if matches!(event, Event::MappingStart(..)) {
-                        Frame::Mapping {
-                            expecting_key: true,
-                            seen: HashMap::new(),
-                        }
-                    } else {
-                        Frame::Sequence
-                    });
+                let (pointer_len, key) = self.enter_child();
+                self.spans.insert(
+                    &self.pointer,
+                    NodeSpan {
+                        key,
+                        start,
+                        end: marker_pos(span.end),
+                    },
+                );
+                if anchor > 0 {
+                    self.anchors.insert(anchor, self.pointer.clone());
+                }
+                self.pointer.truncate(pointer_len);
+                self.add_value(value, anchor);
             }
-            Event::Scalar(value, ..) => {
-                self.node_starts(Some((value.to_string(), marker_pos(span.start))));
-                self.node_ends();
+            Event::SequenceStart(anchor, tag) | Event::MappingStart(anchor, tag)
+                if self.frames.len() >= MAX_DEPTH =>
+            {
+                let _ = (anchor, tag);
+                return Err(Box::new(YAML_TOO_DEEP.at(
+                    start,
+                    format!("the YAML nests deeper than {MAX_DEPTH} levels"),
+                )));
             }
-            Event::Alias(_) => {
-                self.node_starts(None);
-                self.node_ends();
+            Event::SequenceStart(anchor, tag) => {
+                let is_reference = tag.as_ref().is_some_and(|t| is_reference_tag(t));
+                self.open(FrameKind::Sequence(Vec::new()), anchor, is_reference, start);
             }
-            Event::MappingEnd | Event::SequenceEnd => {
-                self.frames.pop();
-                self.node_ends();
+            Event::MappingStart(anchor, _) => {
+                let kind = FrameKind::Mapping {
+                    map: Map::new(),
+                    key: None,
+                    merges: Vec::new(),
+                    merge_key: None,
+                };
+                self.open(kind, anchor, false, start);
+            }
+            Event::SequenceEnd | Event::MappingEnd => self.close()?,
+            Event::Alias(id) => {
+                let value = self.resolve_alias(id, start)?;
+                if self.expecting_key() {
+                    let key = value
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| value.to_string());
+                    self.take_key(key, start);
+                    return Ok(());
+                }
+                let (pointer_len, key) = self.enter_child();
+                self.spans.insert(
+                    &self.pointer,
+                    NodeSpan {
+                        key,
+                        start,
+                        end: marker_pos(span.end),
+                    },
+                );
+                if let Some(target) = self.anchors.get(&id) {
+                    self.redirects.insert(self.pointer.clone(), target.clone());
+                }
+                self.pointer.truncate(pointer_len);
+                self.add_value(value, 0);
             }
             _ => {}
-        }
-        self.loader.on_event(event, span);
-    }
-
-    fn node_starts(&mut self, key: Option<(String, Pos)>) {
-        if let Some(Frame::Mapping {
-            expecting_key: true,
-            seen,
-        }) = self.frames.last_mut()
-        {
-            if let Some((key, at)) = key {
-                if let Some(first) = seen.get(&key) {
-                    self.duplicates.push(Duplicate {
-                        key,
-                        first: *first,
-                        again: at,
-                    });
-                } else {
-                    seen.insert(key, at);
-                }
-            }
-        }
-    }
-
-    fn node_ends(&mut self) {
-        if let Some(Frame::Mapping { expecting_key, .. }) = self.frames.last_mut() {
-            *expecting_key = !*expecting_key;
-        }
-    }
-}
-
-#[derive(Default)]
-struct Converter {
-    spans: HashMap<String, NodeSpan>,
-}
-
-impl Converter {
-    fn record(&mut self, pointer: &str, key: Option<Pos>, node: &MarkedYaml<'_>) {
-        if !self.spans.contains_key(pointer) {
-            self.spans.insert(
-                pointer.to_string(),
-                NodeSpan {
-                    key,
-                    start: marker_pos(node.span.start),
-                    end: marker_pos(node.span.end),
-                },
-            );
-        }
-    }
-
-    fn node(
-        &mut self,
-        node: &MarkedYaml<'_>,
-        pointer: &mut String,
-        key: Option<Pos>,
-        depth: usize,
-    ) -> Result<Value, Vec<Finding>> {
-        if depth > MAX_DEPTH {
-            return Err(vec![YAML_TOO_DEEP.at(
-                marker_pos(node.span.start),
-                format!(
-                    "the YAML (with its aliases expanded) nests deeper than {MAX_DEPTH} levels"
-                ),
-            )]);
-        }
-        self.record(pointer, key, node);
-        Ok(match &node.data {
-            YamlData::Value(s) => scalar(s),
-            YamlData::Representation(text, style, _) => representation(text, *style),
-            YamlData::Sequence(items) => {
-                let mut out = Vec::with_capacity(items.len());
-                for (i, item) in items.iter().enumerate() {
-                    let len = pointer.len();
-                    push_segment(pointer, itoa(i).as_str());
-                    out.push(self.node(item, pointer, None, depth + 1)?);
-                    pointer.truncate(len);
-                }
-                Value::Array(out)
-            }
-            YamlData::Mapping(map) => {
-                let mut out = Map::new();
-                self.fill(map, pointer, depth, &mut out)?;
-                Value::Object(out)
-            }
-            YamlData::Tagged(tag, inner) => {
-                let value = self.node(inner, pointer, key, depth + 1)?;
-                if tag.handle == "!" && tag.suffix == "reference" {
-                    let mut m = Map::new();
-                    m.insert(REFERENCE_KEY.to_string(), value);
-                    Value::Object(m)
-                } else {
-                    value
-                }
-            }
-            YamlData::Alias(_) | YamlData::BadValue => Value::Null,
-        })
-    }
-
-    /// Adds `map`'s entries to `out`: its own keys first, then those of its `<<` merge sources
-    /// that are still missing (explicit keys win; earlier sources win over later ones).
-    fn fill(
-        &mut self,
-        map: &AnnotatedMapping<'_, MarkedYaml<'_>>,
-        pointer: &mut String,
-        depth: usize,
-        out: &mut Map<String, Value>,
-    ) -> Result<(), Vec<Finding>> {
-        if depth > MAX_DEPTH {
-            return Err(vec![YAML_TOO_DEEP.at(
-                Pos::START,
-                format!("merge keys nest deeper than {MAX_DEPTH} levels"),
-            )]);
-        }
-        let mut merges = Vec::new();
-        for (k, v) in map.iter() {
-            let key = key_string(k);
-            if key == "<<" {
-                merges.push(v);
-                continue;
-            }
-            if out.contains_key(&key) {
-                continue;
-            }
-            let len = pointer.len();
-            push_segment(pointer, &key);
-            let value = self.node(v, pointer, Some(marker_pos(k.span.start)), depth + 1)?;
-            pointer.truncate(len);
-            out.insert(key, value);
-        }
-        for source in merges {
-            self.merge(source, pointer, depth + 1, out)?;
         }
         Ok(())
     }
 
-    fn merge(
-        &mut self,
-        source: &MarkedYaml<'_>,
-        pointer: &mut String,
-        depth: usize,
-        out: &mut Map<String, Value>,
-    ) -> Result<(), Vec<Finding>> {
-        match &source.data {
-            YamlData::Mapping(m) => self.fill(m, pointer, depth, out),
-            YamlData::Sequence(items) => {
-                for item in items {
-                    if let YamlData::Mapping(m) = &item.data {
-                        self.fill(m, pointer, depth, out)?;
+    fn expecting_key(&self) -> bool {
+        matches!(
+            self.frames.last(),
+            Some(Frame {
+                kind: FrameKind::Mapping { key: None, .. },
+                ..
+            })
+        )
+    }
+
+    /// Records a mapping key (and a duplicate, if it is one).
+    fn take_key(&mut self, key: String, at: Pos) {
+        let Some(Frame {
+            kind:
+                FrameKind::Mapping {
+                    map,
+                    key: slot,
+                    merge_key,
+                    ..
+                },
+            ..
+        }) = self.frames.last_mut()
+        else {
+            return;
+        };
+        let first = if key == "<<" {
+            merge_key.replace(at)
+        } else if map.contains_key(&key) {
+            let mut p = self.pointer.clone();
+            push_segment(&mut p, &key);
+            self.spans.get(&p).and_then(|s| s.key)
+        } else {
+            None
+        };
+        if let Some(first) = first {
+            self.duplicates.push(Duplicate {
+                key: key.clone(),
+                first,
+                again: at,
+            });
+        }
+        *slot = Some((key, at));
+    }
+
+    /// Pushes the segment of the child about to be added; returns the pointer length to
+    /// restore and the child's key position.
+    fn enter_child(&mut self) -> (usize, Option<Pos>) {
+        let Builder {
+            frames, pointer, ..
+        } = self;
+        let len = pointer.len();
+        match frames.last() {
+            Some(Frame {
+                kind: FrameKind::Sequence(items),
+                ..
+            }) => {
+                use std::fmt::Write as _;
+                let _ = write!(pointer, "/{}", items.len());
+                (len, None)
+            }
+            Some(Frame {
+                kind:
+                    FrameKind::Mapping {
+                        key: Some((k, at)), ..
+                    },
+                ..
+            }) => {
+                push_segment(pointer, k);
+                (len, Some(*at))
+            }
+            // A complex key (or the document root).
+            Some(_) => {
+                push_segment(pointer, "?");
+                (len, None)
+            }
+            None => (len, None),
+        }
+    }
+
+    fn open(&mut self, kind: FrameKind, anchor: usize, is_reference: bool, start: Pos) {
+        let is_key = self.expecting_key();
+        let (pointer_len, key) = self.enter_child();
+        self.spans.insert(
+            &self.pointer,
+            NodeSpan {
+                key,
+                start,
+                end: start,
+            },
+        );
+        if anchor > 0 {
+            self.anchors.insert(anchor, self.pointer.clone());
+        }
+        self.frames.push(Frame {
+            kind,
+            pointer_len,
+            anchor,
+            is_reference,
+            is_key,
+        });
+    }
+
+    fn close(&mut self) -> Result<(), Box<Finding>> {
+        let Some(frame) = self.frames.pop() else {
+            return Ok(());
+        };
+        let value = match frame.kind {
+            FrameKind::Sequence(items) => {
+                let list = Value::Array(items);
+                if frame.is_reference {
+                    let mut m = Map::new();
+                    m.insert(REFERENCE_KEY.to_string(), list);
+                    Value::Object(m)
+                } else {
+                    list
+                }
+            }
+            FrameKind::Mapping {
+                mut map, merges, ..
+            } => {
+                self.apply_merges(&mut map, merges);
+                Value::Object(map)
+            }
+        };
+        self.pointer.truncate(frame.pointer_len);
+        if frame.is_key {
+            let key = value.to_string();
+            let at = self
+                .spans
+                .get(&self.pointer)
+                .map(|s| s.start)
+                .unwrap_or(Pos::START);
+            self.take_key(key, at);
+        } else {
+            self.add_value(value, frame.anchor);
+        }
+        Ok(())
+    }
+
+    /// Adds `value` to the innermost container (or ends the document).
+    fn add_value(&mut self, value: Value, anchor: usize) {
+        match self.frames.last_mut() {
+            None => self.docs.push(value),
+            Some(Frame {
+                kind: FrameKind::Sequence(items),
+                ..
+            }) => items.push(value),
+            Some(Frame {
+                kind:
+                    FrameKind::Mapping {
+                        map, key, merges, ..
+                    },
+                ..
+            }) => {
+                let Some((k, _)) = key.take() else { return };
+                if k == "<<" {
+                    let mut source = self.pointer.clone();
+                    push_segment(&mut source, "<<");
+                    if anchor > 0 {
+                        self.detached_anchors.insert(anchor, value.clone());
+                    }
+                    // A repeated `<<` replaces the earlier one, as for any duplicate key.
+                    merges.clear();
+                    merges.push((source, value));
+                } else {
+                    map.insert(k, value);
+                }
+            }
+        }
+    }
+
+    /// Applies `<<` sources: keys the mapping lacks are added, earlier sources first, and
+    /// each added key points back at the text it came from.
+    fn apply_merges(&mut self, map: &mut Map<String, Value>, merges: Vec<(String, Value)>) {
+        let mut sources = Vec::new();
+        for (pointer, value) in merges {
+            match value {
+                Value::Object(m) => sources.push((pointer, m)),
+                Value::Array(items) => {
+                    for (i, item) in items.into_iter().enumerate() {
+                        if let Value::Object(m) = item {
+                            let mut p = pointer.clone();
+                            push_segment(&mut p, &i.to_string());
+                            sources.push((p, m));
+                        }
                     }
                 }
-                Ok(())
+                _ => {}
             }
-            YamlData::Tagged(_, inner) => self.merge(inner, pointer, depth + 1, out),
-            _ => Ok(()),
         }
+        for (source, entries) in sources {
+            for (k, v) in entries {
+                if map.contains_key(&k) {
+                    continue;
+                }
+                let mut to = self.pointer.clone();
+                push_segment(&mut to, &k);
+                let mut from = source.clone();
+                push_segment(&mut from, &k);
+                self.redirects.insert(to, from);
+                map.insert(k, v);
+            }
+        }
+    }
+
+    /// A copy of the anchored value, charged to the alias budget.
+    fn resolve_alias(&mut self, id: usize, at: Pos) -> Result<Value, Box<Finding>> {
+        let value = match self.anchors.get(&id) {
+            Some(pointer) => self
+                .lookup(pointer)
+                .or_else(|| self.detached_anchors.get(&id)),
+            None => None,
+        };
+        let Some(value) = value else {
+            return Ok(Value::Null);
+        };
+        let mut remaining = MAX_ALIAS_NODES.saturating_sub(self.alias_nodes);
+        if !charge(value, &mut remaining) {
+            return Err(Box::new(YAML_ALIAS_BUDGET.at(
+                at,
+                format!("alias expansion exceeded the maximum node budget (possible billion-laughs attack): anchors may expand to at most {MAX_ALIAS_NODES} nodes"),
+            )));
+        }
+        let copy = value.clone();
+        self.alias_nodes = MAX_ALIAS_NODES - remaining;
+        Ok(copy)
+    }
+
+    /// The finished node at `pointer`, found in the containers still being built.
+    fn lookup(&self, pointer: &str) -> Option<&Value> {
+        // The deepest open container whose pointer starts `pointer` holds the node (or an
+        // ancestor of it) as a finished child.
+        for (depth, frame) in self.frames.iter().enumerate().rev() {
+            let own = match self.frames.get(depth + 1) {
+                Some(child) => &self.pointer[..child.pointer_len],
+                None => self.pointer.as_str(),
+            };
+            let Some(rest) = pointer.strip_prefix(own) else {
+                continue;
+            };
+            if !rest.starts_with('/') {
+                continue;
+            }
+            let rest = &rest[1..];
+            let (first, tail) = match rest.find('/') {
+                Some(i) => (&rest[..i], &rest[i..]),
+                None => (rest, ""),
+            };
+            let first = unescape(first);
+            let child = match &frame.kind {
+                FrameKind::Sequence(items) => {
+                    first.parse::<usize>().ok().and_then(|i| items.get(i))
+                }
+                FrameKind::Mapping { map, .. } => map.get(&first),
+            }?;
+            return if tail.is_empty() {
+                Some(child)
+            } else {
+                child.pointer(tail)
+            };
+        }
+        None
+    }
+}
+
+fn is_reference_tag(tag: &Tag) -> bool {
+    tag.handle == "!" && tag.suffix == "reference"
+}
+
+/// A scalar as YAML 1.2's core schema reads it (quoted scalars are strings; unknown tags are
+/// ignored).
+fn scalar_value(text: Cow<'_, str>, style: ScalarStyle, tag: Option<&Cow<'_, Tag>>) -> Value {
+    let tag = tag.filter(|t| t.is_yaml_core_schema());
+    match Scalar::parse_from_cow_and_metadata(text, style, tag) {
+        Some(s) => scalar(&s),
+        None => Value::Null,
     }
 }
 
 /// The key `!reference` tags are kept under until they are resolved.
 pub const REFERENCE_KEY: &str = "!reference";
-
-fn itoa(i: usize) -> String {
-    i.to_string()
-}
 
 fn scalar(s: &Scalar<'_>) -> Value {
     match s {
@@ -472,28 +750,6 @@ fn scalar(s: &Scalar<'_>) -> Value {
             .map(Value::Number)
             .unwrap_or(Value::Null),
         Scalar::String(s) => Value::String(s.to_string()),
-    }
-}
-
-fn representation(text: &str, style: ScalarStyle) -> Value {
-    if style == ScalarStyle::Plain {
-        if let Yaml::Value(s) = Yaml::value_from_str(text) {
-            return scalar(&s);
-        }
-    }
-    Value::String(text.to_string())
-}
-
-fn key_string(k: &MarkedYaml<'_>) -> String {
-    match &k.data {
-        YamlData::Value(s) => match scalar(s) {
-            Value::String(s) => s,
-            Value::Null => "null".to_string(),
-            other => other.to_string(),
-        },
-        YamlData::Representation(text, _, _) => text.to_string(),
-        YamlData::Tagged(_, inner) => key_string(inner),
-        _ => "[complex key]".to_string(),
     }
 }
 
@@ -513,39 +769,30 @@ pub fn reference_target(value: &Value) -> Option<Vec<String>> {
 /// Replaces every `!reference` with the value it names. Unresolvable ones are dropped from
 /// mappings, or kept as their plain path list inside sequences (where GitLab's schema accepts
 /// a list), and returned so the rules can report them.
-fn resolve_references(
-    root: &mut Value,
-    spans: &HashMap<String, NodeSpan>,
-    findings: &mut Vec<Finding>,
-) -> Vec<UnresolvedReference> {
+/// `Err` when the tags expand beyond their budget: like an alias bomb, such a file is refused
+/// whole rather than checked half-expanded.
+fn resolve_references(doc: &mut YamlDoc) -> Result<Vec<UnresolvedReference>, Box<Finding>> {
     let mut sites = Vec::new();
-    collect_references(root, &mut String::new(), &mut sites);
+    collect_references(&doc.root, &mut Vec::new(), &mut sites);
     if sites.is_empty() {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let mut budget = MAX_REFERENCE_NODES;
-    let mut exhausted = false;
     let mut resolved = Vec::with_capacity(sites.len());
     for (pointer, target) in &sites {
-        let value = if exhausted {
-            None
-        } else {
-            match lookup_resolved(root, target, 0, &mut budget) {
-                Lookup::Found(v) => Some(v),
-                Lookup::Missing => None,
-                Lookup::OverBudget => {
-                    exhausted = true;
-                    let at = spans.get(pointer).map(|s| s.start).unwrap_or(Pos::START);
-                    findings.push(YAML_ALIAS_BUDGET.at(
-                        at,
-                        format!("!reference tags expand to more than {MAX_REFERENCE_NODES} nodes (or nest deeper than {MAX_REFERENCE_NESTING}); the rest are left unresolved"),
-                    ));
-                    None
-                }
+        let value = match lookup_resolved(&doc.root, target, 0, &mut budget) {
+            Lookup::Found(v) => Some(v),
+            Lookup::Missing => None,
+            Lookup::OverBudget => {
+                return Err(Box::new(YAML_ALIAS_BUDGET.at(
+                    doc.pos(pointer),
+                    format!("!reference tags expand to more than {MAX_REFERENCE_NODES} nodes (or nest deeper than {MAX_REFERENCE_NESTING})"),
+                )))
             }
         };
         resolved.push(value);
     }
+    let root = &mut doc.root;
     let mut unresolved = Vec::new();
     for ((pointer, target), value) in sites.into_iter().zip(resolved) {
         match value {
@@ -571,39 +818,52 @@ fn resolve_references(
                     }
                     _ => {}
                 }
-                if !exhausted {
-                    unresolved.push(UnresolvedReference { pointer, target });
-                }
+                unresolved.push(UnresolvedReference { pointer, target });
             }
         }
     }
-    unresolved
+    Ok(unresolved)
 }
 
 fn unescape(segment: &str) -> String {
     segment.replace("~1", "/").replace("~0", "~")
 }
 
-fn collect_references(value: &Value, pointer: &mut String, out: &mut Vec<(String, Vec<String>)>) {
+/// One step of a path being walked; pointers are only written out for the nodes found.
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+fn collect_references<'a>(
+    value: &'a Value,
+    path: &mut Vec<Step<'a>>,
+    out: &mut Vec<(String, Vec<String>)>,
+) {
     if let Some(target) = reference_target(value) {
-        out.push((pointer.clone(), target));
+        let mut pointer = String::new();
+        for step in path.iter() {
+            match step {
+                Step::Key(k) => push_segment(&mut pointer, k),
+                Step::Index(i) => push_segment(&mut pointer, &i.to_string()),
+            }
+        }
+        out.push((pointer, target));
         return;
     }
     match value {
         Value::Object(m) => {
             for (k, v) in m {
-                let len = pointer.len();
-                push_segment(pointer, k);
-                collect_references(v, pointer, out);
-                pointer.truncate(len);
+                path.push(Step::Key(k));
+                collect_references(v, path, out);
+                path.pop();
             }
         }
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
-                let len = pointer.len();
-                push_segment(pointer, &itoa(i));
-                collect_references(v, pointer, out);
-                pointer.truncate(len);
+                path.push(Step::Index(i));
+                collect_references(v, path, out);
+                path.pop();
             }
         }
         _ => {}
@@ -632,9 +892,9 @@ fn lookup_resolved(root: &Value, target: &[String], nesting: usize, budget: &mut
     if !charge(cur, budget) {
         return Lookup::OverBudget;
     }
-    let mut copy = cur.clone();
     let mut inner = Vec::new();
-    collect_references(&copy, &mut String::new(), &mut inner);
+    collect_references(cur, &mut Vec::new(), &mut inner);
+    let mut copy = cur.clone();
     for (pointer, t) in inner {
         match lookup_resolved(root, &t, nesting + 1, budget) {
             Lookup::Found(v) => {
