@@ -3,6 +3,7 @@
 
 mod analyze;
 pub mod exit;
+mod validate;
 
 use clap::{Parser, Subcommand};
 
@@ -18,11 +19,14 @@ pub struct Cli {
 pub enum Command {
     /// Detect the stack of a repository (a local folder or a git URL) and explain why.
     Analyze(analyze::AnalyzeArgs),
+    /// Check a .gitlab-ci.yml (and a Dockerfile): schema, pipeline rules, secrets, lint.
+    Validate(validate::ValidateArgs),
 }
 
 /// Runs the parsed command and returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Analyze(args) => analyze::run(args),
+        Command::Validate(args) => validate::run(args),
     }
 }
