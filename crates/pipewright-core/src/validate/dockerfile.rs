@@ -242,8 +242,20 @@ fn pairs(args: &str, legacy_allowed: bool) -> Vec<(String, Option<String>)> {
         .collect()
 }
 
+/// Dockerfiles larger than this are refused unread (real ones are a few KiB).
+pub const MAX_DOCKERFILE_BYTES: usize = 1024 * 1024;
+
 /// All findings for a Dockerfile.
 pub fn check(text: &str, settings: &ValidatorSettings) -> Vec<Finding> {
+    if text.len() > MAX_DOCKERFILE_BYTES {
+        return finish(vec![DOCKERFILE_SYNTAX.at(
+            Pos::START,
+            format!(
+                "the file is {} bytes, more than the {MAX_DOCKERFILE_BYTES}-byte limit for a Dockerfile",
+                text.len()
+            ),
+        )]);
+    }
     let lines = LineIndex::new(text);
     let df = parse(text);
     let mut out: Vec<Finding> = df

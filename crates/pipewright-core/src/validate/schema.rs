@@ -152,6 +152,16 @@ fn finding(doc: &YamlDoc, base: &str, err: &ValidationError<'_>) -> Finding {
             .unwrap_or_else(|| doc.pos(&pointer)),
     };
     let place = readable_path(&pointer);
+    // The classic YAML trap: `- echo "ERROR: x"` unquoted is a mapping, not a command.
+    let in_script = pointer
+        .split('/')
+        .any(|seg| matches!(seg, "script" | "before_script" | "after_script"));
+    let message = if in_script && err.instance().is_object() {
+        "this script line was read as a mapping because it contains `: `; quote the whole line"
+            .to_string()
+    } else {
+        message
+    };
     let message = if place.is_empty() {
         message
     } else {
@@ -234,6 +244,18 @@ mod tests {
         );
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!((f[0].line, f[0].column), (2, 3));
+    }
+
+    #[test]
+    fn an_unquoted_colon_in_a_script_line_gets_a_hint() {
+        let f = schema_findings("job:\n  script:\n    - echo \"ERROR: x\" >&2\n");
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].line, 3);
+        assert!(
+            f[0].message.contains("quote the whole line"),
+            "{}",
+            f[0].message
+        );
     }
 
     #[test]
