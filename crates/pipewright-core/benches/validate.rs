@@ -115,7 +115,7 @@ fn main() {
         first.elapsed().as_secs_f64() * 1000.0
     );
 
-    for jobs in [500, 5_000] {
+    for jobs in [500, 5_000, 10_000] {
         let text = pipeline(jobs);
         let label = format!("pipeline, {jobs} jobs ({} KiB)", text.len() / 1024);
         time(&label, 10, || validate_pipeline(&text, &owned).len());

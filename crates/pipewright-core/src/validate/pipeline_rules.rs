@@ -604,15 +604,35 @@ pub fn host_of(text: &str) -> &str {
     t.split(':').next().unwrap_or(t)
 }
 
-/// True when `image` starts with one of `prefixes` followed by `/`.
+/// True when `image` starts with one of `prefixes` followed by `/`. A prefix that is a whole
+/// variable (`$CI_REGISTRY_IMAGE`) names a repository, so a tag or digest may follow it too;
+/// a host name followed by `:` would be another port, so it may not.
 pub fn has_prefix(image: &str, prefixes: &[String]) -> bool {
     prefixes.iter().any(|p| {
         let p = p.trim_end_matches('/');
+        let whole_variable = leading_variable(p)
+            .is_some_and(|name| p == format!("${name}") || p == format!("${{{name}}}"));
         !p.is_empty()
-            && image
-                .strip_prefix(p)
-                .is_some_and(|rest| rest.starts_with('/'))
+            && image.strip_prefix(p).is_some_and(|rest| {
+                rest.starts_with('/')
+                    || (whole_variable
+                        && (rest.is_empty() || rest.starts_with(':') || rest.starts_with('@')))
+            })
     })
+}
+
+/// The full name Docker gives an image written without a registry (`node:20` is
+/// `docker.io/library/node:20`), so a `docker.io` registry setting matches it.
+pub fn docker_hub_name(image: &str) -> Option<String> {
+    if image.is_empty() || image.starts_with('$') {
+        return None;
+    }
+    match image.split_once('/') {
+        // With no slash, a `:` is the tag's.
+        None => Some(format!("docker.io/library/{image}")),
+        Some((first, _)) if first.contains(['.', ':', '$']) || first == "localhost" => None,
+        Some(_) => Some(format!("docker.io/{image}")),
+    }
 }
 
 /// A variable defined in the file (`variables:` anywhere: global, job, rules).
@@ -850,9 +870,11 @@ fn check_images(
             let expanded = expand_leading(image.trim(), &defs, &allow);
             // Images pipewright pushed itself (the test stage runs in the built image) are
             // as trusted as those it pulls.
-            if has_prefix(&expanded, &settings.registries)
-                || has_prefix(&expanded, &settings.push_registries)
-            {
+            let trusted = |name: &str| {
+                has_prefix(name, &settings.registries)
+                    || has_prefix(name, &settings.push_registries)
+            };
+            if trusted(&expanded) || docker_hub_name(&expanded).is_some_and(|n| trusted(&n)) {
                 continue;
             }
             let pos = m.doc.pos(&pointer);
@@ -1109,6 +1131,24 @@ mod tests {
         assert!(has_prefix("$NEXUS_PULL_REGISTRY/apm-repo/demo/node:20", &p));
         assert!(!has_prefix("$NEXUS_PULL_REGISTRY.evil.com/node:20", &p));
         assert!(!has_prefix("docker.io/node:20", &p));
+        let repo = vec!["$CI_REGISTRY_IMAGE".to_string(), "nexus.local".to_string()];
+        assert!(has_prefix("$CI_REGISTRY_IMAGE:1.0", &repo));
+        assert!(!has_prefix("$CI_REGISTRY_IMAGE_EVIL:1.0", &repo));
+        assert!(!has_prefix("nexus.local:9999/x", &repo));
+    }
+
+    #[test]
+    fn images_without_a_registry_are_on_docker_hub() {
+        assert_eq!(
+            docker_hub_name("node:20").as_deref(),
+            Some("docker.io/library/node:20")
+        );
+        assert_eq!(
+            docker_hub_name("bitnami/redis:7").as_deref(),
+            Some("docker.io/bitnami/redis:7")
+        );
+        assert_eq!(docker_hub_name("ghcr.io/x/y:1"), None);
+        assert_eq!(docker_hub_name("$REG/x:1"), None);
     }
 
     #[test]
