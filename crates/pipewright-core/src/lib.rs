@@ -27,4 +27,5 @@ pub mod llm;
 pub mod pipeline;
 pub mod source;
 pub mod stack;
+pub mod validate;
 pub mod yaml;

@@ -6,6 +6,7 @@ pub mod config;
 pub mod exit;
 mod generate;
 mod templates;
+mod validate;
 
 use clap::{Parser, Subcommand};
 
@@ -25,6 +26,8 @@ pub enum Command {
     Generate(generate::GenerateArgs),
     /// Manage the knowledge store: list, show, import, export, delete, stats.
     Templates(templates::TemplatesArgs),
+    /// Check a .gitlab-ci.yml (and a Dockerfile): schema, pipeline rules, secrets, lint.
+    Validate(validate::ValidateArgs),
 }
 
 /// Runs the parsed command and returns the process exit code.
@@ -33,5 +36,6 @@ pub fn run(cli: Cli) -> i32 {
         Command::Analyze(args) => analyze::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Templates(args) => templates::run(args),
+        Command::Validate(args) => validate::run(args),
     }
 }

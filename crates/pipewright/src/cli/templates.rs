@@ -183,7 +183,8 @@ async fn seed(store: &dyn KnowledgeStore, repos: &[String]) -> Result<Output, Fa
             continue;
         };
         let files = &outcome.bundle.files;
-        let (Some(ci), Some(dockerfile)) = (files.get(".gitlab-ci.yml"), files.get("Dockerfile")) else {
+        let (Some(ci), Some(dockerfile)) = (files.get(".gitlab-ci.yml"), files.get("Dockerfile"))
+        else {
             let _ = writeln!(text, "skipped {repo}: it keeps its own Dockerfile");
             continue;
         };

@@ -814,7 +814,11 @@ mod tests {
             .compile
             .contains(&"dotnet restore ../../tests/W.Tests/W.Tests.csproj".to_string()));
         assert_eq!(r.test_setup[0], "cd ../../");
-        assert!(r.notes.iter().any(|n| n.contains("as the Docker context")), "{:?}", r.notes);
+        assert!(
+            r.notes.iter().any(|n| n.contains("as the Docker context")),
+            "{:?}",
+            r.notes
+        );
         assert_eq!(r.context.as_deref(), Some(""));
     }
 }

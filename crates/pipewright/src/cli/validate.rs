@@ -1,0 +1,250 @@
+//! `pipewright validate FILE [--dockerfile FILE]`: checks any `.gitlab-ci.yml` (and
+//! Dockerfile) with the same validator pipewright runs on its own output, prints the findings
+//! for people or as JSON, and with `--fix` applies the safe fixes in place (atomically) and
+//! checks again. Exit 0 when no error remains, 1 when one does, 2 when a file cannot be read.
+
+use super::exit;
+use clap::Args;
+use pipewright_core::validate::{
+    fix_dockerfile, fix_pipeline, has_errors, validate_dockerfile, validate_pipeline, Finding,
+    Severity, ValidatorSettings,
+};
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Files larger than this are not read at all (the validator refuses YAML over 4 MiB anyway).
+const MAX_READ_BYTES: u64 = 64 * 1024 * 1024;
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The `.gitlab-ci.yml` to check (a file named like a Dockerfile is checked as one).
+    pub file: PathBuf,
+    /// A Dockerfile to check as well.
+    #[arg(long, value_name = "FILE")]
+    pub dockerfile: Option<PathBuf>,
+    /// Print `{"findings": [...], "fixed": [...]}` instead of lines for people.
+    #[arg(long)]
+    pub json: bool,
+    /// Apply the safe fixes in place, then check again.
+    #[arg(long)]
+    pub fix: bool,
+    /// The pipeline is one pipewright owns: require the nine stages and the `learn` job.
+    #[arg(long)]
+    pub owned: bool,
+    /// An image prefix jobs may pull from (repeatable). Replaces the default:
+    /// `$NEXUS_PULL_REGISTRY` (both forms) and, when set, that variable's value.
+    #[arg(long = "registry", value_name = "PREFIX")]
+    pub registries: Vec<String>,
+    /// A prefix images may be pushed to (repeatable). Replaces the default:
+    /// `$NEXUS_INTERNAL_REGISTRY` (both forms) and, when set, that variable's value.
+    #[arg(long = "push-registry", value_name = "PREFIX")]
+    pub push_registries: Vec<String>,
+    /// A host (or `$VARIABLE`, or `.domain` for its subdomains) credentials may be sent to,
+    /// besides the defaults (repeatable).
+    #[arg(long = "allow-host", value_name = "HOST")]
+    pub allow_hosts: Vec<String>,
+    /// The port the service listens on; the Dockerfile must EXPOSE it.
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
+}
+
+/// Which validator a file goes through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FileKind {
+    Pipeline,
+    Dockerfile,
+}
+
+pub fn run(args: ValidateArgs) -> i32 {
+    let settings = settings(&args);
+    let mut files = vec![(args.file.clone(), kind_of(&args.file))];
+    if let Some(d) = &args.dockerfile {
+        files.push((d.clone(), FileKind::Dockerfile));
+    }
+    // Read everything first: a missing second file must not leave the first half-fixed.
+    let mut texts = Vec::new();
+    for (path, kind) in &files {
+        match read_text(path) {
+            Ok(text) => texts.push((path, *kind, text)),
+            Err(message) => {
+                eprintln!("error: {message}");
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({ "error": message, "findings": [], "fixed": [] })
+                    );
+                }
+                return exit::USAGE;
+            }
+        }
+    }
+    let mut findings: Vec<Finding> = Vec::new();
+    let mut fixed: Vec<Finding> = Vec::new();
+    for (path, kind, text) in texts {
+        let name = path.display().to_string();
+        if args.fix {
+            let outcome = match kind {
+                FileKind::Pipeline => fix_pipeline(&text, &settings),
+                FileKind::Dockerfile => fix_dockerfile(&text, &settings),
+            };
+            if outcome.changed() {
+                if let Err(e) = write_atomically(path, &outcome.text) {
+                    eprintln!("error: cannot write the fixed {name}: {e}; the file is unchanged");
+                    return exit::FAILURE;
+                }
+            }
+            fixed.extend(outcome.fixed.into_iter().map(|f| f.in_file(&name)));
+            findings.extend(outcome.remaining.into_iter().map(|f| f.in_file(&name)));
+        } else {
+            let found = match kind {
+                FileKind::Pipeline => validate_pipeline(&text, &settings),
+                FileKind::Dockerfile => validate_dockerfile(&text, &settings),
+            };
+            findings.extend(found.into_iter().map(|f| f.in_file(&name)));
+        }
+    }
+    if args.json {
+        let body = serde_json::json!({ "findings": findings, "fixed": fixed });
+        match serde_json::to_string_pretty(&body) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("error: cannot render the findings as JSON: {e}");
+                return exit::FAILURE;
+            }
+        }
+    } else {
+        print!("{}", render(&findings, &fixed));
+    }
+    if has_errors(&findings) {
+        exit::FAILURE
+    } else {
+        exit::OK
+    }
+}
+
+/// The validator settings: defaults, environment, then flags.
+fn settings(args: &ValidateArgs) -> ValidatorSettings {
+    let mut s = ValidatorSettings::default();
+    let env_value = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    if args.registries.is_empty() {
+        s.registries.extend(env_value("NEXUS_PULL_REGISTRY"));
+    } else {
+        s.registries = args.registries.clone();
+    }
+    if args.push_registries.is_empty() {
+        s.push_registries
+            .extend(env_value("NEXUS_INTERNAL_REGISTRY"));
+    } else {
+        s.push_registries = args.push_registries.clone();
+    }
+    s.allowed_hosts.extend(args.allow_hosts.iter().cloned());
+    s.owned = args.owned;
+    s.expected_port = args.port;
+    s
+}
+
+/// Dockerfiles are recognised by name: `Dockerfile`, `Dockerfile.*`, `*.Dockerfile`,
+/// `Containerfile`.
+fn kind_of(path: &Path) -> FileKind {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    if name == "dockerfile"
+        || name == "containerfile"
+        || name.starts_with("dockerfile.")
+        || name.ends_with(".dockerfile")
+    {
+        FileKind::Dockerfile
+    } else {
+        FileKind::Pipeline
+    }
+}
+
+fn read_text(path: &Path) -> Result<String, String> {
+    let shown = path.display();
+    let file = fs::File::open(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot read {shown}: {e}"))?;
+    if meta.is_dir() {
+        return Err(format!("{shown} is a folder; name the file to check"));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_READ_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {shown}: {e}"))?;
+    if bytes.len() as u64 > MAX_READ_BYTES {
+        return Err(format!(
+            "{shown} is larger than {} MiB; that is no CI file",
+            MAX_READ_BYTES / 1024 / 1024
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| format!("{shown} is not UTF-8 text ({e})"))
+}
+
+/// Writes `text` to a temporary file next to `path`, then renames it over `path`, so the file
+/// is never half-written. The original's permissions are kept.
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".to_string());
+    let tmp = dir.join(format!(".{name}.pipewright-{}.tmp", std::process::id()));
+    let result = (|| {
+        fs::write(&tmp, text)?;
+        if let Ok(meta) = fs::metadata(path) {
+            fs::set_permissions(&tmp, meta.permissions())?;
+        }
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// `file:line:col: severity[rule] message`, fixed findings first, then a summary line.
+fn render(findings: &[Finding], fixed: &[Finding]) -> String {
+    let mut out = String::new();
+    for f in fixed {
+        let what = f.fix.as_ref().map(|x| x.description.as_str()).unwrap_or("");
+        out.push_str(&format!(
+            "{}:{}:{}: fixed[{}] {what}\n",
+            f.file, f.line, f.column, f.rule
+        ));
+    }
+    for f in findings {
+        out.push_str(&format!(
+            "{}:{}:{}: {}[{}] {}{}\n",
+            f.file,
+            f.line,
+            f.column,
+            f.severity.as_str(),
+            f.rule,
+            f.message,
+            if f.fix.is_some() {
+                " (fix available)"
+            } else {
+                ""
+            }
+        ));
+    }
+    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));
+    if findings.is_empty() {
+        out.push_str("no problems found");
+    } else {
+        out.push_str(&format!("{errors} error(s), {warnings} warning(s)"));
+    }
+    if !fixed.is_empty() {
+        out.push_str(&format!(", {} fixed", fixed.len()));
+    }
+    out.push('\n');
+    out
+}
