@@ -5,6 +5,9 @@ use crate::analyze::{analyze_with_index, open_source, AnalyzeOptions};
 use pipewright_core::generate::{generate, GenerateError, GeneratorSettings, PipelineBundle};
 use pipewright_core::source::SourceError;
 use pipewright_core::stack::StackProfile;
+use pipewright_core::validate::{
+    has_errors, validate_dockerfile, validate_pipeline, Finding, ValidatorSettings,
+};
 
 /// Which path produced the files (the seed's commit tags).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -29,6 +32,8 @@ pub struct GenerateOutcome {
     pub profile: StackProfile,
     pub bundle: PipelineBundle,
     pub provenance: Provenance,
+    /// The validator's findings on the files (none is an error: those are never returned).
+    pub findings: Vec<Finding>,
 }
 
 /// Why generation failed.
@@ -38,20 +43,67 @@ pub enum GenerateFlowError {
     Source(#[from] SourceError),
     #[error(transparent)]
     Generate(#[from] GenerateError),
+    /// The generated files failed pipewright's own validator: a defect in pipewright. Nothing
+    /// is written.
+    #[error("pipewright generated files its own validator rejects ({} finding(s)); nothing was written. This is a bug in pipewright: please report it with the repository's `pipewright analyze --json` output", .0.len())]
+    Invalid(Vec<Finding>),
 }
 
-/// Analyzes `target` (a folder or a git URL) and generates its pipeline.
+/// The validator settings for pipelines pipewright owns, made with `settings`.
+pub fn validator_settings(
+    settings: &GeneratorSettings,
+    allowed_hosts: &[String],
+) -> ValidatorSettings {
+    let mut v = ValidatorSettings {
+        registries: settings.allowed_registries(),
+        owned: true,
+        ..ValidatorSettings::default()
+    };
+    let internal = &settings.internal_registry;
+    v.push_registries = vec![internal.clone()];
+    if let Some(name) = internal.strip_prefix('$') {
+        v.push_registries.push(format!("${{{name}}}"));
+    }
+    v.allowed_hosts.extend(allowed_hosts.iter().cloned());
+    v
+}
+
+/// Validates every generated file; each finding names its file.
+pub fn validate_bundle(bundle: &PipelineBundle, settings: &ValidatorSettings) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for (path, text) in &bundle.files {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        let found = if name == ".gitlab-ci.yml" {
+            validate_pipeline(text, settings)
+        } else if name == "Dockerfile" {
+            validate_dockerfile(text, settings)
+        } else {
+            continue;
+        };
+        findings.extend(found.into_iter().map(|f| f.in_file(path.clone())));
+    }
+    findings
+}
+
+/// Analyzes `target` (a folder or a git URL), generates its pipeline and validates every
+/// file; files that fail validation are never returned.
 pub fn generate_for(
     target: &str,
     opts: &AnalyzeOptions,
     settings: &GeneratorSettings,
+    allowed_hosts: &[String],
 ) -> Result<GenerateOutcome, GenerateFlowError> {
     let source = open_source(target, opts)?;
     let (index, profile) = analyze_with_index(source.as_ref())?;
     let bundle = generate(&profile, &index, settings)?;
+    let findings = validate_bundle(&bundle, &validator_settings(settings, allowed_hosts));
+    if has_errors(&findings) {
+        return Err(GenerateFlowError::Invalid(findings));
+    }
     Ok(GenerateOutcome {
         profile,
         bundle,
         provenance: Provenance::Template,
+        findings,
     })
 }

@@ -144,6 +144,20 @@ fn every_fixture_gets_nine_stages_and_ten_jobs_per_service() {
         if let Err(e) = check_structure(&bundle.files[".gitlab-ci.yml"], &slugs, monorepo) {
             failures.push(format!("{name}: {e}"));
         }
+        let settings = GeneratorSettings::default();
+        let findings = pipewright_workflow::generate::validate_bundle(
+            &bundle,
+            &pipewright_workflow::generate::validator_settings(&settings, &[]),
+        );
+        for f in findings
+            .iter()
+            .filter(|f| f.severity == pipewright_core::validate::Severity::Error)
+        {
+            failures.push(format!(
+                "{name}: {}:{}: [{}] {}",
+                f.file, f.line, f.rule, f.message
+            ));
+        }
         for (file, content) in &bundle.files {
             insta::assert_snapshot!(format!("{name}__{}", file.replace('/', "__")), content);
         }

@@ -40,24 +40,73 @@ fn template_folder(root: &Path, name: &str, meta: &str, ci: Option<&str>, docker
     }
 }
 
+/// The pipeline and Dockerfile pipewright generates for a fixture repository: valid files.
+fn generated(fixture: &str) -> (String, String) {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/repos")
+        .join(fixture);
+    let out = Command::new(env!("CARGO_BIN_EXE_pipewright"))
+        .args(["generate", "--dry-run", "--json"])
+        .arg(repo)
+        .output()
+        .expect("run pipewright generate");
+    let v = json(&out);
+    let file = |name: &str| v["files"][name].as_str().unwrap_or_default().to_string();
+    (file(".gitlab-ci.yml"), file("Dockerfile"))
+}
+
 #[test]
-fn import_list_show_export_delete_round() {
+fn import_refuses_files_that_fail_validation() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let input = tmp.path().join("in");
     template_folder(
         &input,
-        "django",
-        "language = \"python\"\nframework = \"django\"\nid = \"house-django\"\n",
+        "toy",
+        "language = \"python\"\nframework = \"django\"\n",
         Some("stages: [compile, build]\n"),
         Some("FROM python:3.12-slim\n"),
     );
+    let out = pipewright(&data, &["import", input.to_str().unwrap(), "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("[owned-learn-job]") && stderr.contains("[user-root]"),
+        "{stderr}"
+    );
+    let out = pipewright(&data, &["list", "--json"]);
+    assert_eq!(
+        json(&out).as_array().map(Vec::len),
+        Some(0),
+        "nothing may be stored"
+    );
+}
+
+#[test]
+fn import_list_show_export_delete_round() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let input = tmp.path().join("in");
+    let (ci, dockerfile) = generated("python-django-tailwind");
+    template_folder(
+        &input,
+        "django",
+        "language = \"python\"\nframework = \"django\"\nid = \"house-django\"\n",
+        Some(&ci),
+        Some(&dockerfile),
+    );
+    let (_, go_dockerfile) = generated("go-gin");
     template_folder(
         &input,
         "go",
         "language = \"go\"\n",
         None,
-        Some("FROM golang:1.22\n"),
+        Some(&go_dockerfile),
     );
 
     let out = pipewright(&data, &["import", input.to_str().unwrap(), "--json"]);
@@ -73,14 +122,14 @@ fn import_list_show_export_delete_round() {
     let listed = json(&out);
     assert_eq!(listed.as_array().map(Vec::len), Some(1));
     assert_eq!(listed[0]["id"], "house-django");
-    assert_eq!(listed[0]["stages_count"], 2);
+    assert_eq!(listed[0]["stages_count"], 9);
 
     let out = pipewright(&data, &["list", "--framework", "none", "--json"]);
     assert_eq!(json(&out)[0]["language"], "go");
 
     let out = pipewright(&data, &["show", "house-django", "--json"]);
     let shown = json(&out);
-    assert_eq!(shown["dockerfile"], "FROM python:3.12-slim\n");
+    assert_eq!(shown["dockerfile"], dockerfile.as_str());
     assert_eq!(shown["collection"], "pipeline_templates");
 
     let out = pipewright(&data, &["show", "house-django"]);

@@ -1097,7 +1097,12 @@ fn check_owned(m: &Model<'_>, out: &mut Vec<Finding>) {
             format!("stage `{stage}` has no job; every stage of a pipewright pipeline runs at least one"),
         ));
     }
-    let learn_ok = m.jobs.contains(&"learn") && m.stage_of("learn").0 == "learn";
+    // A monorepo has one learn job per service (`learn:<service>`).
+    let learn_ok = m
+        .jobs
+        .iter()
+        .filter(|j| **j == "learn" || j.starts_with("learn:"))
+        .any(|j| m.stage_of(j).0 == "learn");
     if !learn_ok {
         let pos = if m.jobs.contains(&"learn") {
             m.doc.key_pos("/learn")

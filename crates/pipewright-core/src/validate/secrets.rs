@@ -168,10 +168,16 @@ pub struct SecretHit {
 /// placeholder.
 pub fn is_literal_secret(value: &str) -> bool {
     let v = value.trim().trim_matches(|c| c == '"' || c == '\'');
+    // Flags (`MYSQL_ALLOW_EMPTY_PASSWORD: "yes"`) and auth methods name no secret.
     const PLACEHOLDERS: &[&str] = &[
         "",
         "true",
         "false",
+        "yes",
+        "no",
+        "on",
+        "off",
+        "trust",
         "null",
         "none",
         "xxx",

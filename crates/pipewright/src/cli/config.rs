@@ -103,8 +103,6 @@ pub enum ConfigError {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub generator: GeneratorSettings,
-    // Read by `validate`, which lands in the next commits.
-    #[allow(dead_code)]
     pub allowed_hosts: Vec<String>,
 }
 

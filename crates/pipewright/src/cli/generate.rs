@@ -66,7 +66,12 @@ pub fn run(args: GenerateArgs) -> i32 {
         reference: args.reference.clone(),
         clone_timeout: Duration::from_secs(args.clone_timeout),
     };
-    let outcome = match generate_for(&args.target, &opts, &settings.generator) {
+    let outcome = match generate_for(
+        &args.target,
+        &opts,
+        &settings.generator,
+        &settings.allowed_hosts,
+    ) {
         Ok(o) => o,
         Err(GenerateFlowError::Source(e)) => return report_source_error(&e, args.json),
         Err(GenerateFlowError::Generate(e)) => {
@@ -75,6 +80,23 @@ pub fn run(args: GenerateArgs) -> i32 {
                 println!("{}", serde_json::json!({ "error": e.to_string() }));
             }
             return exit::NOTHING_RECOGNISED;
+        }
+        Err(GenerateFlowError::Invalid(findings)) => {
+            let e = GenerateFlowError::Invalid(findings.clone());
+            eprintln!("error: {e}");
+            for f in &findings {
+                eprintln!(
+                    "  {}:{}:{}: {:?}[{}] {}",
+                    f.file, f.line, f.column, f.severity, f.rule, f.message
+                );
+            }
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "error": e.to_string(), "findings": findings })
+                );
+            }
+            return exit::FAILURE;
         }
     };
     let mut written = Vec::new();
@@ -96,7 +118,7 @@ pub fn run(args: GenerateArgs) -> i32 {
             "files": outcome.bundle.files,
             "provenance": outcome.provenance,
             "explanation": outcome.bundle.explanation,
-            "findings": [],
+            "findings": outcome.findings,
             "warnings": outcome.bundle.warnings,
             "written": written.iter().map(|p: &PathBuf| p.display().to_string()).collect::<Vec<_>>(),
         });
@@ -179,6 +201,20 @@ fn render(o: &GenerateOutcome, written: &[PathBuf], dry_run: bool) -> String {
     let _ = writeln!(out, "\nWhy:");
     for line in &o.bundle.explanation {
         let _ = writeln!(out, "  - {line}");
+    }
+    let _ = writeln!(
+        out,
+        "\nValidation (schema, pipeline rules, secrets, Dockerfile rules):"
+    );
+    if o.findings.is_empty() {
+        let _ = writeln!(out, "  no problems found");
+    }
+    for f in &o.findings {
+        let _ = writeln!(
+            out,
+            "  {}:{}:{}: {:?}[{}] {}",
+            f.file, f.line, f.column, f.severity, f.rule, f.message
+        );
     }
     if !o.bundle.warnings.is_empty() {
         let _ = writeln!(out, "\nWarnings:");

@@ -163,15 +163,15 @@ impl From<FolderError> for Failure {
 /// Generates with the built-in generator for each repository and stores the pair.
 async fn seed(store: &dyn KnowledgeStore, repos: &[String]) -> Result<Output, Failure> {
     let settings = super::config::load(&super::config::SettingsArgs::default())
-        .map_err(|e| usage(e.to_string()))?
-        .generator;
+        .map_err(|e| usage(e.to_string()))?;
     let mut records = Vec::new();
     let mut text = String::new();
     for repo in repos {
         let outcome = pipewright_workflow::generate::generate_for(
             repo,
             &pipewright_workflow::analyze::AnalyzeOptions::default(),
-            &settings,
+            &settings.generator,
+            &settings.allowed_hosts,
         )
         .map_err(|e| usage(format!("{repo}: {e}")))?;
         let [service] = outcome.profile.services.as_slice() else {
@@ -291,7 +291,38 @@ async fn execute(args: TemplatesArgs) -> Result<Output, Failure> {
             })
         }
         TemplatesCommand::Import { path } => {
-            let stored = folder::import(store, &path, None, now()).await?;
+            // A stored pair may be committed as it is (the `[RAG Template]` path), so it must
+            // pass the same validator as pipewright's own files.
+            let settings = super::config::load(&super::config::SettingsArgs::default())
+                .map_err(|e| usage(e.to_string()))?;
+            let vsettings = pipewright_workflow::generate::validator_settings(
+                &settings.generator,
+                &settings.allowed_hosts,
+            );
+            let check = |r: &Record| -> Vec<String> {
+                let mut found = Vec::new();
+                if let Some(ci) = &r.gitlab_ci {
+                    found.extend(pipewright_core::validate::validate_pipeline(ci, &vsettings));
+                }
+                if let Some(d) = &r.dockerfile {
+                    found.extend(
+                        pipewright_core::validate::validate_dockerfile(d, &vsettings)
+                            .into_iter()
+                            .map(|f| f.in_file("Dockerfile")),
+                    );
+                }
+                found
+                    .into_iter()
+                    .filter(|f| f.severity == pipewright_core::validate::Severity::Error)
+                    .map(|f| {
+                        format!(
+                            "{}:{}:{}: [{}] {}",
+                            f.file, f.line, f.column, f.rule, f.message
+                        )
+                    })
+                    .collect()
+            };
+            let stored = folder::import(store, &path, Some(&check), now()).await?;
             let mut text = format!(
                 "imported {} record{} into {}\n",
                 stored.len(),
