@@ -13,6 +13,12 @@ use pipewright_core::validate::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Provenance {
+    /// A stored pair used as it is: `[RAG Template]`.
+    RagTemplate,
+    /// A stored reference adapted by the LLM: `[RAG + LLM]`.
+    RagLlm,
+    /// Written by the LLM from the stack profile: `[AI Generated]`.
+    AiGenerated,
     /// The built-in generator: `[Template]`.
     Template,
 }
@@ -21,6 +27,9 @@ impl Provenance {
     /// The tag used in commit messages.
     pub fn tag(self) -> &'static str {
         match self {
+            Provenance::RagTemplate => "[RAG Template]",
+            Provenance::RagLlm => "[RAG + LLM]",
+            Provenance::AiGenerated => "[AI Generated]",
             Provenance::Template => "[Template]",
         }
     }
@@ -34,6 +43,8 @@ pub struct GenerateOutcome {
     pub provenance: Provenance,
     /// The validator's findings on the files (none is an error: those are never returned).
     pub findings: Vec<Finding>,
+    /// The repository's counted file names, most telling first (for the LLM's prompt).
+    pub index_files: Vec<String>,
 }
 
 /// Why generation failed.
@@ -100,10 +111,20 @@ pub fn generate_for(
     if has_errors(&findings) {
         return Err(GenerateFlowError::Invalid(findings));
     }
+    // Manifests and top-level files tell a model the most; deep source files the least.
+    let mut index_files: Vec<String> = index
+        .files()
+        .iter()
+        .filter(|f| f.excluded.is_none() || f.language.is_none())
+        .map(|f| f.path.clone())
+        .collect();
+    index_files.sort_by_key(|p| (p.matches('/').count(), p.clone()));
+    index_files.truncate(300);
     Ok(GenerateOutcome {
         profile,
         bundle,
         provenance: Provenance::Template,
         findings,
+        index_files,
     })
 }

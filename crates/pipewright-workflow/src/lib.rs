@@ -9,3 +9,4 @@
 
 pub mod analyze;
 pub mod generate;
+pub mod paths;

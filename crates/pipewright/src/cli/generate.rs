@@ -7,7 +7,10 @@ use super::config::{self, SettingsArgs};
 use super::exit;
 use clap::Args;
 use pipewright_workflow::analyze::AnalyzeOptions;
-use pipewright_workflow::generate::{generate_for, GenerateFlowError, GenerateOutcome};
+use pipewright_workflow::generate::{
+    generate_for, validator_settings, GenerateFlowError, GenerateOutcome, Provenance,
+};
+use pipewright_workflow::paths::{choose_path, PathOptions, PathReport};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -37,8 +40,81 @@ pub struct GenerateArgs {
     /// Seconds a clone may take before it is stopped.
     #[arg(long, default_value_t = 120)]
     pub clone_timeout: u64,
+    /// Always use the built-in generator (the seed's use_template_only).
+    #[arg(long)]
+    pub template_only: bool,
+    /// LLM provider: ollama, openai, anthropic, claude-code, none [default: $LLM_PROVIDER, else ollama].
+    #[arg(long, value_name = "PROVIDER")]
+    pub llm: Option<String>,
+    /// The model name for the chosen provider (overrides OLLAMA_MODEL / OPENAI_MODEL / ANTHROPIC_MODEL).
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+    /// Folder of the embedded knowledge store [default: $PIPEWRIGHT_DATA_DIR, else the platform's data folder].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Knowledge store: `embedded` or `chromadb` [default: chromadb when CHROMADB_HOST is set].
+    #[arg(long, env = "PIPEWRIGHT_STORE", value_name = "KIND")]
+    pub store: Option<pipewright_adapters::store::StoreKind>,
+    /// Repair rounds for an LLM answer that fails validation.
+    #[arg(long, default_value_t = 2)]
+    pub repair_rounds: u32,
     #[command(flatten)]
     pub settings: SettingsArgs,
+}
+
+/// The store and the LLM for the generation paths; failures become reasons, never errors.
+fn path_options(args: &GenerateArgs) -> PathOptions {
+    use pipewright_adapters::embed::embedder_from_vars;
+    use pipewright_adapters::llm::LlmConfig;
+    use pipewright_adapters::store::{open_store, StoreSettings};
+    let store = StoreSettings::from_env(args.store, args.data_dir.as_deref())
+        .map_err(|e| e.to_string())
+        .and_then(|settings| {
+            let embedder =
+                embedder_from_vars(|k| std::env::var(k).ok()).map_err(|e| e.to_string())?;
+            open_store(&settings, embedder).map_err(|e| e.to_string())
+        });
+    let provider = args.llm.clone();
+    let model = args.model.clone();
+    let lookup = move |name: &str| -> Option<String> {
+        let chosen = provider
+            .clone()
+            .or_else(|| std::env::var("LLM_PROVIDER").ok())
+            .unwrap_or_else(|| "ollama".into());
+        if name == "LLM_PROVIDER" {
+            return Some(chosen);
+        }
+        let model_var = match chosen.as_str() {
+            "openai" => "OPENAI_MODEL",
+            "anthropic" => "ANTHROPIC_MODEL",
+            _ => "OLLAMA_MODEL",
+        };
+        if name == model_var {
+            if let Some(m) = &model {
+                return Some(m.clone());
+            }
+        }
+        std::env::var(name).ok()
+    };
+    let (llm, temperature) = match LlmConfig::from_lookup(lookup) {
+        Ok(config) => {
+            let temperature = config.temperature;
+            let llm = match config.build() {
+                Ok(Some(llm)) => Ok(llm),
+                Ok(None) => Err("LLM_PROVIDER=none".to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            (llm, temperature)
+        }
+        Err(e) => (Err(e.to_string()), 0.2),
+    };
+    PathOptions {
+        template_only: args.template_only,
+        store,
+        llm,
+        temperature,
+        repair_rounds: args.repair_rounds,
+    }
 }
 
 pub fn run(args: GenerateArgs) -> i32 {
@@ -66,7 +142,7 @@ pub fn run(args: GenerateArgs) -> i32 {
         reference: args.reference.clone(),
         clone_timeout: Duration::from_secs(args.clone_timeout),
     };
-    let outcome = match generate_for(
+    let built_in = match generate_for(
         &args.target,
         &opts,
         &settings.generator,
@@ -99,6 +175,19 @@ pub fn run(args: GenerateArgs) -> i32 {
             return exit::FAILURE;
         }
     };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::FAILURE;
+        }
+    };
+    let popts = path_options(&args);
+    let vsettings = validator_settings(&settings.generator, &settings.allowed_hosts);
+    let (outcome, report) = runtime.block_on(choose_path(built_in, &popts, &vsettings));
     let mut written = Vec::new();
     if !args.dry_run {
         match write_files(&out_dir, &outcome, args.force) {
@@ -117,6 +206,8 @@ pub fn run(args: GenerateArgs) -> i32 {
             "profile": outcome.profile,
             "files": outcome.bundle.files,
             "provenance": outcome.provenance,
+            "commit_tag": outcome.provenance.tag(),
+            "path": report,
             "explanation": outcome.bundle.explanation,
             "findings": outcome.findings,
             "warnings": outcome.bundle.warnings,
@@ -130,7 +221,7 @@ pub fn run(args: GenerateArgs) -> i32 {
             }
         }
     } else {
-        print!("{}", render(&outcome, &written, args.dry_run));
+        print!("{}", render(&outcome, &report, &written, args.dry_run));
     }
     exit::OK
 }
@@ -190,14 +281,27 @@ pub fn write_atomically(path: &Path, content: &str) -> std::io::Result<()> {
     })
 }
 
-fn render(o: &GenerateOutcome, written: &[PathBuf], dry_run: bool) -> String {
+fn render(o: &GenerateOutcome, report: &PathReport, written: &[PathBuf], dry_run: bool) -> String {
     let mut out = String::new();
+    let how = match o.provenance {
+        Provenance::Template => "the built-in generator",
+        Provenance::RagTemplate => "a stored pipeline, used as it is",
+        Provenance::RagLlm => "a stored reference adapted by the LLM",
+        Provenance::AiGenerated => "the LLM",
+    };
     let _ = writeln!(
         out,
-        "Generated with the built-in generator {} for {}",
+        "Generated with {how} {} for {}",
         o.provenance.tag(),
         o.profile.root
     );
+    if let Some(model) = &report.model {
+        let _ = writeln!(
+            out,
+            "LLM: {model}, {} attempt(s), {} ms",
+            report.attempts, report.elapsed_ms
+        );
+    }
     let _ = writeln!(out, "\nWhy:");
     for line in &o.bundle.explanation {
         let _ = writeln!(out, "  - {line}");

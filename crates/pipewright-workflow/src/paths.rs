@@ -1,0 +1,264 @@
+//! The seed's decision between its generation paths, after the built-in generator has
+//! produced a valid fallback:
+//!
+//! - a stored pair with both files → used as it is, no LLM → `[RAG Template]`;
+//! - a stored pair with one file → the LLM adapts it → `[RAG + LLM]`;
+//! - nothing stored → the LLM writes both files → `[AI Generated]`;
+//! - `use_template_only`, no LLM configured, the LLM unavailable, or an answer that stays
+//!   invalid after the repair rounds → the built-in generator → `[Template]`, with a warning
+//!   that says why.
+//!
+//! Every file that leaves this module passed the validator (LLM answers get the findings back
+//! for a bounded number of repair rounds), so an invalid pipeline is never returned.
+
+use crate::generate::{validate_bundle, GenerateOutcome, Provenance};
+use pipewright_core::knowledge::{retrieve, KnowledgeStore, Record, Retrieval, StackKey};
+use pipewright_core::llm::answer::{parse_answer, GeneratedFiles};
+use pipewright_core::llm::prompt::{
+    system_prompt, user_prompt, PromptSettings, ReferenceTemplate, RepairInput, UserPromptInput,
+};
+use pipewright_core::llm::{LlmProvider, LlmRequest};
+use pipewright_core::validate::{has_errors, Finding, Severity, ValidatorSettings};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What the decision may use.
+#[derive(Clone)]
+pub struct PathOptions {
+    /// The seed's `use_template_only`: always the built-in generator.
+    pub template_only: bool,
+    /// The knowledge store, or why it could not be opened.
+    pub store: Result<Arc<dyn KnowledgeStore>, String>,
+    /// The LLM, or why there is none (`LLM_PROVIDER=none`, a configuration error).
+    pub llm: Result<Arc<dyn LlmProvider>, String>,
+    pub temperature: f32,
+    /// Repair rounds after the first answer (default 2).
+    pub repair_rounds: u32,
+}
+
+/// How the files were made: the path, the model, the attempts and the time.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct PathReport {
+    /// Where retrieval found something (rank and reason), when the store was searched.
+    pub retrieval: Option<String>,
+    pub model: Option<String>,
+    /// LLM calls made (first answer plus repairs).
+    pub attempts: u32,
+    pub elapsed_ms: u128,
+}
+
+/// Applies the decision to an outcome of the built-in generator (already validated).
+pub async fn choose_path(
+    mut outcome: GenerateOutcome,
+    opts: &PathOptions,
+    vsettings: &ValidatorSettings,
+) -> (GenerateOutcome, PathReport) {
+    let started = Instant::now();
+    let mut report = PathReport::default();
+    let warn = |o: &mut GenerateOutcome, w: String| o.bundle.warnings.push(w);
+    if opts.template_only {
+        outcome
+            .bundle
+            .explanation
+            .push("use_template_only: the built-in generator writes the pipeline".into());
+        report.elapsed_ms = started.elapsed().as_millis();
+        return (outcome, report);
+    }
+    let [service] = outcome.profile.services.as_slice() else {
+        outcome.bundle.explanation.push(
+            "a monorepo: the built-in generator writes one set of jobs per service (stored pairs describe one stack)".into(),
+        );
+        return (outcome, report);
+    };
+    let stack = StackKey::from_service(service);
+    let retrieval = match &opts.store {
+        Ok(store) => retrieve(store.as_ref(), &stack).await,
+        Err(reason) => Retrieval {
+            pick: None,
+            rank: pipewright_core::knowledge::RetrievalRank::BuiltIn,
+            path: None,
+            reason:
+                "the knowledge store is not available; the built-in generator writes the pipeline"
+                    .into(),
+            warnings: vec![format!("knowledge store: {reason}")],
+        },
+    };
+    report.retrieval = Some(retrieval.summary());
+    outcome
+        .bundle
+        .explanation
+        .push(format!("retrieval: {}", retrieval.summary()));
+    for w in &retrieval.warnings {
+        warn(&mut outcome, w.clone());
+    }
+    let pick = retrieval.pick.clone();
+
+    // Path A: a stored pair with both files is used as it is, once it passes the validator.
+    if let Some(record) = pick
+        .as_ref()
+        .filter(|r| r.gitlab_ci.is_some() && r.dockerfile.is_some())
+    {
+        let mut candidate = outcome.clone();
+        set_files(
+            &mut candidate,
+            record.gitlab_ci.as_deref().unwrap_or(""),
+            record.dockerfile.as_deref().unwrap_or(""),
+        );
+        let findings = validate_bundle(&candidate.bundle, vsettings);
+        if has_errors(&findings) {
+            warn(
+                &mut outcome,
+                format!(
+                    "the stored pair {} fails validation ({}); it was not used",
+                    record.id,
+                    first_errors(&findings)
+                ),
+            );
+        } else {
+            candidate.findings = findings;
+            candidate.provenance = Provenance::RagTemplate;
+            candidate.bundle.explanation.push(format!(
+                "used the stored pair {} as it is (no LLM)",
+                record.id
+            ));
+            report.elapsed_ms = started.elapsed().as_millis();
+            return (candidate, report);
+        }
+    }
+
+    // Paths B and C need the LLM.
+    let llm = match &opts.llm {
+        Ok(llm) => llm.clone(),
+        Err(reason) => {
+            warn(
+                &mut outcome,
+                format!("no LLM ({reason}); the built-in generator wrote the pipeline"),
+            );
+            report.elapsed_ms = started.elapsed().as_millis();
+            return (outcome, report);
+        }
+    };
+    report.model = Some(llm.model().to_string());
+    let reference = pick.as_ref().map(|r: &Record| ReferenceTemplate {
+        origin: r.id.as_str(),
+        gitlab_ci: r.gitlab_ci.as_deref(),
+        dockerfile: r.dockerfile.as_deref(),
+    });
+    let provenance = if reference.is_some() {
+        Provenance::RagLlm
+    } else {
+        Provenance::AiGenerated
+    };
+    let file_names: Vec<String> = outcome.index_files.clone();
+    let system = system_prompt(&PromptSettings::default());
+    let mut previous: Option<(GeneratedFiles, Vec<String>)> = None;
+    for round in 0..=opts.repair_rounds {
+        let input = UserPromptInput {
+            profile: &outcome.profile,
+            file_names: &file_names,
+            readme: None,
+            reference,
+            repair: previous.as_ref().map(|(files, findings)| RepairInput {
+                previous: files,
+                findings,
+            }),
+        };
+        let request =
+            LlmRequest::for_pipeline(system.clone(), user_prompt(&input), opts.temperature);
+        report.attempts += 1;
+        let answer = match llm.complete(&request).await {
+            Ok(a) => a,
+            Err(e) => {
+                warn(
+                    &mut outcome,
+                    format!(
+                        "the LLM is unavailable ({e}); the built-in generator wrote the pipeline"
+                    ),
+                );
+                break;
+            }
+        };
+        let files = match parse_answer(&answer.text) {
+            Ok(f) => f,
+            Err(e) => {
+                let message = format!("the answer could not be read: {e}");
+                previous = Some((
+                    GeneratedFiles {
+                        gitlab_ci: String::new(),
+                        dockerfile: String::new(),
+                        notes: Vec::new(),
+                    },
+                    vec![message],
+                ));
+                continue;
+            }
+        };
+        let mut candidate = outcome.clone();
+        set_files(&mut candidate, &files.gitlab_ci, &files.dockerfile);
+        let findings = validate_bundle(&candidate.bundle, vsettings);
+        if !has_errors(&findings) {
+            candidate.findings = findings;
+            candidate.provenance = provenance;
+            candidate.bundle.explanation.push(format!(
+                "{} by {} after {} attempt(s){}",
+                if provenance == Provenance::RagLlm {
+                    "adapted from the stored reference"
+                } else {
+                    "written"
+                },
+                llm.model(),
+                report.attempts,
+                if round > 0 {
+                    " (repaired with the validator's findings)"
+                } else {
+                    ""
+                }
+            ));
+            candidate
+                .bundle
+                .explanation
+                .extend(files.notes.iter().map(|n| format!("model: {n}")));
+            report.elapsed_ms = started.elapsed().as_millis();
+            return (candidate, report);
+        }
+        let messages: Vec<String> = findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| format!("{}:{}: [{}] {}", f.file, f.line, f.rule, f.message))
+            .collect();
+        previous = Some((files, messages));
+    }
+    if let Some((_, findings)) = &previous {
+        warn(
+            &mut outcome,
+            format!(
+                "the LLM's answer still failed validation after {} attempt(s) ({}); the built-in generator wrote the pipeline",
+                report.attempts,
+                findings.iter().take(3).cloned().collect::<Vec<_>>().join("; ")
+            ),
+        );
+    }
+    report.elapsed_ms = started.elapsed().as_millis();
+    (outcome, report)
+}
+
+/// Replaces the pipeline and the root Dockerfile of a single-service bundle; a repository's
+/// own Dockerfile (not in the bundle) is kept.
+fn set_files(o: &mut GenerateOutcome, ci: &str, dockerfile: &str) {
+    o.bundle
+        .files
+        .insert(".gitlab-ci.yml".into(), ci.to_string());
+    if let Some(existing) = o.bundle.files.get_mut("Dockerfile") {
+        *existing = dockerfile.to_string();
+    }
+}
+
+fn first_errors(findings: &[Finding]) -> String {
+    findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .take(3)
+        .map(|f| format!("{}: [{}] {}", f.file, f.rule, f.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
