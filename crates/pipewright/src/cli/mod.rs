@@ -23,7 +23,7 @@ pub enum Command {
     /// Detect the stack of a repository (a local folder or a git URL) and explain why.
     Analyze(analyze::AnalyzeArgs),
     /// Write .gitlab-ci.yml, Dockerfile and .dockerignore for a repository, and say why.
-    Generate(generate::GenerateArgs),
+    Generate(Box<generate::GenerateArgs>),
     /// Manage the knowledge store: list, show, import, export, delete, stats.
     Templates(templates::TemplatesArgs),
     /// Check a .gitlab-ci.yml (and a Dockerfile): schema, pipeline rules, secrets, lint.
@@ -34,7 +34,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Analyze(args) => analyze::run(args),
-        Command::Generate(args) => generate::run(args),
+        Command::Generate(args) => generate::run(*args),
         Command::Templates(args) => templates::run(args),
         Command::Validate(args) => validate::run(args),
     }
