@@ -5,6 +5,7 @@
 use super::analyze::report_source_error;
 use super::config::{self, SettingsArgs};
 use super::exit;
+use super::files::write_atomically;
 use clap::Args;
 use pipewright_workflow::analyze::AnalyzeOptions;
 use pipewright_workflow::generate::{
@@ -264,21 +265,6 @@ fn write_files(
         written.push(path);
     }
     Ok(written)
-}
-
-/// Writes to a temporary file beside `path`, then renames it over `path`.
-pub fn write_atomically(path: &Path, content: &str) -> std::io::Result<()> {
-    let parent = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent)?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = parent.join(format!(".{name}.pipewright-tmp-{}", std::process::id()));
-    std::fs::write(&tmp, content)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
 }
 
 fn render(o: &GenerateOutcome, report: &PathReport, written: &[PathBuf], dry_run: bool) -> String {

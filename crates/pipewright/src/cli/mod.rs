@@ -4,6 +4,7 @@
 mod analyze;
 pub mod config;
 pub mod exit;
+mod files;
 mod generate;
 mod templates;
 mod validate;

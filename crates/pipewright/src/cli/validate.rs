@@ -4,6 +4,7 @@
 //! checks again. Exit 0 when no error remains, 1 when one does, 2 when a file cannot be read.
 
 use super::exit;
+use super::files::write_atomically;
 use clap::Args;
 use pipewright_core::validate::{
     fix_dockerfile, fix_pipeline, has_errors, validate_dockerfile, validate_pipeline, Finding,
@@ -182,31 +183,6 @@ fn read_text(path: &Path) -> Result<String, String> {
         ));
     }
     String::from_utf8(bytes).map_err(|e| format!("{shown} is not UTF-8 text ({e})"))
-}
-
-/// Writes `text` to a temporary file next to `path`, then renames it over `path`, so the file
-/// is never half-written. The original's permissions are kept.
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".to_string());
-    let tmp = dir.join(format!(".{name}.pipewright-{}.tmp", std::process::id()));
-    let result = (|| {
-        fs::write(&tmp, text)?;
-        if let Ok(meta) = fs::metadata(path) {
-            fs::set_permissions(&tmp, meta.permissions())?;
-        }
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
 }
 
 /// `file:line:col: severity[rule] message`, fixed findings first, then a summary line.
