@@ -269,3 +269,40 @@ fn unsupported_stack_names_what_it_saw() {
         p.warnings
     );
 }
+
+#[test]
+fn a_compose_monorepo_gives_one_service_per_built_folder_with_its_databases() {
+    let p = analyze_fixture("monorepo-compose");
+    assert!(p.monorepo);
+    let paths: Vec<&str> = p.services.iter().map(|s| s.path.as_str()).collect();
+    assert_eq!(paths, vec!["api", "web", "worker"]);
+    let api = service(&p, "api");
+    assert_stack(
+        api,
+        "python",
+        Some("fastapi"),
+        Some("pip"),
+        None,
+        Some(("3.12", "api/.python-version")),
+    );
+    // The container side of "8081:8000", from the compose file.
+    assert_eq!(api.port, Some(8000));
+    assert_eq!(api.port_source.as_deref(), Some("docker-compose.yml"));
+    let dbs: Vec<&str> = api.databases.iter().map(|d| d.as_str()).collect();
+    assert_eq!(dbs, vec!["postgresql", "redis"]);
+    // `depends_on` in its map form counts too.
+    let worker = service(&p, "worker");
+    assert_eq!(worker.language.as_str(), "go");
+    assert_eq!(
+        worker
+            .databases
+            .iter()
+            .map(|d| d.as_str())
+            .collect::<Vec<_>>(),
+        vec!["postgresql"]
+    );
+    assert_eq!(
+        service(&p, "web").framework.map(|f| f.as_str()),
+        Some("express")
+    );
+}
