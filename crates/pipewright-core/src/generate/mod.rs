@@ -77,15 +77,6 @@ impl ServiceContext<'_> {
         self.settings
             .image_ref(&self.settings.pull_registry, image, tag)
     }
-
-    /// Prefixes a command with `cd <service folder> && ` in a monorepo.
-    pub fn in_dir(&self, cmd: &str) -> String {
-        if self.dir.is_empty() {
-            cmd.to_string()
-        } else {
-            format!("cd {} && {cmd}", self.dir)
-        }
-    }
 }
 
 /// Generates the pipeline, Dockerfiles and `.dockerignore` files for every service.
@@ -134,10 +125,9 @@ pub fn generate(
         let existing = index.exists(&dockerfile_path) && !settings.replace_dockerfile;
         let test_target = if existing {
             let text = index.text(&dockerfile_path).unwrap_or("");
-            let has_test_stage = text.lines().any(|l| {
-                let l = l.trim().to_ascii_lowercase();
-                l.starts_with("from ") && l.ends_with(" as test")
-            });
+            let has_test_stage = crate::validate::stage_names(text)
+                .iter()
+                .any(|n| n == "test");
             explanation.push(format!(
                 "{label}kept the repository's own {dockerfile_path} (use --replace-dockerfile to write pipewright's){}",
                 if has_test_stage { "; it has a `test` stage, which the test job runs in" } else { "; it has no `test` stage, so tests run in the language image instead" }

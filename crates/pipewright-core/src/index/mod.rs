@@ -296,13 +296,6 @@ impl RepoIndex {
             .take_while(move |f| f.path.starts_with(&prefix))
     }
 
-    /// Every folder that holds at least one file, sorted.
-    pub fn dirs(&self) -> Vec<&str> {
-        let mut dirs: Vec<&str> = self.dir_ids.keys().map(String::as_str).collect();
-        dirs.sort_unstable();
-        dirs
-    }
-
     /// What reading `path` gave, if it was read.
     pub fn content(&self, path: &str) -> Option<&Content> {
         self.contents.get(path)

@@ -210,6 +210,16 @@ fn substitute(text: &str, vars: &HashMap<String, String>) -> (String, bool) {
     (out, complete)
 }
 
+/// The names of a Dockerfile's build stages (`FROM … AS name`), lowercased, in order.
+pub fn stage_names(text: &str) -> Vec<String> {
+    parse(text)
+        .instructions
+        .iter()
+        .filter(|i| i.keyword == "FROM")
+        .filter_map(|i| from_parts(&i.args).1)
+        .collect()
+}
+
 /// Splits `FROM [--flags] image [AS name]`.
 fn from_parts(args: &str) -> (Option<&str>, Option<String>) {
     let words: Vec<&str> = args
@@ -846,6 +856,12 @@ fn check_expose(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stage_names_follow_flags_case_and_continuations() {
+        let text = "FROM --platform=$BUILDPLATFORM node:20 AS Deps\nFROM deps \\\n    AS test\nFROM nginx:1.27\n";
+        assert_eq!(stage_names(text), vec!["deps", "test"]);
+    }
 
     #[test]
     fn continuations_comments_and_heredocs_are_read() {

@@ -26,6 +26,7 @@ mod text;
 mod yaml_doc;
 
 pub use catalog::{Rule, Target, RULES};
+pub use dockerfile::stage_names;
 pub use fix::FixOutcome;
 pub use schema::{GITLAB_CI_SCHEMA, GITLAB_CI_SCHEMA_NOTICE};
 
