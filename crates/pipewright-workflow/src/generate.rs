@@ -3,7 +3,7 @@
 
 use crate::analyze::{analyze_with_index, open_source, AnalyzeOptions};
 use pipewright_core::generate::{generate, GenerateError, GeneratorSettings, PipelineBundle};
-use pipewright_core::source::SourceError;
+use pipewright_core::source::{RepoSource, SourceError};
 use pipewright_core::stack::StackProfile;
 use pipewright_core::validate::{
     has_errors, validate_dockerfile, validate_pipeline, Finding, ValidatorSettings,
@@ -105,7 +105,17 @@ pub fn generate_for(
     allowed_hosts: &[String],
 ) -> Result<GenerateOutcome, GenerateFlowError> {
     let source = open_source(target, opts)?;
-    let (index, profile) = analyze_with_index(source.as_ref())?;
+    generate_from_source(source.as_ref(), settings, allowed_hosts)
+}
+
+/// Analyzes an open source (a folder, a clone, posted files, a GitLab project), generates its
+/// pipeline and validates every file; files that fail validation are never returned.
+pub fn generate_from_source(
+    source: &dyn RepoSource,
+    settings: &GeneratorSettings,
+    allowed_hosts: &[String],
+) -> Result<GenerateOutcome, GenerateFlowError> {
+    let (index, profile) = analyze_with_index(source)?;
     let bundle = generate(&profile, &index, settings)?;
     let findings = validate_bundle(&bundle, &validator_settings(settings, allowed_hosts));
     if has_errors(&findings) {

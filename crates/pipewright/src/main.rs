@@ -5,6 +5,7 @@
 //! [`cli::exit`].
 
 mod cli;
+mod setup;
 
 use clap::Parser;
 

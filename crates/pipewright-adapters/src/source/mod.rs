@@ -1,11 +1,13 @@
-//! Repository sources: a local folder ([`LocalSource`]), a shallow git clone ([`GitSource`])
-//! and the GitLab API (`crate::gitlab::GitLabSource`), all implementing
+//! Repository sources: a local folder ([`LocalSource`]), a shallow git clone ([`GitSource`]),
+//! files posted inline ([`InlineSource`]) and the GitLab API (`crate::gitlab::GitLabSource`), all implementing
 //! [`pipewright_core::source::RepoSource`].
 
 mod git;
+mod inline;
 mod local;
 
 pub use git::{redact_url, GitSource, GitUrl, DEFAULT_CLONE_TIMEOUT};
+pub use inline::{InlineError, InlineSource, MAX_INLINE_FILES};
 pub use local::LocalSource;
 
 use pipewright_core::index::Content;

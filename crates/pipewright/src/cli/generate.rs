@@ -65,50 +65,9 @@ pub struct GenerateArgs {
 
 /// The store and the LLM for the generation paths; failures become reasons, never errors.
 fn path_options(args: &GenerateArgs) -> PathOptions {
-    use pipewright_adapters::embed::embedder_from_vars;
-    use pipewright_adapters::llm::LlmConfig;
-    use pipewright_adapters::store::{open_store, StoreSettings};
-    let store = StoreSettings::from_env(args.store, args.data_dir.as_deref())
-        .map_err(|e| e.to_string())
-        .and_then(|settings| {
-            let embedder =
-                embedder_from_vars(|k| std::env::var(k).ok()).map_err(|e| e.to_string())?;
-            open_store(&settings, embedder).map_err(|e| e.to_string())
-        });
-    let provider = args.llm.clone();
-    let model = args.model.clone();
-    let lookup = move |name: &str| -> Option<String> {
-        let chosen = provider
-            .clone()
-            .or_else(|| std::env::var("LLM_PROVIDER").ok())
-            .unwrap_or_else(|| "ollama".into());
-        if name == "LLM_PROVIDER" {
-            return Some(chosen);
-        }
-        let model_var = match chosen.as_str() {
-            "openai" => "OPENAI_MODEL",
-            "anthropic" => "ANTHROPIC_MODEL",
-            _ => "OLLAMA_MODEL",
-        };
-        if name == model_var {
-            if let Some(m) = &model {
-                return Some(m.clone());
-            }
-        }
-        std::env::var(name).ok()
-    };
-    let (llm, temperature) = match LlmConfig::from_lookup(lookup) {
-        Ok(config) => {
-            let temperature = config.temperature;
-            let llm = match config.build() {
-                Ok(Some(llm)) => Ok(llm),
-                Ok(None) => Err("LLM_PROVIDER=none".to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-            (llm, temperature)
-        }
-        Err(e) => (Err(e.to_string()), 0.2),
-    };
+    let store =
+        crate::setup::store(args.store, args.data_dir.as_deref()).map_err(|e| e.to_string());
+    let (llm, temperature) = crate::setup::llm(args.llm.clone(), args.model.clone());
     PathOptions {
         template_only: args.template_only,
         store,

@@ -8,9 +8,8 @@
 
 use super::exit;
 use clap::{Args, Subcommand};
-use pipewright_adapters::embed::embedder_from_vars;
 use pipewright_adapters::store::folder::{self, FolderError};
-use pipewright_adapters::store::{now, open_store, StoreKind, StoreSettings};
+use pipewright_adapters::store::{now, StoreKind};
 use pipewright_core::knowledge::{
     format_timestamp, parse_or_none, stats, Collection, Filter, KnowledgeStore, Record,
     RecordSource, Stats, StoreError,
@@ -273,9 +272,7 @@ pub fn run(args: TemplatesArgs) -> i32 {
 }
 
 fn open(args: &TemplatesArgs) -> Result<Arc<dyn KnowledgeStore>, Failure> {
-    let settings = StoreSettings::from_env(args.store, args.data_dir.as_deref())?;
-    let embedder = embedder_from_vars(|k| std::env::var(k).ok()).map_err(StoreError::from)?;
-    Ok(open_store(&settings, embedder)?)
+    Ok(crate::setup::store(args.store, args.data_dir.as_deref())?)
 }
 
 async fn execute(args: TemplatesArgs) -> Result<Output, Failure> {

@@ -1,0 +1,62 @@
+//! Opening the configured knowledge store and LLM, shared by the CLI and the service. A store
+//! or model that cannot be opened is returned as a reason, never a panic: the generation
+//! paths turn it into a warning and the built-in generator.
+
+use pipewright_adapters::embed::embedder_from_vars;
+use pipewright_adapters::llm::LlmConfig;
+use pipewright_adapters::store::{open_store, StoreKind, StoreSettings};
+use pipewright_core::knowledge::KnowledgeStore;
+use pipewright_core::knowledge::StoreError;
+use pipewright_core::llm::LlmProvider;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Opens the knowledge store chosen by `kind` (else the environment) in `data_dir`.
+pub fn store(
+    kind: Option<StoreKind>,
+    data_dir: Option<&Path>,
+) -> Result<Arc<dyn KnowledgeStore>, StoreError> {
+    let settings = StoreSettings::from_env(kind, data_dir)?;
+    let embedder = embedder_from_vars(|k| std::env::var(k).ok()).map_err(StoreError::from)?;
+    open_store(&settings, embedder)
+}
+
+/// The LLM chosen by `provider` (else `LLM_PROVIDER`, else ollama) with `model` overriding the
+/// provider's model variable, and the temperature to use with it.
+pub fn llm(
+    provider: Option<String>,
+    model: Option<String>,
+) -> (Result<Arc<dyn LlmProvider>, String>, f32) {
+    let lookup = move |name: &str| -> Option<String> {
+        let chosen = provider
+            .clone()
+            .or_else(|| std::env::var("LLM_PROVIDER").ok())
+            .unwrap_or_else(|| "ollama".into());
+        if name == "LLM_PROVIDER" {
+            return Some(chosen);
+        }
+        let model_var = match chosen.as_str() {
+            "openai" => "OPENAI_MODEL",
+            "anthropic" => "ANTHROPIC_MODEL",
+            _ => "OLLAMA_MODEL",
+        };
+        if name == model_var {
+            if let Some(m) = &model {
+                return Some(m.clone());
+            }
+        }
+        std::env::var(name).ok()
+    };
+    match LlmConfig::from_lookup(lookup) {
+        Ok(config) => {
+            let temperature = config.temperature;
+            let llm = match config.build() {
+                Ok(Some(llm)) => Ok(llm),
+                Ok(None) => Err("LLM_PROVIDER=none".to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            (llm, temperature)
+        }
+        Err(e) => (Err(e.to_string()), 0.2),
+    }
+}
