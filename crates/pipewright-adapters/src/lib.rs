@@ -18,5 +18,6 @@ pub mod embed;
 pub mod fake_gitlab;
 pub mod gitlab;
 pub mod llm;
+pub mod runs;
 pub mod source;
 pub mod store;

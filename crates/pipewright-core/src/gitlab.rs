@@ -497,6 +497,10 @@ pub trait GitLab: Send + Sync {
         reference: &str,
     ) -> Result<bool, GitLabError>;
 
+    /// Looks a branch up by name; `None` when the project has no such branch.
+    async fn branch(&self, project: &ProjectRef, name: &str)
+        -> Result<Option<Branch>, GitLabError>;
+
     /// Creates `branch` from `from_ref` (a branch, tag or SHA).
     async fn create_branch(
         &self,

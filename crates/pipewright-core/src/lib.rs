@@ -25,6 +25,7 @@ pub mod index;
 pub mod knowledge;
 pub mod llm;
 pub mod pipeline;
+pub mod runs;
 pub mod source;
 pub mod stack;
 pub mod validate;

@@ -838,6 +838,37 @@ impl GitLab for GitLabClient {
         }
     }
 
+    async fn branch(
+        &self,
+        project: &ProjectRef,
+        name: &str,
+    ) -> Result<Option<Branch>, GitLabError> {
+        let what = format!("looking up branch `{name}` in {project}");
+        let url = self.url(
+            &format!(
+                "projects/{}/repository/branches/{}",
+                project_segment(project),
+                encode_segment(name)
+            ),
+            &[],
+        );
+        match self
+            .send(
+                &what,
+                Method::GET,
+                url,
+                None,
+                Effect::Read,
+                Keep::Head(JSON_LIMIT),
+            )
+            .await
+        {
+            Ok(reply) => parse_json(&what, &reply).map(Some),
+            Err(GitLabError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn create_branch(
         &self,
         project: &ProjectRef,

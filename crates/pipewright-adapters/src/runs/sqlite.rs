@@ -1,0 +1,314 @@
+//! [`SqliteRunStore`]: runs in a SQLite file. One row per run; the steps, request and result
+//! are JSON in the row, the fields lists filter on are columns with an index.
+
+use async_trait::async_trait;
+use pipewright_core::runs::{Run, RunFilter, RunStatus, RunStore, RunStoreError};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const FILE_NAME: &str = "runs.sqlite3";
+
+/// Schema versions, applied in order; `PRAGMA user_version` holds how many were applied.
+const MIGRATIONS: &[&str] = &["CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        project TEXT,
+        project_id INTEGER,
+        created_at_ms INTEGER NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX runs_status ON runs(status, id);
+    CREATE INDEX runs_project ON runs(project, id);"];
+
+/// Most runs one list returns.
+pub const MAX_LIST: usize = 500;
+
+/// The embedded run store.
+#[derive(Clone)]
+pub struct SqliteRunStore {
+    shown: Arc<str>,
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteRunStore {
+    /// Opens (creating if needed) `runs.sqlite3` in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Self, RunStoreError> {
+        let path = data_dir.join(FILE_NAME);
+        let shown = path.display().to_string();
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            failure(
+                &shown,
+                "create the data folder",
+                format!("{e}; choose another folder with --data-dir or PIPEWRIGHT_DATA_DIR"),
+            )
+        })?;
+        let mut conn = Connection::open(&path).map_err(|e| failure(&shown, "open", e))?;
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(|e| failure(&shown, "set the busy timeout", e))?;
+        let _mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+            .map_err(|e| failure(&shown, "switch to WAL mode", e))?;
+        migrate(&mut conn, &shown)?;
+        Ok(SqliteRunStore {
+            shown: shown.into(),
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// The SQLite file.
+    pub fn path(&self) -> &str {
+        &self.shown
+    }
+
+    async fn blocking<T, F>(&self, operation: &'static str, work: F) -> Result<T, RunStoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        let shown = Arc::clone(&self.shown);
+        let joined = tokio::task::spawn_blocking(move || {
+            let guard = conn.lock().map_err(|_| {
+                failure(
+                    &shown,
+                    operation,
+                    "a previous task panicked while holding the database",
+                )
+            })?;
+            work(&guard).map_err(|e| failure(&shown, operation, e))
+        })
+        .await;
+        joined.map_err(|e| failure(&self.shown, operation, e))?
+    }
+}
+
+fn failure(shown: &str, operation: &str, message: impl ToString) -> RunStoreError {
+    RunStoreError::Backend {
+        store: shown.to_string(),
+        operation: operation.to_string(),
+        message: message.to_string(),
+    }
+}
+
+fn migrate(conn: &mut Connection, shown: &str) -> Result<(), RunStoreError> {
+    let applied: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|e| failure(shown, "read the schema version", e))?;
+    let known = MIGRATIONS.len() as i64;
+    if applied > known {
+        return Err(failure(
+            shown,
+            "open",
+            format!("its schema version is {applied} but this pipewright knows only up to {known}; use a newer pipewright or another --data-dir"),
+        ));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
+        let version = i as i64 + 1;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| failure(shown, "start a schema migration", e))?;
+        tx.execute_batch(sql)
+            .and_then(|_| tx.pragma_update(None, "user_version", version))
+            .and_then(|_| tx.commit())
+            .map_err(|e| failure(shown, "migrate the schema", e))?;
+    }
+    Ok(())
+}
+
+fn decode(body: String) -> rusqlite::Result<Run> {
+    serde_json::from_str(&body).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+#[async_trait]
+impl RunStore for SqliteRunStore {
+    async fn save(&self, run: &Run) -> Result<(), RunStoreError> {
+        let body =
+            serde_json::to_string(run).map_err(|e| failure(&self.shown, "encode a run", e))?;
+        let run = run.clone();
+        self.blocking("save a run", move |conn| {
+            conn.execute(
+                "INSERT INTO runs (id, status, project, project_id, created_at_ms, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(id) DO UPDATE SET status = excluded.status,
+                   project = excluded.project, project_id = excluded.project_id,
+                   body = excluded.body",
+                params![
+                    run.id,
+                    run.status.as_str(),
+                    run.project,
+                    run.project_id.map(|i| i as i64),
+                    run.created_at_ms as i64,
+                    body
+                ],
+            )
+            .map(|_| ())
+        })
+        .await
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Run>, RunStoreError> {
+        let id = id.to_string();
+        self.blocking("read a run", move |conn| {
+            conn.query_row("SELECT body FROM runs WHERE id = ?1", [id], |r| r.get(0))
+                .optional()?
+                .map(decode)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn list(&self, filter: &RunFilter) -> Result<Vec<Run>, RunStoreError> {
+        let filter = filter.clone();
+        self.blocking("list runs", move |conn| {
+            let limit = filter.limit.clamp(1, MAX_LIST) as i64;
+            let project_id: Option<i64> = filter
+                .project
+                .as_deref()
+                .and_then(|p| p.parse::<i64>().ok());
+            let mut stmt = conn.prepare_cached(
+                "SELECT body FROM runs
+                 WHERE (?1 IS NULL OR id < ?1)
+                   AND (?2 IS NULL OR status = ?2)
+                   AND (?3 IS NULL OR project = ?3 OR project_id = ?4)
+                 ORDER BY id DESC LIMIT ?5",
+            )?;
+            let rows = stmt.query_map(
+                params![
+                    filter.before,
+                    filter.status.map(RunStatus::as_str),
+                    filter.project,
+                    project_id,
+                    limit
+                ],
+                |r| r.get::<_, String>(0),
+            )?;
+            rows.map(|body| body.and_then(decode)).collect()
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pipewright_core::runs::{run_id, RunKind, RunStep, StepStatus};
+
+    fn run(n: u64, project: &str, status: RunStatus) -> Run {
+        let mut r = Run::start(
+            run_id(1_000 + n, n as u32),
+            RunKind::Workflow,
+            Some(project.into()),
+            serde_json::json!({"n": n}),
+            1_000 + n,
+        );
+        r.status = status;
+        r.project_id = Some(n % 2 + 10);
+        r.steps.push(RunStep {
+            name: "analyze".into(),
+            status: StepStatus::Ok,
+            started_after_ms: 1,
+            duration_ms: 2,
+            detail: "python".into(),
+        });
+        r
+    }
+
+    #[tokio::test]
+    async fn saves_updates_lists_and_survives_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteRunStore::open(dir.path()).unwrap();
+        for n in 0..5 {
+            let status = if n % 2 == 0 {
+                RunStatus::Succeeded
+            } else {
+                RunStatus::Failed
+            };
+            store
+                .save(&run(n, if n < 3 { "a/x" } else { "b/y" }, status))
+                .await
+                .unwrap();
+        }
+        let mut first = run(0, "a/x", RunStatus::Running);
+        first.status = RunStatus::Failed;
+        store.save(&first).await.unwrap();
+        drop(store);
+
+        let store = SqliteRunStore::open(dir.path()).unwrap();
+        let got = store.get(&first.id).await.unwrap().unwrap();
+        assert_eq!(got, first);
+        assert!(store
+            .get("run_000000000000_00000000")
+            .await
+            .unwrap()
+            .is_none());
+
+        let all = store
+            .list(&RunFilter {
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let ids: Vec<u64> = all.iter().map(|r| r.created_at_ms - 1_000).collect();
+        assert_eq!(ids, vec![4, 3, 2, 1, 0]);
+
+        let page = store
+            .list(&RunFilter {
+                limit: 2,
+                before: Some(all[1].id.clone()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            page.iter()
+                .map(|r| r.created_at_ms - 1_000)
+                .collect::<Vec<_>>(),
+            vec![2, 1]
+        );
+
+        let failed = store
+            .list(&RunFilter {
+                limit: 10,
+                status: Some(RunStatus::Failed),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(failed.len(), 3);
+
+        let by_path = store
+            .list(&RunFilter {
+                limit: 10,
+                project: Some("b/y".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(by_path.len(), 2);
+        let by_id = store
+            .list(&RunFilter {
+                limit: 10,
+                project: Some("11".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(by_id.len(), 2, "runs 1 and 3 have project id 11");
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_with_advice() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let c = Connection::open(dir.path().join(FILE_NAME)).unwrap();
+            c.pragma_update(None, "user_version", 99).unwrap();
+        }
+        let err = SqliteRunStore::open(dir.path()).err().unwrap().to_string();
+        assert!(err.contains("schema version is 99"), "{err}");
+    }
+}
