@@ -550,6 +550,30 @@ pub trait GitLab: Send + Sync {
     /// Checks a `.gitlab-ci.yml` text in the project's context with CI Lint.
     async fn lint(&self, project: &ProjectRef, content: &str) -> Result<LintResult, GitLabError>;
 
+    /// One action per file: `update` when it exists at `reference`, `create` otherwise (a
+    /// `create` of an existing file fails the whole commit).
+    async fn plan_actions(
+        &self,
+        project: &ProjectRef,
+        reference: &str,
+        files: &[(String, String)],
+    ) -> Result<Vec<CommitAction>, GitLabError> {
+        let mut actions = Vec::with_capacity(files.len());
+        for (path, content) in files {
+            let action = if self.file_exists(project, path, reference).await? {
+                CommitActionKind::Update
+            } else {
+                CommitActionKind::Create
+            };
+            actions.push(CommitAction {
+                action,
+                file_path: path.clone(),
+                content: Some(content.clone()),
+            });
+        }
+        Ok(actions)
+    }
+
     /// Commits `files` (path, text) to `branch` in one commit, each as `update` when it
     /// already exists where the commit starts and `create` otherwise: a `create` of an
     /// existing file fails the whole commit with "A file with this name already exists".
@@ -565,20 +589,9 @@ pub trait GitLab: Send + Sync {
         files: &[(String, String)],
     ) -> Result<CommitResult, GitLabError> {
         let start_branch = start_branch.filter(|start| *start != branch);
-        let probe_ref = start_branch.unwrap_or(branch);
-        let mut actions = Vec::with_capacity(files.len());
-        for (path, content) in files {
-            let action = if self.file_exists(project, path, probe_ref).await? {
-                CommitActionKind::Update
-            } else {
-                CommitActionKind::Create
-            };
-            actions.push(CommitAction {
-                action,
-                file_path: path.clone(),
-                content: Some(content.clone()),
-            });
-        }
+        let actions = self
+            .plan_actions(project, start_branch.unwrap_or(branch), files)
+            .await?;
         let request = CommitRequest {
             branch: branch.to_string(),
             commit_message: message.to_string(),

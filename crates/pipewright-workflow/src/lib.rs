@@ -10,3 +10,4 @@
 pub mod analyze;
 pub mod generate;
 pub mod paths;
+pub mod workflow;

@@ -12,6 +12,7 @@
 //! for a bounded number of repair rounds), so an invalid pipeline is never returned.
 
 use crate::generate::{validate_bundle, GenerateOutcome, Provenance};
+use pipewright_core::generate::PipelineBundle;
 use pipewright_core::knowledge::{retrieve, KnowledgeStore, Record, Retrieval, StackKey};
 use pipewright_core::llm::answer::{parse_answer, GeneratedFiles};
 use pipewright_core::llm::prompt::{
@@ -47,11 +48,57 @@ pub struct PathReport {
     pub elapsed_ms: u128,
 }
 
+/// A check beyond pipewright's own validator that a candidate must pass, such as GitLab's CI
+/// Lint: its errors go back to the LLM like the validator's findings.
+#[async_trait::async_trait]
+pub trait BundleCheck: Send + Sync {
+    /// What the check is, for messages (`GitLab CI Lint`).
+    fn name(&self) -> &str;
+    /// The errors found (empty when the bundle passes), or why the check could not run.
+    async fn check(&self, bundle: &PipelineBundle) -> Result<Vec<String>, String>;
+}
+
 /// Applies the decision to an outcome of the built-in generator (already validated).
 pub async fn choose_path(
+    outcome: GenerateOutcome,
+    opts: &PathOptions,
+    vsettings: &ValidatorSettings,
+) -> (GenerateOutcome, PathReport) {
+    choose_path_checked(outcome, opts, vsettings, None).await
+}
+
+/// Runs `check` on a candidate that passed the validator. Returns the errors as repair
+/// messages; a check that cannot run is a warning and the candidate stands.
+async fn extra_errors(
+    check: Option<&dyn BundleCheck>,
+    candidate: &mut GenerateOutcome,
+) -> Vec<String> {
+    let Some(check) = check else {
+        return Vec::new();
+    };
+    match check.check(&candidate.bundle).await {
+        Ok(errors) => errors
+            .into_iter()
+            .map(|e| format!(".gitlab-ci.yml: [{}] {e}", check.name()))
+            .collect(),
+        Err(reason) => {
+            candidate
+                .bundle
+                .warnings
+                .push(format!("{} could not run: {reason}", check.name()));
+            Vec::new()
+        }
+    }
+}
+
+/// [`choose_path`] with an extra check (GitLab's CI Lint) that stored pairs and LLM answers
+/// must pass too. The built-in generator's own output is not checked here: the caller
+/// checks whatever is returned.
+pub async fn choose_path_checked(
     mut outcome: GenerateOutcome,
     opts: &PathOptions,
     vsettings: &ValidatorSettings,
+    check: Option<&dyn BundleCheck>,
 ) -> (GenerateOutcome, PathReport) {
     let started = Instant::now();
     let mut report = PathReport::default();
@@ -105,6 +152,11 @@ pub async fn choose_path(
             record.dockerfile.as_deref().unwrap_or(""),
         );
         let findings = validate_bundle(&candidate.bundle, vsettings);
+        let extra = if has_errors(&findings) {
+            Vec::new()
+        } else {
+            extra_errors(check, &mut candidate).await
+        };
         if has_errors(&findings) {
             warn(
                 &mut outcome,
@@ -112,6 +164,16 @@ pub async fn choose_path(
                     "the stored pair {} fails validation ({}); it was not used",
                     record.id,
                     first_errors(&findings)
+                ),
+            );
+        } else if !extra.is_empty() {
+            warn(
+                &mut outcome,
+                format!(
+                    "the stored pair {} fails {} ({}); it was not used",
+                    record.id,
+                    check.map(|c| c.name()).unwrap_or("the check"),
+                    extra.iter().take(3).cloned().collect::<Vec<_>>().join("; ")
                 ),
             );
         } else {
@@ -196,6 +258,15 @@ pub async fn choose_path(
         let mut candidate = outcome.clone();
         set_files(&mut candidate, &files.gitlab_ci, &files.dockerfile);
         let findings = validate_bundle(&candidate.bundle, vsettings);
+        let extra = if has_errors(&findings) {
+            Vec::new()
+        } else {
+            extra_errors(check, &mut candidate).await
+        };
+        if !extra.is_empty() {
+            previous = Some((files, extra));
+            continue;
+        }
         if !has_errors(&findings) {
             candidate.findings = findings;
             candidate.provenance = provenance;
@@ -209,7 +280,7 @@ pub async fn choose_path(
                 llm.model(),
                 report.attempts,
                 if round > 0 {
-                    " (repaired with the validator's findings)"
+                    " (repaired with the findings)"
                 } else {
                     ""
                 }

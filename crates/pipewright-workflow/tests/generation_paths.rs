@@ -3,68 +3,23 @@
 //! records the prompts it got): `[RAG Template]`, `[RAG + LLM]`, `[AI Generated]`, `[Template]`,
 //! the repair loop, and a model that obeys instructions planted in the repository.
 
-use async_trait::async_trait;
+mod scripted;
+
 use pipewright_adapters::store::SqliteStore;
 use pipewright_core::generate::GeneratorSettings;
 use pipewright_core::knowledge::{
     BuiltinEmbedder, Collection, KnowledgeStore, Record, RecordSource, StackKey,
 };
 use pipewright_core::llm::error::{LlmError, ProviderKind};
-use pipewright_core::llm::{LlmAnswer, LlmProvider, LlmRequest};
+use pipewright_core::llm::LlmProvider;
 use pipewright_workflow::analyze::AnalyzeOptions;
 use pipewright_workflow::generate::{
     generate_for, validator_settings, GenerateOutcome, Provenance,
 };
 use pipewright_workflow::paths::{choose_path, PathOptions};
+use scripted::{answer_json, model, ScriptedModel};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-/// A model that answers from a script, one answer per call (the last one repeats).
-#[derive(Debug)]
-struct ScriptedModel {
-    answers: Vec<Result<String, LlmError>>,
-    prompts: Mutex<Vec<String>>,
-}
-
-#[async_trait]
-impl LlmProvider for ScriptedModel {
-    fn kind(&self) -> ProviderKind {
-        ProviderKind::Ollama
-    }
-    fn model(&self) -> &str {
-        "scripted"
-    }
-    fn endpoint(&self) -> &str {
-        "memory"
-    }
-    async fn complete(&self, request: &LlmRequest) -> Result<LlmAnswer, LlmError> {
-        let n = {
-            let mut prompts = self.prompts.lock().expect("lock");
-            prompts.push(request.user.clone());
-            prompts.len() - 1
-        };
-        let answer = self
-            .answers
-            .get(n)
-            .or(self.answers.last())
-            .cloned()
-            .expect("a scripted answer");
-        answer.map(|text| LlmAnswer {
-            text,
-            model: "scripted".into(),
-            usage: None,
-            elapsed: Duration::ZERO,
-        })
-    }
-}
-
-fn model(answers: Vec<Result<String, LlmError>>) -> Arc<ScriptedModel> {
-    Arc::new(ScriptedModel {
-        answers,
-        prompts: Mutex::new(Vec::new()),
-    })
-}
+use std::sync::Arc;
 
 fn fixture(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -88,11 +43,6 @@ fn store() -> (tempfile::TempDir, Arc<dyn KnowledgeStore>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = SqliteStore::open(dir.path(), Arc::new(BuiltinEmbedder::default())).expect("store");
     (dir, Arc::new(store))
-}
-
-fn answer_json(ci: &str, dockerfile: &str) -> String {
-    serde_json::json!({ "gitlab_ci": ci, "dockerfile": dockerfile, "notes": ["scripted"] })
-        .to_string()
 }
 
 fn options(store: Arc<dyn KnowledgeStore>, llm: Option<Arc<ScriptedModel>>) -> PathOptions {

@@ -268,6 +268,9 @@ struct State {
     requests: Vec<RecordedRequest>,
     commits: Vec<RecordedCommit>,
     faults: Vec<Fault>,
+    /// Project-context lint errors: content containing the first text gets the second as
+    /// an error (what CI Lint knows and pipewright cannot: missing includes, runner tags …).
+    lint_rules: Vec<(String, String)>,
 }
 
 impl State {
@@ -449,6 +452,16 @@ impl FakeGitLab {
     /// Every commit accepted so far, in order.
     pub fn commits(&self) -> Vec<RecordedCommit> {
         self.shared.lock().commits.clone()
+    }
+
+    /// Makes CI Lint reject any pipeline containing `needle` with `error`, the way GitLab
+    /// rejects what only the project's context reveals (an include that does not exist, a
+    /// job that needs a runner tag nobody has).
+    pub fn reject_lint(&self, needle: &str, error: &str) {
+        self.shared
+            .lock()
+            .lint_rules
+            .push((needle.to_string(), error.to_string()));
     }
 
     /// Arms a fault; faults are matched in the order they were added.

@@ -1060,9 +1060,13 @@ async fn get_trace(
 
 /// CI Lint: always 200, with `valid` and GitLab's error messages.
 async fn lint(AxumState(shared): SharedState, Path(id): Path<String>, body: Bytes) -> Response {
-    if shared.lock().project(&id).is_none() {
-        return project_not_found();
-    }
+    let rules = {
+        let state = shared.lock();
+        if state.project(&id).is_none() {
+            return project_not_found();
+        }
+        state.lint_rules.clone()
+    };
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return error(
             StatusCode::BAD_REQUEST,
@@ -1072,7 +1076,13 @@ async fn lint(AxumState(shared): SharedState, Path(id): Path<String>, body: Byte
     let Some(content) = body.get("content").and_then(Value::as_str) else {
         return error(StatusCode::BAD_REQUEST, "content is missing");
     };
-    let errors = lint_errors(content);
+    let mut errors = lint_errors(content);
+    errors.extend(
+        rules
+            .into_iter()
+            .filter(|(needle, _)| content.contains(needle.as_str()))
+            .map(|(_, error)| error),
+    );
     let valid = errors.is_empty();
     json_response(
         StatusCode::OK,
