@@ -67,7 +67,8 @@ pub fn validator_settings(
 ) -> ValidatorSettings {
     let mut v = ValidatorSettings {
         registries: settings.allowed_registries(),
-        owned: true,
+        // The nine stages are required unless the user left some out on purpose.
+        owned: settings.skip_stages.is_empty(),
         ..ValidatorSettings::default()
     };
     let internal = &settings.internal_registry;
