@@ -11,6 +11,7 @@ use pipewright_core::validate::{
 
 /// Which path produced the files (the seed's commit tags).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Provenance {
     /// A stored pair used as it is: `[RAG Template]`.
