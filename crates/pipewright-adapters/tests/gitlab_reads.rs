@@ -230,3 +230,16 @@ async fn a_configuration_with_an_empty_token_is_refused_before_any_request() {
     assert!(matches!(err, GitLabError::Config(_)));
     assert!(gitlab.requests().is_empty());
 }
+
+#[tokio::test]
+async fn the_version_answers_only_a_valid_token() {
+    let gitlab = spawn().await;
+    let version = client(&gitlab).version().await.unwrap();
+    assert!(version.starts_with("17."), "{version}");
+    let refused = client_with(&gitlab, |c| c.token = GitLabToken::new("wrong"))
+        .version()
+        .await
+        .unwrap_err();
+    assert!(refused.is_auth(), "{refused:?}");
+    assert_eq!(gitlab.requests()[0].path, "/api/v4/version");
+}

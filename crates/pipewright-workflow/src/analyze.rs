@@ -1,8 +1,10 @@
 //! The analysis flow: open a source from what the user typed, list it once, read only the
 //! files the detectors want, build the index, run the detectors.
 
+use pipewright_adapters::gitlab::{GitLabClient, GitLabSource};
 use pipewright_adapters::source::{GitSource, GitUrl, LocalSource, DEFAULT_CLONE_TIMEOUT};
 use pipewright_core::detect;
+use pipewright_core::gitlab::{GitLabError, ProjectRef};
 use pipewright_core::index::{wants_content, RepoIndex, MAX_READ_BYTES};
 use pipewright_core::source::{RepoSource, SourceError};
 use pipewright_core::stack::StackProfile;
@@ -87,4 +89,18 @@ pub fn analyze_with_index(
 pub fn analyze(target: &str, opts: &AnalyzeOptions) -> Result<StackProfile, SourceError> {
     let source = open_source(target, opts)?;
     analyze_source(source.as_ref())
+}
+
+/// Reads the GitLab project a user's URL names through the GitLab API: the URL must pass the
+/// client's [`UrlPolicy`](pipewright_adapters::gitlab::UrlPolicy) first (the configured GitLab
+/// only, no loopback or metadata hosts), so a refused URL causes no connection at all. The
+/// ref is `reference`, else one written in the URL (`/-/tree/<ref>`), else the default branch.
+pub async fn open_gitlab_project(
+    client: &GitLabClient,
+    url: &str,
+    reference: Option<&str>,
+) -> Result<GitLabSource, GitLabError> {
+    let location = client.policy().project_from_url(url)?;
+    let reference = reference.or(location.reference.as_deref());
+    GitLabSource::fetch(client, &ProjectRef::Path(location.project_path), reference).await
 }

@@ -11,6 +11,7 @@ use pipewright_core::validate::{
 
 /// Which path produced the files (the seed's commit tags).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Provenance {
     /// A stored pair used as it is: `[RAG Template]`.
@@ -67,7 +68,8 @@ pub fn validator_settings(
 ) -> ValidatorSettings {
     let mut v = ValidatorSettings {
         registries: settings.allowed_registries(),
-        owned: true,
+        // The nine stages are required unless the user left some out on purpose.
+        owned: settings.skip_stages.is_empty(),
         ..ValidatorSettings::default()
     };
     let internal = &settings.internal_registry;

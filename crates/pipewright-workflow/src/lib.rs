@@ -1,5 +1,7 @@
-//! pipewright's request flows, written against the adapter traits: today the analysis of a
-//! repository (open the source, index it once, run the detectors).
+//! pipewright's request flows, written against the adapter traits: the analysis of a
+//! repository (open the source, index it once, run the detectors), generation and the choice
+//! of its path, and the knowledge store's templates and feedback. The CLI and the HTTP
+//! service both call these; neither holds flow logic of its own.
 //!
 //! ```no_run
 //! use pipewright_workflow::analyze::{analyze, AnalyzeOptions};
@@ -11,3 +13,4 @@ pub mod analyze;
 pub mod generate;
 pub mod paths;
 pub mod workflow;
+pub mod templates;

@@ -19,7 +19,9 @@ use pipewright_core::llm::prompt::{
     system_prompt, user_prompt, PromptSettings, ReferenceTemplate, RepairInput, UserPromptInput,
 };
 use pipewright_core::llm::{LlmProvider, LlmRequest};
+use pipewright_core::stack::StackProfile;
 use pipewright_core::validate::{has_errors, Finding, Severity, ValidatorSettings};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -39,12 +41,14 @@ pub struct PathOptions {
 
 /// How the files were made: the path, the model, the attempts and the time.
 #[derive(Debug, Clone, Default, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PathReport {
     /// Where retrieval found something (rank and reason), when the store was searched.
     pub retrieval: Option<String>,
     pub model: Option<String>,
     /// LLM calls made (first answer plus repairs).
     pub attempts: u32,
+    #[cfg_attr(feature = "openapi", schema(value_type = u64))]
     pub elapsed_ms: u128,
 }
 
@@ -56,6 +60,45 @@ pub trait BundleCheck: Send + Sync {
     fn name(&self) -> &str;
     /// The errors found (empty when the bundle passes), or why the check could not run.
     async fn check(&self, bundle: &PipelineBundle) -> Result<Vec<String>, String>;
+}
+
+/// What a generation produced, as `pipewright generate --json` prints it and the service
+/// returns it: the profile, the files, the path taken and why, the validator's findings.
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GenerateSummary {
+    /// The stack profile, as `pipewright analyze --json` prints it.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub profile: StackProfile,
+    /// Path → content of every generated file (`.gitlab-ci.yml`, Dockerfiles, `.dockerignore`s).
+    pub files: BTreeMap<String, String>,
+    pub provenance: Provenance,
+    /// The tag for the commit message: `[RAG Template]`, `[RAG + LLM]`, `[AI Generated]` or
+    /// `[Template]`.
+    pub commit_tag: String,
+    pub path: PathReport,
+    /// One line per decision, in the order they were made.
+    pub explanation: Vec<String>,
+    /// The validator's findings on the files (never an error: those files are not returned).
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub findings: Vec<Finding>,
+    pub warnings: Vec<String>,
+}
+
+impl GenerateSummary {
+    /// The summary of a generation's outcome and the path report.
+    pub fn new(outcome: GenerateOutcome, path: PathReport) -> Self {
+        GenerateSummary {
+            commit_tag: outcome.provenance.tag().to_string(),
+            profile: outcome.profile,
+            files: outcome.bundle.files,
+            provenance: outcome.provenance,
+            path,
+            explanation: outcome.bundle.explanation,
+            findings: outcome.findings,
+            warnings: outcome.bundle.warnings,
+        }
+    }
 }
 
 /// Applies the decision to an outcome of the built-in generator (already validated).

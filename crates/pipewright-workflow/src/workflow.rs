@@ -56,14 +56,17 @@ pub struct WorkflowContext<'a> {
 
 /// One committed file and how it was written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CommittedFile {
     pub path: String,
     /// `create` or `update`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub action: CommitActionKind,
 }
 
 /// What the workflow did (the seed's answer plus what explains it).
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WorkflowOutcome {
     pub branch: String,
     pub commit_id: String,
@@ -76,6 +79,7 @@ pub struct WorkflowOutcome {
     /// The LLM's model, or `template` (built-in) / `rag-template` (a stored pair as it is).
     pub model_used: String,
     pub provenance: Provenance,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub commit_tag: &'static str,
     pub commit_message: String,
     /// The committed files (path → content).
@@ -84,6 +88,7 @@ pub struct WorkflowOutcome {
     pub run_id: String,
     pub explanation: Vec<String>,
     pub warnings: Vec<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub findings: Vec<Finding>,
     pub lint: LintSummary,
     pub path: PathReport,
@@ -93,6 +98,7 @@ pub struct WorkflowOutcome {
 
 /// What CI Lint said about the committed pipeline.
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LintSummary {
     pub valid: bool,
     pub warnings: Vec<String>,

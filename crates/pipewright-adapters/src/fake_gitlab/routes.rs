@@ -24,6 +24,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Every route the fake answers, behind [`gate`]; anything else is GitLab's plain 404.
 pub(super) fn router(shared: Arc<Shared>) -> Router {
     let api = Router::new()
+        .route("/version", get(get_version))
         .route("/projects/{id}", get(get_project))
         .route("/projects/{id}/repository/tree", get(get_tree))
         .route("/projects/{id}/repository/files/{file_path}", get(get_file))
@@ -214,6 +215,14 @@ fn project_json(shared: &Shared, project: &ProjectState) -> Value {
         "http_url_to_repo": format!("{web_url}.git"),
         "web_url": web_url,
     })
+}
+
+/// `GET /version`: GitLab's version, for authenticated users only.
+async fn get_version() -> Response {
+    json_response(
+        StatusCode::OK,
+        json!({ "version": "17.9.0-fake", "revision": "0000000", "enterprise": false }),
+    )
 }
 
 async fn get_project(AxumState(shared): SharedState, Path(id): Path<String>) -> Response {

@@ -291,6 +291,19 @@ impl GitLabClient {
         &self.policy
     }
 
+    /// GitLab's version (`GET /version`): a cheap call that needs a valid token, so it tells
+    /// whether GitLab answers and accepts the token. Used by health checks.
+    pub async fn version(&self) -> Result<String, GitLabError> {
+        #[derive(serde::Deserialize)]
+        struct Version {
+            version: String,
+        }
+        let reply: Version = self
+            .get_json("asking GitLab for its version", self.url("version", &[]))
+            .await?;
+        Ok(reply.version)
+    }
+
     fn url(&self, path: &str, query: &[(&str, &str)]) -> Url {
         let mut url = self.api.clone();
         url.set_path(&format!("{}{path}", self.api.path()));

@@ -26,12 +26,14 @@ mod claude_code;
 mod http;
 mod ollama;
 mod openai;
+mod probe;
 mod retry;
 
 pub use anthropic::{AnthropicConfig, AnthropicProvider};
 pub use claude_code::{split_command_line, ClaudeCodeConfig, ClaudeCodeProvider};
 pub use ollama::{OllamaConfig, OllamaProvider};
 pub use openai::{OpenAiConfig, OpenAiProvider};
+pub use probe::probe;
 pub use retry::RetryPolicy;
 
 use pipewright_core::llm::{LlmProvider, LlmRequest, ProviderKind};

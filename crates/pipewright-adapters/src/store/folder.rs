@@ -85,9 +85,10 @@ pub enum FolderError {
     Store(#[from] StoreError),
 }
 
-/// Everything wrong with one template folder.
+/// Everything wrong with one template folder (or one posted template).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Refusal {
+    /// The folder, or for posted templates their position (`templates[0]`).
     pub folder: String,
     pub findings: Vec<String>,
 }
@@ -238,7 +239,9 @@ fn parse_opt<T: FromStr<Err = String>>(
     })
 }
 
-fn record_from(
+/// The record a template's metadata and files describe (source `imported`, default id
+/// `imported_<language>_<framework>_<sha256[:12]>`), or every problem with the metadata.
+pub fn record_from(
     m: &TemplateMetadata,
     gitlab_ci: Option<String>,
     dockerfile: Option<String>,
@@ -298,39 +301,54 @@ fn record_from(
 /// A check run on every imported record; returns findings, empty when the record is fine.
 pub type Validator<'a> = &'a (dyn Fn(&Record) -> Vec<String> + Sync);
 
-/// Imports the template folders at or below `path`. Each record must pass
-/// [`Record::check`] and [`Record::content_findings`], and `validate` when given (pipewright's
-/// pipeline and Dockerfile validator, passed in by the caller). Any finding refuses the whole
-/// import and nothing is stored; otherwise all records are stored in one batch. Returns the
-/// stored records.
+/// Imports the template folders at or below `path`; see [`store_checked`] for what each
+/// record must pass. All or nothing. Returns the stored records.
 pub async fn import(
     store: &dyn KnowledgeStore,
     path: &Path,
     validate: Option<Validator<'_>>,
     now: i64,
 ) -> Result<Vec<Record>, FolderError> {
-    let (read, mut refused) = read_folders(path, now)?;
+    let (read, refused) = read_folders(path, now)?;
+    let labelled = read
+        .into_iter()
+        .map(|t| (t.folder.display().to_string(), t.record))
+        .collect();
+    store_checked(store, labelled, refused, validate).await
+}
+
+/// Stores records that each come with a label for messages (a folder, a list position), all
+/// or none. Each must pass [`Record::check`] and [`Record::content_findings`], and `validate`
+/// when given (pipewright's pipeline and Dockerfile validator, passed in by the caller); two
+/// records may not share a collection and id. Any finding, or any refusal already in
+/// `refused`, refuses the whole batch and nothing is stored; otherwise all records are stored
+/// in one batch. Returns the stored records.
+pub async fn store_checked(
+    store: &dyn KnowledgeStore,
+    records: Vec<(String, Record)>,
+    mut refused: Vec<Refusal>,
+    validate: Option<Validator<'_>>,
+) -> Result<Vec<Record>, FolderError> {
     let mut seen: std::collections::HashMap<(Collection, String), String> = Default::default();
-    for item in &read {
+    for (label, record) in &records {
         let mut findings = Vec::new();
-        if let Err(e) = item.record.check() {
+        if let Err(e) = record.check() {
             findings.push(e.to_string());
         }
-        findings.extend(item.record.content_findings());
+        findings.extend(record.content_findings());
         if let Some(validate) = validate {
-            findings.extend(validate(&item.record));
+            findings.extend(validate(record));
         }
-        let shown = item.folder.display().to_string();
-        let key = (item.record.collection, item.record.id.clone());
-        if let Some(first) = seen.insert(key, shown.clone()) {
+        let key = (record.collection, record.id.clone());
+        if let Some(first) = seen.insert(key, label.clone()) {
             findings.push(format!(
                 "id `{}` is also used by {first}; give one of them another `id`",
-                item.record.id
+                record.id
             ));
         }
         if !findings.is_empty() {
             refused.push(Refusal {
-                folder: shown,
+                folder: label.clone(),
                 findings,
             });
         }
@@ -338,7 +356,7 @@ pub async fn import(
     if !refused.is_empty() {
         return Err(FolderError::Refused(refused));
     }
-    let records: Vec<Record> = read.into_iter().map(|t| t.record).collect();
+    let records: Vec<Record> = records.into_iter().map(|(_, r)| r).collect();
     store.upsert(&records).await?;
     Ok(records)
 }

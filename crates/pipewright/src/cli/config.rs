@@ -66,23 +66,38 @@ pub struct SettingsArgs {
     /// A pipewright.toml to read (default: ./pipewright.toml when it exists).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub overrides: SettingsOverrides,
+}
+
+/// Settings that override the file and the environment: the CLI's flags, and the `settings`
+/// object of the service's generate request.
+#[derive(Debug, Clone, Args, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsOverrides {
     /// Registry written into job images (default `$NEXUS_PULL_REGISTRY`).
     #[arg(long, value_name = "REGISTRY")]
+    #[serde(default)]
     pub pull_registry: Option<String>,
     /// Registry Kaniko pushes to (default `$NEXUS_INTERNAL_REGISTRY`).
     #[arg(long, value_name = "REGISTRY")]
+    #[serde(default)]
     pub internal_registry: Option<String>,
     /// Image path template with {registry}, {image} and {tag}.
     #[arg(long, value_name = "TEMPLATE")]
+    #[serde(default)]
     pub image_path: Option<String>,
     /// Name of the application image (default: the repository's name).
     #[arg(long, value_name = "NAME")]
+    #[serde(default)]
     pub image_name: Option<String>,
     /// Leave a stage out (repeatable): compile, build, test, sast, quality, security, push, notify, learn.
     #[arg(long = "skip-stage", value_name = "STAGE")]
+    #[serde(default)]
     pub skip_stages: Vec<String>,
     /// Hosts credentials may be sent to, besides the configured services (repeatable).
     #[arg(long = "allow-host", value_name = "HOST")]
+    #[serde(default)]
     pub allow_hosts: Vec<String>,
 }
 
@@ -112,10 +127,18 @@ fn env(name: &str) -> Option<String> {
 
 /// Builds the settings from defaults, file, environment and flags.
 pub fn load(args: &SettingsArgs) -> Result<Settings, ConfigError> {
+    let mut settings = load_base(args.config.as_deref())?;
+    apply(&mut settings, &args.overrides)?;
+    Ok(settings)
+}
+
+/// The settings from defaults, the file (`config`, else `./pipewright.toml` when it exists)
+/// and the environment, before any override.
+pub fn load_base(config: Option<&Path>) -> Result<Settings, ConfigError> {
     let mut g = GeneratorSettings::default();
     let mut allowed_hosts = Vec::new();
-    let path = match &args.config {
-        Some(p) => Some(p.clone()),
+    let path = match config {
+        Some(p) => Some(p.to_path_buf()),
         None => Some(PathBuf::from("pipewright.toml")).filter(|p| p.exists()),
     };
     if let Some(path) = path {
@@ -160,35 +183,42 @@ pub fn load(args: &SettingsArgs) -> Result<Settings, ConfigError> {
     if let Some(v) = env("PIPEWRIGHT_IMAGE_PATH") {
         g.image_path = v;
     }
-    if let Some(v) = &args.pull_registry {
+    Ok(Settings {
+        generator: g,
+        allowed_hosts,
+    })
+}
+
+/// Applies the overrides, then checks what they may have broken (the image path template).
+pub fn apply(settings: &mut Settings, o: &SettingsOverrides) -> Result<(), ConfigError> {
+    let g = &mut settings.generator;
+    if let Some(v) = &o.pull_registry {
         g.pull_registry = v.clone();
     }
-    if let Some(v) = &args.internal_registry {
+    if let Some(v) = &o.internal_registry {
         g.internal_registry = v.clone();
     }
-    if let Some(v) = &args.image_path {
+    if let Some(v) = &o.image_path {
         g.image_path = v.clone();
     }
-    if let Some(v) = &args.image_name {
+    if let Some(v) = &o.image_name {
         g.image_name = Some(v.clone());
     }
-    for s in &args.skip_stages {
+    for s in &o.skip_stages {
         let stage = Stage::parse(s).ok_or_else(|| ConfigError::Stage(s.clone()))?;
         if !g.skip_stages.contains(&stage) {
             g.skip_stages.push(stage);
         }
     }
-    allowed_hosts.extend(args.allow_hosts.iter().cloned());
+    settings.allowed_hosts.extend(o.allow_hosts.iter().cloned());
+    let g = &settings.generator;
     if !["{registry}", "{image}", "{tag}"]
         .iter()
         .all(|p| g.image_path.contains(p))
     {
-        return Err(ConfigError::ImagePath(g.image_path));
+        return Err(ConfigError::ImagePath(g.image_path.clone()));
     }
-    Ok(Settings {
-        generator: g,
-        allowed_hosts,
-    })
+    Ok(())
 }
 
 fn read_file(path: &Path) -> Result<ConfigFile, ConfigError> {

@@ -11,7 +11,7 @@ use pipewright_workflow::analyze::AnalyzeOptions;
 use pipewright_workflow::generate::{
     generate_for, validator_settings, GenerateFlowError, GenerateOutcome, Provenance,
 };
-use pipewright_workflow::paths::{choose_path, PathOptions, PathReport};
+use pipewright_workflow::paths::{choose_path, GenerateSummary, PathOptions, PathReport};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -162,18 +162,14 @@ pub fn run(args: GenerateArgs) -> i32 {
         }
     }
     if args.json {
-        let body = serde_json::json!({
-            "profile": outcome.profile,
-            "files": outcome.bundle.files,
-            "provenance": outcome.provenance,
-            "commit_tag": outcome.provenance.tag(),
-            "path": report,
-            "explanation": outcome.bundle.explanation,
-            "findings": outcome.findings,
-            "warnings": outcome.bundle.warnings,
-            "written": written.iter().map(|p: &PathBuf| p.display().to_string()).collect::<Vec<_>>(),
+        let written: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+        let body = serde_json::to_value(GenerateSummary::new(outcome, report)).map(|mut body| {
+            if let Some(fields) = body.as_object_mut() {
+                fields.insert("written".into(), written.into());
+            }
+            body
         });
-        match serde_json::to_string_pretty(&body) {
+        match body.and_then(|b| serde_json::to_string_pretty(&b)) {
             Ok(t) => println!("{t}"),
             Err(e) => {
                 eprintln!("error: cannot render JSON: {e}");

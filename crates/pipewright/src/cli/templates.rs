@@ -11,10 +11,13 @@ use clap::{Args, Subcommand};
 use pipewright_adapters::store::folder::{self, FolderError};
 use pipewright_adapters::store::{now, StoreKind};
 use pipewright_core::knowledge::{
-    format_timestamp, parse_or_none, stats, Collection, Filter, KnowledgeStore, Record,
-    RecordSource, Stats, StoreError,
+    format_timestamp, parse_or_none, stats, Collection, KnowledgeStore, Record, RecordSource,
+    Stats, StoreError,
 };
 use pipewright_core::stack::{BuildTool, Framework, Language};
+use pipewright_workflow::templates::{
+    self, validator_for_records, ListQuery, RecordSummary, TemplatesError,
+};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -90,7 +93,7 @@ pub struct ListArgs {
     #[arg(long)]
     pub source: Option<RecordSource>,
     /// At most this many records per collection.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = templates::DEFAULT_LIMIT)]
     pub limit: usize,
     /// Skip this many records per collection first.
     #[arg(long, default_value_t = 0)]
@@ -104,14 +107,6 @@ pub struct OrNone<T>(pub Option<T>);
 /// `none` → `OrNone(None)`, anything else parsed by the type.
 fn parse_optional<T: std::str::FromStr<Err = String>>(text: &str) -> Result<OrNone<T>, String> {
     parse_or_none(text).map(OrNone)
-}
-
-/// The collection named, or all three.
-fn chosen(collection: Option<Collection>) -> Vec<Collection> {
-    match collection {
-        Some(c) => vec![c],
-        None => Collection::ALL.to_vec(),
-    }
 }
 
 /// What went wrong, with its exit code.
@@ -132,6 +127,23 @@ impl From<StoreError> for Failure {
             },
             message: e.to_string(),
             details: Value::Null,
+        }
+    }
+}
+
+impl From<TemplatesError> for Failure {
+    fn from(e: TemplatesError) -> Self {
+        match e {
+            TemplatesError::Store(s) => s.into(),
+            TemplatesError::Folder(f) => f.into(),
+            TemplatesError::NotFound { .. } | TemplatesError::Ambiguous { .. } => {
+                usage(e.to_string())
+            }
+            TemplatesError::Invalid(_) => Failure {
+                code: exit::FAILURE,
+                message: e.to_string(),
+                details: Value::Null,
+            },
         }
     }
 }
@@ -281,44 +293,20 @@ async fn execute(args: TemplatesArgs) -> Result<Output, Failure> {
     match args.command {
         TemplatesCommand::List(list) => list_records(store, &list).await,
         TemplatesCommand::Show { id, collection } => {
-            let (_, record) = find(store, &id, collection).await?;
+            let (_, record) = templates::find(store, &id, collection).await?;
             Ok(Output {
                 text: render_record(&record),
                 json: serde_json::to_value(&record).unwrap_or(Value::Null),
             })
         }
         TemplatesCommand::Import { path } => {
-            // A stored pair may be committed as it is (the `[RAG Template]` path), so it must
-            // pass the same validator as pipewright's own files.
             let settings = super::config::load(&super::config::SettingsArgs::default())
                 .map_err(|e| usage(e.to_string()))?;
             let vsettings = pipewright_workflow::generate::validator_settings(
                 &settings.generator,
                 &settings.allowed_hosts,
             );
-            let check = |r: &Record| -> Vec<String> {
-                let mut found = Vec::new();
-                if let Some(ci) = &r.gitlab_ci {
-                    found.extend(pipewright_core::validate::validate_pipeline(ci, &vsettings));
-                }
-                if let Some(d) = &r.dockerfile {
-                    found.extend(
-                        pipewright_core::validate::validate_dockerfile(d, &vsettings)
-                            .into_iter()
-                            .map(|f| f.in_file("Dockerfile")),
-                    );
-                }
-                found
-                    .into_iter()
-                    .filter(|f| f.severity == pipewright_core::validate::Severity::Error)
-                    .map(|f| {
-                        format!(
-                            "{}:{}:{}: [{}] {}",
-                            f.file, f.line, f.column, f.rule, f.message
-                        )
-                    })
-                    .collect()
-            };
+            let check = validator_for_records(&vsettings);
             let stored = folder::import(store, &path, Some(&check), now()).await?;
             let mut text = format!(
                 "imported {} record{} into {}\n",
@@ -335,7 +323,7 @@ async fn execute(args: TemplatesArgs) -> Result<Output, Failure> {
             })
         }
         TemplatesCommand::Export { dir, collection } => {
-            let written = folder::export(store, &dir, &chosen(collection)).await?;
+            let written = folder::export(store, &dir, &templates::chosen(collection)).await?;
             Ok(Output {
                 text: format!(
                     "exported {} record{} to {}\n",
@@ -350,8 +338,7 @@ async fn execute(args: TemplatesArgs) -> Result<Output, Failure> {
         }
         TemplatesCommand::Seed { repos } => seed(store, &repos).await,
         TemplatesCommand::Delete { id, collection } => {
-            let (collection, _) = find(store, &id, collection).await?;
-            store.delete(collection, &id).await?;
+            let collection = templates::delete(store, &id, collection).await?;
             Ok(Output {
                 text: format!("deleted {id} from {collection}\n"),
                 json: json!({ "deleted": id, "collection": collection.as_str() }),
@@ -367,53 +354,17 @@ async fn execute(args: TemplatesArgs) -> Result<Output, Failure> {
     }
 }
 
-/// The one record with `id` (in `collection`, or in whichever collection holds it).
-async fn find(
-    store: &dyn KnowledgeStore,
-    id: &str,
-    collection: Option<Collection>,
-) -> Result<(Collection, Record), Failure> {
-    let mut found = Vec::new();
-    for c in chosen(collection) {
-        if let Some(r) = store.get(c, id).await? {
-            found.push((c, r));
-        }
-    }
-    match found.len() {
-        0 => Err(usage(format!(
-            "no record `{id}` in {}; `pipewright templates list` shows the ids",
-            collection.map(|c| c.as_str()).unwrap_or("any collection")
-        ))),
-        1 => Ok(found.remove(0)),
-        _ => Err(usage(format!(
-            "`{id}` is in several collections ({}); say which with --collection",
-            found
-                .iter()
-                .map(|(c, _)| c.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
-    }
-}
-
 async fn list_records(store: &dyn KnowledgeStore, args: &ListArgs) -> Result<Output, Failure> {
-    let mut filter = Filter::all();
-    if let Some(l) = args.language {
-        filter = filter.language(l);
-    }
-    if let Some(OrNone(f)) = args.framework {
-        filter = filter.framework(f);
-    }
-    if let Some(OrNone(b)) = args.build_tool {
-        filter = filter.build_tool(b);
-    }
-    if let Some(s) = args.source {
-        filter = filter.source(s);
-    }
-    let mut records = Vec::new();
-    for c in chosen(args.collection) {
-        records.extend(store.list(c, &filter, args.limit, args.offset).await?);
-    }
+    let query = ListQuery {
+        collection: args.collection,
+        language: args.language,
+        framework: args.framework.map(|OrNone(f)| f),
+        build_tool: args.build_tool.map(|OrNone(b)| b),
+        source: args.source,
+        limit: args.limit,
+        offset: args.offset,
+    };
+    let records = templates::list(store, &query).await?;
     let mut text = String::new();
     if records.is_empty() {
         let _ = writeln!(text, "no records in {}", store.describe());
@@ -474,20 +425,7 @@ fn files_label(r: &Record) -> &'static str {
 
 /// A record without its file bodies.
 fn summary(r: &Record) -> Value {
-    json!({
-        "id": r.id,
-        "collection": r.collection,
-        "language": r.stack.language,
-        "framework": r.stack.framework,
-        "build_tool": r.stack.build_tool,
-        "stages_count": r.stages_count,
-        "success_count": r.success_count,
-        "source": r.source,
-        "has_gitlab_ci": r.gitlab_ci.is_some(),
-        "has_dockerfile": r.dockerfile.is_some(),
-        "content_hash": r.content_hash,
-        "updated_at": format_timestamp(r.updated_at),
-    })
+    serde_json::to_value(RecordSummary::from(r)).unwrap_or(Value::Null)
 }
 
 fn render_record(r: &Record) -> String {

@@ -10,6 +10,7 @@ use pipewright_core::validate::{
     fix_dockerfile, fix_pipeline, has_errors, validate_dockerfile, validate_pipeline, Finding,
     Severity, ValidatorSettings,
 };
+use serde::Deserialize;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -30,35 +31,49 @@ pub struct ValidateArgs {
     /// Apply the safe fixes in place, then check again.
     #[arg(long)]
     pub fix: bool,
+    #[command(flatten)]
+    pub choices: ValidatorChoices,
+}
+
+/// What the validator is told beyond its defaults: the CLI's flags, the `settings` of the
+/// service's validate request.
+#[derive(Debug, Clone, Default, Args, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValidatorChoices {
     /// The pipeline is one pipewright owns: require the nine stages and the `learn` job.
     #[arg(long)]
+    #[serde(default)]
     pub owned: bool,
     /// An image prefix jobs may pull from (repeatable). Replaces the default:
     /// `$NEXUS_PULL_REGISTRY` (both forms) and, when set, that variable's value.
     #[arg(long = "registry", value_name = "PREFIX")]
+    #[serde(default)]
     pub registries: Vec<String>,
     /// A prefix images may be pushed to (repeatable). Replaces the default:
     /// `$NEXUS_INTERNAL_REGISTRY` (both forms) and, when set, that variable's value.
     #[arg(long = "push-registry", value_name = "PREFIX")]
+    #[serde(default)]
     pub push_registries: Vec<String>,
     /// A host (or `$VARIABLE`, or `.domain` for its subdomains) credentials may be sent to,
     /// besides the defaults (repeatable).
     #[arg(long = "allow-host", value_name = "HOST")]
+    #[serde(default)]
     pub allow_hosts: Vec<String>,
     /// The port the service listens on; the Dockerfile must EXPOSE it.
     #[arg(long, value_name = "N")]
+    #[serde(default)]
     pub port: Option<u16>,
 }
 
 /// Which validator a file goes through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum FileKind {
+pub enum FileKind {
     Pipeline,
     Dockerfile,
 }
 
 pub fn run(args: ValidateArgs) -> i32 {
-    let settings = settings(&args);
+    let settings = validator_settings(&args.choices);
     let mut files = vec![(args.file.clone(), kind_of(&args.file))];
     if let Some(d) = &args.dockerfile {
         files.push((d.clone(), FileKind::Dockerfile));
@@ -84,26 +99,15 @@ pub fn run(args: ValidateArgs) -> i32 {
     let mut fixed: Vec<Finding> = Vec::new();
     for (path, kind, text) in texts {
         let name = path.display().to_string();
-        if args.fix {
-            let outcome = match kind {
-                FileKind::Pipeline => fix_pipeline(&text, &settings),
-                FileKind::Dockerfile => fix_dockerfile(&text, &settings),
-            };
-            if outcome.changed() {
-                if let Err(e) = write_atomically(path, &outcome.text) {
-                    eprintln!("error: cannot write the fixed {name}: {e}; the file is unchanged");
-                    return exit::FAILURE;
-                }
+        let checked = check(&text, kind, &settings, args.fix);
+        if let Some(new_text) = &checked.fixed_text {
+            if let Err(e) = write_atomically(path, new_text) {
+                eprintln!("error: cannot write the fixed {name}: {e}; the file is unchanged");
+                return exit::FAILURE;
             }
-            fixed.extend(outcome.fixed.into_iter().map(|f| f.in_file(&name)));
-            findings.extend(outcome.remaining.into_iter().map(|f| f.in_file(&name)));
-        } else {
-            let found = match kind {
-                FileKind::Pipeline => validate_pipeline(&text, &settings),
-                FileKind::Dockerfile => validate_dockerfile(&text, &settings),
-            };
-            findings.extend(found.into_iter().map(|f| f.in_file(&name)));
         }
+        fixed.extend(checked.fixed.into_iter().map(|f| f.in_file(&name)));
+        findings.extend(checked.findings.into_iter().map(|f| f.in_file(&name)));
     }
     if args.json {
         let body = serde_json::json!({ "findings": findings, "fixed": fixed });
@@ -124,24 +128,59 @@ pub fn run(args: ValidateArgs) -> i32 {
     }
 }
 
-/// The validator settings: defaults, environment, then flags.
-fn settings(args: &ValidateArgs) -> ValidatorSettings {
+/// One file checked, and fixed when asked.
+#[derive(Debug, Clone, Default)]
+pub struct Checked {
+    /// What remains wrong (after the fixes, when fixing).
+    pub findings: Vec<Finding>,
+    /// The findings the fixes removed.
+    pub fixed: Vec<Finding>,
+    /// The fixed text, when a fix changed it.
+    pub fixed_text: Option<String>,
+}
+
+/// Runs the validator for `kind` on `text`, applying the safe fixes first when `fix`.
+pub fn check(text: &str, kind: FileKind, settings: &ValidatorSettings, fix: bool) -> Checked {
+    if !fix {
+        let findings = match kind {
+            FileKind::Pipeline => validate_pipeline(text, settings),
+            FileKind::Dockerfile => validate_dockerfile(text, settings),
+        };
+        return Checked {
+            findings,
+            ..Checked::default()
+        };
+    }
+    let outcome = match kind {
+        FileKind::Pipeline => fix_pipeline(text, settings),
+        FileKind::Dockerfile => fix_dockerfile(text, settings),
+    };
+    let changed = outcome.changed();
+    Checked {
+        findings: outcome.remaining,
+        fixed: outcome.fixed,
+        fixed_text: changed.then_some(outcome.text),
+    }
+}
+
+/// The validator settings: defaults, environment, then the choices.
+pub fn validator_settings(choices: &ValidatorChoices) -> ValidatorSettings {
     let mut s = ValidatorSettings::default();
     let env_value = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    if args.registries.is_empty() {
+    if choices.registries.is_empty() {
         s.registries.extend(env_value("NEXUS_PULL_REGISTRY"));
     } else {
-        s.registries = args.registries.clone();
+        s.registries = choices.registries.clone();
     }
-    if args.push_registries.is_empty() {
+    if choices.push_registries.is_empty() {
         s.push_registries
             .extend(env_value("NEXUS_INTERNAL_REGISTRY"));
     } else {
-        s.push_registries = args.push_registries.clone();
+        s.push_registries = choices.push_registries.clone();
     }
-    s.allowed_hosts.extend(args.allow_hosts.iter().cloned());
-    s.owned = args.owned;
-    s.expected_port = args.port;
+    s.allowed_hosts.extend(choices.allow_hosts.iter().cloned());
+    s.owned = choices.owned;
+    s.expected_port = choices.port;
     s
 }
 
