@@ -1,10 +1,11 @@
 //! `pipewright`: turns a source repository into a working GitLab CI/CD pipeline.
 //!
 //! This binary is the interface layer: it parses arguments, calls the workflow, and renders
-//! the answer for people (default) or machines (`--json`). Exit codes are listed in
-//! [`cli::exit`].
+//! the answer for people (default) or machines (`--json`); `pipewright serve` does the same
+//! over HTTP ([`serve`]). Exit codes are listed in [`cli::exit`].
 
 mod cli;
+mod serve;
 mod setup;
 
 use clap::Parser;

@@ -1,15 +1,63 @@
 //! Opening the configured knowledge store and LLM, shared by the CLI and the service. A store
 //! or model that cannot be opened is returned as a reason, never a panic: the generation
-//! paths turn it into a warning and the built-in generator.
+//! paths turn it into a warning and the built-in generator. Also the flags that choose them
+//! ([`BackendArgs`]) and the async runtime.
 
+use clap::Args;
 use pipewright_adapters::embed::embedder_from_vars;
 use pipewright_adapters::llm::LlmConfig;
 use pipewright_adapters::store::{open_store, StoreKind, StoreSettings};
 use pipewright_core::knowledge::KnowledgeStore;
 use pipewright_core::knowledge::StoreError;
 use pipewright_core::llm::LlmProvider;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// The flags that choose the knowledge store and the LLM (`generate`, `serve`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct BackendArgs {
+    /// LLM provider: ollama, openai, anthropic, claude-code, none [default: $LLM_PROVIDER, else ollama].
+    #[arg(long, value_name = "PROVIDER")]
+    pub llm: Option<String>,
+    /// The model name for the chosen provider (overrides OLLAMA_MODEL / OPENAI_MODEL / ANTHROPIC_MODEL).
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+    /// Folder of the embedded knowledge store [default: $PIPEWRIGHT_DATA_DIR, else the platform's data folder].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Knowledge store: `embedded` or `chromadb` [default: chromadb when CHROMADB_HOST is set].
+    #[arg(long, env = "PIPEWRIGHT_STORE", value_name = "KIND")]
+    pub store: Option<StoreKind>,
+}
+
+impl BackendArgs {
+    /// The knowledge store these flags (else the environment) choose.
+    pub fn open_store(&self) -> Result<Arc<dyn KnowledgeStore>, StoreError> {
+        store(self.store, self.data_dir.as_deref())
+    }
+
+    /// The LLM these flags (else the environment) choose, and its temperature.
+    pub fn open_llm(&self) -> (Result<Arc<dyn LlmProvider>, String>, f32) {
+        llm(self.llm.clone(), self.model.clone())
+    }
+}
+
+/// The async runtime: one thread for a command, a pool for the service. `None` (after saying
+/// why on stderr) when the system refuses it.
+pub fn runtime(multi_thread: bool) -> Option<tokio::runtime::Runtime> {
+    let mut builder = if multi_thread {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    match builder.enable_all().build() {
+        Ok(runtime) => Some(runtime),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            None
+        }
+    }
+}
 
 /// Opens the knowledge store chosen by `kind` (else the environment) in `data_dir`.
 pub fn store(

@@ -44,18 +44,8 @@ pub struct GenerateArgs {
     /// Always use the built-in generator (the seed's use_template_only).
     #[arg(long)]
     pub template_only: bool,
-    /// LLM provider: ollama, openai, anthropic, claude-code, none [default: $LLM_PROVIDER, else ollama].
-    #[arg(long, value_name = "PROVIDER")]
-    pub llm: Option<String>,
-    /// The model name for the chosen provider (overrides OLLAMA_MODEL / OPENAI_MODEL / ANTHROPIC_MODEL).
-    #[arg(long, value_name = "NAME")]
-    pub model: Option<String>,
-    /// Folder of the embedded knowledge store [default: $PIPEWRIGHT_DATA_DIR, else the platform's data folder].
-    #[arg(long, value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// Knowledge store: `embedded` or `chromadb` [default: chromadb when CHROMADB_HOST is set].
-    #[arg(long, env = "PIPEWRIGHT_STORE", value_name = "KIND")]
-    pub store: Option<pipewright_adapters::store::StoreKind>,
+    #[command(flatten)]
+    pub backends: crate::setup::BackendArgs,
     /// Repair rounds for an LLM answer that fails validation.
     #[arg(long, default_value_t = 2)]
     pub repair_rounds: u32,
@@ -65,9 +55,8 @@ pub struct GenerateArgs {
 
 /// The store and the LLM for the generation paths; failures become reasons, never errors.
 fn path_options(args: &GenerateArgs) -> PathOptions {
-    let store =
-        crate::setup::store(args.store, args.data_dir.as_deref()).map_err(|e| e.to_string());
-    let (llm, temperature) = crate::setup::llm(args.llm.clone(), args.model.clone());
+    let store = args.backends.open_store().map_err(|e| e.to_string());
+    let (llm, temperature) = args.backends.open_llm();
     PathOptions {
         template_only: args.template_only,
         store,
@@ -135,15 +124,8 @@ pub fn run(args: GenerateArgs) -> i32 {
             return exit::FAILURE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit::FAILURE;
-        }
+    let Some(runtime) = crate::setup::runtime(false) else {
+        return exit::FAILURE;
     };
     let popts = path_options(&args);
     let vsettings = validator_settings(&settings.generator, &settings.allowed_hosts);

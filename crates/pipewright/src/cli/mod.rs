@@ -7,7 +7,7 @@ pub mod exit;
 mod files;
 mod generate;
 mod templates;
-mod validate;
+pub mod validate;
 
 use clap::{Parser, Subcommand};
 
@@ -29,6 +29,8 @@ pub enum Command {
     Templates(templates::TemplatesArgs),
     /// Check a .gitlab-ci.yml (and a Dockerfile): schema, pipeline rules, secrets, lint.
     Validate(validate::ValidateArgs),
+    /// Run the HTTP API (default port 8003): analyze, generate, validate, feedback, templates.
+    Serve(Box<crate::serve::ServeArgs>),
 }
 
 /// Runs the parsed command and returns the process exit code.
@@ -38,5 +40,6 @@ pub fn run(cli: Cli) -> i32 {
         Command::Generate(args) => generate::run(*args),
         Command::Templates(args) => templates::run(args),
         Command::Validate(args) => validate::run(args),
+        Command::Serve(args) => crate::serve::run(*args),
     }
 }

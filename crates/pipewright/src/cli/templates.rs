@@ -244,15 +244,8 @@ struct Output {
 
 pub fn run(args: TemplatesArgs) -> i32 {
     let json = args.json;
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return exit::FAILURE;
-        }
+    let Some(runtime) = crate::setup::runtime(false) else {
+        return exit::FAILURE;
     };
     match runtime.block_on(execute(args)) {
         Ok(out) => {

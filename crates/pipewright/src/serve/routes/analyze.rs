@@ -1,0 +1,57 @@
+//! `POST /api/v1/pipeline/analyze`: the stack profile of a repository, the same JSON as
+//! `pipewright analyze --json`.
+
+use super::repository::{self, repository_request};
+use crate::serve::error::{ApiError, ErrorKind};
+use crate::serve::extract::ApiJson;
+use crate::serve::openapi::{CommonErrors, RepositoryErrors};
+use crate::serve::state::AppState;
+use axum::extract::State;
+use axum::Json;
+use pipewright_core::stack::StackProfile;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(analyze))
+}
+
+repository_request! {
+    /// A repository to analyze: exactly one of `repository_url`, `files`, `path`.
+    AnalyzeRequest {}
+}
+
+/// Detects every service of a repository: language, framework, build tool, test framework,
+/// runtime version, port, databases, commands, with the evidence for each conclusion.
+#[utoipa::path(
+    post,
+    path = "/api/v1/pipeline/analyze",
+    tag = "pipeline",
+    request_body = AnalyzeRequest,
+    responses(
+        (status = 200, description = "The stack profile, as `pipewright analyze --json` prints it; 422 `nothing_recognised` with it in `details.profile` when no stack was recognised", body = Object),
+        CommonErrors,
+        RepositoryErrors,
+    )
+)]
+async fn analyze(
+    State(state): State<AppState>,
+    ApiJson(mut request): ApiJson<AnalyzeRequest>,
+) -> Result<Json<StackProfile>, ApiError> {
+    let source = repository::open(&state, request.repository()?).await?;
+    let profile = crate::serve::blocking(move || {
+        pipewright_workflow::analyze::analyze_source(source.as_ref())
+    })
+    .await??;
+    if profile.services.is_empty() {
+        return Err(ApiError::new(
+            ErrorKind::NothingRecognised,
+            format!(
+                "no supported stack was recognised in {}; `details.profile` says what was seen",
+                profile.root
+            ),
+        )
+        .details(serde_json::json!({ "profile": profile })));
+    }
+    Ok(Json(profile))
+}

@@ -1,0 +1,74 @@
+//! `POST /api/v1/pipeline/generate`: the files pipewright would write for a repository, with
+//! the path taken (and its commit tag), the explanation, the validator's findings and the
+//! warnings. The same flow as `pipewright generate`: the built-in generator first
+//! (`generate_from_source`), then the seed's choice of path (`choose_path`). Nothing is
+//! written or committed.
+
+use super::repository::{self, repository_request};
+use crate::cli::config::{self, SettingsOverrides};
+use crate::serve::error::ApiError;
+use crate::serve::extract::ApiJson;
+use crate::serve::openapi::{CommonErrors, RepositoryErrors};
+use crate::serve::state::AppState;
+use axum::extract::State;
+use axum::Json;
+use pipewright_workflow::generate::{generate_from_source, validator_settings};
+use pipewright_workflow::paths::{choose_path, GenerateSummary};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(generate))
+}
+
+repository_request! {
+    /// A repository to generate for (exactly one of `repository_url`, `files`, `path`) and how.
+    GenerateRequest {
+        /// Always use the built-in generator (the seed's `use_template_only`).
+        use_template_only: bool,
+        /// Write pipewright's Dockerfile even when the repository has its own.
+        replace_dockerfile: bool,
+        /// Overrides of the server's settings for this request.
+        settings: SettingsOverrides,
+    }
+}
+
+/// Generates `.gitlab-ci.yml`, Dockerfile(s) and `.dockerignore`(s) for a repository, each
+/// validated; commits nothing.
+#[utoipa::path(
+    post,
+    path = "/api/v1/pipeline/generate",
+    tag = "pipeline",
+    request_body = GenerateRequest,
+    responses(
+        (status = 200, description = "The files and how they were made", body = GenerateSummary),
+        CommonErrors,
+        RepositoryErrors,
+    )
+)]
+async fn generate(
+    State(state): State<AppState>,
+    ApiJson(mut request): ApiJson<GenerateRequest>,
+) -> Result<Json<GenerateSummary>, ApiError> {
+    let repository = request.repository()?;
+    let mut settings = state.settings.clone();
+    config::apply(&mut settings, &request.settings)
+        .map_err(|e| ApiError::invalid_field("settings", e.to_string()))?;
+    if request.replace_dockerfile {
+        settings.generator.replace_dockerfile = true;
+    }
+    let source = repository::open(&state, repository).await?;
+    let for_generator = settings.clone();
+    let built_in = crate::serve::blocking(move || {
+        generate_from_source(
+            source.as_ref(),
+            &for_generator.generator,
+            &for_generator.allowed_hosts,
+        )
+    })
+    .await??;
+    let vsettings = validator_settings(&settings.generator, &settings.allowed_hosts);
+    let options = state.path_options(request.use_template_only);
+    let (outcome, report) = choose_path(built_in, &options, &vsettings).await;
+    Ok(Json(GenerateSummary::new(outcome, report)))
+}

@@ -1,0 +1,89 @@
+//! Router assembly: every route module contributes an `OpenApiRouter` (its handlers and their
+//! OpenAPI paths, declared once with `#[utoipa::path]`), the `/api/v1` ones behind the API
+//! token check; the OpenAPI document and Swagger UI are made from the same routers, so the
+//! document lists exactly the routes that exist.
+//!
+//! To add a route module (say `workflow.rs`): write its handlers with `#[utoipa::path(...)]`
+//! and a `pub fn router() -> OpenApiRouter<AppState>` that lists them with `routes!(...)`,
+//! add `mod workflow;` below and `.merge(workflow::router())` in [`v1`], and its tag in
+//! `openapi.rs`. Errors are [`ApiError`](super::error::ApiError)s; blocking work goes
+//! through [`blocking`](super::blocking).
+
+mod analyze;
+mod feedback;
+mod generate;
+mod health;
+mod repository;
+mod templates;
+mod validate;
+
+use super::auth::require_token;
+use super::error::{ApiError, ErrorKind};
+use super::middleware::{request_context, time_limit};
+use super::openapi::ApiDoc;
+use super::state::AppState;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use std::any::Any;
+use std::time::Duration;
+use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+/// Where the OpenAPI document is served.
+pub const OPENAPI_PATH: &str = "/api/openapi.json";
+/// Where Swagger UI is served.
+pub const DOCS_PATH: &str = "/api/docs";
+
+/// The whole service: routes, docs, JSON 404/405, and the layers every request passes
+/// (outermost first): request context (id, span, log line), panic catcher, time limit, body
+/// limit.
+pub fn router(state: AppState, request_timeout: Duration) -> Router {
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(health::router())
+        .merge(v1(state.clone()))
+        .split_for_parts();
+    api.merge(SwaggerUi::new(DOCS_PATH).url(OPENAPI_PATH, openapi))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.max_body_bytes))
+        .layer(from_fn_with_state(request_timeout, time_limit))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(from_fn(request_context))
+        .with_state(state)
+}
+
+/// Every `/api/v1` route, behind the API token check.
+fn v1(state: AppState) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(analyze::router())
+        .merge(generate::router())
+        .merge(validate::router())
+        .merge(feedback::router())
+        .merge(templates::router())
+        .route_layer(from_fn_with_state(state, require_token))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        ErrorKind::NotFound,
+        format!("no such route; the API is described at {OPENAPI_PATH} and {DOCS_PATH}"),
+    )
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        ErrorKind::MethodNotAllowed,
+        format!("this route does not take that method; see {OPENAPI_PATH}"),
+    )
+}
+
+fn panic_response(_: Box<dyn Any + Send + 'static>) -> Response {
+    ApiError::internal(
+        "pipewright failed on this request (a bug); the server goes on. Please report it with the request id",
+    )
+    .into_response()
+}
