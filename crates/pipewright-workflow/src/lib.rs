@@ -12,5 +12,5 @@
 pub mod analyze;
 pub mod generate;
 pub mod paths;
-pub mod workflow;
 pub mod templates;
+pub mod workflow;

@@ -6,10 +6,12 @@
 use clap::Args;
 use pipewright_adapters::embed::embedder_from_vars;
 use pipewright_adapters::llm::LlmConfig;
+use pipewright_adapters::runs::SqliteRunStore;
 use pipewright_adapters::store::{open_store, StoreKind, StoreSettings};
 use pipewright_core::knowledge::KnowledgeStore;
 use pipewright_core::knowledge::StoreError;
 use pipewright_core::llm::LlmProvider;
+use pipewright_core::runs::RunStore;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -34,6 +36,15 @@ impl BackendArgs {
     /// The knowledge store these flags (else the environment) choose.
     pub fn open_store(&self) -> Result<Arc<dyn KnowledgeStore>, StoreError> {
         store(self.store, self.data_dir.as_deref())
+    }
+
+    /// The run store in the data folder these flags (else the environment) choose.
+    pub fn open_run_store(&self) -> Result<Arc<dyn RunStore>, String> {
+        let settings = StoreSettings::from_env(self.store, self.data_dir.as_deref())
+            .map_err(|e| e.to_string())?;
+        SqliteRunStore::open(&settings.data_dir)
+            .map(|s| Arc::new(s) as Arc<dyn RunStore>)
+            .map_err(|e| e.to_string())
     }
 
     /// The LLM these flags (else the environment) choose, and its temperature.

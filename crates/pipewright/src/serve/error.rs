@@ -59,6 +59,8 @@ pub enum ErrorKind {
     /// GitLab did not answer in time.
     GitLabTimeout,
     GitLabRateLimited,
+    /// GitLab's CI Lint rejects the pipeline (even the built-in one); nothing was committed.
+    LintRejected,
     /// The knowledge store could not be opened or reached.
     StoreUnavailable,
     /// The knowledge store failed (a corrupt file, a mismatch).
@@ -92,6 +94,7 @@ impl ErrorKind {
             GitLabFailed => (StatusCode::BAD_GATEWAY, "gitlab_failed"),
             GitLabTimeout => (StatusCode::GATEWAY_TIMEOUT, "gitlab_timeout"),
             GitLabRateLimited => (StatusCode::SERVICE_UNAVAILABLE, "gitlab_rate_limited"),
+            LintRejected => (StatusCode::UNPROCESSABLE_ENTITY, "lint_rejected"),
             StoreUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
             StoreFailed => (StatusCode::INTERNAL_SERVER_ERROR, "store_failed"),
             Timeout => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
@@ -155,6 +158,19 @@ impl ApiError {
     /// The same error, with details for programs.
     pub fn details(mut self, details: impl Serialize) -> Self {
         self.details = serde_json::to_value(details).ok().map(Box::new);
+        self
+    }
+
+    /// The same error with one more entry in its details object.
+    pub fn with_detail(mut self, key: &str, value: impl Serialize) -> Self {
+        let mut map = match self.details.take().map(|b| *b) {
+            Some(Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        };
+        if let Ok(v) = serde_json::to_value(value) {
+            map.insert(key.to_string(), v);
+        }
+        self.details = Some(Box::new(Value::Object(map)));
         self
     }
 

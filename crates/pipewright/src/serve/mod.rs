@@ -152,6 +152,13 @@ fn open_state(args: &ServeArgs, settings: config::Settings) -> AppState {
             tracing::info!(%reason, "no LLM; the built-in generator writes every pipeline")
         }
     }
+    let runs = args.backends.open_run_store().map_err(|e| e.to_string());
+    match &runs {
+        Ok(_) => tracing::info!("run store opened"),
+        Err(reason) => {
+            tracing::warn!(%reason, "run store not available; workflow runs are not recorded")
+        }
+    }
     let gitlab = gitlab_from_env();
     match &gitlab {
         Ok(client) => tracing::info!(gitlab = %client.policy().base(), "GitLab configured"),
@@ -168,6 +175,7 @@ fn open_state(args: &ServeArgs, settings: config::Settings) -> AppState {
         store,
         llm,
         temperature,
+        runs,
         gitlab,
         settings,
         allow_local_paths: args.allow_local_paths,

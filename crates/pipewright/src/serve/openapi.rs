@@ -15,8 +15,9 @@ use utoipa::{Modify, OpenApi};
     ),
     tags(
         (name = "health", description = "Is pipewright up, and its dependencies"),
-        (name = "pipeline", description = "Analyze, generate, validate, feedback"),
+        (name = "pipeline", description = "Analyze, generate, validate, feedback, and the workflow that commits to GitLab"),
         (name = "templates", description = "The knowledge store's records"),
+        (name = "runs", description = "Every workflow request, with its steps, timings and outcome"),
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerToken),

@@ -8,6 +8,7 @@ use crate::cli::config::Settings;
 use pipewright_adapters::gitlab::{GitLabClient, GitLabConfig};
 use pipewright_core::knowledge::KnowledgeStore;
 use pipewright_core::llm::LlmProvider;
+use pipewright_core::runs::RunStore;
 use pipewright_workflow::paths::PathOptions;
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -43,6 +44,8 @@ pub struct Shared {
     /// The LLM, or why there is none.
     pub llm: Result<Arc<dyn LlmProvider>, String>,
     pub temperature: f32,
+    /// Where workflow runs are recorded, or why it could not be opened.
+    pub runs: Result<Arc<dyn RunStore>, String>,
     /// The GitLab client, or which setting is missing.
     pub gitlab: Result<Arc<GitLabClient>, GitLabUnset>,
     /// Settings from defaults, `pipewright.toml` and the environment; requests override them.
@@ -64,6 +67,17 @@ impl Shared {
             Err(reason) => Err(ApiError::new(
                 ErrorKind::StoreUnavailable,
                 format!("the knowledge store is not available: {reason}"),
+            )),
+        }
+    }
+
+    /// The run store, or 503 with the reason it could not be opened.
+    pub fn run_store(&self) -> Result<&dyn RunStore, ApiError> {
+        match &self.runs {
+            Ok(store) => Ok(store.as_ref()),
+            Err(reason) => Err(ApiError::new(
+                ErrorKind::StoreUnavailable,
+                format!("the run store is not available: {reason}"),
             )),
         }
     }

@@ -14,8 +14,10 @@ mod feedback;
 mod generate;
 mod health;
 mod repository;
+mod runs;
 mod templates;
 mod validate;
+mod workflow;
 
 use super::auth::require_token;
 use super::error::{ApiError, ErrorKind};
@@ -64,6 +66,8 @@ fn v1(state: AppState) -> OpenApiRouter<AppState> {
         .merge(validate::router())
         .merge(feedback::router())
         .merge(templates::router())
+        .merge(workflow::router())
+        .merge(runs::router())
         .route_layer(from_fn_with_state(state, require_token))
 }
 
