@@ -170,3 +170,33 @@ async fn sigterm_lets_a_request_in_flight_finish() {
         tokio::task::block_in_place(|| server.wait_exit(Duration::from_secs(10))).expect("exited");
     assert_eq!(status.code(), Some(0), "{}", server.log());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_gitlab_is_502_after_the_retries() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let gitlab_url = format!("http://{closed}");
+    let options = Options::default()
+        .env("GITLAB_URL", &gitlab_url)
+        .env("GITLAB_TOKEN", FAKE_TOKEN);
+    let server = tokio::task::spawn_blocking(move || spawn_with(options))
+        .await
+        .expect("spawn");
+    let (status, body) = server
+        .call(
+            "/api/v1/pipeline/analyze",
+            &json!({ "repository_url": format!("{gitlab_url}/team/app") }),
+        )
+        .await;
+    assert_eq!(status, 502, "{body}");
+    let error = error_of(&body);
+    assert_eq!(error["code"], "gitlab_failed");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("cannot be reached"),
+        "{body}"
+    );
+}
