@@ -18,7 +18,7 @@ use std::sync::Arc;
 /// The flags that choose the knowledge store and the LLM (`generate`, `serve`).
 #[derive(Debug, Clone, Default, Args)]
 pub struct BackendArgs {
-    /// LLM provider: ollama, openai, anthropic, claude-code, none [default: $LLM_PROVIDER, else ollama].
+    /// LLM provider: ollama, openai, anthropic, claude-code, none [default: $LLM_PROVIDER, else none: the built-in generator].
     #[arg(long, value_name = "PROVIDER")]
     pub llm: Option<String>,
     /// The model name for the chosen provider (overrides OLLAMA_MODEL / OPENAI_MODEL / ANTHROPIC_MODEL).
@@ -80,7 +80,7 @@ pub fn store(
     open_store(&settings, embedder)
 }
 
-/// The LLM chosen by `provider` (else `LLM_PROVIDER`, else ollama) with `model` overriding the
+/// The LLM chosen by `provider` (else `LLM_PROVIDER`, else `none`: the embedded default is the built-in generator) with `model` overriding the
 /// provider's model variable, and the temperature to use with it.
 pub fn llm(
     provider: Option<String>,
@@ -90,7 +90,7 @@ pub fn llm(
         let chosen = provider
             .clone()
             .or_else(|| std::env::var("LLM_PROVIDER").ok())
-            .unwrap_or_else(|| "ollama".into());
+            .unwrap_or_else(|| "none".into());
         if name == "LLM_PROVIDER" {
             return Some(chosen);
         }

@@ -68,10 +68,13 @@ async fn openapi_lists_every_route_and_docs_are_served() {
         ("/api/v1/templates/stats", "get"),
         ("/api/v1/templates/{id}", "get"),
         ("/api/v1/templates/{id}", "delete"),
+        ("/api/v1/pipeline/workflow", "post"),
+        ("/api/v1/pipeline/runs", "get"),
+        ("/api/v1/pipeline/runs/{id}", "get"),
     ] {
         assert!(paths[path][method].is_object(), "{method} {path} missing");
     }
-    assert_eq!(paths.len(), 8, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 11, "{:?}", paths.keys().collect::<Vec<_>>());
     assert!(doc["components"]["securitySchemes"]["api_token"].is_object());
 
     let docs = server.get("/api/docs").await;
