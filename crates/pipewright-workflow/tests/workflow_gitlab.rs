@@ -4,7 +4,7 @@
 
 mod scripted;
 
-use pipewright_adapters::fake_gitlab::{FakeGitLab, Fault, FaultKind, FAKE_TOKEN};
+use pipewright_adapters::fake_gitlab::{FakeGitLab, Fault, FaultKind, RecordedRequest, FAKE_TOKEN};
 use pipewright_adapters::gitlab::{GitLabClient, GitLabConfig, GitLabToken, RetryPolicy};
 use pipewright_adapters::runs::SqliteRunStore;
 use pipewright_core::generate::GeneratorSettings;
@@ -197,6 +197,25 @@ async fn a_single_service_is_committed_to_a_new_branch_and_recorded() {
             .contains_key(".gitlab-ci.yml"),
         "the default branch is untouched"
     );
+
+    // What the whole workflow cost: the project, one tree page, one raw read per file the
+    // detectors want, one lint, one branch lookup, one existence probe per file, the commit.
+    let requests = s.gitlab.requests();
+    let count =
+        |pred: &dyn Fn(&RecordedRequest) -> bool| requests.iter().filter(|r| pred(r)).count();
+    let raw = count(&|r| r.path.ends_with("/raw"));
+    let probes = count(&|r| r.method == "HEAD");
+    assert_eq!(count(&|r| r.path.ends_with("/repository/tree")), 1);
+    assert_eq!(count(&|r| r.path.ends_with("/ci/lint")), 1);
+    assert_eq!(probes, 3, "one probe per committed file");
+    assert_eq!(count(&|r| r.path.contains("/repository/branches/")), 1);
+    assert_eq!(out.files_read, raw);
+    assert_eq!(
+        requests.len(),
+        1 + 1 + raw + 1 + 1 + probes + 1,
+        "{requests:#?}"
+    );
+    eprintln!("workflow requests: {} ({raw} raw reads)", requests.len());
 
     let recorded = s
         .runs
