@@ -229,7 +229,11 @@ impl ParallelVisitor for Visitor<'_> {
             } else {
                 None
             };
-            self.listing.entries.push(RawEntry { path: rel, size });
+            self.listing.entries.push(RawEntry {
+                path: rel,
+                size,
+                facts: None,
+            });
         } else if file_type.is_symlink() {
             // Links to files inside the repository are kept; links out of it, links to
             // folders and dangling links are not followed.

@@ -158,14 +158,24 @@ fn first_match(set: &(RegexSet, Vec<Exclusion>), text: &str) -> Option<Exclusion
 }
 
 /// The exclusion of a folder (`""` for the root), from the folder rules alone.
-fn dir_exclusion(dir: &str) -> Option<Exclusion> {
+pub(crate) fn dir_exclusion(dir: &str) -> Option<Exclusion> {
     if dir.is_empty() {
         return None;
     }
-    first_match(&DIR_SET, &format!("{dir}/"))
+    let mut with_slash = String::with_capacity(dir.len() + 1);
+    with_slash.push_str(dir);
+    with_slash.push('/');
+    if !DIR_SET.0.is_match(&with_slash) {
+        return None;
+    }
+    first_match(&DIR_SET, &with_slash)
 }
 
-fn name_exclusion(name: &str) -> Option<Exclusion> {
+pub(crate) fn name_exclusion(name: &str) -> Option<Exclusion> {
+    // Most names match no rule: the plain test is cheaper than listing every match.
+    if !NAME_SET.0.is_match(name) {
+        return None;
+    }
     first_match(&NAME_SET, name)
 }
 
@@ -285,25 +295,39 @@ const FILE_NAMES: &[(&str, &str)] = &[
 
 /// The language of a file by its name or extension, if it is code or markup.
 pub fn language_for_path(path: &str) -> Option<&'static str> {
-    let name = super::file_name(path);
-    if let Some((_, lang)) = FILE_NAMES.iter().find(|(n, _)| *n == name) {
+    language_for_name(super::file_name(path))
+}
+
+/// [`language_for_path`] for a bare file name.
+pub(crate) fn language_for_name(name: &str) -> Option<&'static str> {
+    // The last two dots, found in one backward pass (a dot at 0 starts a hidden name).
+    let bytes = name.as_bytes();
+    let mut last = None;
+    let mut second = None;
+    for (i, &b) in bytes.iter().enumerate().rev() {
+        if b == b'.' {
+            if last.is_none() {
+                last = Some(i);
+            } else {
+                second = Some(i);
+                break;
+            }
+        }
+    }
+    if let Some(lang) = by_whole_name(name) {
         return Some(lang);
     }
     if name.starts_with("Dockerfile.") || name.ends_with(".Dockerfile") {
         return Some("dockerfile");
     }
-    let lower: std::borrow::Cow<'_, str> = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+    let last = last.filter(|&i| i > 0)?;
+    let lower: std::borrow::Cow<'_, str> = if bytes.iter().any(|b| b.is_ascii_uppercase()) {
         std::borrow::Cow::Owned(name.to_ascii_lowercase())
     } else {
         std::borrow::Cow::Borrowed(name)
     };
-    let mut dots = lower.match_indices('.').map(|(i, _)| i);
     // Two-part extensions first, so `x.blade.php` is Blade and not PHP.
-    let last = lower.rfind('.')?;
-    if last == 0 {
-        return None;
-    }
-    if let Some(first) = dots.nth_back(1).filter(|&i| i > 0) {
+    if let Some(first) = second.filter(|&i| i > 0) {
         if let Some(lang) = EXTENSION_MAP.get(&lower[first + 1..]) {
             return Some(lang);
         }
@@ -311,8 +335,45 @@ pub fn language_for_path(path: &str) -> Option<&'static str> {
     EXTENSION_MAP.get(&lower[last + 1..]).copied()
 }
 
-static EXTENSION_MAP: LazyLock<std::collections::HashMap<&'static str, &'static str>> =
-    LazyLock::new(|| EXTENSIONS.iter().copied().collect());
+/// Whole file names that name their language (`Gemfile`, `Dockerfile`, `Makefile` …).
+fn by_whole_name(name: &str) -> Option<&'static str> {
+    FILE_NAMES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, lang)| *lang)
+}
+
+/// [`EXTENSIONS`] keyed by the extension's bytes packed into an integer and sorted: a lookup
+/// is a binary search over integers (cheaper than hashing or comparing strings).
+static EXTENSION_MAP: LazyLock<PackedTable> = LazyLock::new(|| {
+    let mut table: Vec<(u128, &'static str)> = EXTENSIONS
+        .iter()
+        .filter_map(|(ext, lang)| Some((pack(ext)?, *lang)))
+        .collect();
+    table.sort_unstable_by_key(|(key, _)| *key);
+    PackedTable(table)
+});
+
+struct PackedTable(Vec<(u128, &'static str)>);
+
+impl PackedTable {
+    fn get(&self, ext: &str) -> Option<&&'static str> {
+        let key = pack(ext)?;
+        let i = self.0.binary_search_by_key(&key, |(k, _)| *k).ok()?;
+        self.0.get(i).map(|(_, lang)| lang)
+    }
+}
+
+/// Up to 16 bytes, big-endian and zero-padded (no extension holds a NUL byte).
+fn pack(ext: &str) -> Option<u128> {
+    let bytes = ext.as_bytes();
+    if bytes.len() > 16 {
+        return None;
+    }
+    let mut buf = [0u8; 16];
+    buf[..bytes.len()].copy_from_slice(bytes);
+    Some(u128::from_be_bytes(buf))
+}
 
 #[cfg(test)]
 mod tests {
@@ -350,6 +411,14 @@ mod tests {
     }
 
     #[test]
+    fn every_extension_is_listed_once() {
+        let mut exts: Vec<&str> = EXTENSIONS.iter().map(|(e, _)| *e).collect();
+        exts.sort_unstable();
+        exts.dedup();
+        assert_eq!(exts.len(), EXTENSIONS.len());
+    }
+
+    #[test]
     fn languages_by_name_and_longest_extension() {
         assert_eq!(language_for_path("Gemfile"), Some("ruby"));
         assert_eq!(language_for_path("a/b/view.blade.php"), Some("blade"));
@@ -357,5 +426,10 @@ mod tests {
         assert_eq!(language_for_path("main.TS"), Some("typescript"));
         assert_eq!(language_for_path("package.json"), None);
         assert_eq!(language_for_path(".ts"), None);
+        assert_eq!(language_for_path("a/.Dockerfile"), Some("dockerfile"));
+        assert_eq!(language_for_path("Dockerfile.prod"), Some("dockerfile"));
+        assert_eq!(language_for_path("x/noext"), None);
+        assert_eq!(language_for_path(".a.ts"), Some("typescript"));
+        assert_eq!(language_for_path("a..ts"), Some("typescript"));
     }
 }
