@@ -386,12 +386,14 @@ impl RepoIndex {
         } else {
             format!("{dir}/")
         };
+        // The subtree is one contiguous range: find both ends by binary search rather than
+        // comparing the prefix with every file of it.
         let start = self
             .files
             .partition_point(|f| f.path.as_str() < prefix.as_str());
-        self.files[start..]
-            .iter()
-            .take_while(move |f| f.path.starts_with(&prefix))
+        let rest = self.files.get(start..).unwrap_or_default();
+        let len = rest.partition_point(|f| f.path.starts_with(prefix.as_str()));
+        rest.get(..len).unwrap_or_default().iter()
     }
 
     /// What reading `path` gave, if it was read.
