@@ -3,7 +3,11 @@
 //! code or markup. The rules are data (regex tables), applied by one function.
 
 use regex::RegexSet;
+use regex_automata::hybrid::dfa::{Cache, DFA};
+use regex_automata::Input;
+use std::cell::RefCell;
 use std::sync::LazyLock;
+use std::thread::LocalKey;
 
 /// Why a file does not count toward the language share.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -157,6 +161,62 @@ fn first_match(set: &(RegexSet, Vec<Exclusion>), text: &str) -> Option<Exclusion
     set.0.matches(text).iter().next().map(|i| set.1[i])
 }
 
+/// Whether any rule of a table matches, asked of every path: a lazy DFA over the table's
+/// patterns answers in a few instructions per byte and is cheap to build, so the `RegexSet`
+/// (costlier to build and to run) is built and asked only when some rule does match, to say
+/// which. Should the DFA give up, the set answers.
+struct Quick {
+    dfa: LazyLock<Option<DFA>>,
+    cache: &'static LocalKey<RefCell<Option<Cache>>>,
+    set: &'static LazyLock<(RegexSet, Vec<Exclusion>)>,
+}
+
+impl Quick {
+    fn any_match(&self, text: &str) -> bool {
+        if let Some(dfa) = self.dfa.as_ref() {
+            let answer = self.cache.try_with(|cache| {
+                let mut cache = cache.try_borrow_mut().ok()?;
+                let cache = cache.get_or_insert_with(|| dfa.create_cache());
+                let input = Input::new(text).earliest(true);
+                dfa.try_search_fwd(cache, &input).ok().map(|m| m.is_some())
+            });
+            if let Ok(Some(answer)) = answer {
+                return answer;
+            }
+        }
+        self.set.0.is_match(text)
+    }
+
+    /// The class of the first matching rule, in table order.
+    fn first_match(&self, text: &str) -> Option<Exclusion> {
+        if !self.any_match(text) {
+            return None;
+        }
+        first_match(self.set, text)
+    }
+}
+
+fn quick_dfa(tables: &[&[&str]]) -> Option<DFA> {
+    let patterns: Vec<&str> = tables.iter().flat_map(|t| t.iter().copied()).collect();
+    DFA::new_many(&patterns).ok()
+}
+
+thread_local! {
+    static DIR_CACHE: RefCell<Option<Cache>> = const { RefCell::new(None) };
+    static NAME_CACHE: RefCell<Option<Cache>> = const { RefCell::new(None) };
+}
+
+static DIR_QUICK: Quick = Quick {
+    dfa: LazyLock::new(|| quick_dfa(&[VENDORED_DIRS, GENERATED_DIRS, DOCUMENTATION_DIRS])),
+    cache: &DIR_CACHE,
+    set: &DIR_SET,
+};
+static NAME_QUICK: Quick = Quick {
+    dfa: LazyLock::new(|| quick_dfa(&[VENDORED_NAMES, GENERATED_NAMES, DOCUMENTATION_NAMES])),
+    cache: &NAME_CACHE,
+    set: &NAME_SET,
+};
+
 /// The exclusion of a folder (`""` for the root), from the folder rules alone.
 pub(crate) fn dir_exclusion(dir: &str) -> Option<Exclusion> {
     if dir.is_empty() {
@@ -165,18 +225,11 @@ pub(crate) fn dir_exclusion(dir: &str) -> Option<Exclusion> {
     let mut with_slash = String::with_capacity(dir.len() + 1);
     with_slash.push_str(dir);
     with_slash.push('/');
-    if !DIR_SET.0.is_match(&with_slash) {
-        return None;
-    }
-    first_match(&DIR_SET, &with_slash)
+    DIR_QUICK.first_match(&with_slash)
 }
 
 pub(crate) fn name_exclusion(name: &str) -> Option<Exclusion> {
-    // Most names match no rule: the plain test is cheaper than listing every match.
-    if !NAME_SET.0.is_match(name) {
-        return None;
-    }
-    first_match(&NAME_SET, name)
+    NAME_QUICK.first_match(name)
 }
 
 /// The built-in exclusion for a path, before `.gitattributes` overrides.
@@ -407,6 +460,127 @@ mod tests {
         let mut c = Classifier::default();
         for p in ["web/node_modules/a/b.js", "web/app.js", "web/yarn.lock"] {
             assert_eq!(c.exclusion(p), exclusion(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn the_quick_test_agrees_with_the_rule_sets() {
+        assert!(DIR_QUICK.dfa.is_some() && NAME_QUICK.dfa.is_some());
+        let names = [
+            "jquery.js",
+            "jquery-3.7.min.js",
+            "jquery.ui.js",
+            "bootstrap.min.css",
+            "bootstrap-grid.js",
+            "gradlew",
+            "gradlew.bat",
+            "mvnw.cmd",
+            "configure",
+            "configure.ac",
+            "config.guess",
+            "config.sub",
+            "app.min.js",
+            "app.min.jsx",
+            "site.css.map",
+            "map",
+            "package-lock.json",
+            "package.json",
+            "yarn.lock",
+            "bun.lockb",
+            "Cargo.lock",
+            "go.sum",
+            "x_pb2.py",
+            "x_pb2_grpc.pyi",
+            "x_pb2.pyc",
+            "api.pb.go",
+            "a.pb.cc",
+            "a.pb.h",
+            "V.g.cs",
+            "Form.Designer.cs",
+            "FORM.DESIGNER.CS",
+            "CHANGELOG",
+            "CHANGES.md",
+            "CHANGELOGS",
+            "CONTRIBUTING.md",
+            "COPYING",
+            "INSTALL.txt",
+            "LICENSE",
+            "LICENCE.md",
+            "LICENSES",
+            "README",
+            "README.rst",
+            "Readme.md",
+            "readme.md",
+            "f123.py",
+            "main.go",
+            "index.ts",
+            ".env",
+            "é.py",
+            "",
+        ];
+        for name in names {
+            assert_eq!(
+                NAME_QUICK.any_match(name),
+                NAME_SET.0.is_match(name),
+                "{name}"
+            );
+        }
+        let dirs = [
+            "node_modules/",
+            "web/node_modules/",
+            "vendor/",
+            "vendors/",
+            "src/vendored/",
+            "third_party/",
+            "third-party/",
+            "thirdparty/",
+            "3rd_party/",
+            "external/",
+            "deps/",
+            "_deps/",
+            "cache/",
+            "a/.venv/",
+            "venv/",
+            "virtualenv/",
+            "lib/site-packages/",
+            "__pycache__/",
+            ".bundle/",
+            "Godeps/_workspace/",
+            "Godeps/",
+            "Pods/",
+            "Carthage/",
+            ".yarn/",
+            "gradle/wrapper/",
+            "gradle/",
+            ".mvn/wrapper/",
+            ".github/",
+            ".gitlab/",
+            "dist/",
+            "build/generated/",
+            "build/",
+            ".next/",
+            "coverage/",
+            "target/",
+            "obj/",
+            "bin/Debug/",
+            "bin/",
+            "_build/",
+            "docs/",
+            "doc/",
+            "src/docs/",
+            "Documentation/",
+            "api/javadoc/",
+            "man/",
+            "src/man/",
+            "examples/",
+            "Samples/",
+            "demo/",
+            "src/",
+            "services/api/src/m001/",
+            "é/",
+        ];
+        for dir in dirs {
+            assert_eq!(DIR_QUICK.any_match(dir), DIR_SET.0.is_match(dir), "{dir}");
         }
     }
 
