@@ -5,7 +5,7 @@ use pipewright_adapters::gitlab::{GitLabClient, GitLabSource};
 use pipewright_adapters::source::{GitSource, GitUrl, LocalSource, DEFAULT_CLONE_TIMEOUT};
 use pipewright_core::detect;
 use pipewright_core::gitlab::{GitLabError, ProjectRef};
-use pipewright_core::index::{wants_content, RepoIndex, MAX_READ_BYTES};
+use pipewright_core::index::{RepoIndex, MAX_READ_BYTES};
 use pipewright_core::source::{RepoSource, SourceError};
 use pipewright_core::stack::StackProfile;
 use std::collections::HashMap;
@@ -52,7 +52,7 @@ pub fn build_index(source: &dyn RepoSource) -> Result<(RepoIndex, Vec<String>), 
     let mut warnings = listing.warnings;
     let mut contents = HashMap::new();
     for entry in &listing.entries {
-        if wants_content(&entry.path) {
+        if entry.wanted() {
             let content = source.read(&entry.path, MAX_READ_BYTES);
             match &content {
                 pipewright_core::index::Content::Unreadable(reason) => {

@@ -1,27 +1,18 @@
-//! A repository in a local folder, walked exactly once with the `ignore` crate.
+//! A repository in a local folder, listed by one parallel walk (see `walk.rs`).
 //!
-//! `.gitignore` files are honoured even without a `.git` folder; `.git` and folders that never
-//! hold source (`node_modules`, virtualenvs, tool caches) are pruned during the walk. Symbolic
-//! links are never followed into folders; a link to a file is kept only when its target lies
-//! inside the repository. Sizes are measured for every code file up to 2,000 per language and
-//! a 1-in-64 sample beyond (a `stat` costs more than the walk itself); only files the
-//! detectors want are read (up to a size cap; binary files are not read).
+//! `.gitignore` and `.ignore` files are honoured even without a `.git` folder; `.git` and
+//! folders that never hold source (`node_modules`, virtualenvs, tool caches) are pruned during
+//! the walk. Symbolic links are never followed into folders; a link to a file is kept only
+//! when its target lies inside the repository. Sizes are measured for every code file up to
+//! 2,000 per language and a 1-in-64 sample beyond (a `stat` costs more than the walk itself);
+//! only files the detectors want are read (up to a size cap; binary files are not read).
 
-use super::{content_from_bytes, PRUNED_DIRS};
-use ignore::{ParallelVisitor, ParallelVisitorBuilder, WalkBuilder, WalkState};
-use pipewright_core::index::{language_for_path, Content, RawEntry};
+use super::{content_from_bytes, walk};
+use pipewright_core::index::Content;
 use pipewright_core::source::{Listing, RepoSource, SourceError};
-use std::collections::HashMap;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-
-/// Sizes are measured for this many code files per language, then for one in
-/// [`SAMPLE_STRIDE`]: a `stat` costs more than the rest of the walk, and the language share
-/// only needs totals (the index estimates unmeasured files at their language's mean size).
-const MEASURE_ALL_UP_TO: u32 = 2000;
-const SAMPLE_STRIDE: u32 = 64;
 
 /// A repository folder on this machine.
 #[derive(Debug, Clone)]
@@ -74,15 +65,6 @@ impl LocalSource {
     pub fn root(&self) -> &Path {
         &self.root
     }
-
-    fn relative(&self, path: &Path) -> Option<String> {
-        let rel = path.strip_prefix(&self.root).ok()?;
-        let text = rel.to_str()?;
-        if text.is_empty() {
-            return None;
-        }
-        Some(text.to_owned())
-    }
 }
 
 impl RepoSource for LocalSource {
@@ -91,39 +73,7 @@ impl RepoSource for LocalSource {
     }
 
     fn list(&self) -> Result<Listing, SourceError> {
-        let walker = WalkBuilder::new(&self.root)
-            .hidden(false)
-            .parents(false)
-            .ignore(true)
-            .git_ignore(true)
-            .git_global(false)
-            .git_exclude(false)
-            .require_git(false)
-            .follow_links(false)
-            .threads(WALK_THREADS)
-            .filter_entry(|e| {
-                !(e.file_type().is_some_and(|t| t.is_dir())
-                    && e.file_name()
-                        .to_str()
-                        .is_some_and(|n| PRUNED_DIRS.contains(&n)))
-            })
-            .build_parallel();
-        let collected: Mutex<Vec<Listing>> = Mutex::new(Vec::new());
-        let mut builder = VisitorBuilder {
-            source: self,
-            collected: &collected,
-        };
-        walker.visit(&mut builder);
-        let mut listing = Listing::default();
-        for part in collected
-            .into_inner()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-        {
-            listing.entries.extend(part.entries);
-            listing.warnings.extend(part.warnings);
-        }
-        listing.warnings.sort();
-        Ok(listing)
+        Ok(walk::list(&self.root))
     }
 
     fn read(&self, path: &str, max_bytes: u64) -> Content {
@@ -154,103 +104,6 @@ impl RepoSource for LocalSource {
             return Content::TooLarge(bytes.len() as u64);
         }
         content_from_bytes(bytes)
-    }
-}
-
-/// Threads for the walk: directory reads overlap with the bookkeeping of the other thread.
-const WALK_THREADS: usize = 2;
-
-struct VisitorBuilder<'a> {
-    source: &'a LocalSource,
-    collected: &'a Mutex<Vec<Listing>>,
-}
-
-impl<'s> ParallelVisitorBuilder<'s> for VisitorBuilder<'s> {
-    fn build(&mut self) -> Box<dyn ParallelVisitor + 's> {
-        Box::new(Visitor {
-            source: self.source,
-            collected: self.collected,
-            listing: Listing::default(),
-            seen_per_language: HashMap::new(),
-        })
-    }
-}
-
-/// One walk thread: collects into its own listing, handed over when the thread is done.
-struct Visitor<'a> {
-    source: &'a LocalSource,
-    collected: &'a Mutex<Vec<Listing>>,
-    listing: Listing,
-    seen_per_language: HashMap<&'static str, u32>,
-}
-
-impl Drop for Visitor<'_> {
-    fn drop(&mut self) {
-        let listing = std::mem::take(&mut self.listing);
-        match self.collected.lock() {
-            Ok(mut all) => all.push(listing),
-            Err(poisoned) => poisoned.into_inner().push(listing),
-        }
-    }
-}
-
-impl ParallelVisitor for Visitor<'_> {
-    fn visit(&mut self, result: Result<ignore::DirEntry, ignore::Error>) -> WalkState {
-        let entry = match result {
-            Ok(e) => e,
-            Err(e) => {
-                self.listing.warnings.push(format!("not listed: {e}"));
-                return WalkState::Continue;
-            }
-        };
-        let Some(file_type) = entry.file_type() else {
-            return WalkState::Continue;
-        };
-        let Some(rel) = self.source.relative(entry.path()) else {
-            if entry.depth() > 0 {
-                self.listing.warnings.push(format!(
-                    "skipped a path that is not valid UTF-8: {}",
-                    entry.path().display()
-                ));
-            }
-            return WalkState::Continue;
-        };
-        if file_type.is_file() {
-            let measure = match language_for_path(&rel) {
-                Some(lang) => {
-                    let seen = self.seen_per_language.entry(lang).or_default();
-                    *seen += 1;
-                    *seen <= MEASURE_ALL_UP_TO || seen.is_multiple_of(SAMPLE_STRIDE)
-                }
-                None => false,
-            };
-            let size = if measure {
-                entry.metadata().ok().map(|m| m.len())
-            } else {
-                None
-            };
-            self.listing.entries.push(RawEntry { path: rel, size });
-        } else if file_type.is_symlink() {
-            // Links to files inside the repository are kept; links out of it, links to
-            // folders and dangling links are not followed.
-            match fs::canonicalize(entry.path()) {
-                Ok(target) if target.starts_with(&self.source.root) => {
-                    if let Ok(meta) = fs::metadata(&target) {
-                        if meta.is_file() {
-                            self.listing.entries.push(RawEntry::new(rel, meta.len()));
-                        }
-                    }
-                }
-                Ok(_) => self.listing.warnings.push(format!(
-                    "{rel}: symbolic link out of the repository, not followed"
-                )),
-                Err(e) => self
-                    .listing
-                    .warnings
-                    .push(format!("{rel}: symbolic link not followed: {e}")),
-            }
-        }
-        WalkState::Continue
     }
 }
 

@@ -5,6 +5,7 @@
 mod git;
 mod inline;
 mod local;
+mod walk;
 
 pub use git::{redact_url, GitSource, GitUrl, DEFAULT_CLONE_TIMEOUT};
 pub use inline::{InlineError, InlineSource, MAX_INLINE_FILES};

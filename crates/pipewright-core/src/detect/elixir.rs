@@ -192,7 +192,7 @@ impl Ecosystem for Elixir {
     }
 
     fn wants(&self, path: &str, name: &str) -> bool {
-        READ_FILES.contains(&name) || is_config_exs(path)
+        READ_FILES.contains(&name) || (name.ends_with(".exs") && is_config_exs(path))
     }
 
     fn detect(&self, ctx: &DirContext<'_>) -> Option<Candidate> {

@@ -381,10 +381,9 @@ impl Ecosystem for JavaScript {
     }
 
     fn wants(&self, path: &str, name: &str) -> bool {
-        if path.starts_with("node_modules/") || path.contains("/node_modules/") {
-            return false;
-        }
-        MANIFESTS.contains(&name) || READ_FILES.contains(&name) || is_entry_path(path, name)
+        // The name first: it rules out nearly every path without searching it.
+        (MANIFESTS.contains(&name) || READ_FILES.contains(&name) || is_entry_path(path, name))
+            && !(path.starts_with("node_modules/") || path.contains("/node_modules/"))
     }
 
     fn detect(&self, ctx: &DirContext<'_>) -> Option<Candidate> {
@@ -430,13 +429,14 @@ impl Ecosystem for JavaScript {
 /// Entry files at a folder's top or directly in `src/` (or express-generator's `bin/www`);
 /// not the `index.js` of every component folder below `src/`.
 fn is_entry_path(path: &str, name: &str) -> bool {
-    let dir = parent_dir(path);
     if name == "www" {
+        let dir = parent_dir(path);
         return dir == "bin" || dir.ends_with("/bin");
     }
     if !ENTRY_FILES.contains(&name) {
         return false;
     }
+    let dir = parent_dir(path);
     if dir == "src" || dir.ends_with("/src") {
         return true;
     }
@@ -450,8 +450,9 @@ fn is_entry_path(path: &str, name: &str) -> bool {
 
 /// Files that are configuration or type declarations, not the program's source.
 fn is_config_or_declaration(name: &str) -> bool {
+    // Asked of every source file: a plain scan, cheaper than a substring searcher per name.
     name.starts_with('.')
-        || name.contains(".config.")
+        || name.as_bytes().windows(8).any(|w| w == b".config.")
         || name.ends_with(".d.ts")
         || name.ends_with(".d.mts")
         || name.ends_with(".d.cts")

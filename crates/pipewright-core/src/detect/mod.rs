@@ -326,19 +326,21 @@ pub fn analyze(index: &RepoIndex, root: &str) -> StackProfile {
 /// and fixture paths; sorted.
 fn candidate_dirs(index: &RepoIndex) -> Vec<String> {
     let mut dirs = BTreeSet::new();
-    for f in index.files() {
-        if matches!(
-            f.excluded,
-            Some(Exclusion::Vendored | Exclusion::Generated | Exclusion::Documentation)
-        ) {
+    for (dir, mut files) in index.folders() {
+        if is_fixture_path(dir) {
             continue;
         }
-        let dir = f.dir();
-        if dirs.contains(dir) || is_fixture_path(dir) {
-            continue;
-        }
-        let name = f.name();
-        if ECOSYSTEMS.iter().any(|e| e.is_manifest(name)) {
+        let has_manifest = files.any(|f| {
+            if matches!(
+                f.excluded,
+                Some(Exclusion::Vendored | Exclusion::Generated | Exclusion::Documentation)
+            ) {
+                return false;
+            }
+            let name = f.name();
+            ECOSYSTEMS.iter().any(|e| e.is_manifest(name))
+        });
+        if has_manifest {
             dirs.insert(dir.to_string());
         }
     }

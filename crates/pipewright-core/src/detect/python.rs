@@ -158,7 +158,7 @@ impl Ecosystem for Python {
         self.is_manifest(name)
             || ENTRY_FILES.contains(&name)
             || path.ends_with("app/__init__.py")
-            || path.contains("requirements/") && name.ends_with(".txt")
+            || name.ends_with(".txt") && path.contains("requirements/")
     }
 
     fn detect(&self, ctx: &DirContext<'_>) -> Option<Candidate> {

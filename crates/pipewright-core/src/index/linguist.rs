@@ -3,7 +3,11 @@
 //! code or markup. The rules are data (regex tables), applied by one function.
 
 use regex::RegexSet;
+use regex_automata::hybrid::dfa::{Cache, DFA};
+use regex_automata::Input;
+use std::cell::RefCell;
 use std::sync::LazyLock;
+use std::thread::LocalKey;
 
 /// Why a file does not count toward the language share.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -157,16 +161,75 @@ fn first_match(set: &(RegexSet, Vec<Exclusion>), text: &str) -> Option<Exclusion
     set.0.matches(text).iter().next().map(|i| set.1[i])
 }
 
+/// Whether any rule of a table matches, asked of every path: a lazy DFA over the table's
+/// patterns answers in a few instructions per byte and is cheap to build, so the `RegexSet`
+/// (costlier to build and to run) is built and asked only when some rule does match, to say
+/// which. Should the DFA give up, the set answers.
+struct Quick {
+    dfa: LazyLock<Option<DFA>>,
+    cache: &'static LocalKey<RefCell<Option<Cache>>>,
+    set: &'static LazyLock<(RegexSet, Vec<Exclusion>)>,
+}
+
+impl Quick {
+    fn any_match(&self, text: &str) -> bool {
+        if let Some(dfa) = self.dfa.as_ref() {
+            let answer = self.cache.try_with(|cache| {
+                let mut cache = cache.try_borrow_mut().ok()?;
+                let cache = cache.get_or_insert_with(|| dfa.create_cache());
+                let input = Input::new(text).earliest(true);
+                dfa.try_search_fwd(cache, &input).ok().map(|m| m.is_some())
+            });
+            if let Ok(Some(answer)) = answer {
+                return answer;
+            }
+        }
+        self.set.0.is_match(text)
+    }
+
+    /// The class of the first matching rule, in table order.
+    fn first_match(&self, text: &str) -> Option<Exclusion> {
+        if !self.any_match(text) {
+            return None;
+        }
+        first_match(self.set, text)
+    }
+}
+
+fn quick_dfa(tables: &[&[&str]]) -> Option<DFA> {
+    let patterns: Vec<&str> = tables.iter().flat_map(|t| t.iter().copied()).collect();
+    DFA::new_many(&patterns).ok()
+}
+
+thread_local! {
+    static DIR_CACHE: RefCell<Option<Cache>> = const { RefCell::new(None) };
+    static NAME_CACHE: RefCell<Option<Cache>> = const { RefCell::new(None) };
+}
+
+static DIR_QUICK: Quick = Quick {
+    dfa: LazyLock::new(|| quick_dfa(&[VENDORED_DIRS, GENERATED_DIRS, DOCUMENTATION_DIRS])),
+    cache: &DIR_CACHE,
+    set: &DIR_SET,
+};
+static NAME_QUICK: Quick = Quick {
+    dfa: LazyLock::new(|| quick_dfa(&[VENDORED_NAMES, GENERATED_NAMES, DOCUMENTATION_NAMES])),
+    cache: &NAME_CACHE,
+    set: &NAME_SET,
+};
+
 /// The exclusion of a folder (`""` for the root), from the folder rules alone.
-fn dir_exclusion(dir: &str) -> Option<Exclusion> {
+pub(crate) fn dir_exclusion(dir: &str) -> Option<Exclusion> {
     if dir.is_empty() {
         return None;
     }
-    first_match(&DIR_SET, &format!("{dir}/"))
+    let mut with_slash = String::with_capacity(dir.len() + 1);
+    with_slash.push_str(dir);
+    with_slash.push('/');
+    DIR_QUICK.first_match(&with_slash)
 }
 
-fn name_exclusion(name: &str) -> Option<Exclusion> {
-    first_match(&NAME_SET, name)
+pub(crate) fn name_exclusion(name: &str) -> Option<Exclusion> {
+    NAME_QUICK.first_match(name)
 }
 
 /// The built-in exclusion for a path, before `.gitattributes` overrides.
@@ -285,25 +348,39 @@ const FILE_NAMES: &[(&str, &str)] = &[
 
 /// The language of a file by its name or extension, if it is code or markup.
 pub fn language_for_path(path: &str) -> Option<&'static str> {
-    let name = super::file_name(path);
-    if let Some((_, lang)) = FILE_NAMES.iter().find(|(n, _)| *n == name) {
+    language_for_name(super::file_name(path))
+}
+
+/// [`language_for_path`] for a bare file name.
+pub(crate) fn language_for_name(name: &str) -> Option<&'static str> {
+    // The last two dots, found in one backward pass (a dot at 0 starts a hidden name).
+    let bytes = name.as_bytes();
+    let mut last = None;
+    let mut second = None;
+    for (i, &b) in bytes.iter().enumerate().rev() {
+        if b == b'.' {
+            if last.is_none() {
+                last = Some(i);
+            } else {
+                second = Some(i);
+                break;
+            }
+        }
+    }
+    if let Some(lang) = by_whole_name(name) {
         return Some(lang);
     }
     if name.starts_with("Dockerfile.") || name.ends_with(".Dockerfile") {
         return Some("dockerfile");
     }
-    let lower: std::borrow::Cow<'_, str> = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+    let last = last.filter(|&i| i > 0)?;
+    let lower: std::borrow::Cow<'_, str> = if bytes.iter().any(|b| b.is_ascii_uppercase()) {
         std::borrow::Cow::Owned(name.to_ascii_lowercase())
     } else {
         std::borrow::Cow::Borrowed(name)
     };
-    let mut dots = lower.match_indices('.').map(|(i, _)| i);
     // Two-part extensions first, so `x.blade.php` is Blade and not PHP.
-    let last = lower.rfind('.')?;
-    if last == 0 {
-        return None;
-    }
-    if let Some(first) = dots.nth_back(1).filter(|&i| i > 0) {
+    if let Some(first) = second.filter(|&i| i > 0) {
         if let Some(lang) = EXTENSION_MAP.get(&lower[first + 1..]) {
             return Some(lang);
         }
@@ -311,8 +388,45 @@ pub fn language_for_path(path: &str) -> Option<&'static str> {
     EXTENSION_MAP.get(&lower[last + 1..]).copied()
 }
 
-static EXTENSION_MAP: LazyLock<std::collections::HashMap<&'static str, &'static str>> =
-    LazyLock::new(|| EXTENSIONS.iter().copied().collect());
+/// Whole file names that name their language (`Gemfile`, `Dockerfile`, `Makefile` …).
+fn by_whole_name(name: &str) -> Option<&'static str> {
+    FILE_NAMES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, lang)| *lang)
+}
+
+/// [`EXTENSIONS`] keyed by the extension's bytes packed into an integer and sorted: a lookup
+/// is a binary search over integers (cheaper than hashing or comparing strings).
+static EXTENSION_MAP: LazyLock<PackedTable> = LazyLock::new(|| {
+    let mut table: Vec<(u128, &'static str)> = EXTENSIONS
+        .iter()
+        .filter_map(|(ext, lang)| Some((pack(ext)?, *lang)))
+        .collect();
+    table.sort_unstable_by_key(|(key, _)| *key);
+    PackedTable(table)
+});
+
+struct PackedTable(Vec<(u128, &'static str)>);
+
+impl PackedTable {
+    fn get(&self, ext: &str) -> Option<&&'static str> {
+        let key = pack(ext)?;
+        let i = self.0.binary_search_by_key(&key, |(k, _)| *k).ok()?;
+        self.0.get(i).map(|(_, lang)| lang)
+    }
+}
+
+/// Up to 16 bytes, big-endian and zero-padded (no extension holds a NUL byte).
+fn pack(ext: &str) -> Option<u128> {
+    let bytes = ext.as_bytes();
+    if bytes.len() > 16 {
+        return None;
+    }
+    let mut buf = [0u8; 16];
+    buf[..bytes.len()].copy_from_slice(bytes);
+    Some(u128::from_be_bytes(buf))
+}
 
 #[cfg(test)]
 mod tests {
@@ -350,6 +464,135 @@ mod tests {
     }
 
     #[test]
+    fn the_quick_test_agrees_with_the_rule_sets() {
+        assert!(DIR_QUICK.dfa.is_some() && NAME_QUICK.dfa.is_some());
+        let names = [
+            "jquery.js",
+            "jquery-3.7.min.js",
+            "jquery.ui.js",
+            "bootstrap.min.css",
+            "bootstrap-grid.js",
+            "gradlew",
+            "gradlew.bat",
+            "mvnw.cmd",
+            "configure",
+            "configure.ac",
+            "config.guess",
+            "config.sub",
+            "app.min.js",
+            "app.min.jsx",
+            "site.css.map",
+            "map",
+            "package-lock.json",
+            "package.json",
+            "yarn.lock",
+            "bun.lockb",
+            "Cargo.lock",
+            "go.sum",
+            "x_pb2.py",
+            "x_pb2_grpc.pyi",
+            "x_pb2.pyc",
+            "api.pb.go",
+            "a.pb.cc",
+            "a.pb.h",
+            "V.g.cs",
+            "Form.Designer.cs",
+            "FORM.DESIGNER.CS",
+            "CHANGELOG",
+            "CHANGES.md",
+            "CHANGELOGS",
+            "CONTRIBUTING.md",
+            "COPYING",
+            "INSTALL.txt",
+            "LICENSE",
+            "LICENCE.md",
+            "LICENSES",
+            "README",
+            "README.rst",
+            "Readme.md",
+            "readme.md",
+            "f123.py",
+            "main.go",
+            "index.ts",
+            ".env",
+            "é.py",
+            "",
+        ];
+        for name in names {
+            assert_eq!(
+                NAME_QUICK.any_match(name),
+                NAME_SET.0.is_match(name),
+                "{name}"
+            );
+        }
+        let dirs = [
+            "node_modules/",
+            "web/node_modules/",
+            "vendor/",
+            "vendors/",
+            "src/vendored/",
+            "third_party/",
+            "third-party/",
+            "thirdparty/",
+            "3rd_party/",
+            "external/",
+            "deps/",
+            "_deps/",
+            "cache/",
+            "a/.venv/",
+            "venv/",
+            "virtualenv/",
+            "lib/site-packages/",
+            "__pycache__/",
+            ".bundle/",
+            "Godeps/_workspace/",
+            "Godeps/",
+            "Pods/",
+            "Carthage/",
+            ".yarn/",
+            "gradle/wrapper/",
+            "gradle/",
+            ".mvn/wrapper/",
+            ".github/",
+            ".gitlab/",
+            "dist/",
+            "build/generated/",
+            "build/",
+            ".next/",
+            "coverage/",
+            "target/",
+            "obj/",
+            "bin/Debug/",
+            "bin/",
+            "_build/",
+            "docs/",
+            "doc/",
+            "src/docs/",
+            "Documentation/",
+            "api/javadoc/",
+            "man/",
+            "src/man/",
+            "examples/",
+            "Samples/",
+            "demo/",
+            "src/",
+            "services/api/src/m001/",
+            "é/",
+        ];
+        for dir in dirs {
+            assert_eq!(DIR_QUICK.any_match(dir), DIR_SET.0.is_match(dir), "{dir}");
+        }
+    }
+
+    #[test]
+    fn every_extension_is_listed_once() {
+        let mut exts: Vec<&str> = EXTENSIONS.iter().map(|(e, _)| *e).collect();
+        exts.sort_unstable();
+        exts.dedup();
+        assert_eq!(exts.len(), EXTENSIONS.len());
+    }
+
+    #[test]
     fn languages_by_name_and_longest_extension() {
         assert_eq!(language_for_path("Gemfile"), Some("ruby"));
         assert_eq!(language_for_path("a/b/view.blade.php"), Some("blade"));
@@ -357,5 +600,10 @@ mod tests {
         assert_eq!(language_for_path("main.TS"), Some("typescript"));
         assert_eq!(language_for_path("package.json"), None);
         assert_eq!(language_for_path(".ts"), None);
+        assert_eq!(language_for_path("a/.Dockerfile"), Some("dockerfile"));
+        assert_eq!(language_for_path("Dockerfile.prod"), Some("dockerfile"));
+        assert_eq!(language_for_path("x/noext"), None);
+        assert_eq!(language_for_path(".a.ts"), Some("typescript"));
+        assert_eq!(language_for_path("a..ts"), Some("typescript"));
     }
 }

@@ -38,6 +38,9 @@ pub const NOMINAL_FILE_BYTES: u64 = 1024;
 pub struct RawEntry {
     pub path: String,
     pub size: Option<u64>,
+    /// What the path alone says, when the source worked it out already (a local walk does,
+    /// on its own threads); `None` means [`RepoIndex::build`] works it out.
+    pub facts: Option<PathFacts>,
 }
 
 impl RawEntry {
@@ -46,6 +49,7 @@ impl RawEntry {
         RawEntry {
             path: path.into(),
             size: Some(size),
+            facts: None,
         }
     }
 
@@ -54,6 +58,64 @@ impl RawEntry {
         RawEntry {
             path: path.into(),
             size: None,
+            facts: None,
+        }
+    }
+
+    /// The same entry carrying the facts of its path (which must be [`PathFacts::of`] it).
+    pub fn with_facts(mut self, facts: PathFacts) -> Self {
+        self.facts = Some(facts);
+        self
+    }
+
+    /// True when the detectors want this file read ([`wants_content`]).
+    pub fn wanted(&self) -> bool {
+        match &self.facts {
+            Some(facts) => facts.wanted,
+            None => wants_content(&self.path),
+        }
+    }
+}
+
+/// What a file's path alone says about it, before the repository's `.gitattributes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathFacts {
+    /// Language by name or extension ([`language_for_path`]).
+    pub language: Option<&'static str>,
+    /// Linguist's built-in exclusion (vendored, generated, documentation paths).
+    pub exclusion: Option<Exclusion>,
+    /// [`wants_content`].
+    pub wanted: bool,
+}
+
+impl PathFacts {
+    /// The facts of one path.
+    pub fn of(path: &str) -> Self {
+        FolderFacts::new(parent_dir(path)).file(path)
+    }
+}
+
+/// Works out [`PathFacts`] for the files of one folder, matching the folder's rules once.
+#[derive(Debug, Clone, Copy)]
+pub struct FolderFacts {
+    exclusion: Option<Exclusion>,
+}
+
+impl FolderFacts {
+    /// `dir` is the root-relative folder, `""` for the root.
+    pub fn new(dir: &str) -> Self {
+        FolderFacts {
+            exclusion: linguist::dir_exclusion(dir),
+        }
+    }
+
+    /// The facts of `path`, a file directly in this folder.
+    pub fn file(&self, path: &str) -> PathFacts {
+        let name = file_name(path);
+        PathFacts {
+            language: linguist::language_for_name(name),
+            exclusion: self.exclusion.or_else(|| linguist::name_exclusion(name)),
+            wanted: wants_content(path),
         }
     }
 }
@@ -94,17 +156,26 @@ pub struct IndexedFile {
     pub language: Option<&'static str>,
     /// Why the file does not count toward the language share, if it does not.
     pub excluded: Option<Exclusion>,
+    /// Where the name starts in `path` (detectors ask for names of every file, often).
+    name_at: u32,
 }
 
 impl IndexedFile {
     /// The file name without its folder.
     pub fn name(&self) -> &str {
-        file_name(&self.path)
+        match self.path.get(self.name_at as usize..) {
+            Some(name) if self.name_at != u32::MAX => name,
+            _ => file_name(&self.path),
+        }
     }
 
     /// The folder holding the file, `""` for the root.
     pub fn dir(&self) -> &str {
-        parent_dir(&self.path)
+        match self.name_at {
+            0 => "",
+            u32::MAX => parent_dir(&self.path),
+            at => self.path.get(..at as usize - 1).unwrap_or(""),
+        }
     }
 }
 
@@ -131,11 +202,13 @@ pub struct RepoIndex {
 impl RepoIndex {
     /// Classifies the entries and keeps the contents that were read.
     pub fn build(mut entries: Vec<RawEntry>, contents: HashMap<String, Content>) -> Self {
-        entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
-        entries.dedup_by(|a, b| a.path == b.path);
+        // A local walk lists in path order already: one pass checks it.
+        if !entries.windows(2).all(|w| w[0].path < w[1].path) {
+            entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+            entries.dedup_by(|a, b| a.path == b.path);
+        }
         let attributes = GitAttributes::from_contents(&contents);
         let mut classifier = linguist::Classifier::default();
-        let mut files = Vec::with_capacity(entries.len());
         let mut dir_ids: HashMap<String, u32> = HashMap::new();
         let mut dir_files: Vec<Vec<u32>> = Vec::new();
         let mut dir_totals: Vec<Vec<(&'static str, u64, u64, u64)>> = Vec::new();
@@ -143,68 +216,81 @@ impl RepoIndex {
         let mut stats = LanguageStats::default();
         // Consecutive paths mostly share their folder: look the folder up only when it changes.
         let mut last_dir: Option<(String, u32)> = None;
-        for entry in entries {
-            let mut language = language_for_path(&entry.path);
-            let mut excluded = classifier.exclusion(&entry.path);
-            if !attributes.is_empty() {
-                let over = attributes.overrides(&entry.path);
-                if let Some(forced) = over.language {
-                    language = Some(forced);
+        let mut position: u32 = 0;
+        // Entries become files in place (same size): no second list of 100,000 records.
+        let files: Vec<IndexedFile> = entries
+            .into_iter()
+            .map(|entry| {
+                let (mut language, mut excluded) = match entry.facts {
+                    Some(facts) => (facts.language, facts.exclusion),
+                    None => (
+                        language_for_path(&entry.path),
+                        classifier.exclusion(&entry.path),
+                    ),
+                };
+                if !attributes.is_empty() {
+                    let over = attributes.overrides(&entry.path);
+                    if let Some(forced) = over.language {
+                        language = Some(forced);
+                    }
+                    excluded = over.apply(excluded);
                 }
-                excluded = over.apply(excluded);
-            }
-            if language.is_none() && excluded.is_none() {
-                excluded = Some(Exclusion::NotCode);
-            }
-            let dir = parent_dir(&entry.path);
-            let dir_id = match &last_dir {
-                Some((d, id)) if d == dir => *id,
-                _ => {
-                    let id = match dir_ids.get(dir) {
-                        Some(id) => *id,
-                        None => {
-                            let id = dir_files.len() as u32;
-                            dir_ids.insert(dir.to_string(), id);
-                            dir_files.push(Vec::new());
-                            dir_totals.push(Vec::new());
-                            id
-                        }
-                    };
-                    last_dir = Some((dir.to_string(), id));
-                    id
+                if language.is_none() && excluded.is_none() {
+                    excluded = Some(Exclusion::NotCode);
                 }
-            };
-            if let (Some(lang), None) = (language, excluded) {
-                stats.counted_files += 1;
-                if let Some(size) = entry.size {
-                    stats.measured_files += 1;
-                    let m = measured.entry(lang).or_default();
-                    m.0 += size;
-                    m.1 += 1;
-                }
-                let totals = &mut dir_totals[dir_id as usize];
-                let slot = match totals.iter().position(|t| t.0 == lang) {
-                    Some(i) => &mut totals[i],
-                    None => {
-                        totals.push((lang, 0, 0, 0));
-                        let last = totals.len() - 1;
-                        &mut totals[last]
+                let dir = parent_dir(&entry.path);
+                let dir_id = match &last_dir {
+                    Some((d, id)) if d == dir => *id,
+                    _ => {
+                        let id = match dir_ids.get(dir) {
+                            Some(id) => *id,
+                            None => {
+                                let id = dir_files.len() as u32;
+                                dir_ids.insert(dir.to_string(), id);
+                                dir_files.push(Vec::new());
+                                dir_totals.push(Vec::new());
+                                id
+                            }
+                        };
+                        last_dir = Some((dir.to_string(), id));
+                        id
                     }
                 };
-                slot.1 += 1;
-                match entry.size {
-                    Some(size) => slot.2 += size,
-                    None => slot.3 += 1,
+                if let (Some(lang), None) = (language, excluded) {
+                    stats.counted_files += 1;
+                    if let Some(size) = entry.size {
+                        stats.measured_files += 1;
+                        let m = measured.entry(lang).or_default();
+                        m.0 += size;
+                        m.1 += 1;
+                    }
+                    let totals = &mut dir_totals[dir_id as usize];
+                    let slot = match totals.iter().position(|t| t.0 == lang) {
+                        Some(i) => &mut totals[i],
+                        None => {
+                            totals.push((lang, 0, 0, 0));
+                            let last = totals.len() - 1;
+                            &mut totals[last]
+                        }
+                    };
+                    slot.1 += 1;
+                    match entry.size {
+                        Some(size) => slot.2 += size,
+                        None => slot.3 += 1,
+                    }
                 }
-            }
-            dir_files[dir_id as usize].push(files.len() as u32);
-            files.push(IndexedFile {
-                path: entry.path,
-                size: entry.size,
-                language,
-                excluded,
-            });
-        }
+                dir_files[dir_id as usize].push(position);
+                position += 1;
+                let name_at = if dir.is_empty() { 0 } else { dir.len() + 1 };
+                IndexedFile {
+                    name_at: u32::try_from(name_at).unwrap_or(u32::MAX),
+                    path: entry.path,
+                    size: entry.size,
+                    language,
+                    excluded,
+                }
+            })
+            .collect();
         let (all_bytes, all_files) = measured
             .values()
             .fold((0u64, 0u64), |(b, n), (bytes, files)| {
@@ -281,6 +367,18 @@ impl RepoIndex {
             .map(move |&i| &self.files[i as usize])
     }
 
+    /// Every folder that directly holds files, with those files (folders in no set order).
+    pub fn folders<'a>(
+        &'a self,
+    ) -> impl Iterator<Item = (&'a str, impl Iterator<Item = &'a IndexedFile> + 'a)> + 'a {
+        self.dir_ids.iter().map(move |(dir, &id)| {
+            let files = self.dir_files[id as usize]
+                .iter()
+                .map(move |&i| &self.files[i as usize]);
+            (dir.as_str(), files)
+        })
+    }
+
     /// Every file below `dir` at any depth (`""` for the whole tree).
     pub fn files_under<'a>(&'a self, dir: &str) -> impl Iterator<Item = &'a IndexedFile> + 'a {
         let prefix = if dir.is_empty() {
@@ -288,12 +386,14 @@ impl RepoIndex {
         } else {
             format!("{dir}/")
         };
+        // The subtree is one contiguous range: find both ends by binary search rather than
+        // comparing the prefix with every file of it.
         let start = self
             .files
             .partition_point(|f| f.path.as_str() < prefix.as_str());
-        self.files[start..]
-            .iter()
-            .take_while(move |f| f.path.starts_with(&prefix))
+        let rest = self.files.get(start..).unwrap_or_default();
+        let len = rest.partition_point(|f| f.path.starts_with(prefix.as_str()));
+        rest.get(..len).unwrap_or_default().iter()
     }
 
     /// What reading `path` gave, if it was read.
@@ -343,14 +443,23 @@ impl RepoIndex {
     }
 }
 
+/// Where the last `/` of a path is. A plain backward loop: the slash is a few bytes from
+/// the end, and this runs for every file many times.
+fn last_slash(path: &str) -> Option<usize> {
+    path.as_bytes().iter().rposition(|&b| b == b'/')
+}
+
 /// The last component of a `/`-separated path.
 pub fn file_name(path: &str) -> &str {
-    path.rsplit('/').next().unwrap_or(path)
+    match last_slash(path) {
+        Some(i) => &path[i + 1..],
+        None => path,
+    }
 }
 
 /// The folder of a `/`-separated path, `""` at the root.
 pub fn parent_dir(path: &str) -> &str {
-    match path.rfind('/') {
+    match last_slash(path) {
         Some(i) => &path[..i],
         None => "",
     }
