@@ -904,6 +904,21 @@ mod tests {
     }
 
     #[test]
+    fn a_folder_gone_before_it_is_read_is_a_warning() {
+        // Also what an unreadable folder gives when the tests run as root (who reads all).
+        let dir = tempfile::tempdir().unwrap();
+        let gone = dir.path().join("gone");
+        let listing = list(&gone);
+        assert!(listing.entries.is_empty());
+        assert_eq!(listing.warnings.len(), 1);
+        assert!(
+            listing.warnings[0].starts_with(&format!("not listed: {}: ", gone.display())),
+            "{:?}",
+            listing.warnings
+        );
+    }
+
+    #[test]
     fn sizes_are_measured_up_to_the_limit_then_sampled() {
         let dir = tempfile::tempdir().unwrap();
         let r = dir.path();
