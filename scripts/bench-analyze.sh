@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 files=${1:-100000}
-runs=7
+runs=11
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -51,8 +51,16 @@ time_ms() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>&1 || true; e=$(date +
 # Warm the cache once for both.
 find "$work/tree" -type f >/dev/null; $bin analyze --json "$work/tree" >/dev/null || true
 
-find_ms=$(for _ in $(seq $runs); do time_ms find "$work/tree" -type f; done | median)
-analyze_ms=$(for _ in $(seq $runs); do time_ms $bin analyze --json "$work/tree"; done | median)
+# Runs alternate, so a burst of load elsewhere weighs on both figures alike.
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+: >"$work/find.ms"
+: >"$work/analyze.ms"
+for _ in $(seq $runs); do
+    time_ms find "$work/tree" -type f >>"$work/find.ms"
+    time_ms $bin analyze --json "$work/tree" >>"$work/analyze.ms"
+done
+find_ms=$(median <"$work/find.ms")
+analyze_ms=$(median <"$work/analyze.ms")
 small_ms=$(for _ in $(seq $runs); do time_ms $bin analyze --json fixtures/repos/python-django-tailwind; done | median)
 rss_kb=$( { /usr/bin/time -f "%M" $bin analyze --json "$work/tree" >/dev/null; } 2>&1 | tail -1 || echo "?")
 
@@ -62,3 +70,4 @@ echo "analyze --json (median): ${analyze_ms} ms"
 awk -v a="$analyze_ms" -v f="$find_ms" 'BEGIN { if (f > 0) printf "ratio analyze/find:     %.2f\n", a / f }'
 echo "analyze small app:      ${small_ms} ms (fixtures/repos/python-django-tailwind)"
 echo "analyze max RSS:        ${rss_kb} KiB"
+echo "load average:           ${load_before} before, $(cut -d' ' -f1-3 /proc/loadavg) after (2 cores: figures above ~1 are not idle)"

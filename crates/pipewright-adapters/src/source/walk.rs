@@ -14,7 +14,8 @@
 //!   `.gitignore` one; an ignored folder is not entered;
 //! - hidden files are listed; `.gitignore` is honoured with or without a `.git` folder;
 //! - symbolic links are never followed into folders; a link to a file is kept only when its
-//!   target lies inside the root; an ignore file that is a link out of the root is not read;
+//!   target lies inside the root; an ignore file is read only when it is a file or a link to
+//!   a file inside the root (never a link out of it, nor a pipe that would block the read);
 //! - a folder that cannot be read, and a path that is not UTF-8, become warnings.
 
 use super::PRUNED_DIRS;
@@ -323,10 +324,8 @@ impl Walk<'_> {
         } = scratch;
         entries.clear();
         files.clear();
-        let (mut has_ignore, mut has_gitignore) = (false, false);
+        let (mut ignore_kind, mut gitignore_kind) = (None, None);
         let result = folder.entries(buf, |name, kind| {
-            has_ignore |= name == b".ignore";
-            has_gitignore |= name == b".gitignore";
             let kind = match kind {
                 Some(kind) => kind,
                 None => match folder.kind_of(name) {
@@ -338,6 +337,11 @@ impl Walk<'_> {
                     }
                 },
             };
+            if name == b".ignore" {
+                ignore_kind = Some(kind);
+            } else if name == b".gitignore" {
+                gitignore_kind = Some(kind);
+            }
             let mut rel = Vec::with_capacity(name_at + name.len());
             if name_at > 0 {
                 rel.extend_from_slice(&job.rel);
@@ -349,10 +353,10 @@ impl Walk<'_> {
         if let Err(e) = result {
             out.warnings.push(not_listed(&job.abs, &e));
         }
-        let rules = if has_ignore || has_gitignore {
+        let rules = if ignore_kind.is_some() || gitignore_kind.is_some() {
             Some(Arc::new(Rules {
-                ignore: self.ignore_file(&job.abs, ".ignore", has_ignore),
-                gitignore: self.ignore_file(&job.abs, ".gitignore", has_gitignore),
+                ignore: self.ignore_file(&job.abs, ".ignore", ignore_kind),
+                gitignore: self.ignore_file(&job.abs, ".gitignore", gitignore_kind),
                 dir: job.rel.clone(),
                 parent: job.rules,
             }))
@@ -429,14 +433,18 @@ impl Walk<'_> {
 
     /// The matcher for one ignore file of `dir`; empty when there is none or it cannot be
     /// read (as with the `ignore` crate, a bad line is skipped without a warning).
-    fn ignore_file(&self, dir: &Path, name: &str, present: bool) -> Gitignore {
-        if !present {
-            return Gitignore::empty();
-        }
+    fn ignore_file(&self, dir: &Path, name: &str, kind: Option<Kind>) -> Gitignore {
         let path = dir.join(name);
-        // A link is read only when its target lies inside the repository.
-        match fs::canonicalize(&path) {
-            Ok(target) if target.starts_with(self.root) => {}
+        match kind {
+            Some(Kind::File) => {}
+            // A link is read only when it leads to a file inside the repository.
+            Some(Kind::Symlink) => match fs::canonicalize(&path) {
+                Ok(target)
+                    if target.starts_with(self.root)
+                        && fs::metadata(&target).is_ok_and(|m| m.is_file()) => {}
+                _ => return Gitignore::empty(),
+            },
+            // Nothing, a folder, or a pipe or device (which could block a read).
             _ => return Gitignore::empty(),
         }
         let mut builder = GitignoreBuilder::new(dir);
@@ -480,7 +488,7 @@ impl Walk<'_> {
             for (lang, n) in &mut counts {
                 let total = seen.entry(*lang).or_default();
                 let first = *total;
-                *total += *n;
+                *total = total.saturating_add(*n);
                 *n = first;
             }
         }
@@ -491,7 +499,7 @@ impl Walk<'_> {
                         .iter_mut()
                         .find(|(l, _)| *l == lang)
                         .is_some_and(|(_, before)| {
-                            *before += 1;
+                            *before = before.saturating_add(1);
                             *before <= MEASURE_ALL_UP_TO || before.is_multiple_of(SAMPLE_STRIDE)
                         })
                 }
@@ -857,6 +865,25 @@ mod tests {
     }
 
     #[test]
+    fn an_ignore_file_that_is_a_pipe_is_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        write(r, "app.py", "x");
+        let made = std::process::Command::new("mkfifo")
+            .arg(r.join(".gitignore"))
+            .status()
+            .is_ok_and(|s| s.success());
+        if !made {
+            return; // no mkfifo here
+        }
+        symlink(r.join(".gitignore"), r.join("sub-link")).unwrap();
+        write(r, "sub/x.py", "x");
+        symlink(r.join(".gitignore"), r.join("sub/.gitignore")).unwrap();
+        let (mine, _) = listed(r);
+        assert_eq!(mine, vec!["app.py", "sub/x.py"]);
+    }
+
+    #[test]
     fn an_unreadable_folder_is_a_warning() {
         let dir = tempfile::tempdir().unwrap();
         let r = dir.path();
@@ -874,6 +901,21 @@ mod tests {
         assert_eq!(mine, vec!["app.py"]);
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(warnings[0].starts_with("not listed: ") && warnings[0].contains("locked"));
+    }
+
+    #[test]
+    fn a_folder_gone_before_it_is_read_is_a_warning() {
+        // Also what an unreadable folder gives when the tests run as root (who reads all).
+        let dir = tempfile::tempdir().unwrap();
+        let gone = dir.path().join("gone");
+        let listing = list(&gone);
+        assert!(listing.entries.is_empty());
+        assert_eq!(listing.warnings.len(), 1);
+        assert!(
+            listing.warnings[0].starts_with(&format!("not listed: {}: ", gone.display())),
+            "{:?}",
+            listing.warnings
+        );
     }
 
     #[test]

@@ -202,25 +202,31 @@ pub struct RepoIndex {
 impl RepoIndex {
     /// Classifies the entries and keeps the contents that were read.
     pub fn build(mut entries: Vec<RawEntry>, contents: HashMap<String, Content>) -> Self {
-        // A local walk lists in path order already: one pass checks it.
-        if !entries.windows(2).all(|w| w[0].path < w[1].path) {
-            entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
-            entries.dedup_by(|a, b| a.path == b.path);
-        }
+        // A local walk lists in path order already; anything else is sorted here.
+        let (dir_ids, layout) = match layout(&entries) {
+            Some(found) => found,
+            None => {
+                entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+                entries.dedup_by(|a, b| a.path == b.path);
+                // Sorted without duplicates now, so this finds the layout.
+                layout(&entries).unwrap_or_default()
+            }
+        };
         let attributes = GitAttributes::from_contents(&contents);
         let mut classifier = linguist::Classifier::default();
-        let mut dir_ids: HashMap<String, u32> = HashMap::new();
-        let mut dir_files: Vec<Vec<u32>> = Vec::new();
-        let mut dir_totals: Vec<Vec<(&'static str, u64, u64, u64)>> = Vec::new();
+        let mut dir_files: Vec<Vec<u32>> = vec![Vec::new(); dir_ids.len()];
+        let mut dir_totals: Vec<Vec<(&'static str, u64, u64, u64)>> =
+            vec![Vec::new(); dir_ids.len()];
         let mut measured: HashMap<&'static str, (u64, u64)> = HashMap::new();
         let mut stats = LanguageStats::default();
-        // Consecutive paths mostly share their folder: look the folder up only when it changes.
-        let mut last_dir: Option<(String, u32)> = None;
         let mut position: u32 = 0;
-        // Entries become files in place (same size): no second list of 100,000 records.
+        // Entries become files in place (same size): no second list of 100,000 records. This
+        // pass reads no path when the source worked out the facts: paths another thread wrote
+        // are cache misses, and `layout` already paid for them once.
         let files: Vec<IndexedFile> = entries
             .into_iter()
-            .map(|entry| {
+            .zip(layout)
+            .map(|(entry, (dir_id, name_at))| {
                 let (mut language, mut excluded) = match entry.facts {
                     Some(facts) => (facts.language, facts.exclusion),
                     None => (
@@ -238,24 +244,6 @@ impl RepoIndex {
                 if language.is_none() && excluded.is_none() {
                     excluded = Some(Exclusion::NotCode);
                 }
-                let dir = parent_dir(&entry.path);
-                let dir_id = match &last_dir {
-                    Some((d, id)) if d == dir => *id,
-                    _ => {
-                        let id = match dir_ids.get(dir) {
-                            Some(id) => *id,
-                            None => {
-                                let id = dir_files.len() as u32;
-                                dir_ids.insert(dir.to_string(), id);
-                                dir_files.push(Vec::new());
-                                dir_totals.push(Vec::new());
-                                id
-                            }
-                        };
-                        last_dir = Some((dir.to_string(), id));
-                        id
-                    }
-                };
                 if let (Some(lang), None) = (language, excluded) {
                     stats.counted_files += 1;
                     if let Some(size) = entry.size {
@@ -264,26 +252,28 @@ impl RepoIndex {
                         m.0 += size;
                         m.1 += 1;
                     }
-                    let totals = &mut dir_totals[dir_id as usize];
-                    let slot = match totals.iter().position(|t| t.0 == lang) {
-                        Some(i) => &mut totals[i],
-                        None => {
-                            totals.push((lang, 0, 0, 0));
-                            let last = totals.len() - 1;
-                            &mut totals[last]
+                    if let Some(totals) = dir_totals.get_mut(dir_id as usize) {
+                        let slot = match totals.iter().position(|t| t.0 == lang) {
+                            Some(i) => &mut totals[i],
+                            None => {
+                                totals.push((lang, 0, 0, 0));
+                                let last = totals.len() - 1;
+                                &mut totals[last]
+                            }
+                        };
+                        slot.1 += 1;
+                        match entry.size {
+                            Some(size) => slot.2 += size,
+                            None => slot.3 += 1,
                         }
-                    };
-                    slot.1 += 1;
-                    match entry.size {
-                        Some(size) => slot.2 += size,
-                        None => slot.3 += 1,
                     }
                 }
-                dir_files[dir_id as usize].push(position);
+                if let Some(files) = dir_files.get_mut(dir_id as usize) {
+                    files.push(position);
+                }
                 position += 1;
-                let name_at = if dir.is_empty() { 0 } else { dir.len() + 1 };
                 IndexedFile {
-                    name_at: u32::try_from(name_at).unwrap_or(u32::MAX),
+                    name_at,
                     path: entry.path,
                     size: entry.size,
                     language,
@@ -449,6 +439,46 @@ fn last_slash(path: &str) -> Option<usize> {
     path.as_bytes().iter().rposition(|&b| b == b'/')
 }
 
+/// Folder → id, and each entry's folder id and where its name starts.
+type Layout = (HashMap<String, u32>, Vec<(u32, u32)>);
+
+/// Each entry's folder (an id in the returned map) and where its name starts, in one pass
+/// that also checks the entries are sorted by path without duplicates; `None` when they are
+/// not.
+fn layout(entries: &[RawEntry]) -> Option<Layout> {
+    let mut dir_ids: HashMap<String, u32> = HashMap::new();
+    let mut layout = Vec::with_capacity(entries.len());
+    let mut previous: Option<&str> = None;
+    // Consecutive paths mostly share their folder: look the folder up only when it changes.
+    let mut last_dir: Option<(&str, u32)> = None;
+    for entry in entries {
+        let path = entry.path.as_str();
+        if previous.is_some_and(|p| p >= path) {
+            return None;
+        }
+        previous = Some(path);
+        let dir = parent_dir(path);
+        let dir_id = match last_dir {
+            Some((d, id)) if d == dir => id,
+            _ => {
+                let id = match dir_ids.get(dir) {
+                    Some(&id) => id,
+                    None => {
+                        let id = dir_ids.len() as u32;
+                        dir_ids.insert(dir.to_string(), id);
+                        id
+                    }
+                };
+                last_dir = Some((dir, id));
+                id
+            }
+        };
+        let name_at = if dir.is_empty() { 0 } else { dir.len() + 1 };
+        layout.push((dir_id, u32::try_from(name_at).unwrap_or(u32::MAX)));
+    }
+    Some((dir_ids, layout))
+}
+
 /// The last component of a `/`-separated path.
 pub fn file_name(path: &str) -> &str {
     match last_slash(path) {
@@ -489,6 +519,34 @@ mod tests {
             paths.iter().map(|(p, s)| RawEntry::new(*p, *s)).collect(),
             HashMap::new(),
         )
+    }
+
+    #[test]
+    fn unsorted_and_repeated_entries_give_the_same_index_as_sorted_ones() {
+        let sorted = idx(&[("a.py", 1), ("a/b.py", 2), ("a/c/d.py", 3), ("a0.py", 4)]);
+        let shuffled = idx(&[
+            ("a/c/d.py", 3),
+            ("a0.py", 4),
+            ("a.py", 1),
+            ("a/b.py", 2),
+            ("a.py", 1),
+        ]);
+        assert_eq!(sorted.files(), shuffled.files());
+        for dir in ["", "a", "a/c"] {
+            let names = |i: &RepoIndex| {
+                i.files_in(dir)
+                    .map(|f| f.name().to_string())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(names(&sorted), names(&shuffled), "{dir}");
+            assert_eq!(
+                sorted.language_bytes(dir),
+                shuffled.language_bytes(dir),
+                "{dir}"
+            );
+        }
+        let f = sorted.file("a/c/d.py").unwrap();
+        assert_eq!((f.name(), f.dir()), ("d.py", "a/c"));
     }
 
     #[test]

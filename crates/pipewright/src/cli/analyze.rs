@@ -4,7 +4,7 @@ use super::exit;
 use clap::Args;
 use pipewright_core::source::SourceError;
 use pipewright_core::stack::StackProfile;
-use pipewright_workflow::analyze::{analyze, AnalyzeOptions};
+use pipewright_workflow::analyze::{analyze_with_index, open_source, AnalyzeOptions};
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -28,7 +28,14 @@ pub fn run(args: AnalyzeArgs) -> i32 {
         reference: args.reference.clone(),
         clone_timeout: Duration::from_secs(args.clone_timeout),
     };
-    match analyze(&args.target, &opts) {
+    let analyzed = open_source(&args.target, &opts).and_then(|source| {
+        let (index, profile) = analyze_with_index(source.as_ref())?;
+        // The process ends once the profile is printed: freeing an index of 100,000 paths
+        // one by one would only delay that, the system takes the memory back at once.
+        std::mem::forget(index);
+        Ok(profile)
+    });
+    match analyzed {
         Ok(profile) => {
             if args.json {
                 match serde_json::to_string_pretty(&profile) {
