@@ -48,7 +48,9 @@ PY
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 time_ms() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s%N); echo $(( (e - s) / 1000000 )); }
 
-# Warm the cache once for both.
+# Write the new tree out first: the kernel flushing 100,000 fresh files in the background
+# would weigh on whichever runs during it. Then warm the cache once for both.
+sync
 find "$work/tree" -type f >/dev/null; $bin analyze --json "$work/tree" >/dev/null || true
 
 # Runs alternate, so a burst of load elsewhere weighs on both figures alike.

@@ -1,7 +1,7 @@
 //! Compose files (`docker-compose.yml`, `compose.yaml` …): which folder each built service
 //! comes from, which databases it depends on, and the container port it publishes.
 
-use crate::index::{join, parent_dir, Content, RepoIndex};
+use crate::index::{file_name, join, parent_dir, Content, IndexedFile, RepoIndex};
 use crate::stack::Database;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -68,10 +68,17 @@ fn is_compose_file(name: &str) -> bool {
 /// Reads every compose file of the index. Keys are service folders (`""` for the root).
 pub fn read(index: &RepoIndex, warnings: &mut Vec<String>) -> HashMap<String, ComposeFacts> {
     let mut out: HashMap<String, ComposeFacts> = HashMap::new();
-    for f in index.files() {
-        if !is_compose_file(f.name())
-            || f.excluded
-                .is_some_and(|e| e != crate::index::Exclusion::NotCode)
+    // Only a file that was read can be used: look among those (a few), in path order,
+    // rather than at every file of the tree.
+    let mut files: Vec<&IndexedFile> = index
+        .read_paths()
+        .filter(|path| is_compose_file(file_name(path)))
+        .filter_map(|path| index.file(path))
+        .collect();
+    files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    for f in files {
+        if f.excluded
+            .is_some_and(|e| e != crate::index::Exclusion::NotCode)
         {
             continue;
         }

@@ -201,6 +201,11 @@ impl Candidate {
     }
 }
 
+/// True when `name` is a manifest of some ecosystem (its folder is a candidate service).
+pub fn is_manifest(name: &str) -> bool {
+    ECOSYSTEMS.iter().any(|e| e.is_manifest(name))
+}
+
 /// True when some ecosystem (or the shared detectors) needs the content of `path`.
 pub fn wants_content(path: &str) -> bool {
     let name = crate::index::file_name(path);
@@ -337,8 +342,7 @@ fn candidate_dirs(index: &RepoIndex) -> Vec<String> {
             ) {
                 return false;
             }
-            let name = f.name();
-            ECOSYSTEMS.iter().any(|e| e.is_manifest(name))
+            f.is_manifest()
         });
         if has_manifest {
             dirs.insert(dir.to_string());

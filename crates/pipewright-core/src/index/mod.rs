@@ -86,6 +86,8 @@ pub struct PathFacts {
     pub exclusion: Option<Exclusion>,
     /// [`wants_content`].
     pub wanted: bool,
+    /// The name is a manifest of some ecosystem (`package.json`, `go.mod`, `*.csproj` …).
+    pub manifest: bool,
 }
 
 impl PathFacts {
@@ -116,6 +118,7 @@ impl FolderFacts {
             language: linguist::language_for_name(name),
             exclusion: self.exclusion.or_else(|| linguist::name_exclusion(name)),
             wanted: wants_content(path),
+            manifest: crate::detect::is_manifest(name),
         }
     }
 }
@@ -158,6 +161,9 @@ pub struct IndexedFile {
     pub excluded: Option<Exclusion>,
     /// Where the name starts in `path` (detectors ask for names of every file, often).
     name_at: u32,
+    /// [`PathFacts::manifest`]: asked of every file, and reading the name would be a cache
+    /// miss on a large tree.
+    manifest: bool,
 }
 
 impl IndexedFile {
@@ -167,6 +173,11 @@ impl IndexedFile {
             Some(name) if self.name_at != u32::MAX => name,
             _ => file_name(&self.path),
         }
+    }
+
+    /// True when the name is a manifest of some ecosystem.
+    pub fn is_manifest(&self) -> bool {
+        self.manifest
     }
 
     /// The folder holding the file, `""` for the root.
@@ -227,11 +238,12 @@ impl RepoIndex {
             .into_iter()
             .zip(layout)
             .map(|(entry, (dir_id, name_at))| {
-                let (mut language, mut excluded) = match entry.facts {
-                    Some(facts) => (facts.language, facts.exclusion),
+                let (mut language, mut excluded, manifest) = match entry.facts {
+                    Some(facts) => (facts.language, facts.exclusion, facts.manifest),
                     None => (
                         language_for_path(&entry.path),
                         classifier.exclusion(&entry.path),
+                        crate::detect::is_manifest(file_name(&entry.path)),
                     ),
                 };
                 if !attributes.is_empty() {
@@ -274,6 +286,7 @@ impl RepoIndex {
                 position += 1;
                 IndexedFile {
                     name_at,
+                    manifest,
                     path: entry.path,
                     size: entry.size,
                     language,
@@ -384,6 +397,11 @@ impl RepoIndex {
         let rest = self.files.get(start..).unwrap_or_default();
         let len = rest.partition_point(|f| f.path.starts_with(prefix.as_str()));
         rest.get(..len).unwrap_or_default().iter()
+    }
+
+    /// The paths of the files that were read, in no set order.
+    pub fn read_paths(&self) -> impl Iterator<Item = &str> {
+        self.contents.keys().map(String::as_str)
     }
 
     /// What reading `path` gave, if it was read.
@@ -519,6 +537,40 @@ mod tests {
             paths.iter().map(|(p, s)| RawEntry::new(*p, *s)).collect(),
             HashMap::new(),
         )
+    }
+
+    #[test]
+    fn entries_and_files_have_one_size_so_build_converts_in_place() {
+        assert_eq!(
+            std::mem::size_of::<RawEntry>(),
+            std::mem::size_of::<IndexedFile>()
+        );
+        assert_eq!(
+            std::mem::align_of::<RawEntry>(),
+            std::mem::align_of::<IndexedFile>()
+        );
+    }
+
+    #[test]
+    fn manifests_are_flagged_with_or_without_facts() {
+        let plain = idx(&[("web/package.json", 1), ("web/app.js", 1), ("a.csproj", 1)]);
+        let with_facts = RepoIndex::build(
+            ["web/package.json", "web/app.js", "a.csproj"]
+                .into_iter()
+                .map(|p| RawEntry::new(p, 1).with_facts(PathFacts::of(p)))
+                .collect(),
+            HashMap::new(),
+        );
+        for index in [&plain, &with_facts] {
+            let flagged: Vec<&str> = index
+                .files()
+                .iter()
+                .filter(|f| f.is_manifest())
+                .map(|f| f.path.as_str())
+                .collect();
+            assert_eq!(flagged, vec!["a.csproj", "web/package.json"]);
+        }
+        assert_eq!(plain.files(), with_facts.files());
     }
 
     #[test]
