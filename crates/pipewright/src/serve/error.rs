@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use pipewright_adapters::source::InlineError;
 use pipewright_core::gitlab::GitLabError;
 use pipewright_core::knowledge::StoreError;
+use pipewright_core::runs::RunStoreError;
 use pipewright_core::source::SourceError;
 use pipewright_workflow::generate::GenerateFlowError;
 use pipewright_workflow::templates::TemplatesError;
@@ -293,6 +294,12 @@ impl From<StoreError> for ApiError {
             ErrorKind::StoreFailed
         };
         ApiError::new(kind, e.to_string())
+    }
+}
+
+impl From<RunStoreError> for ApiError {
+    fn from(e: RunStoreError) -> Self {
+        ApiError::new(ErrorKind::StoreFailed, e.to_string())
     }
 }
 

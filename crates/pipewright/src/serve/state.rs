@@ -4,7 +4,7 @@
 //! kept as the reason, reported by `/health` and answered by the endpoints that need it.
 
 use super::error::{ApiError, ErrorKind};
-use crate::cli::config::Settings;
+use crate::cli::config::{self, Settings, SettingsOverrides};
 use pipewright_adapters::gitlab::{GitLabClient, GitLabConfig};
 use pipewright_core::knowledge::KnowledgeStore;
 use pipewright_core::llm::LlmProvider;
@@ -95,6 +95,22 @@ impl Shared {
             )
             .details(serde_json::json!({ "setting": unset.setting }))),
         }
+    }
+
+    /// The server's settings with a request's overrides applied (422 naming `settings` when
+    /// one is not accepted).
+    pub fn settings_for(
+        &self,
+        overrides: &SettingsOverrides,
+        replace_dockerfile: bool,
+    ) -> Result<Settings, ApiError> {
+        let mut settings = self.settings.clone();
+        config::apply(&mut settings, overrides)
+            .map_err(|e| ApiError::invalid_field("settings", e.to_string()))?;
+        if replace_dockerfile {
+            settings.generator.replace_dockerfile = true;
+        }
+        Ok(settings)
     }
 
     /// What the generation paths may use: this server's store and LLM.

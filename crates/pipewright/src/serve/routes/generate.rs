@@ -5,7 +5,7 @@
 //! written or committed.
 
 use super::repository::{self, repository_request};
-use crate::cli::config::{self, SettingsOverrides};
+use crate::cli::config::SettingsOverrides;
 use crate::serve::error::ApiError;
 use crate::serve::extract::ApiJson;
 use crate::serve::openapi::{CommonErrors, RepositoryErrors};
@@ -51,12 +51,7 @@ async fn generate(
     ApiJson(mut request): ApiJson<GenerateRequest>,
 ) -> Result<Json<GenerateSummary>, ApiError> {
     let repository = request.repository()?;
-    let mut settings = state.settings.clone();
-    config::apply(&mut settings, &request.settings)
-        .map_err(|e| ApiError::invalid_field("settings", e.to_string()))?;
-    if request.replace_dockerfile {
-        settings.generator.replace_dockerfile = true;
-    }
+    let settings = state.settings_for(&request.settings, request.replace_dockerfile)?;
     let source = repository::open(&state, repository).await?;
     let for_generator = settings.clone();
     let built_in = crate::serve::blocking(move || {

@@ -97,8 +97,7 @@ async fn list_runs(
             status,
             project: query.project,
         })
-        .await
-        .map_err(|e| ApiError::new(ErrorKind::StoreFailed, e.to_string()))?;
+        .await?;
     let next_before = (runs.len() == limit)
         .then(|| runs.last().map(|r| r.id.clone()))
         .flatten();
@@ -132,11 +131,7 @@ async fn get_run(
         ));
     }
     let store = state.run_store()?;
-    match store
-        .get(&id)
-        .await
-        .map_err(|e| ApiError::new(ErrorKind::StoreFailed, e.to_string()))?
-    {
+    match store.get(&id).await? {
         Some(run) => Ok(Json(run.to_json())),
         None => Err(ApiError::new(
             ErrorKind::NotFound,

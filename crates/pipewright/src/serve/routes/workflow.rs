@@ -4,7 +4,7 @@
 //! the LLM like validator findings), and committed to a new branch in one commit. Every
 //! request is recorded as a run (`GET /api/v1/pipeline/runs/{id}`), failed ones included.
 
-use crate::cli::config::{self, SettingsOverrides};
+use crate::cli::config::SettingsOverrides;
 use crate::serve::error::{ApiError, ErrorBody, ErrorKind};
 use crate::serve::extract::ApiJson;
 use crate::serve::state::AppState;
@@ -130,12 +130,7 @@ async fn workflow(
     ApiJson(request): ApiJson<PipelineWorkflowRequest>,
 ) -> Result<(StatusCode, Json<WorkflowOutcome>), ApiError> {
     let project = request.project()?;
-    let mut settings = state.settings.clone();
-    config::apply(&mut settings, &request.settings)
-        .map_err(|e| ApiError::invalid_field("settings", e.to_string()))?;
-    if request.replace_dockerfile {
-        settings.generator.replace_dockerfile = true;
-    }
+    let settings = state.settings_for(&request.settings, request.replace_dockerfile)?;
     let gitlab = state.gitlab()?;
     let run_id = new_run_id();
     tracing::info!(run_id = %run_id, "workflow started");
