@@ -115,7 +115,9 @@ fn convert(node: &Yaml<'_>, depth: usize) -> Result<Value, YamlError> {
     })
 }
 
-fn scalar(s: &Scalar<'_>) -> Value {
+/// A YAML scalar as JSON (a float JSON cannot hold becomes null); shared with the
+/// validator's positioned reader.
+pub(crate) fn scalar(s: &Scalar<'_>) -> Value {
     match s {
         Scalar::Null => Value::Null,
         Scalar::Boolean(b) => Value::Bool(*b),

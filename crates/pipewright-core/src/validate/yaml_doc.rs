@@ -733,25 +733,13 @@ fn is_reference_tag(tag: &Tag) -> bool {
 fn scalar_value(text: Cow<'_, str>, style: ScalarStyle, tag: Option<&Cow<'_, Tag>>) -> Value {
     let tag = tag.filter(|t| t.is_yaml_core_schema());
     match Scalar::parse_from_cow_and_metadata(text, style, tag) {
-        Some(s) => scalar(&s),
+        Some(s) => crate::yaml::scalar(&s),
         None => Value::Null,
     }
 }
 
 /// The key `!reference` tags are kept under until they are resolved.
 pub const REFERENCE_KEY: &str = "!reference";
-
-fn scalar(s: &Scalar<'_>) -> Value {
-    match s {
-        Scalar::Null => Value::Null,
-        Scalar::Boolean(b) => Value::Bool(*b),
-        Scalar::Integer(i) => Value::from(*i),
-        Scalar::FloatingPoint(f) => serde_json::Number::from_f64(f.into_inner())
-            .map(Value::Number)
-            .unwrap_or(Value::Null),
-        Scalar::String(s) => Value::String(s.to_string()),
-    }
-}
 
 /// The `{"!reference": [...]}` target path, when `value` is one.
 pub fn reference_target(value: &Value) -> Option<Vec<String>> {
