@@ -391,15 +391,7 @@ impl Builder {
                     self.take_key(key, start);
                     return Ok(());
                 }
-                let (pointer_len, key) = self.enter_child();
-                self.spans.insert(
-                    &self.pointer,
-                    NodeSpan {
-                        key,
-                        start,
-                        end: marker_pos(span.end),
-                    },
-                );
+                let pointer_len = self.enter_span(start, marker_pos(span.end));
                 if anchor > 0 {
                     self.anchors.insert(anchor, self.pointer.clone());
                 }
@@ -439,15 +431,7 @@ impl Builder {
                     self.take_key(key, start);
                     return Ok(());
                 }
-                let (pointer_len, key) = self.enter_child();
-                self.spans.insert(
-                    &self.pointer,
-                    NodeSpan {
-                        key,
-                        start,
-                        end: marker_pos(span.end),
-                    },
-                );
+                let pointer_len = self.enter_span(start, marker_pos(span.end));
                 if let Some(target) = self.anchors.get(&id) {
                     self.redirects.insert(self.pointer.clone(), target.clone());
                 }
@@ -503,6 +487,15 @@ impl Builder {
         *slot = Some((key, at));
     }
 
+    /// Pushes the segment of the child about to be added and records its span; returns the
+    /// pointer length to restore.
+    fn enter_span(&mut self, start: Pos, end: Pos) -> usize {
+        let (pointer_len, key) = self.enter_child();
+        self.spans
+            .insert(&self.pointer, NodeSpan { key, start, end });
+        pointer_len
+    }
+
     /// Pushes the segment of the child about to be added; returns the pointer length to
     /// restore and the child's key position.
     fn enter_child(&mut self) -> (usize, Option<Pos>) {
@@ -540,15 +533,7 @@ impl Builder {
 
     fn open(&mut self, kind: FrameKind, anchor: usize, is_reference: bool, start: Pos) {
         let is_key = self.expecting_key();
-        let (pointer_len, key) = self.enter_child();
-        self.spans.insert(
-            &self.pointer,
-            NodeSpan {
-                key,
-                start,
-                end: start,
-            },
-        );
+        let pointer_len = self.enter_span(start, start);
         if anchor > 0 {
             self.anchors.insert(anchor, self.pointer.clone());
         }
