@@ -612,6 +612,15 @@ async fn read_body(
     }
 }
 
+/// A read whose 404 means "absent", as `None`.
+fn found<T>(result: Result<T, GitLabError>) -> Result<Option<T>, GitLabError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(GitLabError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 fn parse_json<T: DeserializeOwned>(what: &str, reply: &Reply) -> Result<T, GitLabError> {
     if reply.truncated {
         return Err(GitLabError::InvalidResponse {
@@ -841,14 +850,10 @@ impl GitLab for GitLabClient {
             ),
             &[("ref", reference)],
         );
-        match self
+        let reply = self
             .send(&what, Method::HEAD, url, None, Effect::Read, Keep::Head(0))
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(GitLabError::NotFound { .. }) => Ok(false),
-            Err(e) => Err(e),
-        }
+            .await;
+        Ok(found(reply)?.is_some())
     }
 
     async fn branch(
@@ -865,7 +870,7 @@ impl GitLab for GitLabClient {
             ),
             &[],
         );
-        match self
+        let reply = self
             .send(
                 &what,
                 Method::GET,
@@ -874,12 +879,10 @@ impl GitLab for GitLabClient {
                 Effect::Read,
                 Keep::Head(JSON_LIMIT),
             )
-            .await
-        {
-            Ok(reply) => parse_json(&what, &reply).map(Some),
-            Err(GitLabError::NotFound { .. }) => Ok(None),
-            Err(e) => Err(e),
-        }
+            .await;
+        found(reply)?
+            .map(|reply| parse_json(&what, &reply))
+            .transpose()
     }
 
     async fn create_branch(
