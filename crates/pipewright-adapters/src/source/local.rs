@@ -110,14 +110,7 @@ impl RepoSource for LocalSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn write(root: &Path, rel: &str, text: &str) {
-        let p = root.join(rel);
-        if let Some(parent) = p.parent() {
-            fs::create_dir_all(parent).unwrap();
-        }
-        fs::write(p, text).unwrap();
-    }
+    use crate::source::test_files::write;
 
     #[test]
     fn gitignore_is_honoured_without_a_git_folder() {

@@ -57,6 +57,22 @@ pub(crate) fn content_from_bytes(bytes: Vec<u8>) -> Content {
     }
 }
 
+/// Writing test trees, for the local source's and the walk's tests.
+#[cfg(test)]
+pub(crate) mod test_files {
+    use std::fs;
+    use std::path::Path;
+
+    /// Writes `text` at `rel` under `root`, making the folders.
+    pub fn write(root: &Path, rel: &str, text: &str) {
+        let p = root.join(rel);
+        if let Some(parent) = p.parent() {
+            fs::create_dir_all(parent).unwrap();
+        }
+        fs::write(p, text).unwrap();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -689,15 +689,8 @@ mod folder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source::test_files::write;
     use std::os::unix::fs::{symlink, PermissionsExt};
-
-    fn write(root: &Path, rel: &str, text: &str) {
-        let p = root.join(rel);
-        if let Some(parent) = p.parent() {
-            fs::create_dir_all(parent).unwrap();
-        }
-        fs::write(p, text).unwrap();
-    }
 
     fn listed(root: &Path) -> (Vec<String>, Vec<String>) {
         let root = fs::canonicalize(root).unwrap();
