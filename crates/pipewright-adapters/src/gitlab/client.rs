@@ -870,19 +870,7 @@ impl GitLab for GitLabClient {
             ),
             &[],
         );
-        let reply = self
-            .send(
-                &what,
-                Method::GET,
-                url,
-                None,
-                Effect::Read,
-                Keep::Head(JSON_LIMIT),
-            )
-            .await;
-        found(reply)?
-            .map(|reply| parse_json(&what, &reply))
-            .transpose()
+        found(self.get_json(&what, url).await)
     }
 
     async fn create_branch(
