@@ -5,7 +5,7 @@
 mod scripted;
 
 use pipewright_adapters::fake_gitlab::{FakeGitLab, Fault, FaultKind, RecordedRequest, FAKE_TOKEN};
-use pipewright_adapters::gitlab::{GitLabClient, GitLabConfig, GitLabToken, RetryPolicy};
+use pipewright_adapters::gitlab::GitLabClient;
 use pipewright_adapters::runs::SqliteRunStore;
 use pipewright_core::generate::GeneratorSettings;
 use pipewright_core::gitlab::CommitActionKind;
@@ -21,7 +21,6 @@ use pipewright_workflow::workflow::{
 use scripted::{answer_json, model, ScriptedModel};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Every text file of a fixture repository, as (relative path, content).
 fn fixture_files(name: &str) -> Vec<(String, String)> {
@@ -54,14 +53,7 @@ struct Setup {
 
 async fn setup_with(token: &str) -> Setup {
     let gitlab = FakeGitLab::start().await.expect("fake GitLab starts");
-    let mut config = GitLabConfig::new(gitlab.url(), GitLabToken::new(token));
-    config.timeout = Duration::from_secs(5);
-    config.connect_timeout = Duration::from_secs(1);
-    config.retry = RetryPolicy {
-        max_retries: 4,
-        base_delay: Duration::from_millis(10),
-        max_wait: Duration::from_secs(5),
-    };
+    let config = gitlab.client_config(token);
     let client = GitLabClient::new(config).expect("valid configuration");
     let dir = tempfile::tempdir().expect("tempdir");
     let runs = SqliteRunStore::open(dir.path()).expect("run store");

@@ -454,6 +454,21 @@ impl FakeGitLab {
         self.shared.lock().commits.clone()
     }
 
+    /// A client configuration for this fake with `token` and short waits, so that retries
+    /// cost milliseconds: 5 s per call, 1 s to connect, 4 retries from 10 ms.
+    pub fn client_config(&self, token: &str) -> crate::gitlab::GitLabConfig {
+        use crate::gitlab::{GitLabConfig, GitLabToken, RetryPolicy};
+        let mut config = GitLabConfig::new(self.url(), GitLabToken::new(token));
+        config.timeout = Duration::from_secs(5);
+        config.connect_timeout = Duration::from_secs(1);
+        config.retry = RetryPolicy {
+            max_retries: 4,
+            base_delay: Duration::from_millis(10),
+            max_wait: Duration::from_secs(5),
+        };
+        config
+    }
+
     /// Makes CI Lint reject any pipeline containing `needle` with `error`, the way GitLab
     /// rejects what only the project's context reveals (an include that does not exist, a
     /// job that needs a runner tag nobody has).

@@ -5,8 +5,7 @@
 #![allow(dead_code)]
 
 use pipewright_adapters::fake_gitlab::{FakeGitLab, FAKE_TOKEN};
-use pipewright_adapters::gitlab::{GitLabClient, GitLabConfig, GitLabToken, RetryPolicy};
-use std::time::Duration;
+use pipewright_adapters::gitlab::{GitLabClient, GitLabConfig};
 
 /// A Python web service, with files the analyzer reads and files it does not.
 pub const PYTHON_SERVICE: &[(&str, &str)] = &[
@@ -34,15 +33,7 @@ pub async fn spawn() -> FakeGitLab {
 }
 
 pub fn config(gitlab: &FakeGitLab) -> GitLabConfig {
-    let mut config = GitLabConfig::new(gitlab.url(), GitLabToken::new(FAKE_TOKEN));
-    config.timeout = Duration::from_secs(5);
-    config.connect_timeout = Duration::from_secs(1);
-    config.retry = RetryPolicy {
-        max_retries: 4,
-        base_delay: Duration::from_millis(10),
-        max_wait: Duration::from_secs(5),
-    };
-    config
+    gitlab.client_config(FAKE_TOKEN)
 }
 
 pub fn client(gitlab: &FakeGitLab) -> GitLabClient {
