@@ -96,7 +96,9 @@ pub struct Dockerfile {
 impl Dockerfile {
     /// Renders the Dockerfile text.
     pub fn render(&self) -> String {
-        let mut out = String::from("# syntax=docker/dockerfile:1\n");
+        // No `# syntax=` directive: it makes BuildKit pull a frontend image from Docker Hub,
+        // which a build behind the team's registry cannot reach.
+        let mut out = String::new();
         for line in &self.header {
             comment(&mut out, line);
         }

@@ -83,8 +83,26 @@ pub fn validator_settings(
 
 /// Validates every generated file; each finding names its file.
 pub fn validate_bundle(bundle: &PipelineBundle, settings: &ValidatorSettings) -> Vec<Finding> {
+    let mut settings = settings.clone();
+    settings
+        .left_out
+        .extend(bundle.left_out.iter().map(|s| s.as_str().to_string()));
+    validate_files(&bundle.files, &settings)
+}
+
+/// Validates the repository's own files the pipeline builds with (a kept Dockerfile) with the
+/// same rules as generated ones, as `pipewright validate --dockerfile` would. Their findings
+/// are reported, never a reason to refuse: pipewright did not write them.
+pub fn validate_kept(bundle: &PipelineBundle, settings: &ValidatorSettings) -> Vec<Finding> {
+    validate_files(&bundle.kept, settings)
+}
+
+fn validate_files(
+    files: &std::collections::BTreeMap<String, String>,
+    settings: &ValidatorSettings,
+) -> Vec<Finding> {
     let mut findings = Vec::new();
-    for (path, text) in &bundle.files {
+    for (path, text) in files {
         let name = path.rsplit('/').next().unwrap_or(path);
         let found = if name == ".gitlab-ci.yml" {
             validate_pipeline(text, settings)
@@ -118,11 +136,25 @@ pub fn generate_from_source(
     allowed_hosts: &[String],
 ) -> Result<GenerateOutcome, GenerateFlowError> {
     let (index, profile) = analyze_with_index(source)?;
-    let bundle = generate(&profile, &index, settings)?;
-    let findings = validate_bundle(&bundle, &validator_settings(settings, allowed_hosts));
+    let mut bundle = generate(&profile, &index, settings)?;
+    let vsettings = validator_settings(settings, allowed_hosts);
+    let mut findings = validate_bundle(&bundle, &vsettings);
     if has_errors(&findings) {
         return Err(GenerateFlowError::Invalid(findings));
     }
+    let kept = validate_kept(&bundle, &vsettings);
+    for path in bundle.kept.keys() {
+        let errors = kept
+            .iter()
+            .filter(|f| &f.file == path && f.severity == pipewright_core::validate::Severity::Error)
+            .count();
+        if errors > 0 {
+            bundle.warnings.push(format!(
+                "the repository's own {path} has {errors} error(s) by pipewright's rules (see the findings); it was kept as it is: fix it, or use --replace-dockerfile to have pipewright write one"
+            ));
+        }
+    }
+    findings.extend(kept);
     // Manifests and top-level files tell a model the most; deep source files the least.
     let mut index_files: Vec<String> = index
         .files()

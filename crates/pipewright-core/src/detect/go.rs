@@ -162,7 +162,8 @@ impl Ecosystem for Go {
     }
 
     fn wants(&self, _path: &str, name: &str) -> bool {
-        MANIFESTS.contains(&name) || READ_FILES.contains(&name)
+        // The linter's configuration is read for its format version (v1 or v2).
+        MANIFESTS.contains(&name) || READ_FILES.contains(&name) || GOLANGCI_CONFIGS.contains(&name)
     }
 
     fn detect(&self, ctx: &DirContext<'_>) -> Option<Candidate> {

@@ -212,17 +212,53 @@ pub fn wants_content(path: &str) -> bool {
     shared::wants(name) || ECOSYSTEMS.iter().any(|e| e.wants(path, name))
 }
 
-/// Paths that never hold a service of their own, even with a manifest: test fixtures,
-/// hidden tool folders, the dummy apps of engine test suites.
+/// Folder names whose contents are never a service of their own, even with a manifest:
+/// tests and their fixtures, examples and samples shipped beside a project, mocks.
+pub const NOT_SERVICE_FOLDERS: &[&str] = &[
+    "fixtures",
+    "__fixtures__",
+    "testdata",
+    "test-fixtures",
+    "test_fixtures",
+    "__tests__",
+    "__mocks__",
+    "test",
+    "tests",
+    "spec",
+    "e2e",
+    "example",
+    "examples",
+    "sample",
+    "samples",
+];
+
+/// Source folders: a manifest below a service's `src/` belongs to that service's
+/// code (a package of the application), not to a service of its own.
+const SOURCE_FOLDERS: &[&str] = &["src"];
+
+/// Paths that never hold a service of their own, even with a manifest: hidden tool folders,
+/// and anything under a folder of [`NOT_SERVICE_FOLDERS`] (which covers the dummy apps of
+/// engine test suites, `spec/dummy` and `test/dummy`).
 fn is_fixture_path(dir: &str) -> bool {
-    dir.split('/').any(|c| {
-        c.starts_with('.')
-            || matches!(
-                c,
-                "fixtures" | "__fixtures__" | "testdata" | "test-fixtures" | "test_fixtures"
-            )
-    }) || dir.contains("spec/dummy")
-        || dir.contains("test/dummy")
+    dir.split('/')
+        .any(|c| c.starts_with('.') || NOT_SERVICE_FOLDERS.contains(&c))
+}
+
+/// True when `dir` lies in the source folder of another candidate (`src/app/core` below an
+/// application at the root).
+fn is_inside_source_of(dir: &str, others: &BTreeSet<String>) -> bool {
+    others.iter().any(|other| {
+        other != dir && is_below(dir, other) && {
+            let rest = if other.is_empty() {
+                dir
+            } else {
+                &dir[other.len() + 1..]
+            };
+            rest.split('/')
+                .next()
+                .is_some_and(|first| SOURCE_FOLDERS.contains(&first))
+        }
+    })
 }
 
 /// Analyzes the whole index. `root` is how the user named the repository.
@@ -327,8 +363,8 @@ pub fn analyze(index: &RepoIndex, root: &str) -> StackProfile {
     }
 }
 
-/// Folders holding a manifest of any ecosystem, outside vendored, generated, documentation
-/// and fixture paths; sorted.
+/// Folders holding a manifest of any ecosystem, outside vendored, generated, documentation,
+/// test, example and fixture paths and outside another candidate's source folder; sorted.
 fn candidate_dirs(index: &RepoIndex) -> Vec<String> {
     let mut dirs = BTreeSet::new();
     for (dir, mut files) in index.folders() {
@@ -348,7 +384,10 @@ fn candidate_dirs(index: &RepoIndex) -> Vec<String> {
             dirs.insert(dir.to_string());
         }
     }
-    dirs.into_iter().collect()
+    dirs.iter()
+        .filter(|d| !is_inside_source_of(d, &dirs))
+        .cloned()
+        .collect()
 }
 
 fn is_below(path: &str, dir: &str) -> bool {

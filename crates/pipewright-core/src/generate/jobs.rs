@@ -10,9 +10,9 @@
 //!   a Trivy server run as a job service; `push` promotes the scanned candidate with `crane`
 //!   (no Docker daemon); `notify-*` and `learn` report and may fail without failing the pipeline.
 
-use super::{Recipe, ServiceContext};
-use crate::pipeline::{Artifacts, Cache, Image, Job, Need, Rule, Service, Stage, When};
-use crate::stack::Database;
+use super::tools::Tool;
+use super::{BuildPlan, Recipe, ServiceContext};
+use crate::pipeline::{Artifacts, Cache, Image, Job, Need, Rule, Service, Stage, Variables, When};
 
 /// The job name for a stage step, suffixed with the service in a monorepo.
 fn name(base: &str, service: &str, monorepo: bool) -> String {
@@ -23,9 +23,10 @@ fn name(base: &str, service: &str, monorepo: bool) -> String {
     }
 }
 
-fn tool_image(ctx: &ServiceContext<'_>, tool: &(String, String), entrypoint: bool) -> Image {
+fn tool_image(ctx: &ServiceContext<'_>, tool: Tool, entrypoint: bool) -> Image {
+    let t = ctx.settings.tools.get(tool);
     Image {
-        name: ctx.job_image(&tool.0, &tool.1),
+        name: ctx.job_image(&t.image, &t.tag),
         entrypoint: entrypoint.then(|| vec![String::new()]),
     }
 }
@@ -57,133 +58,42 @@ pub fn sanitize(name: &str) -> String {
     }
 }
 
-/// A database started beside the test job: image, tag, alias, its own settings, and the
-/// connection variables the application gets.
-struct TestService {
-    db: Database,
-    image: &'static str,
-    tag: &'static str,
-    alias: &'static str,
-    settings: &'static [(&'static str, &'static str)],
-    app_vars: &'static [(&'static str, &'static str)],
-}
-
-/// Settings that need no password: a throwaway database in a job must not teach anyone to
-/// write credentials into the file. SQLite lives in a file; Kafka, Cassandra and SQL Server
-/// are too heavy to start for unit tests by default, and tests that need them usually mock them.
-const TEST_SERVICES: &[TestService] = &[
-    TestService {
-        db: Database::Postgresql,
-        image: "postgres",
-        tag: "16-alpine",
-        alias: "postgres",
-        settings: &[
-            ("POSTGRES_HOST_AUTH_METHOD", "trust"),
-            ("POSTGRES_DB", "test"),
-        ],
-        app_vars: &[("DATABASE_URL", "postgres://postgres@postgres:5432/test")],
-    },
-    TestService {
-        db: Database::Mysql,
-        image: "mysql",
-        tag: "8.4",
-        alias: "mysql",
-        settings: &[
-            ("MYSQL_ALLOW_EMPTY_PASSWORD", "yes"),
-            ("MYSQL_DATABASE", "test"),
-        ],
-        app_vars: &[("DATABASE_URL", "mysql://root@mysql:3306/test")],
-    },
-    TestService {
-        db: Database::Mariadb,
-        image: "mariadb",
-        tag: "11.4",
-        alias: "mysql",
-        settings: &[
-            ("MARIADB_ALLOW_EMPTY_ROOT_PASSWORD", "yes"),
-            ("MARIADB_DATABASE", "test"),
-        ],
-        app_vars: &[("DATABASE_URL", "mysql://root@mysql:3306/test")],
-    },
-    TestService {
-        db: Database::Redis,
-        image: "redis",
-        tag: "7-alpine",
-        alias: "redis",
-        settings: &[],
-        app_vars: &[("REDIS_URL", "redis://redis:6379/0")],
-    },
-    TestService {
-        db: Database::Mongodb,
-        image: "mongo",
-        tag: "7",
-        alias: "mongo",
-        settings: &[],
-        app_vars: &[("MONGODB_URL", "mongodb://mongo:27017/test")],
-    },
-    TestService {
-        db: Database::Memcached,
-        image: "memcached",
-        tag: "1.6-alpine",
-        alias: "memcached",
-        settings: &[],
-        app_vars: &[("MEMCACHED_URL", "memcached:11211")],
-    },
-    TestService {
-        db: Database::Rabbitmq,
-        image: "rabbitmq",
-        tag: "3.13-alpine",
-        alias: "rabbitmq",
-        settings: &[],
-        app_vars: &[("AMQP_URL", "amqp://guest@rabbitmq:5672/")],
-    },
-    TestService {
-        db: Database::Elasticsearch,
-        image: "elasticsearch",
-        tag: "8.15.3",
-        alias: "elasticsearch",
-        settings: &[
-            ("discovery.type", "single-node"),
-            ("xpack.security.enabled", "false"),
-        ],
-        app_vars: &[("ELASTICSEARCH_URL", "http://elasticsearch:9200")],
-    },
-];
-
-/// The job services and connection variables for the databases the service needs.
-fn test_services(ctx: &ServiceContext<'_>) -> (Vec<Service>, Vec<(String, String)>) {
-    let mut services = Vec::new();
-    let mut vars = Vec::new();
-    for db in &ctx.service.databases {
-        let Some(t) = TEST_SERVICES.iter().find(|t| t.db == *db) else {
-            continue;
-        };
-        services.push(Service {
-            name: ctx.job_image(t.image, t.tag),
-            alias: Some(t.alias.to_string()),
-            command: Vec::new(),
-            variables: t
-                .settings
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        });
-        vars.extend(
-            t.app_vars
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string())),
-        );
+/// The `rules: changes` paths of a monorepo service: its folder (the whole repository for
+/// a service at the root: GitLab matches repository-relative paths, so `**/*` is every file),
+/// the lock files it is built from when they live outside it, and the pipeline itself.
+pub fn change_paths(dir: &str, recipe: &Recipe) -> Vec<String> {
+    let mut paths = vec![if dir.is_empty() {
+        "**/*".to_string()
+    } else {
+        format!("{dir}/**/*")
+    }];
+    if !dir.is_empty() {
+        let inside = format!("{dir}/");
+        for key in recipe.cache.iter().flat_map(|c| c.key_files.iter()) {
+            if !key.starts_with(&inside) && !paths.contains(key) {
+                paths.push(key.clone());
+            }
+        }
     }
-    (services, vars)
+    paths.push(".gitlab-ci.yml".to_string());
+    paths
 }
 
-/// All ten jobs of one service.
+/// The jobs of one service (ten for an application, seven for a library, which ships no
+/// image), and the explanation lines the choices need.
 pub fn service_jobs(
     ctx: &ServiceContext<'_>,
     recipe: &Recipe,
     monorepo: bool,
-    test_in_image: bool,
-) -> Vec<Job> {
+    plan: &BuildPlan,
+) -> (Vec<Job>, Vec<String>) {
+    let mut notes = Vec::new();
+    let test_in_image = plan.test_target().is_some();
+    let builds_image = matches!(plan, BuildPlan::Image { .. });
+    let app_dir = match plan {
+        BuildPlan::Image { app_dir, .. } => app_dir.clone(),
+        BuildPlan::NoImage => "/app".to_string(),
+    };
     let slug = service_slug(if ctx.dir.is_empty() { "app" } else { ctx.dir });
     let n = |base: &str| name(base, &slug, monorepo);
     let s = ctx.settings;
@@ -225,7 +135,7 @@ pub fn service_jobs(
     let rules = if monorepo {
         vec![Rule {
             if_: None,
-            changes: vec![format!("{}/**/*", ctx.dir), ".gitlab-ci.yml".to_string()],
+            changes: change_paths(ctx.dir, recipe),
             when: None,
         }]
     } else {
@@ -244,7 +154,7 @@ pub fn service_jobs(
                 .map(|c| if c.key_files.is_empty() { "the job".to_string() } else { c.key_files.join(" and ") })
                 .unwrap_or_else(|| "nothing (no cache)".into())
         )]);
-    compile.variables = recipe.compile_variables.clone();
+    compile.variables = recipe.compile_variables.iter().cloned().collect();
     compile.cache = recipe.cache.clone();
     // Script lines share one shell, so a single `cd` moves every later line into the service.
     if !ctx.dir.is_empty() {
@@ -266,36 +176,58 @@ pub fn service_jobs(
     jobs.push(compile);
 
     // build
-    let auth = format!(
-        "printf '{{\"auths\":{{\"%s\":{{\"auth\":\"%s\"}}}}}}' \"{}\" \"$(printf '%s:%s' \"$NEXUS_USERNAME\" \"$NEXUS_PASSWORD\" | base64 | tr -d '\\n')\" > /kaniko/.docker/config.json",
-        registry_host(&s.internal_registry)
-    );
-    let kaniko = |target: &str, dest: &str, cleanup: bool| {
-        format!(
-            "/kaniko/executor --context \"{context}\" --dockerfile \"{dockerfile}\" --target {target} --destination \"{dest}\" --build-arg \"BASE_REGISTRY={}\" --cache=true --cache-repo \"{push_repo}/cache\" --skip-unused-stages{insecure_kaniko}{}",
-            s.internal_registry,
-            if cleanup { " --cleanup" } else { "" }
-        )
-    };
-    let mut build_script = vec!["mkdir -p /kaniko/.docker".to_string(), auth];
-    if test_in_image {
-        build_script.push(kaniko("test", &test_tag, true));
+    if let BuildPlan::Image { test, runtime, .. } = plan {
+        let auth = format!(
+            "printf '{{\"auths\":{{\"%s\":{{\"auth\":\"%s\"}}}}}}' \"{}\" \"$(printf '%s:%s' \"$NEXUS_USERNAME\" \"$NEXUS_PASSWORD\" | base64 | tr -d '\\n')\" > /kaniko/.docker/config.json",
+            registry_host(&s.internal_registry)
+        );
+        let mirror_args: String = s
+            .mirrors
+            .variables_for(ctx.service)
+            .iter()
+            .map(|(k, _)| format!(" --build-arg \"{k}=${k}\""))
+            .collect();
+        let kaniko = |target: Option<&str>, dest: &str, cleanup: bool| {
+            let target = target.map(|t| format!(" --target {t}")).unwrap_or_default();
+            format!(
+                "/kaniko/executor --context \"{context}\" --dockerfile \"{dockerfile}\"{target} --destination \"{dest}\" --build-arg \"BASE_REGISTRY={}\"{mirror_args} --cache=true --cache-repo \"{push_repo}/cache\" --skip-unused-stages{insecure_kaniko}{}",
+                s.internal_registry,
+                if cleanup { " --cleanup" } else { "" }
+            )
+        };
+        let mut build_script = vec!["mkdir -p /kaniko/.docker".to_string(), auth];
+        if let Some(t) = test {
+            build_script.push(kaniko(Some(t), &test_tag, true));
+        }
+        build_script.push(kaniko(runtime.as_deref(), &candidate, false));
+        let what_test = test
+            .as_deref()
+            .map(|t| format!("the `{t}` target for the test job,"))
+            .unwrap_or_else(|| "(the Dockerfile has no test stage)".into());
+        let what_runtime = runtime
+            .as_deref()
+            .map(|r| {
+                format!("then the `{r}` target as the release candidate, tagged with the commit.")
+            })
+            .unwrap_or_else(|| {
+                "then its last stage as the release candidate, tagged with the commit.".into()
+            });
+        let mut build = Job::new(n("build"), Stage::Build).comment([
+            format!("Builds the Dockerfile with Kaniko (no Docker daemon): {what_test}"),
+            what_runtime,
+        ]);
+        build.image = Some(tool_image(ctx, Tool::Kaniko, true));
+        build.needs = Some(vec![Need {
+            job: n("compile"),
+            artifacts: false,
+        }]);
+        build.script = build_script;
+        jobs.push(build);
     }
-    build_script.push(kaniko("runtime", &candidate, false));
-    let mut build = Job::new(n("build"), Stage::Build).comment([
-        "Builds the Dockerfile with Kaniko (no Docker daemon): the `test` target for the test job,",
-        "then the `runtime` target as the release candidate, both tagged with the commit.",
-    ]);
-    build.image = Some(tool_image(ctx, &s.tools.kaniko, true));
-    build.needs = Some(vec![Need {
-        job: n("compile"),
-        artifacts: false,
-    }]);
-    build.script = build_script;
-    jobs.push(build);
 
     // test
-    let (services, db_vars) = test_services(ctx);
+    let (services, db_vars, db_note) = super::test_services::test_services(ctx);
+    notes.extend(db_note);
     let mut test = Job::new(n("test"), Stage::Test);
     let mut test_script = Vec::new();
     if test_in_image {
@@ -307,17 +239,24 @@ pub fn service_jobs(
             name: format!("{pull_repo}:$CI_COMMIT_SHORT_SHA-test"),
             entrypoint: Some(vec![String::new()]),
         });
-        test.variables.push(("APP_DIR".into(), "/app".into()));
+        test.variables.set("APP_DIR", app_dir.as_str());
         test.needs = Some(vec![Need {
             job: n("build"),
             artifacts: false,
         }]);
         test_script.push("cd \"$APP_DIR\"".to_string());
     } else {
-        test.comment = vec![
-            "The repository's own Dockerfile has no `test` stage, so the tests run in the language".into(),
-            "image after installing the dependencies; then the linter, whose verdict `quality` enforces.".into(),
-        ];
+        test.comment = if builds_image {
+            vec![
+                "The repository's own Dockerfile has no test stage, so the tests run in the language".into(),
+                "image after installing the dependencies; then the linter, whose verdict `quality` enforces.".into(),
+            ]
+        } else {
+            vec![
+                "A library ships no image: the tests run in the language image after installing the".into(),
+                "dependencies; then the linter, whose verdict `quality` enforces.".into(),
+            ]
+        };
         test.image = Some(Image {
             name: ctx.job_image(&recipe.build_image.0, &recipe.build_image.1),
             entrypoint: None,
@@ -337,7 +276,9 @@ pub fn service_jobs(
         }
         test_script.extend(recipe.test_setup.iter().cloned());
     }
-    test.variables.extend(db_vars);
+    test.variables.extend(db_vars.iter());
+    // What the application itself reads (found by its recipe) wins over the conventions.
+    test.variables.extend(recipe.test_variables.iter().cloned());
     test.services = services;
     test_script.extend(recipe.test.iter().cloned());
     let mut test_paths = Vec::new();
@@ -350,6 +291,7 @@ pub fn service_jobs(
             "status=0; {} || status=$?; echo \"$status\" > \"$CI_PROJECT_DIR/lint-exit-code\"",
             lint.command
         ));
+        test_script.push(relative_report_paths(&lint.report));
         test_paths.push(lint.report.clone());
         test_paths.push("lint-exit-code".to_string());
     }
@@ -378,7 +320,7 @@ pub fn service_jobs(
                 job: n("build"),
                 artifacts: false,
             }]);
-            sast.variables.push(("APP_DIR".into(), "/app".into()));
+            sast.variables.set("APP_DIR", app_dir.as_str());
             sast.script = std::iter::once("cd \"$APP_DIR\"".to_string())
                 .chain(custom.script.iter().cloned())
                 .collect();
@@ -395,11 +337,11 @@ pub fn service_jobs(
         }
         None => {
             sast.comment = vec!["Semgrep over the source, reported in GitLab's SAST format; needs nothing, so it starts at once.".into()];
-            sast.image = Some(tool_image(ctx, &s.tools.semgrep, false));
-            sast.variables = vec![
-                ("SEMGREP_RULES".into(), s.semgrep_rules.clone()),
-                ("SEMGREP_SEND_METRICS".into(), "off".into()),
-            ];
+            sast.image = Some(tool_image(ctx, Tool::Semgrep, false));
+            sast.variables = Variables::from(vec![
+                ("SEMGREP_RULES", s.semgrep_rules.as_str()),
+                ("SEMGREP_SEND_METRICS", "off"),
+            ]);
             let target = if ctx.dir.is_empty() {
                 ".".to_string()
             } else {
@@ -464,11 +406,11 @@ pub fn service_jobs(
             quality.comment = vec!["SonarQube analysis with the quality gate.".into()];
         }
     }
-    quality.image = Some(tool_image(ctx, &s.tools.sonar_scanner, true));
-    quality.variables = vec![
-        ("SONAR_USER_HOME".into(), "$CI_PROJECT_DIR/.sonar".into()),
-        ("GIT_DEPTH".into(), "0".into()),
-    ];
+    quality.image = Some(tool_image(ctx, Tool::SonarScanner, true));
+    quality.variables = Variables::from(vec![
+        ("SONAR_USER_HOME", "$CI_PROJECT_DIR/.sonar"),
+        ("GIT_DEPTH", "0"),
+    ]);
     quality.cache = Some(Cache {
         key_files: Vec::new(),
         key_prefix: Some(format!("sonar-{slug}")),
@@ -487,37 +429,40 @@ pub fn service_jobs(
         "Trivy scans the candidate image against a Trivy server started as a job service;",
         "critical vulnerabilities with a fix available fail the job.",
     ]);
-    security.image = Some(tool_image(ctx, &s.tools.trivy, true));
+    security.image = Some(tool_image(ctx, Tool::Trivy, true));
+    let trivy = s.tools.get(Tool::Trivy);
+    let trivy_db = s.tools.get(Tool::TrivyDb);
+    let mut server_vars = Variables::new();
+    server_vars.set(
+        "TRIVY_DB_REPOSITORY",
+        s.image_ref(&s.internal_registry, &trivy_db.image, &trivy_db.tag),
+    );
     security.services = vec![Service {
-        name: ctx.job_image(&s.tools.trivy.0, &s.tools.trivy.1),
+        name: ctx.job_image(&trivy.image, &trivy.tag),
         alias: Some("trivy-server".into()),
         command: vec!["server".into(), "--listen".into(), "0.0.0.0:4954".into()],
-        variables: vec![(
-            "TRIVY_DB_REPOSITORY".into(),
-            s.image_ref(
-                &s.internal_registry,
-                &s.tools.trivy_db.0,
-                &s.tools.trivy_db.1,
-            ),
-        )],
+        variables: server_vars,
     }];
-    security.variables = vec![
-        ("TRIVY_USERNAME".into(), "$NEXUS_USERNAME".into()),
-        ("TRIVY_PASSWORD".into(), "$NEXUS_PASSWORD".into()),
-        ("TRIVY_NO_PROGRESS".into(), "true".into()),
-    ];
+    security.variables = Variables::from(vec![
+        ("TRIVY_USERNAME", "$NEXUS_USERNAME"),
+        ("TRIVY_PASSWORD", "$NEXUS_PASSWORD"),
+        ("TRIVY_NO_PROGRESS", "true"),
+    ]);
+    // Only an explicit `[registry] insecure = true` turns TLS verification off.
     if s.registry_insecure {
-        security
-            .variables
-            .push(("TRIVY_INSECURE".into(), "true".into()));
+        security.variables.set("TRIVY_INSECURE", "true");
     }
     security.needs = Some(vec![Need {
         job: n("build"),
         artifacts: false,
     }]);
-    security.script = vec![format!(
+    security.script = vec![
+        // The server downloads its database before it listens; a scan sent earlier fails.
+        "i=0; until wget -q -O /dev/null http://trivy-server:4954/healthz; do i=$((i+1)); if [ \"$i\" -ge 90 ]; then echo \"the Trivy server did not become ready within 3 minutes\"; exit 1; fi; sleep 2; done".to_string(),
+        format!(
         "trivy image --server http://trivy-server:4954 --exit-code 1 --severity CRITICAL --ignore-unfixed --format template --template \"@/contrib/gitlab.tpl\" --output gl-container-scanning-report.json \"{candidate}\""
-    )];
+        ),
+    ];
     security.artifacts = Some(Artifacts {
         reports: vec![(
             "container_scanning".into(),
@@ -527,14 +472,16 @@ pub fn service_jobs(
         when: Some(When::Always),
         ..Default::default()
     });
-    jobs.push(security);
+    if builds_image {
+        jobs.push(security);
+    }
 
     // push
     let mut push = Job::new(n("push"), Stage::Push).comment([
         "Promotes the tested and scanned candidate to its release tags in Nexus with crane",
         "(a registry-to-registry copy: no Docker daemon, no rebuild); `latest` on the default branch only.",
     ]);
-    push.image = Some(tool_image(ctx, &s.tools.crane, true));
+    push.image = Some(tool_image(ctx, Tool::Crane, true));
     push.needs = Some(
         [n("test"), n("sast"), n("quality"), n("security")]
             .into_iter()
@@ -554,9 +501,16 @@ pub fn service_jobs(
             "if [ \"$CI_COMMIT_BRANCH\" = \"$CI_DEFAULT_BRANCH\" ]; then crane copy{insecure_crane} \"{candidate}\" \"{push_repo}:latest\"; fi"
         ),
     ];
-    jobs.push(push);
+    if builds_image {
+        jobs.push(push);
+    }
 
-    // notify
+    // notify: after the release (push), or after the checks when nothing ships.
+    let finished: Vec<String> = if builds_image {
+        vec![n("push")]
+    } else {
+        vec![n("test"), n("sast"), n("quality")]
+    };
     let event = |status: &str| {
         format!(
             "curl -fsS --max-time 10 -H \"Authorization: Splunk $SPLUNK_HEC_TOKEN\" -d \"{{\\\"sourcetype\\\":\\\"gitlab:pipeline\\\",\\\"event\\\":{{\\\"project\\\":\\\"$CI_PROJECT_PATH\\\",\\\"service\\\":\\\"{slug}\\\",\\\"pipeline\\\":\\\"$CI_PIPELINE_ID\\\",\\\"ref\\\":\\\"$CI_COMMIT_REF_NAME\\\",\\\"sha\\\":\\\"$CI_COMMIT_SHA\\\",\\\"status\\\":\\\"{status}\\\"}}}}\" \"$SPLUNK_HEC_URL/services/collector/event\""
@@ -564,18 +518,23 @@ pub fn service_jobs(
     };
     let mut ok = Job::new(n("notify-success"), Stage::Notify)
         .comment(["Sends a success event to Splunk HEC; may fail without failing the pipeline."]);
-    ok.image = Some(tool_image(ctx, &s.tools.curl, true));
-    ok.needs = Some(vec![Need {
-        job: n("push"),
-        artifacts: false,
-    }]);
+    ok.image = Some(tool_image(ctx, Tool::Curl, true));
+    ok.needs = Some(
+        finished
+            .iter()
+            .map(|j| Need {
+                job: j.clone(),
+                artifacts: false,
+            })
+            .collect(),
+    );
     ok.script = vec![event("success")];
     ok.allow_failure = true;
     ok.when = Some(When::OnSuccess);
     jobs.push(ok);
     let mut failed = Job::new(n("notify-failure"), Stage::Notify)
         .comment(["Sends a failure event to Splunk HEC when any earlier job failed."]);
-    failed.image = Some(tool_image(ctx, &s.tools.curl, true));
+    failed.image = Some(tool_image(ctx, Tool::Curl, true));
     failed.script = vec![event("failed")];
     failed.allow_failure = true;
     failed.when = Some(When::OnFailure);
@@ -585,17 +544,18 @@ pub fn service_jobs(
     let mut learn = Job::new(n("learn"), Stage::Learn).comment([
         "Reports the pipeline to pipewright, which stores it for reuse once every job passed.",
     ]);
-    learn.image = Some(tool_image(ctx, &s.tools.curl, true));
-    learn.needs = Some(vec![
-        Need {
-            job: n("push"),
-            artifacts: false,
-        },
-        Need {
-            job: n("notify-success"),
-            artifacts: false,
-        },
-    ]);
+    learn.image = Some(tool_image(ctx, Tool::Curl, true));
+    learn.needs = Some(
+        finished
+            .iter()
+            .cloned()
+            .chain([n("notify-success")])
+            .map(|job| Need {
+                job,
+                artifacts: false,
+            })
+            .collect(),
+    );
     learn.script = vec![format!(
         "curl -fsS --max-time 20 -X POST -H \"Authorization: Bearer $PIPEWRIGHT_TOKEN\" -H \"Content-Type: application/json\" -d \"{{\\\"project_id\\\":\\\"$CI_PROJECT_ID\\\",\\\"pipeline_id\\\":\\\"$CI_PIPELINE_ID\\\",\\\"sha\\\":\\\"$CI_COMMIT_SHA\\\",\\\"ref\\\":\\\"$CI_COMMIT_REF_NAME\\\",\\\"service\\\":\\\"{slug}\\\"}}\" \"$PIPEWRIGHT_URL/api/v1/pipeline/learn\""
     )];
@@ -618,7 +578,17 @@ pub fn service_jobs(
             job.when = None;
         }
     }
-    jobs
+    (jobs, notes)
+}
+
+/// The shell line that makes a linter report's file paths relative to the folder the linter
+/// ran in (the service folder, which is SonarQube's `projectBaseDir`): linters write the
+/// absolute paths of the image (`/app/main.go`), which SonarQube, scanning the checkout in
+/// `$CI_PROJECT_DIR`, would not find and drop.
+pub fn relative_report_paths(report: &str) -> String {
+    format!(
+        "if [ -f \"$CI_PROJECT_DIR/{report}\" ] && [ \"$PWD\" != / ]; then sed -i \"s#$PWD/##g\" \"$CI_PROJECT_DIR/{report}\"; fi"
+    )
 }
 
 /// The host part of a registry reference (`$NEXUS_INTERNAL_REGISTRY` stays a variable).

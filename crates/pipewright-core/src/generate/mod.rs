@@ -9,23 +9,33 @@
 //! `push`, `notify-success`, `notify-failure`, `learn`.
 
 mod jobs;
+pub mod mirrors;
 pub mod recipes;
 pub mod settings;
+pub mod test_services;
+pub mod tools;
 pub mod versions;
 
 pub use recipes::{Lint, Recipe};
-pub use settings::{GeneratorSettings, ToolImages};
+pub use settings::GeneratorSettings;
+pub use tools::{Tool, ToolImage, ToolImages};
 
 use crate::dockerfile::Dockerfile;
 use crate::index::RepoIndex;
 use crate::pipeline::{Pipeline, Retry, Stage};
-use crate::stack::{ServiceProfile, StackProfile};
+use crate::stack::{Role, ServiceProfile, StackProfile};
 use std::collections::BTreeMap;
 
 /// What the generator produced: the files (path → content) and why they look as they do.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PipelineBundle {
     pub files: BTreeMap<String, String>,
+    /// The repository's own files the pipeline uses but pipewright does not write (a kept
+    /// Dockerfile), path → content: validated like generated files, their findings reported.
+    pub kept: BTreeMap<String, String>,
+    /// Stages the pipeline leaves out: the team's `skip_stages`, and stages no service has a
+    /// job in (build, security and push when every service is a library).
+    pub left_out: Vec<Stage>,
     pub pipeline: Pipeline,
     /// One line per decision, in the order they were made.
     pub explanation: Vec<String>,
@@ -79,6 +89,125 @@ impl ServiceContext<'_> {
     }
 }
 
+/// What the build job builds for one service, and where its tests run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuildPlan {
+    /// Nothing deploys (a library): no image is built, scanned or pushed; the tests run in
+    /// the language image.
+    NoImage,
+    /// Kaniko builds the Dockerfile: `test` (when set) is the stage the tests run in, then
+    /// `runtime` is the release candidate (`None`: the last stage, which has no name).
+    Image {
+        test: Option<String>,
+        runtime: Option<String>,
+        /// Where the application lives in the test stage (its `WORKDIR`).
+        app_dir: String,
+    },
+}
+
+/// Stage names that mean "the tests run here" in repositories' own Dockerfiles, most telling
+/// first.
+pub const TEST_STAGE_NAMES: &[&str] =
+    &["test", "tests", "testing", "test-runner", "unit-test", "ci"];
+
+/// Stage names that mean "the image that ships", most telling first; without one, the last
+/// stage that is not a test stage ships (what `docker build` builds by default).
+pub const RUNTIME_STAGE_NAMES: &[&str] = &[
+    "runtime",
+    "production",
+    "prod",
+    "release",
+    "final",
+    "runner",
+    "app",
+    "server",
+];
+
+impl BuildPlan {
+    /// pipewright's own Dockerfiles: `test` and `runtime`.
+    pub fn own() -> BuildPlan {
+        BuildPlan::Image {
+            test: Some("test".into()),
+            runtime: Some("runtime".into()),
+            app_dir: "/app".into(),
+        }
+    }
+
+    /// The plan for a repository's own Dockerfile, from its stage names: never a target
+    /// the file does not have.
+    pub fn for_kept(text: &str) -> BuildPlan {
+        let stages = crate::validate::stage_list(text);
+        let named = |names: &[&str]| {
+            names
+                .iter()
+                .find(|n| stages.iter().any(|s| s.as_deref() == Some(**n)))
+                .map(|n| n.to_string())
+        };
+        let test = named(TEST_STAGE_NAMES);
+        let runtime = named(RUNTIME_STAGE_NAMES).or_else(|| {
+            let last_shipping = stages
+                .iter()
+                .rposition(|s| !s.as_deref().is_some_and(|n| TEST_STAGE_NAMES.contains(&n)))?;
+            // The last stage needs no target (and may have no name); an earlier one must be
+            // named to be built, and is, since a later stage could only use it by name.
+            if last_shipping + 1 == stages.len() {
+                None
+            } else {
+                stages[last_shipping].clone()
+            }
+        });
+        let app_dir = test
+            .as_deref()
+            .map(|t| crate::validate::stage_workdir(text, t))
+            .unwrap_or_else(|| "/".into());
+        BuildPlan::Image {
+            test,
+            runtime,
+            app_dir,
+        }
+    }
+
+    /// The stage the tests run in, when there is one.
+    pub fn test_target(&self) -> Option<&str> {
+        match self {
+            BuildPlan::NoImage => None,
+            BuildPlan::Image { test, .. } => test.as_deref(),
+        }
+    }
+
+    /// One phrase for the explanation: what is built and where the tests run.
+    pub fn describe(&self) -> String {
+        match self {
+            BuildPlan::NoImage => "no image is built".into(),
+            BuildPlan::Image { test, runtime, .. } => {
+                let runtime = match runtime {
+                    Some(r) => {
+                        format!("the build job builds its `{r}` stage as the release candidate")
+                    }
+                    None => "the build job builds its last stage as the release candidate".into(),
+                };
+                match test {
+                    Some(t) => format!("{runtime}; the tests run in its `{t}` stage"),
+                    None => format!(
+                        "{runtime}; it has no test stage (none named {}), so the test job installs the dependencies in the language image and runs the tests there",
+                        TEST_STAGE_NAMES.join(", ")
+                    ),
+                }
+            }
+        }
+    }
+}
+
+fn service_role_reason(service: &ServiceProfile) -> String {
+    service
+        .evidence
+        .iter()
+        .rev()
+        .find(|e| e.conclusion == "role")
+        .map(|e| e.detail.clone())
+        .unwrap_or_else(|| "no server framework and no start command".into())
+}
+
 /// Generates the pipeline, Dockerfiles and `.dockerignore` files for every service.
 pub fn generate(
     profile: &StackProfile,
@@ -94,6 +223,8 @@ pub fn generate(
     let mut warnings = Vec::new();
     let mut all_jobs = Vec::new();
     let mut stack_lines = Vec::new();
+    let mut kept = BTreeMap::new();
+    let mut mirror_vars = crate::pipeline::Variables::new();
 
     for service in &profile.services {
         let dir = if service.path == "." {
@@ -123,20 +254,27 @@ pub fn generate(
         let mut recipe = recipes::recipe_for(&ctx);
         let dockerfile_path = crate::index::join(dir, "Dockerfile");
         let existing = index.exists(&dockerfile_path) && !settings.replace_dockerfile;
-        let test_target = if existing {
-            let text = index.text(&dockerfile_path).unwrap_or("");
-            let has_test_stage = crate::validate::stage_names(text)
-                .iter()
-                .any(|n| n == "test");
+        let plan = if service.role == Role::Library {
             explanation.push(format!(
-                "{label}kept the repository's own {dockerfile_path} (use --replace-dockerfile to write pipewright's){}",
-                if has_test_stage { "; it has a `test` stage, which the test job runs in" } else { "; it has no `test` stage, so tests run in the language image instead" }
+                "{label}a library ({}): compile, test, sast and quality run; no image is built, scanned or pushed, and no Dockerfile is written",
+                service_role_reason(service)
             ));
-            has_test_stage
+            BuildPlan::NoImage
+        } else if existing {
+            let text = index.text(&dockerfile_path).unwrap_or("");
+            let plan = BuildPlan::for_kept(text);
+            explanation.push(format!(
+                "{label}kept the repository's own {dockerfile_path} (use --replace-dockerfile to write pipewright's); {}",
+                plan.describe()
+            ));
+            kept.insert(dockerfile_path.clone(), text.to_string());
+            plan
         } else {
+            let mut dockerfile = recipe.dockerfile.clone();
+            declare_build_args(&mut dockerfile, &settings.mirrors.variables_for(service));
             files.insert(
                 dockerfile_path.clone(),
-                render_dockerfile(&recipe.dockerfile, profile, service),
+                render_dockerfile(&dockerfile, profile, service),
             );
             // Kaniko reads .dockerignore from the root of the build context.
             let context = recipe.context.as_deref().unwrap_or(dir);
@@ -144,22 +282,47 @@ pub fn generate(
                 crate::index::join(context, ".dockerignore"),
                 recipe.dockerignore.join("\n") + "\n",
             );
-            true
+            BuildPlan::own()
         };
         explanation.extend(recipe.notes.iter().map(|n| format!("{label}{n}")));
         warnings.extend(recipe.warnings.drain(..).map(|w| format!("{label}{w}")));
-        let service_jobs = jobs::service_jobs(&ctx, &recipe, monorepo, test_target);
+        let (service_jobs, notes) = jobs::service_jobs(&ctx, &recipe, monorepo, &plan);
+        explanation.extend(notes.into_iter().map(|n| format!("{label}{n}")));
         all_jobs.extend(service_jobs);
+        mirror_vars.extend(settings.mirrors.variables_for(service));
         stack_lines.push(describe(service, &resolved));
     }
 
     let mut pipeline = Pipeline::new(header(profile, &stack_lines, settings));
+    // Stages no service has a job in (build, security and push when every service is a
+    // library) are left out, like the stages a team skips.
+    let left_out: Vec<Stage> = Stage::ALL
+        .iter()
+        .copied()
+        .filter(|st| {
+            settings.skip_stages.contains(st)
+                || !all_jobs
+                    .iter()
+                    .any(|j: &crate::pipeline::Job| j.stage == *st)
+        })
+        .collect();
     pipeline.stages = Stage::ALL
         .iter()
         .copied()
-        .filter(|s| !settings.skip_stages.contains(s))
+        .filter(|s| !left_out.contains(s))
         .collect();
-    pipeline.variables = vec![("GIT_DEPTH".into(), "20".into())];
+    pipeline.variables.set("GIT_DEPTH", "20");
+    if !mirror_vars.is_empty() {
+        explanation.push(format!(
+            "package mirrors: {} for every job and image build",
+            mirror_vars
+                .iter()
+                .map(|(k, _)| k)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    pipeline.variables.extend(mirror_vars.iter());
     pipeline.default_interruptible = true;
     pipeline.default_retry = Some(Retry {
         max: 2,
@@ -191,6 +354,8 @@ pub fn generate(
     files.insert(".gitlab-ci.yml".to_string(), pipeline.render());
     Ok(PipelineBundle {
         files,
+        kept,
+        left_out,
         pipeline,
         explanation,
         warnings,
@@ -248,6 +413,39 @@ fn describe(s: &ServiceProfile, r: &versions::Resolved) -> String {
     )
 }
 
+/// Every CI/CD variable a generated pipeline needs the project (or group) to set, with what
+/// it is for. The README lists the same table.
+pub fn required_variables(settings: &GeneratorSettings) -> Vec<(String, &'static str)> {
+    let mut vars: Vec<(String, &'static str)> = Vec::new();
+    for registry in [&settings.pull_registry, &settings.internal_registry] {
+        if let Some(name) = registry.strip_prefix('$') {
+            let name = name.trim_matches(['{', '}']).to_string();
+            if !vars.iter().any(|(n, _)| *n == name) {
+                vars.push((
+                    name,
+                    if registry == &settings.pull_registry {
+                        "the registry host job images are pulled from (as the runner reaches it)"
+                    } else {
+                        "the registry host images are pushed to (as containers reach it)"
+                    },
+                ));
+            }
+        }
+    }
+    vars.extend([
+        ("DOCKER_AUTH_CONFIG".to_string(), "the runner's login to the pull registry, to pull the private job images and the `-test` image the build pushes ({\"auths\":{\"HOST\":{\"auth\":\"base64(user:password)\"}}}), masked"),
+        ("NEXUS_USERNAME".to_string(), "the registry user Kaniko, Trivy and crane log in with"),
+        ("NEXUS_PASSWORD".to_string(), "that user's password, masked"),
+        ("SONAR_HOST_URL".to_string(), "the SonarQube server"),
+        ("SONAR_TOKEN".to_string(), "a SonarQube analysis token, masked"),
+        ("SPLUNK_HEC_URL".to_string(), "the Splunk HTTP Event Collector"),
+        ("SPLUNK_HEC_TOKEN".to_string(), "its token, masked"),
+        ("PIPEWRIGHT_URL".to_string(), "the pipewright service the learn job reports to"),
+        ("PIPEWRIGHT_TOKEN".to_string(), "a pipewright API token, masked"),
+    ]);
+    vars
+}
+
 fn header(profile: &StackProfile, stacks: &[String], settings: &GeneratorSettings) -> Vec<String> {
     let mut h = vec![format!(
         "Generated by pipewright {} for {}.",
@@ -266,16 +464,37 @@ fn header(profile: &StackProfile, stacks: &[String], settings: &GeneratorSetting
         "Job images come from {}; images are pushed to {}.",
         settings.pull_registry, settings.internal_registry
     ));
-    h.push(
-        "Credentials are masked CI/CD variables, never values in this file: NEXUS_USERNAME,".into(),
-    );
-    h.push("NEXUS_PASSWORD, SONAR_TOKEN, SPLUNK_HEC_TOKEN, PIPEWRIGHT_TOKEN.".into());
+    h.push("CI/CD variables to set (masked where secret; never values in this file):".into());
+    for (name, why) in required_variables(settings) {
+        h.push(format!("  {name}: {why}"));
+    }
     h.push(
         "Only notify-* and learn may fail without failing the pipeline: they report on it and"
             .into(),
     );
     h.push("must not block a release when Splunk or pipewright is down.".into());
     h
+}
+
+/// Declares build arguments (the package mirrors) in every stage that runs commands, where
+/// the package managers read them; unset outside CI, they change nothing.
+fn declare_build_args(d: &mut Dockerfile, vars: &[(String, String)]) {
+    if vars.is_empty() {
+        return;
+    }
+    for stage in &mut d.stages {
+        if !stage
+            .instructions
+            .iter()
+            .any(|i| matches!(i, crate::dockerfile::Instruction::Run(_)))
+        {
+            continue;
+        }
+        let args = vars
+            .iter()
+            .map(|(k, _)| crate::dockerfile::Instruction::Arg(k.clone(), None));
+        stage.instructions.splice(0..0, args);
+    }
 }
 
 fn render_dockerfile(d: &Dockerfile, profile: &StackProfile, service: &ServiceProfile) -> String {

@@ -4,34 +4,9 @@
 //! `$NEXUS_INTERNAL_REGISTRY`); the interface layer fills it from flags, environment and
 //! `pipewright.toml`.
 
+use super::mirrors::Mirrors;
+use super::tools::ToolImages;
 use crate::pipeline::Stage;
-
-/// The images the shared jobs run in, as `(image, tag)` under the image path convention.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ToolImages {
-    pub kaniko: (String, String),
-    pub semgrep: (String, String),
-    pub sonar_scanner: (String, String),
-    pub trivy: (String, String),
-    pub trivy_db: (String, String),
-    pub crane: (String, String),
-    pub curl: (String, String),
-}
-
-impl Default for ToolImages {
-    fn default() -> Self {
-        let t = |i: &str, tag: &str| (i.to_string(), tag.to_string());
-        ToolImages {
-            kaniko: t("kaniko-executor", "v1.23.2-debug"),
-            semgrep: t("semgrep", "1.93.0"),
-            sonar_scanner: t("sonar-scanner-cli", "11.1"),
-            trivy: t("trivy", "0.56.2"),
-            trivy_db: t("trivy-db", "2"),
-            crane: t("crane", "v0.20.2-debug"),
-            curl: t("curl", "8.10.1"),
-        }
-    }
-}
 
 /// Generator settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,9 +22,12 @@ pub struct GeneratorSettings {
     /// Name of the application image; the repository or service folder name when unset.
     pub image_name: Option<String>,
     pub skip_stages: Vec<Stage>,
-    /// The registry speaks plain HTTP or has a self-signed certificate (the seed's Nexus).
+    /// The registry speaks plain HTTP or has a self-signed certificate: turns off TLS
+    /// verification in Kaniko, Trivy and crane. Off unless a team sets it explicitly.
     pub registry_insecure: bool,
     pub tools: ToolImages,
+    /// Package mirrors the jobs and image builds download from.
+    pub mirrors: Mirrors,
     /// Write pipewright's Dockerfile even when the repository has one.
     pub replace_dockerfile: bool,
     /// Semgrep rule set (a registry name or a path to local rules).
@@ -65,8 +43,9 @@ impl Default for GeneratorSettings {
             image_path: "{registry}/apm-repo/demo/{image}:{tag}".into(),
             image_name: None,
             skip_stages: Vec::new(),
-            registry_insecure: true,
+            registry_insecure: false,
             tools: ToolImages::default(),
+            mirrors: Mirrors::default(),
             replace_dockerfile: false,
             semgrep_rules: "p/default".into(),
         }

@@ -125,13 +125,97 @@ pub struct Cache {
     pub policy: Option<String>,
 }
 
+/// `variables:` of a job, a service or the pipeline: an ordered mapping whose keys are unique
+/// by construction, so a rendered mapping never holds the same key twice (GitLab and every
+/// YAML reader would refuse or silently drop one).
+///
+/// ```
+/// use pipewright_core::pipeline::Variables;
+/// let mut v = Variables::new();
+/// v.set("DATABASE_URL", "postgres://postgres@postgres:5432/test");
+/// v.set_if_absent("DATABASE_URL", "mysql://root@mysql:3306/test");
+/// v.set("APP_DIR", "/app");
+/// assert_eq!(v.get("DATABASE_URL"), Some("postgres://postgres@postgres:5432/test"));
+/// assert_eq!(v.len(), 2);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Variables(Vec<(String, String)>);
+
+impl Variables {
+    pub fn new() -> Self {
+        Variables(Vec::new())
+    }
+
+    /// Sets `key`, replacing its value in place when it is already there.
+    pub fn set(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        let (key, value) = (key.into(), value.into());
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some(entry) => entry.1 = value,
+            None => self.0.push((key, value)),
+        }
+    }
+
+    /// Sets `key` only when it is not there yet; returns whether it was set.
+    pub fn set_if_absent(&mut self, key: impl Into<String>, value: impl Into<String>) -> bool {
+        let key = key.into();
+        if self.get(&key).is_some() {
+            return false;
+        }
+        self.0.push((key, value.into()));
+        true
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The entries in the order they were first set.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+/// Later entries replace earlier ones with the same key, as in a mapping.
+impl<K: Into<String>, V: Into<String>> Extend<(K, V)> for Variables {
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        for (k, v) in iter {
+            self.set(k, v);
+        }
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Variables {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut v = Variables::new();
+        v.extend(iter);
+        v
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> From<Vec<(K, V)>> for Variables {
+    fn from(vars: Vec<(K, V)>) -> Self {
+        vars.into_iter().collect()
+    }
+}
+
 /// A service container started beside the job.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Service {
     pub name: String,
     pub alias: Option<String>,
     pub command: Vec<String>,
-    pub variables: Vec<(String, String)>,
+    pub variables: Variables,
 }
 
 /// A retry policy.
@@ -150,7 +234,7 @@ pub struct Job {
     pub stage: Stage,
     pub image: Option<Image>,
     pub services: Vec<Service>,
-    pub variables: Vec<(String, String)>,
+    pub variables: Variables,
     pub needs: Option<Vec<Need>>,
     pub rules: Vec<Rule>,
     pub cache: Option<Cache>,
@@ -171,7 +255,7 @@ impl Job {
             stage,
             image: None,
             services: Vec::new(),
-            variables: Vec::new(),
+            variables: Variables::new(),
             needs: None,
             rules: Vec::new(),
             cache: None,
@@ -349,10 +433,10 @@ impl Job {
     }
 }
 
-fn vars_node(vars: &[(String, String)]) -> Option<Node> {
+fn vars_node(vars: &Variables) -> Option<Node> {
     (!vars.is_empty()).then(|| {
         let mut b = MapBuilder::new();
-        for (k, v) in vars {
+        for (k, v) in vars.iter() {
             b = b.put(k, Node::str(v));
         }
         b.build()
@@ -365,7 +449,7 @@ pub struct Pipeline {
     /// Comment lines at the top of the file: what generated it, for which stack, and why.
     pub header: Vec<String>,
     pub stages: Vec<Stage>,
-    pub variables: Vec<(String, String)>,
+    pub variables: Variables,
     /// `default:` keys: interruptible and retry on runner failures.
     pub default_retry: Option<Retry>,
     pub default_interruptible: bool,
@@ -377,7 +461,7 @@ impl Pipeline {
         Pipeline {
             header,
             stages: Stage::ALL.to_vec(),
-            variables: Vec::new(),
+            variables: Variables::new(),
             default_retry: None,
             default_interruptible: false,
             jobs: Vec::new(),

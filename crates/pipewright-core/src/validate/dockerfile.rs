@@ -220,6 +220,54 @@ pub fn stage_names(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Every stage in order, by its `AS` name (lowercased) or `None` when it has none.
+pub fn stage_list(text: &str) -> Vec<Option<String>> {
+    parse(text)
+        .instructions
+        .iter()
+        .filter(|i| i.keyword == "FROM")
+        .map(|i| from_parts(&i.args).1)
+        .collect()
+}
+
+/// The working directory a stage's commands run in: its last absolute `WORKDIR`, else the
+/// one of the stage it is built `FROM`, else `/`. Relative `WORKDIR`s are joined.
+pub fn stage_workdir(text: &str, stage: &str) -> String {
+    let mut dirs: Vec<(Option<String>, String)> = Vec::new();
+    for i in parse(text).instructions {
+        match i.keyword.as_str() {
+            "FROM" => {
+                let (base, name) = from_parts(&i.args);
+                let inherited = base
+                    .map(str::to_ascii_lowercase)
+                    .and_then(|b| {
+                        dirs.iter()
+                            .rev()
+                            .find(|(n, _)| n.as_deref() == Some(b.as_str()))
+                    })
+                    .map(|(_, d)| d.clone())
+                    .unwrap_or_else(|| "/".to_string());
+                dirs.push((name, inherited));
+            }
+            "WORKDIR" => {
+                if let Some((_, dir)) = dirs.last_mut() {
+                    let arg = i.args.trim().trim_matches('"');
+                    *dir = if arg.starts_with('/') {
+                        arg.to_string()
+                    } else {
+                        format!("{}/{arg}", dir.trim_end_matches('/'))
+                    };
+                }
+            }
+            _ => {}
+        }
+    }
+    dirs.into_iter()
+        .find(|(n, _)| n.as_deref() == Some(stage))
+        .map(|(_, d)| d)
+        .unwrap_or_else(|| "/".to_string())
+}
+
 /// Splits `FROM [--flags] image [AS name]`.
 fn from_parts(args: &str) -> (Option<&str>, Option<String>) {
     let words: Vec<&str> = args

@@ -26,7 +26,7 @@ mod text;
 mod yaml_doc;
 
 pub use catalog::{Rule, Target, RULES};
-pub use dockerfile::stage_names;
+pub use dockerfile::{stage_list, stage_names, stage_workdir};
 pub use fix::FixOutcome;
 pub use schema::{GITLAB_CI_SCHEMA, GITLAB_CI_SCHEMA_NOTICE};
 
@@ -123,6 +123,9 @@ pub struct ValidatorSettings {
     /// The pipeline is one pipewright owns: the nine stages, in order, each with a job, and
     /// the `learn` job are required.
     pub owned: bool,
+    /// Stages of an owned pipeline left out on purpose (the team's `skip_stages`, or build,
+    /// security and push in a repository of libraries only, which ships no image).
+    pub left_out: Vec<String>,
     /// The port the service listens on; the Dockerfile must `EXPOSE` it.
     pub expected_port: Option<u16>,
     /// How an outside image is renamed into the registry by the `image-registry` fix:
@@ -173,6 +176,7 @@ impl Default for ValidatorSettings {
                 .collect(),
             credential_variables: Vec::new(),
             owned: false,
+            left_out: Vec::new(),
             expected_port: None,
             image_path_template: Some("{registry}/apm-repo/demo/{image}:{tag}".to_string()),
         }

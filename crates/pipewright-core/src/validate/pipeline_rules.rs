@@ -244,7 +244,7 @@ pub fn check(
     check_trusted_variables(doc, &allow, &facts.defs, &mut out);
     check_includes(&model, &allow, &mut out);
     if settings.owned {
-        check_owned(&model, &mut out);
+        check_owned(&model, settings, &mut out);
     }
     out
 }
@@ -1036,7 +1036,12 @@ fn check_includes(m: &Model<'_>, allow: &AllowList, out: &mut Vec<Finding>) {
     }
 }
 
-fn check_owned(m: &Model<'_>, out: &mut Vec<Finding>) {
+fn check_owned(m: &Model<'_>, settings: &ValidatorSettings, out: &mut Vec<Finding>) {
+    let expected: Vec<&str> = NINE_STAGES
+        .iter()
+        .copied()
+        .filter(|s| !settings.left_out.iter().any(|l| l == s))
+        .collect();
     let stages_pos = m.doc.key_pos("/stages");
     let declared: Vec<&str> = if m.stages_declared {
         m.stages
@@ -1047,7 +1052,7 @@ fn check_owned(m: &Model<'_>, out: &mut Vec<Finding>) {
     } else {
         Vec::new()
     };
-    let missing: Vec<&str> = NINE_STAGES
+    let missing: Vec<&str> = expected
         .iter()
         .copied()
         .filter(|s| !declared.contains(s))
@@ -1056,24 +1061,24 @@ fn check_owned(m: &Model<'_>, out: &mut Vec<Finding>) {
         out.push(OWNED_STAGES.at(
             stages_pos,
             format!(
-                "the pipeline lacks the stage(s) {}; pipewright's pipelines have all nine: {}",
+                "the pipeline lacks the stage(s) {}; pipewright's pipelines have these: {}",
                 missing.join(", "),
-                NINE_STAGES.join(", ")
+                expected.join(", ")
             ),
         ));
     } else {
         let order: Vec<&str> = declared
             .iter()
             .copied()
-            .filter(|s| NINE_STAGES.contains(s))
+            .filter(|s| expected.contains(s))
             .collect();
-        if order != NINE_STAGES {
+        if order != expected {
             out.push(OWNED_STAGES.at(
                 stages_pos,
                 format!(
                     "the nine stages are out of order ({}); expected {}",
                     order.join(", "),
-                    NINE_STAGES.join(", ")
+                    expected.join(", ")
                 ),
             ));
         }

@@ -8,7 +8,7 @@
 //! internal = "$NEXUS_INTERNAL_REGISTRY"  # Kaniko pushes, in-container pulls
 //! base_default = "ai-nexus:5001"         # default of the Dockerfiles' BASE_REGISTRY
 //! image_path = "{registry}/apm-repo/demo/{image}:{tag}"
-//! insecure = true
+//! insecure = false                     # true turns TLS verification off (plain-HTTP/self-signed Nexus)
 //! [generate]
 //! image_name = "shop"
 //! skip_stages = ["sast"]
@@ -16,10 +16,18 @@
 //! replace_dockerfile = false
 //! [validate]
 //! allowed_hosts = ["hooks.example.com"]
+//! [tools]                                # override the tool image table (generate/tools.rs)
+//! trivy = "0.75.0"                       # a tag
+//! kaniko = { image = "kaniko", tag = "v1.27.6-debug", upstream = "ghcr.io/osscontainertools/kaniko" }
+//! [mirrors]                              # package mirrors (or PIPEWRIGHT_MIRROR_PYPI/_NPM/_GO)
+//! pypi = "$NEXUS_PYPI_URL"               # a CI/CD variable, or a URL without credentials
+//! npm = "https://nexus.example.com/repository/npm/"
+//! go = "https://nexus.example.com/repository/go/"
 //! ```
 
 use clap::Args;
-use pipewright_core::generate::GeneratorSettings;
+use pipewright_core::generate::mirrors::MIRRORS;
+use pipewright_core::generate::{GeneratorSettings, ToolImages};
 use pipewright_core::pipeline::Stage;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -33,6 +41,26 @@ struct ConfigFile {
     generate: GenerateSection,
     #[serde(default)]
     validate: ValidateSection,
+    #[serde(default)]
+    tools: std::collections::BTreeMap<String, ToolOverride>,
+    #[serde(default)]
+    mirrors: std::collections::BTreeMap<String, String>,
+}
+
+/// One `[tools]` entry: a tag, or the parts of the row to replace.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum ToolOverride {
+    Tag(String),
+    Row(ToolRow),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ToolRow {
+    image: Option<String>,
+    tag: Option<String>,
+    upstream: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -112,6 +140,10 @@ pub enum ConfigError {
     Stage(String),
     #[error("the image path template `{0}` must contain {{registry}}, {{image}} and {{tag}}")]
     ImagePath(String),
+    #[error(transparent)]
+    Tool(#[from] pipewright_core::generate::tools::UnknownTool),
+    #[error(transparent)]
+    Mirror(#[from] pipewright_core::generate::mirrors::MirrorError),
 }
 
 /// Settings for the generator plus the validator's extra allowed hosts.
@@ -141,6 +173,12 @@ pub fn load_base(config: Option<&Path>) -> Result<Settings, ConfigError> {
         Some(p) => Some(p.to_path_buf()),
         None => Some(PathBuf::from("pipewright.toml")).filter(|p| p.exists()),
     };
+    // Mirrors from the environment apply to every repository; the file's values win.
+    for (_, key, var, _) in MIRRORS {
+        if let Some(v) = env(var) {
+            g.mirrors.set(key, &v)?;
+        }
+    }
     if let Some(path) = path {
         let file = read_file(&path)?;
         let r = file.registry;
@@ -174,7 +212,18 @@ pub fn load_base(config: Option<&Path>) -> Result<Settings, ConfigError> {
                 .push(Stage::parse(&s).ok_or(ConfigError::Stage(s))?);
         }
         allowed_hosts.extend(file.validate.allowed_hosts.unwrap_or_default());
+        for (key, value) in file.tools {
+            let tool = ToolImages::tool_for_key(&key)?;
+            match value {
+                ToolOverride::Tag(tag) => g.tools.set(tool, None, Some(tag), None),
+                ToolOverride::Row(r) => g.tools.set(tool, r.image, r.tag, r.upstream),
+            }
+        }
+        for (key, value) in &file.mirrors {
+            g.mirrors.set(key, value)?;
+        }
     }
+
     // The concrete internal registry (pipewright's own environment) is the best default for
     // builds outside CI; inside CI the job passes $NEXUS_INTERNAL_REGISTRY.
     if let Some(v) = env("NEXUS_INTERNAL_REGISTRY").or_else(|| env("NEXUS_REGISTRY")) {

@@ -704,6 +704,7 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
             "NUGET_PACKAGES".to_string(),
             format!("$CI_PROJECT_DIR/{nuget}"),
         )],
+        test_variables: Vec::new(),
         cache: Some(lock_cache(ctx, &key_refs, &[".nuget/packages"], "nuget")),
         compile_artifacts: Vec::new(),
         test_setup,

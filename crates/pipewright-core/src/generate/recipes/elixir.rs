@@ -305,6 +305,7 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
         build_image: ("elixir".into(), tag),
         compile,
         compile_variables,
+        test_variables: Vec::new(),
         cache: Some(lock_cache(
             ctx,
             &["mix.lock", "mix.exs"],

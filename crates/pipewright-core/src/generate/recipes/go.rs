@@ -7,13 +7,70 @@
 use super::jvm::{resolve, under};
 use super::{dockerfile_base, dockerignore, finish_runtime, lock_cache, Lint, Recipe};
 use crate::dockerfile::{Instruction, Stage};
-use crate::generate::ServiceContext;
+use crate::generate::{ServiceContext, Tool};
 use crate::index::{file_name, join, parent_dir};
 use crate::stack::Role;
 
-/// golangci-lint per Go release line: a binary analyses code up to the Go version it was
-/// built with, and `--out-format` (used below) exists in v1 only.
-const GOLANGCI: &[(&str, &str)] = &[("1.24", "v1.64.8"), ("", "v1.61.0")];
+/// golangci-lint's two configuration formats: v2 refuses a v1 file and v1 a v2 file, so the
+/// configuration's major version chooses the tool (and its flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LintMajor {
+    V1,
+    V2,
+}
+
+/// Per major: the tool image, the report flags and the module `go install` takes.
+struct GolangciMajor {
+    major: LintMajor,
+    tool: Tool,
+    report_flags: &'static str,
+    module: &'static str,
+    /// The newest Go the last release of this major analyses (v1 stopped at Go 1.24).
+    max_go: Option<&'static str>,
+}
+
+const GOLANGCI_MAJORS: &[GolangciMajor] = &[
+    GolangciMajor {
+        major: LintMajor::V2,
+        tool: Tool::GolangciLint,
+        report_flags:
+            "--output.checkstyle.path \"$CI_PROJECT_DIR/lint-report.xml\" --output.text.path stdout",
+        module: "github.com/golangci/golangci-lint/v2/cmd/golangci-lint",
+        max_go: None,
+    },
+    GolangciMajor {
+        major: LintMajor::V1,
+        tool: Tool::GolangciLintV1,
+        report_flags:
+            "--out-format \"checkstyle:$CI_PROJECT_DIR/lint-report.xml,colored-line-number\"",
+        module: "github.com/golangci/golangci-lint/cmd/golangci-lint",
+        max_go: Some("1.24"),
+    },
+];
+
+/// The format of a golangci-lint configuration: `version: "2"` (YAML), `version = "2"`
+/// (TOML) or `"version": "2"` (JSON) is v2; a file without it is v1.
+fn config_major(text: &str) -> LintMajor {
+    let v2 = text.lines().any(|line| {
+        let line = line.trim().trim_start_matches('"');
+        let Some(rest) = line.strip_prefix("version") else {
+            return false;
+        };
+        let value = rest
+            .trim_start_matches('"')
+            .trim_start()
+            .trim_start_matches([':', '='])
+            .trim()
+            .trim_matches([',', '"', '\''])
+            .trim();
+        value == "2" || value.starts_with("2.")
+    });
+    if v2 {
+        LintMajor::V2
+    } else {
+        LintMajor::V1
+    }
+}
 
 /// golangci-lint configuration files, in the order it looks for them.
 const GOLANGCI_CONFIGS: &[&str] = &[
@@ -69,15 +126,14 @@ fn target(ctx: &ServiceContext<'_>) -> Target {
     }
 }
 
-/// The golangci-lint release for a Go version (`1.23.1`, `1.22`).
-fn golangci_version(go: &str) -> &'static str {
+/// `a > b` for dotted versions (`1.25.1` against `1.24`).
+fn newer_than(a: &str, b: &str) -> bool {
     let parse = |v: &str| -> Vec<u64> { v.split('.').map(|p| p.parse().unwrap_or(0)).collect() };
-    let have = parse(go);
-    GOLANGCI
-        .iter()
-        .find(|(min, _)| min.is_empty() || have >= parse(min))
-        .map(|(_, v)| *v)
-        .unwrap_or("v1.61.0")
+    let (a, b) = (parse(a), parse(b));
+    a.iter()
+        .zip(b.iter())
+        .find(|(x, y)| x != y)
+        .is_some_and(|(x, y)| x > y)
 }
 
 /// The golangci-lint configuration at or above the service folder, if any.
@@ -209,8 +265,19 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
     let target = target(ctx);
     let vendored = ctx.has("vendor/modules.txt");
     let has_sum = ctx.has("go.sum");
-    let lint_version = golangci_version(&version);
     let config = golangci_config(ctx);
+    // Without a configuration the current major runs with its default linters.
+    let major = config
+        .as_deref()
+        .and_then(|c| ctx.index.text(c))
+        .map(config_major)
+        .unwrap_or(LintMajor::V2);
+    let golangci = GOLANGCI_MAJORS
+        .iter()
+        .find(|m| m.major == major)
+        .unwrap_or(&GOLANGCI_MAJORS[0]);
+    let lint_image = ctx.settings.tools.get(golangci.tool).clone();
+    let lint_version = lint_image.tag.clone();
     let mut notes = vec![format!(
         "Go image golang:{tag}; modules downloaded from go.mod{} before the code is copied",
         if has_sum { "/go.sum" } else { "" }
@@ -238,7 +305,7 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
     // Dockerfile
     let mut d = dockerfile_base(ctx);
     let mut lint_tool = Stage::new(
-        ctx.base_image("golangci-lint", lint_version),
+        ctx.base_image(&lint_image.image, &lint_version),
         "golangci-lint",
     );
     lint_tool.comment = vec![
@@ -404,24 +471,38 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
     };
     let lint = Lint {
         tool: "golangci-lint".into(),
-        command: format!(
-            "golangci-lint run --out-format \"checkstyle:$CI_PROJECT_DIR/lint-report.xml,colored-line-number\"{timeout}"
-        ),
+        command: format!("golangci-lint run {}{timeout}", golangci.report_flags),
         report: "lint-report.xml".into(),
         sonar_property: Some("sonar.go.golangci-lint.reportPaths".into()),
         enforced: config.is_some(),
         why: match &config {
             Some(c) => format!("golangci-lint is configured by {c}, so it is enforced"),
-            None => "the project does not configure golangci-lint, so its default linters are advisory".into(),
+            None => {
+                "the project does not configure golangci-lint, so its default linters are advisory"
+                    .into()
+            }
         },
     };
     notes.push(format!(
-        "linter: golangci-lint {lint_version} ({}); checkstyle report for SonarQube",
+        "linter: golangci-lint {lint_version} ({}{}); checkstyle report for SonarQube",
+        match (&config, major) {
+            (Some(c), LintMajor::V1) => format!("{c} is a v1 configuration (no `version: \"2\"`), which golangci-lint v2 refuses, so v1 runs; "),
+            (Some(c), LintMajor::V2) => format!("{c} is a v2 configuration, so v2 runs; "),
+            (None, _) => String::new(),
+        },
         lint.why
     ));
+    if let Some(max) = golangci.max_go.filter(|max| newer_than(&version, max)) {
+        warnings.push(format!(
+            "golangci-lint v1 analyses Go up to {max}, and the project uses Go {version}: migrate the configuration with `golangci-lint migrate` so that v2 runs"
+        ));
+    }
     let test_setup = vec![
         "go mod download".to_string(),
-        format!("GOTOOLCHAIN=auto go install github.com/golangci/golangci-lint/cmd/golangci-lint@{lint_version}"),
+        format!(
+            "GOTOOLCHAIN=auto go install {}@{lint_version}",
+            golangci.module
+        ),
         "export APP_DIR=\"$PWD\"".to_string(),
     ];
 
@@ -429,6 +510,7 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
         build_image: ("golang".into(), tag),
         compile,
         compile_variables,
+        test_variables: Vec::new(),
         cache: Some(lock_cache(
             ctx,
             &["go.sum", "go.mod"],
@@ -457,10 +539,29 @@ mod tests {
     use crate::stack::{BuildTool, Language};
 
     #[test]
-    fn golangci_follows_the_go_version() {
-        assert_eq!(golangci_version("1.23.1"), "v1.61.0");
-        assert_eq!(golangci_version("1.21"), "v1.61.0");
-        assert_eq!(golangci_version("1.24.2"), "v1.64.8");
+    fn the_configuration_format_chooses_the_golangci_major() {
+        assert_eq!(
+            config_major("version: \"2\"\nlinters:\n  default: standard\n"),
+            LintMajor::V2
+        );
+        assert_eq!(config_major("version: 2\n"), LintMajor::V2);
+        assert_eq!(config_major("version = \"2\"\n"), LintMajor::V2);
+        assert_eq!(
+            config_major("{\n  \"version\": \"2\",\n  \"linters\": {}\n}"),
+            LintMajor::V2
+        );
+        assert_eq!(
+            config_major("linters:\n  enable:\n    - gofmt\n"),
+            LintMajor::V1
+        );
+        assert_eq!(config_major("run:\n  go: \"1.22\"\n"), LintMajor::V1);
+    }
+
+    #[test]
+    fn go_versions_compare_by_number() {
+        assert!(newer_than("1.25.1", "1.24"));
+        assert!(!newer_than("1.24.2", "1.24"));
+        assert!(!newer_than("1.9", "1.24"));
     }
 
     #[test]

@@ -502,6 +502,7 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
         build_image: (image, tag),
         compile,
         compile_variables: m.cache_vars.clone(),
+        test_variables: Vec::new(),
         cache: Some(lock_cache(ctx, LOCKS, &m.cache_paths, "node")),
         compile_artifacts: Vec::new(),
         test_setup,

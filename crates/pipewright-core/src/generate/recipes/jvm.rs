@@ -851,6 +851,7 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
         build_image,
         compile,
         compile_variables,
+        test_variables: Vec::new(),
         cache: Some(cache),
         compile_artifacts,
         test_setup,

@@ -58,6 +58,10 @@ pub struct Recipe {
     /// `compile` commands, run in the service folder.
     pub compile: Vec<String>,
     pub compile_variables: Vec<(String, String)>,
+    /// Variables the test job sets beyond the database conventions of `test_services.rs`:
+    /// names the application itself reads (found in its settings or test configuration).
+    /// They replace a convention's value of the same name.
+    pub test_variables: Vec<(String, String)>,
     /// The dependency cache, keyed on lock files (paths relative to the repository root).
     pub cache: Option<Cache>,
     /// Build outputs kept from `compile` (relative to the service folder).

@@ -722,6 +722,7 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
         build_image: ("composer".into(), COMPOSER_TAG.into()),
         compile,
         compile_variables,
+        test_variables: Vec::new(),
         cache: Some(lock_cache(
             ctx,
             &["composer.lock", "composer.json"],

@@ -422,6 +422,7 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
         build_image: ("python".into(), tag),
         compile,
         compile_variables,
+        test_variables: Vec::new(),
         cache: Some(lock_cache(ctx, &inst.lock, &inst.cache_paths, "python")),
         compile_artifacts: Vec::new(),
         test_setup,

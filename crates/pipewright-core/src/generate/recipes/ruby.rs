@@ -907,6 +907,7 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
         build_image: ("ruby".into(), tag),
         compile,
         compile_variables,
+        test_variables: Vec::new(),
         cache: Some(lock_cache(
             ctx,
             &["Gemfile.lock", "Gemfile"],

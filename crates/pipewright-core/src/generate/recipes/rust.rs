@@ -223,6 +223,7 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
         build_image: ("rust".into(), tag),
         compile,
         compile_variables: vec![("CARGO_HOME".into(), "$CI_PROJECT_DIR/.cargo".into())],
+        test_variables: Vec::new(),
         cache: Some(lock_cache(
             ctx,
             &["Cargo.lock", "Cargo.toml"],
