@@ -1,6 +1,7 @@
 //! The built-in generator on every fixture repository: the pipeline has the nine stages in
-//! order and the ten jobs per service, every job's stage and needs are consistent, and an
-//! `insta` snapshot pins each generated file.
+//! order (fewer only when no service ships an image), the ten jobs per application and the
+//! seven per library (no build, security scan or push), every job's stage and needs are
+//! consistent, and an `insta` snapshot pins each generated file.
 
 mod common;
 
@@ -12,6 +13,7 @@ use serde_json::Value;
 const STAGES: [&str; 9] = [
     "compile", "build", "test", "sast", "quality", "security", "push", "notify", "learn",
 ];
+/// The jobs of an application.
 const JOBS: [&str; 10] = [
     "compile",
     "build",
@@ -20,6 +22,16 @@ const JOBS: [&str; 10] = [
     "quality",
     "security",
     "push",
+    "notify-success",
+    "notify-failure",
+    "learn",
+];
+/// The jobs of a library: it ships no image, so nothing is built, scanned or pushed.
+const LIBRARY_JOBS: [&str; 7] = [
+    "compile",
+    "test",
+    "sast",
+    "quality",
     "notify-success",
     "notify-failure",
     "learn",
@@ -49,7 +61,11 @@ fn fixture_names() -> Vec<String> {
 }
 
 /// Checks the structure every generated pipeline must have; returns a description of what is wrong.
-pub fn check_structure(yaml: &str, services: &[String], monorepo: bool) -> Result<(), String> {
+pub fn check_structure(
+    yaml: &str,
+    services: &[(String, bool)],
+    monorepo: bool,
+) -> Result<(), String> {
     let doc = pipewright_core::yaml::to_json(yaml).map_err(|e| format!("does not parse: {e}"))?;
     let stages: Vec<&str> = doc["stages"]
         .as_array()
@@ -57,23 +73,40 @@ pub fn check_structure(yaml: &str, services: &[String], monorepo: bool) -> Resul
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    if stages != STAGES {
-        return Err(format!("stages are {stages:?}"));
+    let any_image = services.iter().any(|(_, library)| !library);
+    let expected: Vec<&str> = STAGES
+        .iter()
+        .copied()
+        .filter(|s| any_image || !["build", "security", "push"].contains(s))
+        .collect();
+    if stages != expected {
+        return Err(format!("stages are {stages:?}, expected {expected:?}"));
     }
     let obj = doc.as_object().ok_or("not a mapping")?;
     let jobs: Vec<&String> = obj
         .keys()
         .filter(|k| !TOP_LEVEL.contains(&k.as_str()) && !k.starts_with('.'))
         .collect();
-    if jobs.len() != 10 * services.len() {
+    let want: usize = services
+        .iter()
+        .map(|(_, library)| {
+            if *library {
+                LIBRARY_JOBS.len()
+            } else {
+                JOBS.len()
+            }
+        })
+        .sum();
+    if jobs.len() != want {
         return Err(format!(
-            "{} jobs for {} service(s): {jobs:?}",
+            "{} jobs for {} service(s), expected {want}: {jobs:?}",
             jobs.len(),
             services.len()
         ));
     }
-    for svc in services {
-        for base in JOBS {
+    for (svc, library) in services {
+        let bases: &[&str] = if *library { &LIBRARY_JOBS } else { &JOBS };
+        for base in bases.iter().copied() {
             let name = if monorepo {
                 format!("{base}:{svc}")
             } else {
@@ -112,7 +145,7 @@ pub fn check_structure(yaml: &str, services: &[String], monorepo: bool) -> Resul
 }
 
 #[test]
-fn every_fixture_gets_nine_stages_and_ten_jobs_per_service() {
+fn every_fixture_gets_the_stages_and_the_jobs_of_each_service_role() {
     let mut failures = Vec::new();
     for name in fixture_names() {
         let path = common::fixtures_dir().join(&name);
@@ -129,7 +162,7 @@ fn every_fixture_gets_nine_stages_and_ten_jobs_per_service() {
             }
         };
         let monorepo = profile.services.len() > 1;
-        let slugs: Vec<String> = profile
+        let slugs: Vec<(String, bool)> = profile
             .services
             .iter()
             .map(|s| {
@@ -138,7 +171,10 @@ fn every_fixture_gets_nine_stages_and_ten_jobs_per_service() {
                 } else {
                     s.path.as_str()
                 };
-                p.rsplit('/').next().unwrap_or(p).to_ascii_lowercase()
+                (
+                    p.rsplit('/').next().unwrap_or(p).to_ascii_lowercase(),
+                    s.role == pipewright_core::stack::Role::Library,
+                )
             })
             .collect();
         if let Err(e) = check_structure(&bundle.files[".gitlab-ci.yml"], &slugs, monorepo) {
