@@ -232,8 +232,9 @@ pub const NOT_SERVICE_FOLDERS: &[&str] = &[
     "samples",
 ];
 
-/// Source folders: a manifest below a service's `src/` belongs to that service's
-/// code (a package of the application), not to a service of its own.
+/// Source folders: a manifest below an application's `src/` belongs to that application's
+/// code (a package of it), not to a service of its own. Only below an application: a .NET
+/// solution or a workspace root keeps its member projects in `src/`.
 const SOURCE_FOLDERS: &[&str] = &["src"];
 
 /// Paths that never hold a service of their own, even with a manifest: hidden tool folders,
@@ -244,10 +245,10 @@ fn is_fixture_path(dir: &str) -> bool {
         .any(|c| c.starts_with('.') || NOT_SERVICE_FOLDERS.contains(&c))
 }
 
-/// True when `dir` lies in the source folder of another candidate (`src/app/core` below an
+/// True when `dir` lies in the source folder of one of `apps` (`src/app/core` below an
 /// application at the root).
-fn is_inside_source_of(dir: &str, others: &BTreeSet<String>) -> bool {
-    others.iter().any(|other| {
+fn is_inside_source_of<'a>(dir: &str, mut apps: impl Iterator<Item = &'a String>) -> bool {
+    apps.any(|other| {
         other != dir && is_below(dir, other) && {
             let rest = if other.is_empty() {
                 dir
@@ -291,6 +292,14 @@ pub fn analyze(index: &RepoIndex, root: &str) -> StackProfile {
             .collect();
         resolved.push((dir.clone(), primary, secondary));
     }
+
+    // A package inside an application's source folder is part of that application.
+    let apps: Vec<String> = resolved
+        .iter()
+        .filter(|(_, c, _)| c.role == Role::Application)
+        .map(|(d, _, _)| d.clone())
+        .collect();
+    resolved.retain(|(dir, _, _)| !is_inside_source_of(dir, apps.iter()));
 
     // Workspace roots that only list members are not services when members were found.
     let all_dirs: Vec<String> = resolved.iter().map(|(d, _, _)| d.clone()).collect();
@@ -364,7 +373,7 @@ pub fn analyze(index: &RepoIndex, root: &str) -> StackProfile {
 }
 
 /// Folders holding a manifest of any ecosystem, outside vendored, generated, documentation,
-/// test, example and fixture paths and outside another candidate's source folder; sorted.
+/// test, example and fixture paths; sorted.
 fn candidate_dirs(index: &RepoIndex) -> Vec<String> {
     let mut dirs = BTreeSet::new();
     for (dir, mut files) in index.folders() {
@@ -384,10 +393,7 @@ fn candidate_dirs(index: &RepoIndex) -> Vec<String> {
             dirs.insert(dir.to_string());
         }
     }
-    dirs.iter()
-        .filter(|d| !is_inside_source_of(d, &dirs))
-        .cloned()
-        .collect()
+    dirs.into_iter().collect()
 }
 
 fn is_below(path: &str, dir: &str) -> bool {
