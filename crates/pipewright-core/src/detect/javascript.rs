@@ -1103,7 +1103,13 @@ fn node_proofs(ctx: &DirContext<'_>) -> Vec<(String, String)> {
                         digits.parse().ok()
                     })
                     .collect();
-                majors.sort_unstable_by(|a, b| b.cmp(a));
+                // Newest first, the releases pipewright supports before the others.
+                let supported = |m: &u32| {
+                    crate::generate::versions::SUPPORTED
+                        .iter()
+                        .any(|(r, lines)| *r == "node" && lines.contains(&m.to_string().as_str()))
+                };
+                majors.sort_unstable_by(|a, b| supported(b).cmp(&supported(a)).then(b.cmp(a)));
                 for m in majors {
                     proofs.push((
                         m.to_string(),
@@ -1651,6 +1657,151 @@ mod tests {
         let profile = crate::detect::analyze(&idx, "t");
         let paths: Vec<&str> = profile.services.iter().map(|s| s.path.as_str()).collect();
         assert_eq!(paths, vec!["."]);
+    }
+
+    fn specs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn npm_locks_are_compared_by_the_roots_specs() {
+        let lock = r#"{"lockfileVersion":3,"packages":{"":{"dependencies":{"express":"^4.21.1"},"devDependencies":{"jest":"^29.7.0"}}}}"#;
+        let ok = specs(&[("express", "^4.21.1"), ("jest", "^29.7.0")]);
+        assert_eq!(npm_lock_state(lock, &ok), LockState::Agrees);
+        let changed = specs(&[("express", "^5.0.0"), ("jest", "^29.7.0"), ("pino", "^9")]);
+        let LockState::Stale(diffs) = npm_lock_state(lock, &changed) else {
+            panic!("stale expected");
+        };
+        assert_eq!(
+            diffs,
+            [
+                "express: package.json asks for ^5.0.0, the lock has ^4.21.1",
+                "pino@^9 is not in the lock"
+            ]
+        );
+        // v1 records names only.
+        let v1 = r#"{"lockfileVersion":1,"dependencies":{"express":{"version":"4.17.1"}}}"#;
+        assert_eq!(
+            npm_lock_state(v1, &specs(&[("express", "^4")])),
+            LockState::Agrees
+        );
+        assert_eq!(npm_lock_state("{}", &ok), LockState::Unknown);
+    }
+
+    #[test]
+    fn yarn_locks_must_hold_every_declared_descriptor() {
+        let classic = "# yarn lockfile v1\n\n\n\"@nestjs/core@^10.3.8\", \"@nestjs/core@^10.0.0\":\n  version \"10.3.8\"\n\nexpress@^4.18.2:\n  version \"4.18.2\"\n";
+        assert_eq!(
+            yarn_lock_state(
+                classic,
+                &specs(&[("@nestjs/core", "^10.3.8"), ("express", "^4.18.2")])
+            ),
+            LockState::Agrees
+        );
+        assert!(matches!(
+            yarn_lock_state(classic, &specs(&[("express", "^4.19.0")])),
+            LockState::Stale(_)
+        ));
+        let berry = "__metadata:\n  version: 8\n  cacheKey: 10c0\n\n\"next@npm:14.2.3\":\n  version: 14.2.3\n";
+        assert_eq!(
+            yarn_lock_state(berry, &specs(&[("next", "14.2.3")])),
+            LockState::Agrees
+        );
+    }
+
+    #[test]
+    fn pnpm_locks_of_every_format_give_their_specifiers() {
+        let v9 = "lockfileVersion: '9.0'\n\nimporters:\n\n  .:\n    dependencies:\n      express:\n        specifier: 4.21.1\n        version: 4.21.1\n";
+        let v6 = "lockfileVersion: '6.0'\n\ndependencies:\n  express:\n    specifier: 4.21.1\n    version: 4.21.1\n";
+        let v5 = "lockfileVersion: 5.4\n\nspecifiers:\n  express: 4.21.1\n\ndependencies:\n  express: 4.21.1\n";
+        let declared = specs(&[("express", "4.21.1")]);
+        for lock in [v9, v6, v5] {
+            assert_eq!(
+                pnpm_lock_state(lock, &declared),
+                LockState::Agrees,
+                "{lock}"
+            );
+        }
+        assert!(matches!(
+            pnpm_lock_state(v9, &specs(&[("express", "4.21.1"), ("pino", "^9")])),
+            LockState::Stale(_)
+        ));
+    }
+
+    #[test]
+    fn lock_formats_name_their_tools_major() {
+        let major = |name: &str, text: &str| lock_tool_major(name, text).map(|(m, _)| m);
+        assert_eq!(
+            major("pnpm-lock.yaml", "lockfileVersion: '9.0'\n").as_deref(),
+            Some("9")
+        );
+        assert_eq!(
+            major("pnpm-lock.yaml", "lockfileVersion: '6.0'\n").as_deref(),
+            Some("8")
+        );
+        assert_eq!(
+            major("pnpm-lock.yaml", "lockfileVersion: 5.4\n").as_deref(),
+            Some("7")
+        );
+        assert_eq!(
+            major("yarn.lock", "# yarn lockfile v1\n").as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            major("yarn.lock", "__metadata:\n  version: 6\n  cacheKey: 8\n").as_deref(),
+            Some("3")
+        );
+        assert_eq!(major("pnpm-lock.yaml", "nothing: here\n"), None);
+    }
+
+    #[test]
+    fn ci_and_dockerfiles_prove_node_versions() {
+        let idx = index(&[
+            (
+                "package.json",
+                r#"{"name":"a","engines":{"node":">=18"},"dependencies":{"express":"^4"}}"#,
+            ),
+            (
+                ".github/workflows/ci.yml",
+                "jobs:\n  t:\n    strategy:\n      matrix:\n        node-version: [18.x, 20.x, 24.x]\n",
+            ),
+        ]);
+        let ctx = DirContext::new(&idx, "");
+        let c = JavaScript.detect(&ctx).expect("candidate");
+        let node = c.versions.iter().find(|v| v.name == "node").expect("node");
+        // 24 is newer but not supported; 20 is the newest supported one the matrix proves.
+        assert_eq!(node.value, "20");
+        assert!(node.source.contains("which >=18"), "{node:?}");
+        let idx = index(&[
+            (
+                "package.json",
+                r#"{"name":"a","engines":{"node":">=18"},"dependencies":{"express":"^4"}}"#,
+            ),
+            ("Dockerfile", "FROM node:20-alpine AS build\n"),
+        ]);
+        let ctx = DirContext::new(&idx, "");
+        let c = JavaScript.detect(&ctx).expect("candidate");
+        let node = c.versions.iter().find(|v| v.name == "node").expect("node");
+        assert_eq!(
+            (node.value.as_str(), node.source.contains("Dockerfile")),
+            ("20", true)
+        );
+        // An exact pin stays.
+        let idx = index(&[
+            (
+                "package.json",
+                r#"{"name":"a","dependencies":{"express":"^4"}}"#,
+            ),
+            (".nvmrc", "22.11.0\n"),
+            ("Dockerfile", "FROM node:20-alpine\n"),
+        ]);
+        let ctx = DirContext::new(&idx, "");
+        let c = JavaScript.detect(&ctx).expect("candidate");
+        let node = c.versions.iter().find(|v| v.name == "node").expect("node");
+        assert_eq!(node.value, "22.11.0");
     }
 
     #[test]

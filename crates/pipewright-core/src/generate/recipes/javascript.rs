@@ -58,6 +58,18 @@ const LOCAL_BINS: &[&str] = &[
     "react-router-serve",
 ];
 
+/// How a start command names a package script (`npm run start:prod`, `yarn start`): the
+/// image runs what the script runs, so the process is not a package manager.
+const SCRIPT_RUNNERS: &[&str] = &[
+    "npm run ",
+    "yarn run ",
+    "pnpm run ",
+    "bun run ",
+    "npm ",
+    "yarn ",
+    "pnpm ",
+];
+
 fn package_json(ctx: &ServiceContext<'_>) -> Value {
     ctx.text("package.json")
         .and_then(|t| serde_json::from_str(t).ok())
@@ -290,18 +302,14 @@ fn image_start(ctx: &ServiceContext<'_>, pkg: &Value, m: &Manager) -> Option<Str
         return Some("node build".into());
     }
     let start = ctx.service.commands.start.clone()?;
-    let via_script = [
-        format!("{} start", m.run),
-        format!("{} start", m.run.split(' ').next().unwrap_or("npm")),
-        "npm start".into(),
-        "yarn start".into(),
-        "pnpm start".into(),
-    ];
-    let cmd = if via_script.contains(&start) {
-        script(pkg, "start").map(String::from).unwrap_or(start)
-    } else {
-        start
-    };
+    let runner = format!("{} ", m.run);
+    let named = SCRIPT_RUNNERS
+        .iter()
+        .copied()
+        .chain(std::iter::once(runner.as_str()))
+        .find_map(|prefix| start.strip_prefix(prefix))
+        .and_then(|name| script(pkg, name.trim()));
+    let cmd = named.map(String::from).unwrap_or(start);
     let first = cmd.split_whitespace().next().unwrap_or("");
     Some(if LOCAL_BINS.contains(&first) {
         format!("node_modules/.bin/{cmd}")
