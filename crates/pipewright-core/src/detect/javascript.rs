@@ -21,8 +21,20 @@ pub struct JavaScript;
 const MANIFESTS: &[&str] = &["package.json", "pnpm-workspace.yaml"];
 
 /// Other files read wherever they are (outside `node_modules`).
-/// Also read for the generator: `angular.json` names the build output folder.
-const READ_FILES: &[&str] = &[".nvmrc", ".node-version", "schema.prisma", "angular.json"];
+/// Also read for the generator: `angular.json` names the build output folder; lock files are
+/// checked against `package.json` and say which major of their tool wrote them; CI files
+/// prove which Node version the project runs on.
+const READ_FILES: &[&str] = &[
+    ".nvmrc",
+    ".node-version",
+    "schema.prisma",
+    "angular.json",
+    "package-lock.json",
+    "npm-shrinkwrap.json",
+    "yarn.lock",
+    "pnpm-lock.yaml",
+    ".gitlab-ci.yml",
+];
 
 /// Entry files read for the port, when they sit at a folder's top or directly in `src/`.
 const ENTRY_FILES: &[&str] = &[
@@ -238,6 +250,18 @@ static PORT_IN_SCRIPT: LazyLock<Regex> = LazyLock::new(|| {
 static TEST_RUNNER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b(vitest|jest|mocha|playwright)\b").unwrap_or_else(|e| panic!("{e}"))
 });
+static DOCKERFILE_NODE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?mi)^\s*FROM\s+(?:--platform=\S+\s+)?(?:\S+/)?node:v?(\d+)")
+        .unwrap_or_else(|e| panic!("{e}"))
+});
+static CI_NODE_IMAGE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?m)\bimage:\s*(?:name:\s*)?['"]?(?:\S+/)?node:v?(\d+)"#)
+        .unwrap_or_else(|e| panic!("{e}"))
+});
+static WORKFLOW_NODE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?m)\bnode(?:-version|_version|js)?:\s*(?:['"]?v?(\d+)|\[([^\]\n]*)\])"#)
+        .unwrap_or_else(|e| panic!("{e}"))
+});
 static PRISMA_PROVIDER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?s)datasource\s+\w+\s*\{[^}]*?\bprovider\s*=\s*"(\w+)""#)
         .unwrap_or_else(|e| panic!("{e}"))
@@ -332,6 +356,8 @@ struct Manager {
     /// Yarn 2+ (`.yarnrc.yml`, or `packageManager` says so).
     berry: bool,
     lockfile: Option<String>,
+    /// The lock file is out of date with `package.json`: a frozen install would refuse it.
+    stale: bool,
 }
 
 impl Manager {
@@ -360,6 +386,14 @@ impl Manager {
 
     fn install(&self) -> String {
         let locked = self.lockfile.is_some();
+        if locked && self.stale {
+            // The lock cannot be installed frozen; CI defaults (yarn Berry, pnpm) are frozen.
+            return match self.tool {
+                BuildTool::Yarn if self.berry => "yarn install --no-immutable".into(),
+                BuildTool::Pnpm => "pnpm install --no-frozen-lockfile".into(),
+                tool => format!("{tool} install"),
+            };
+        }
         match (self.tool, locked) {
             (BuildTool::Yarn, true) if self.berry => "yarn install --immutable".into(),
             (BuildTool::Yarn, true) => "yarn install --frozen-lockfile".into(),
@@ -382,7 +416,10 @@ impl Ecosystem for JavaScript {
 
     fn wants(&self, path: &str, name: &str) -> bool {
         // The name first: it rules out nearly every path without searching it.
-        (MANIFESTS.contains(&name) || READ_FILES.contains(&name) || is_entry_path(path, name))
+        (MANIFESTS.contains(&name)
+            || READ_FILES.contains(&name)
+            || is_entry_path(path, name)
+            || is_workflow_file(path, name))
             && !(path.starts_with("node_modules/") || path.contains("/node_modules/"))
     }
 
@@ -410,6 +447,8 @@ impl Ecosystem for JavaScript {
         language(ctx, &mut c, &pkg.path);
         let pm = package_manager(ctx, &mut c, &pkg, root.as_ref());
         versions(ctx, &mut c, &pkg, root.as_ref());
+        tool_major_from_lock(ctx, &mut c, &pm);
+        prefer_proven_node(ctx, &mut c);
 
         for (dep, fw) in FRAMEWORK_DEPS {
             if let Some((version, section)) = pkg.deps.get(*dep) {
@@ -424,6 +463,12 @@ impl Ecosystem for JavaScript {
         commands(ctx, &mut c, &pkg, &pm);
         Some(c)
     }
+}
+
+/// GitHub Actions workflows: they name the Node versions the project is tested on.
+fn is_workflow_file(path: &str, name: &str) -> bool {
+    (name.ends_with(".yml") || name.ends_with(".yaml"))
+        && (path.starts_with(".github/workflows/") || path.contains("/.github/workflows/"))
 }
 
 /// Entry files at a folder's top or directly in `src/` (or express-generator's `bin/www`);
@@ -578,23 +623,56 @@ fn package_manager(
             break;
         }
     }
+    let states: Vec<LockState> = locks
+        .iter()
+        .map(|(p, _)| lock_state(ctx.index, p))
+        .collect();
     let tool = match chosen {
         Some((tool, _)) => tool,
         None => {
-            if let Some((path, tool)) = locks.first() {
-                c.set_build_tool(*tool, path, format!("{} is present", file_name(path)));
-                let others: BTreeSet<String> = locks
+            // Several tools' lock files: the one that agrees with package.json is the one in
+            // use; the others were left behind when the project changed tools.
+            let agreeing = states
+                .iter()
+                .position(|s| *s == LockState::Agrees)
+                .filter(|_| states.iter().any(|s| matches!(s, LockState::Stale(_))));
+            let pick = agreeing.unwrap_or(0);
+            if let Some((path, tool)) = locks.get(pick) {
+                let others: Vec<(&str, &LockState)> = locks
                     .iter()
-                    .filter(|(_, t)| t != tool)
-                    .map(|(p, _)| file_name(p).to_string())
+                    .zip(&states)
+                    .filter(|((_, t), _)| t != tool)
+                    .map(|((p, _), st)| (file_name(p), st))
                     .collect();
+                let stale_others: Vec<String> = others
+                    .iter()
+                    .filter(|(_, st)| matches!(st, LockState::Stale(_)))
+                    .map(|(name, st)| format!("{name} does not ({})", st.describe()))
+                    .collect();
+                let by_consistency = agreeing.is_some() && !stale_others.is_empty();
+                let reason = if by_consistency {
+                    format!(
+                        "{} agrees with package.json; {}",
+                        file_name(path),
+                        stale_others.join("; ")
+                    )
+                } else {
+                    format!("{} is present", file_name(path))
+                };
+                c.set_build_tool(*tool, path, reason);
                 if !others.is_empty() {
+                    let names: BTreeSet<&str> = others.iter().map(|(n, _)| *n).collect();
                     c.warn(
                         path.clone(),
                         format!(
-                            "several package managers' lock files ({}, {}); using {tool}; remove the stale one",
+                            "several package managers' lock files ({}, {}); using {tool}{}; remove the stale one",
                             file_name(path),
-                            others.into_iter().collect::<Vec<_>>().join(", ")
+                            names.into_iter().collect::<Vec<_>>().join(", "),
+                            if by_consistency {
+                                format!(", whose {} agrees with package.json", file_name(path))
+                            } else {
+                                String::new()
+                            }
                         ),
                     );
                 }
@@ -616,10 +694,23 @@ fn package_manager(
             }
         }
     };
-    let lockfile = locks
-        .iter()
-        .find(|(_, t)| *t == tool)
-        .map(|(p, _)| p.clone());
+    let chosen_lock = locks.iter().zip(&states).find(|((_, t), _)| *t == tool);
+    let lockfile = chosen_lock.map(|((p, _), _)| p.clone());
+    let stale = match chosen_lock {
+        Some(((path, _), state @ LockState::Stale(_))) => {
+            c.warn(
+                path.clone(),
+                format!(
+                    "{} is out of date with package.json ({}): a frozen install refuses it, so the pipeline installs without freezing the lock; run `{tool} install` and commit {} to get reproducible installs back",
+                    file_name(path),
+                    state.describe(),
+                    file_name(path)
+                ),
+            );
+            true
+        }
+        _ => false,
+    };
     let mut berry = chosen.is_some_and(|(_, b)| b);
     if tool == BuildTool::Yarn && !berry {
         if let Some(rc) = lock_dirs
@@ -650,6 +741,277 @@ fn package_manager(
         tool,
         berry,
         lockfile,
+        stale,
+    }
+}
+
+/// `pnpm-lock.yaml` `lockfileVersion` prefix → the pnpm major that writes it (pnpm 10 writes
+/// 9.0 too, but changes which install scripts run; 9 reads every 9.0 lock the same way).
+const PNPM_LOCK_MAJORS: &[(&str, &str)] = &[
+    ("9.", "9"),
+    ("6.", "8"),
+    ("5.4", "7"),
+    ("5.3", "6"),
+    ("5.", "5"),
+];
+
+/// Yarn Berry `yarn.lock` `__metadata.version` → the yarn major that writes it.
+const YARN_LOCK_MAJORS: &[(&str, &str)] =
+    &[("4", "2"), ("5", "3"), ("6", "3"), ("7", "4"), ("8", "4")];
+
+/// The `package.json` sections a lock file records.
+const LOCKED_SECTIONS: &[&str] = &["dependencies", "devDependencies", "optionalDependencies"];
+
+/// How a lock file agrees with `package.json`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockState {
+    /// Every dependency `package.json` declares is locked as written.
+    Agrees,
+    /// What differs (`express@^4.19.2 is not in the lock` …): a frozen install refuses it.
+    Stale(Vec<String>),
+    /// Not read (too large, not text) or in a shape this check does not know.
+    Unknown,
+}
+
+impl LockState {
+    /// The differences as one phrase, the first few named.
+    pub fn describe(&self) -> String {
+        match self {
+            LockState::Stale(diffs) => {
+                let mut text = diffs.iter().take(3).cloned().collect::<Vec<_>>().join("; ");
+                if diffs.len() > 3 {
+                    text.push_str(&format!("; {} more", diffs.len() - 3));
+                }
+                text
+            }
+            LockState::Agrees => "agrees with package.json".into(),
+            LockState::Unknown => "not checked".into(),
+        }
+    }
+}
+
+/// The dependencies `package.json` declares in the sections lock files record: name → spec.
+fn declared_specs(pkg: &Value) -> BTreeMap<String, String> {
+    let mut specs = BTreeMap::new();
+    for section in LOCKED_SECTIONS {
+        if let Some(map) = pkg.get(section).and_then(Value::as_object) {
+            for (name, spec) in map {
+                if let Some(spec) = spec.as_str() {
+                    specs
+                        .entry(name.clone())
+                        .or_insert_with(|| spec.to_string());
+                }
+            }
+        }
+    }
+    specs
+}
+
+/// Compares declared specs with locked ones (name → spec as the lock records it).
+fn compare_specs(
+    declared: &BTreeMap<String, String>,
+    locked: &BTreeMap<String, String>,
+) -> LockState {
+    let mut diffs = Vec::new();
+    for (name, spec) in declared {
+        match locked.get(name) {
+            None => diffs.push(format!("{name}@{spec} is not in the lock")),
+            Some(l) if l != spec => diffs.push(format!(
+                "{name}: package.json asks for {spec}, the lock has {l}"
+            )),
+            Some(_) => {}
+        }
+    }
+    for name in locked.keys().filter(|n| !declared.contains_key(*n)) {
+        diffs.push(format!("{name} is locked but no longer in package.json"));
+    }
+    if diffs.is_empty() {
+        LockState::Agrees
+    } else {
+        LockState::Stale(diffs)
+    }
+}
+
+/// `package-lock.json` / `npm-shrinkwrap.json`: v2/v3 record the root's specs under
+/// `packages[""]`; v1 records only names.
+fn npm_lock_state(text: &str, declared: &BTreeMap<String, String>) -> LockState {
+    let Ok(lock) = serde_json::from_str::<Value>(text) else {
+        return LockState::Unknown;
+    };
+    if let Some(root) = lock.get("packages").and_then(|p| p.get("")) {
+        let mut locked = BTreeMap::new();
+        for section in LOCKED_SECTIONS {
+            if let Some(map) = root.get(section).and_then(Value::as_object) {
+                for (name, spec) in map {
+                    if let Some(spec) = spec.as_str() {
+                        locked.insert(name.clone(), spec.to_string());
+                    }
+                }
+            }
+        }
+        return compare_specs(declared, &locked);
+    }
+    match lock.get("dependencies").and_then(Value::as_object) {
+        Some(deps) => {
+            let missing: Vec<String> = declared
+                .iter()
+                .filter(|(name, _)| !deps.contains_key(*name))
+                .map(|(name, spec)| format!("{name}@{spec} is not in the lock"))
+                .collect();
+            if missing.is_empty() {
+                LockState::Agrees
+            } else {
+                LockState::Stale(missing)
+            }
+        }
+        None => LockState::Unknown,
+    }
+}
+
+/// The entry keys of a `yarn.lock` (classic `name@spec`, Berry `name@npm:spec`), and whether
+/// it is a Berry lock (`__metadata`).
+fn yarn_lock_keys(text: &str) -> (bool, BTreeSet<String>) {
+    let mut keys = BTreeSet::new();
+    let mut berry = false;
+    for line in text.lines() {
+        if line.is_empty() || line.starts_with([' ', '\t', '#']) {
+            continue;
+        }
+        let Some(key) = line.trim_end().strip_suffix(':') else {
+            continue;
+        };
+        if key == "__metadata" {
+            berry = true;
+            continue;
+        }
+        for descriptor in key.split(',') {
+            keys.insert(descriptor.trim().trim_matches('"').to_string());
+        }
+    }
+    (berry, keys)
+}
+
+/// `yarn.lock` holds one entry per descriptor (`name@spec`) anywhere in the tree, so only
+/// missing ones can be told: exactly what `--frozen-lockfile` refuses.
+fn yarn_lock_state(text: &str, declared: &BTreeMap<String, String>) -> LockState {
+    let (berry, keys) = yarn_lock_keys(text);
+    if keys.is_empty() && !declared.is_empty() && !text.contains("yarn lockfile") && !berry {
+        return LockState::Unknown;
+    }
+    let missing: Vec<String> = declared
+        .iter()
+        .filter(|(name, spec)| {
+            let descriptor = if berry && !spec.contains(':') {
+                format!("{name}@npm:{spec}")
+            } else {
+                format!("{name}@{spec}")
+            };
+            !keys.contains(&descriptor)
+        })
+        .map(|(name, spec)| format!("{name}@{spec} is not in the lock"))
+        .collect();
+    if missing.is_empty() {
+        LockState::Agrees
+    } else {
+        LockState::Stale(missing)
+    }
+}
+
+/// `pnpm-lock.yaml`: the root importer's specifiers (v6+: `importers['.']` or top-level
+/// `dependencies` with `specifier`; v5: `specifiers`).
+fn pnpm_lock_state(text: &str, declared: &BTreeMap<String, String>) -> LockState {
+    let Ok(lock) = crate::yaml::to_json(text) else {
+        return LockState::Unknown;
+    };
+    if lock.get("lockfileVersion").is_none() {
+        return LockState::Unknown;
+    }
+    let importer = lock
+        .get("importers")
+        .and_then(|i| i.get("."))
+        .unwrap_or(&lock);
+    let mut locked = BTreeMap::new();
+    if let Some(map) = importer.get("specifiers").and_then(Value::as_object) {
+        for (name, spec) in map {
+            if let Some(spec) = spec.as_str() {
+                locked.insert(name.clone(), spec.to_string());
+            }
+        }
+    } else {
+        for section in LOCKED_SECTIONS {
+            if let Some(map) = importer.get(section).and_then(Value::as_object) {
+                for (name, entry) in map {
+                    if let Some(spec) = entry.get("specifier").and_then(Value::as_str) {
+                        locked.insert(name.clone(), spec.to_string());
+                    }
+                }
+            }
+        }
+    }
+    compare_specs(declared, &locked)
+}
+
+/// Checks the lock file `lock` (a root-relative path) against the `package.json` beside it.
+/// Lock files at a workspace root cover every member and are not checked per member.
+pub fn lock_state(index: &crate::index::RepoIndex, lock: &str) -> LockState {
+    let dir = parent_dir(lock);
+    let Some(manifest) = index
+        .text(&join(dir, "package.json"))
+        .and_then(|t| serde_json::from_str::<Value>(t).ok())
+    else {
+        return LockState::Unknown;
+    };
+    if manifest.get("workspaces").is_some() || index.exists(&join(dir, "pnpm-workspace.yaml")) {
+        return LockState::Unknown;
+    }
+    let Some(text) = index.text(lock) else {
+        return LockState::Unknown;
+    };
+    let declared = declared_specs(&manifest);
+    match file_name(lock) {
+        "package-lock.json" | "npm-shrinkwrap.json" => npm_lock_state(text, &declared),
+        "yarn.lock" => yarn_lock_state(text, &declared),
+        "pnpm-lock.yaml" => pnpm_lock_state(text, &declared),
+        _ => LockState::Unknown,
+    }
+}
+
+/// The major of the tool that wrote a pnpm or yarn lock file, with the marker it was read from.
+fn lock_tool_major(lock_name: &str, text: &str) -> Option<(String, String)> {
+    match lock_name {
+        "pnpm-lock.yaml" => {
+            let line = text
+                .lines()
+                .find_map(|l| l.strip_prefix("lockfileVersion:"))?;
+            let version = line.trim().trim_matches(['\'', '"']).to_string();
+            PNPM_LOCK_MAJORS
+                .iter()
+                .find(|(prefix, _)| version.starts_with(prefix))
+                .map(|(_, major)| (major.to_string(), format!("lockfileVersion '{version}'")))
+        }
+        "yarn.lock" => {
+            if text.contains("# yarn lockfile v1") {
+                return Some(("1".into(), "yarn lockfile v1".into()));
+            }
+            let mut in_metadata = false;
+            for line in text.lines() {
+                if line.starts_with("__metadata:") {
+                    in_metadata = true;
+                } else if in_metadata {
+                    if let Some(v) = line.trim().strip_prefix("version:") {
+                        let v = v.trim().to_string();
+                        return YARN_LOCK_MAJORS.iter().find(|(lock, _)| *lock == v).map(
+                            |(_, major)| (major.to_string(), format!("__metadata version {v}")),
+                        );
+                    }
+                    if !line.starts_with(' ') {
+                        in_metadata = false;
+                    }
+                }
+            }
+            None
+        }
+        _ => None,
     }
 }
 
@@ -676,6 +1038,119 @@ fn versions(ctx: &DirContext<'_>, c: &mut Candidate, pkg: &Package, root: Option
                     c.add_version(tool, v, format!("{} ({section}.{tool})", p.path));
                 }
             }
+        }
+    }
+}
+
+/// The lock file's format names the major of the tool that wrote it: the fallback when
+/// nothing else pins the tool (corepack's own default may name a release that does not exist).
+fn tool_major_from_lock(ctx: &DirContext<'_>, c: &mut Candidate, pm: &Manager) {
+    let Some(lock) = &pm.lockfile else {
+        return;
+    };
+    if let Some((major, marker)) = ctx
+        .index
+        .text(lock)
+        .and_then(|t| lock_tool_major(file_name(lock), t))
+    {
+        c.add_version(pm.tool.as_str(), &major, format!("{lock} ({marker})"));
+    }
+}
+
+/// Node versions the repository's own files run on, most telling first: its Dockerfile (what
+/// it ships), then its CI (what it tests; a matrix newest first). Each with its source.
+fn node_proofs(ctx: &DirContext<'_>) -> Vec<(String, String)> {
+    let mut proofs = Vec::new();
+    if let Some(text) = ctx.text("Dockerfile") {
+        for caps in DOCKERFILE_NODE.captures_iter(text) {
+            proofs.push((
+                caps[1].to_string(),
+                format!("{} (FROM node:{})", ctx.path("Dockerfile"), &caps[1]),
+            ));
+        }
+    }
+    if let Some((path, text)) = ctx.find_up(".gitlab-ci.yml") {
+        for caps in CI_NODE_IMAGE.captures_iter(text) {
+            proofs.push((
+                caps[1].to_string(),
+                format!("{path} (image node:{})", &caps[1]),
+            ));
+        }
+    }
+    let mut workflows: Vec<&crate::index::IndexedFile> = ctx
+        .index
+        .files_in(".github/workflows")
+        .filter(|f| is_workflow_file(&f.path, f.name()))
+        .collect();
+    workflows.sort_by(|a, b| a.path.cmp(&b.path));
+    for f in workflows {
+        let Some(text) = ctx.index.text(&f.path) else {
+            continue;
+        };
+        for caps in WORKFLOW_NODE.captures_iter(text) {
+            if let Some(one) = caps.get(1) {
+                proofs.push((
+                    one.as_str().to_string(),
+                    format!("{} (node-version {})", f.path, one.as_str()),
+                ));
+            } else if let Some(list) = caps.get(2) {
+                let mut majors: Vec<u32> = list
+                    .as_str()
+                    .split(',')
+                    .filter_map(|v| {
+                        let v = v.trim().trim_matches(['\'', '"']).trim_start_matches('v');
+                        let digits: String = v.chars().take_while(char::is_ascii_digit).collect();
+                        digits.parse().ok()
+                    })
+                    .collect();
+                // Newest first, the releases pipewright supports before the others.
+                let supported = |m: &u32| {
+                    crate::generate::versions::SUPPORTED
+                        .iter()
+                        .any(|(r, lines)| *r == "node" && lines.contains(&m.to_string().as_str()))
+                };
+                majors.sort_unstable_by(|a, b| supported(b).cmp(&supported(a)).then(b.cmp(a)));
+                for m in majors {
+                    proofs.push((
+                        m.to_string(),
+                        format!("{} (node-version matrix {})", f.path, list.as_str().trim()),
+                    ));
+                }
+            }
+        }
+    }
+    proofs
+}
+
+/// A Node range (`engines.node: ">=18"`) resolves to its newest supported member unless the
+/// repository proves another one it allows; nothing pinned takes the proven version. An exact
+/// pin (`.nvmrc` 20.11.1) stays as it is.
+fn prefer_proven_node(ctx: &DirContext<'_>, c: &mut Candidate) {
+    let proofs = node_proofs(ctx);
+    if proofs.is_empty() {
+        return;
+    }
+    let first = c.versions.iter().position(|v| v.name == "node");
+    let (major, source, at) = match first {
+        None => (proofs[0].0.clone(), proofs[0].1.clone(), None),
+        Some(i) => {
+            let range = c.versions[i].clone();
+            let Some((major, source)) = proofs.iter().find(|(m, _)| {
+                crate::generate::versions::range_allows("node", &range.value, m) == Some(true)
+            }) else {
+                return;
+            };
+            (
+                major.clone(),
+                format!("{source}, which {} ({}) allows", range.value, range.source),
+                Some(i),
+            )
+        }
+    };
+    c.add_version("node", &major, source);
+    if let Some(i) = at {
+        if let Some(proven) = c.versions.pop() {
+            c.versions.insert(i, proven);
         }
     }
 }
@@ -1182,6 +1657,151 @@ mod tests {
         let profile = crate::detect::analyze(&idx, "t");
         let paths: Vec<&str> = profile.services.iter().map(|s| s.path.as_str()).collect();
         assert_eq!(paths, vec!["."]);
+    }
+
+    fn specs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn npm_locks_are_compared_by_the_roots_specs() {
+        let lock = r#"{"lockfileVersion":3,"packages":{"":{"dependencies":{"express":"^4.21.1"},"devDependencies":{"jest":"^29.7.0"}}}}"#;
+        let ok = specs(&[("express", "^4.21.1"), ("jest", "^29.7.0")]);
+        assert_eq!(npm_lock_state(lock, &ok), LockState::Agrees);
+        let changed = specs(&[("express", "^5.0.0"), ("jest", "^29.7.0"), ("pino", "^9")]);
+        let LockState::Stale(diffs) = npm_lock_state(lock, &changed) else {
+            panic!("stale expected");
+        };
+        assert_eq!(
+            diffs,
+            [
+                "express: package.json asks for ^5.0.0, the lock has ^4.21.1",
+                "pino@^9 is not in the lock"
+            ]
+        );
+        // v1 records names only.
+        let v1 = r#"{"lockfileVersion":1,"dependencies":{"express":{"version":"4.17.1"}}}"#;
+        assert_eq!(
+            npm_lock_state(v1, &specs(&[("express", "^4")])),
+            LockState::Agrees
+        );
+        assert_eq!(npm_lock_state("{}", &ok), LockState::Unknown);
+    }
+
+    #[test]
+    fn yarn_locks_must_hold_every_declared_descriptor() {
+        let classic = "# yarn lockfile v1\n\n\n\"@nestjs/core@^10.3.8\", \"@nestjs/core@^10.0.0\":\n  version \"10.3.8\"\n\nexpress@^4.18.2:\n  version \"4.18.2\"\n";
+        assert_eq!(
+            yarn_lock_state(
+                classic,
+                &specs(&[("@nestjs/core", "^10.3.8"), ("express", "^4.18.2")])
+            ),
+            LockState::Agrees
+        );
+        assert!(matches!(
+            yarn_lock_state(classic, &specs(&[("express", "^4.19.0")])),
+            LockState::Stale(_)
+        ));
+        let berry = "__metadata:\n  version: 8\n  cacheKey: 10c0\n\n\"next@npm:14.2.3\":\n  version: 14.2.3\n";
+        assert_eq!(
+            yarn_lock_state(berry, &specs(&[("next", "14.2.3")])),
+            LockState::Agrees
+        );
+    }
+
+    #[test]
+    fn pnpm_locks_of_every_format_give_their_specifiers() {
+        let v9 = "lockfileVersion: '9.0'\n\nimporters:\n\n  .:\n    dependencies:\n      express:\n        specifier: 4.21.1\n        version: 4.21.1\n";
+        let v6 = "lockfileVersion: '6.0'\n\ndependencies:\n  express:\n    specifier: 4.21.1\n    version: 4.21.1\n";
+        let v5 = "lockfileVersion: 5.4\n\nspecifiers:\n  express: 4.21.1\n\ndependencies:\n  express: 4.21.1\n";
+        let declared = specs(&[("express", "4.21.1")]);
+        for lock in [v9, v6, v5] {
+            assert_eq!(
+                pnpm_lock_state(lock, &declared),
+                LockState::Agrees,
+                "{lock}"
+            );
+        }
+        assert!(matches!(
+            pnpm_lock_state(v9, &specs(&[("express", "4.21.1"), ("pino", "^9")])),
+            LockState::Stale(_)
+        ));
+    }
+
+    #[test]
+    fn lock_formats_name_their_tools_major() {
+        let major = |name: &str, text: &str| lock_tool_major(name, text).map(|(m, _)| m);
+        assert_eq!(
+            major("pnpm-lock.yaml", "lockfileVersion: '9.0'\n").as_deref(),
+            Some("9")
+        );
+        assert_eq!(
+            major("pnpm-lock.yaml", "lockfileVersion: '6.0'\n").as_deref(),
+            Some("8")
+        );
+        assert_eq!(
+            major("pnpm-lock.yaml", "lockfileVersion: 5.4\n").as_deref(),
+            Some("7")
+        );
+        assert_eq!(
+            major("yarn.lock", "# yarn lockfile v1\n").as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            major("yarn.lock", "__metadata:\n  version: 6\n  cacheKey: 8\n").as_deref(),
+            Some("3")
+        );
+        assert_eq!(major("pnpm-lock.yaml", "nothing: here\n"), None);
+    }
+
+    #[test]
+    fn ci_and_dockerfiles_prove_node_versions() {
+        let idx = index(&[
+            (
+                "package.json",
+                r#"{"name":"a","engines":{"node":">=18"},"dependencies":{"express":"^4"}}"#,
+            ),
+            (
+                ".github/workflows/ci.yml",
+                "jobs:\n  t:\n    strategy:\n      matrix:\n        node-version: [18.x, 20.x, 24.x]\n",
+            ),
+        ]);
+        let ctx = DirContext::new(&idx, "");
+        let c = JavaScript.detect(&ctx).expect("candidate");
+        let node = c.versions.iter().find(|v| v.name == "node").expect("node");
+        // 24 is newer but not supported; 20 is the newest supported one the matrix proves.
+        assert_eq!(node.value, "20");
+        assert!(node.source.contains("which >=18"), "{node:?}");
+        let idx = index(&[
+            (
+                "package.json",
+                r#"{"name":"a","engines":{"node":">=18"},"dependencies":{"express":"^4"}}"#,
+            ),
+            ("Dockerfile", "FROM node:20-alpine AS build\n"),
+        ]);
+        let ctx = DirContext::new(&idx, "");
+        let c = JavaScript.detect(&ctx).expect("candidate");
+        let node = c.versions.iter().find(|v| v.name == "node").expect("node");
+        assert_eq!(
+            (node.value.as_str(), node.source.contains("Dockerfile")),
+            ("20", true)
+        );
+        // An exact pin stays.
+        let idx = index(&[
+            (
+                "package.json",
+                r#"{"name":"a","dependencies":{"express":"^4"}}"#,
+            ),
+            (".nvmrc", "22.11.0\n"),
+            ("Dockerfile", "FROM node:20-alpine\n"),
+        ]);
+        let ctx = DirContext::new(&idx, "");
+        let c = JavaScript.detect(&ctx).expect("candidate");
+        let node = c.versions.iter().find(|v| v.name == "node").expect("node");
+        assert_eq!(node.value, "22.11.0");
     }
 
     #[test]

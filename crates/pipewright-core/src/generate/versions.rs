@@ -131,6 +131,17 @@ pub fn resolve(runtime: &str, pinned: Option<&RuntimeVersion>) -> Resolved {
     }
 }
 
+/// Whether the release line `line` (`20`, `3.11`) satisfies `raw`, a constraint as written
+/// (`>=18`, `^3.9`); `None` when `raw` is an exact version or no constraint pipewright reads.
+/// Detectors use it to prefer a version the repository proves over a range's newest member.
+pub fn range_allows(runtime: &str, raw: &str, line: &str) -> Option<bool> {
+    let normalized = normalize(runtime, raw.trim());
+    if is_exact(&normalized) {
+        return None;
+    }
+    Constraint::parse(&normalized).map(|c| c.allows(&parse_version(line)))
+}
+
 /// Strips spellings that are not part of the version (`python-`, `v`, `go`, `net`, `-tem`, `lts/`).
 fn normalize(runtime: &str, raw: &str) -> String {
     let mut v = raw.trim().trim_matches('"').to_string();
@@ -399,6 +410,14 @@ mod tests {
         assert_eq!(v("php", "^8.2"), "8.3");
         assert_eq!(v("php", ">=8.1 <8.3"), "8.2");
         assert_eq!(v("elixir", "~> 1.15"), "1.17");
+    }
+
+    #[test]
+    fn ranges_are_checked_against_a_release_line() {
+        assert_eq!(range_allows("node", ">=18", "20"), Some(true));
+        assert_eq!(range_allows("node", "^20.11", "18"), Some(false));
+        assert_eq!(range_allows("node", "20", "20"), None);
+        assert_eq!(range_allows("node", "lts/iron", "20"), None);
     }
 
     #[test]
