@@ -7,7 +7,8 @@
 use super::class::FailureClass;
 use super::clean::{clean_line, SectionEvent};
 use super::patterns::{
-    Meaning, Signature, EXIT_CODE_HINT, EXIT_CODE_HINTS, POST_FAILURE_SECTIONS, SIGNATURES,
+    Meaning, Signature, EXIT_CODE_HINT, EXIT_CODE_HINTS, POST_FAILURE_SECTIONS, ROOT_CAUSES,
+    SIGNATURES,
 };
 use super::reason::{reason_verdict, ReasonVerdict};
 use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
@@ -444,12 +445,12 @@ impl Classifier {
             .exit_code
             .or_else(|| self.job_failed.as_ref().and_then(|j| j.2));
         let tail = self.tail_text();
+        // Errors after the failure (after_script, artifacts of a failed job) are consequences:
+        // candidates, never the answer.
         let mut hits: Vec<&Hit> = self.slots.iter().flatten().collect();
-        // Primary hits first; after-failure ones only when nothing else was found.
-        if hits.iter().any(|h| !h.demoted) {
-            hits.retain(|h| !h.demoted);
-        }
-        hits.sort_by(|a, b| (b.tier(), b.line).cmp(&(a.tier(), a.line)));
+        hits.sort_by(|a, b| (!b.demoted, b.tier(), b.line).cmp(&(!a.demoted, a.tier(), a.line)));
+        let primary: Vec<&Hit> = hits.iter().copied().filter(|h| !h.demoted).collect();
+        let winner = primary.first().map(|w| root_cause(w, &primary));
         let verdict = self
             .failure_reason
             .as_deref()
@@ -523,9 +524,9 @@ impl Classifier {
                 .find(|(c, _)| *c == code)
                 .map(|(_, class)| *class)
         });
-        match hits.first() {
+        match winner {
             Some(winner) if winner.tier() > EXIT_CODE_HINT / 10 || exit_hint.is_none() => {
-                let rival = hits
+                let rival = primary
                     .iter()
                     .any(|h| h.class != winner.class && h.tier() == winner.tier());
                 let mut confidence = f32::from(winner.signature.strength) / 100.0;
@@ -575,6 +576,21 @@ impl Classifier {
         let text = String::from_utf8_lossy(bytes);
         super::clean::clean_log(text.trim_end_matches('\n'))
     }
+}
+
+/// The hit that explains `winner`, per [`ROOT_CAUSES`]: the strongest, latest hit of a cause
+/// class at most two tiers weaker; `winner` itself otherwise. `hits` is sorted best first.
+fn root_cause<'a>(winner: &'a Hit, hits: &[&'a Hit]) -> &'a Hit {
+    let Some((_, causes)) = ROOT_CAUSES
+        .iter()
+        .find(|(effect, _)| *effect == winner.class)
+    else {
+        return winner;
+    };
+    hits.iter()
+        .copied()
+        .find(|h| causes.contains(&h.class) && h.tier() + 2 >= winner.tier())
+        .unwrap_or(winner)
 }
 
 impl std::io::Write for Classifier {

@@ -25,5 +25,7 @@ mod reason;
 pub use class::FailureClass;
 pub use classify::{classify, Basis, Candidate, Classification, Classifier, ClassifierOptions};
 pub use clean::{clean_line, clean_log, evidence_in_log, CleanLine, SectionEvent};
-pub use patterns::{Meaning, Signature, EXIT_CODE_HINTS, POST_FAILURE_SECTIONS, SIGNATURES};
+pub use patterns::{
+    Meaning, Signature, EXIT_CODE_HINTS, POST_FAILURE_SECTIONS, ROOT_CAUSES, SIGNATURES,
+};
 pub use reason::{reason_verdict, ReasonVerdict};
