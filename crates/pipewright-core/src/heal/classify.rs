@@ -87,8 +87,10 @@ pub struct Classification {
     pub context: Vec<String>,
     /// Line number of the first context line.
     pub context_start: Option<u64>,
-    /// The end of the log (at most `tail_bytes`, cleaned, starting at a whole line).
-    pub tail: String,
+    /// The end of the log as read (at most `tail_bytes`, starting at a whole line); see
+    /// [`Classification::tail`].
+    #[serde(skip)]
+    pub raw_tail: Vec<u8>,
     /// Lines and bytes read.
     pub lines: u64,
     pub bytes: u64,
@@ -444,7 +446,7 @@ impl Classifier {
         let exit_code = self
             .exit_code
             .or_else(|| self.job_failed.as_ref().and_then(|j| j.2));
-        let tail = self.tail_text();
+        let raw_tail = self.tail_bytes();
         // Errors after the failure (after_script, artifacts of a failed job) are consequences:
         // candidates, never the answer.
         let mut hits: Vec<&Hit> = self.slots.iter().flatten().collect();
@@ -468,7 +470,7 @@ impl Classifier {
             section: None,
             context: Vec::new(),
             context_start: None,
-            tail,
+            raw_tail,
             lines: self.lines,
             bytes: self.bytes,
         };
@@ -566,15 +568,20 @@ impl Classifier {
         }
     }
 
-    fn tail_text(&self) -> String {
+    fn tail_bytes(&self) -> Vec<u8> {
+        let cap = self.options.tail_bytes;
         let mut bytes: &[u8] = &self.tail;
-        if !self.tail_starts_at_line_start {
+        let mut whole_line = self.tail_starts_at_line_start;
+        if bytes.len() > cap {
+            whole_line = bytes[bytes.len() - cap - 1] == b'\n';
+            bytes = &bytes[bytes.len() - cap..];
+        }
+        if !whole_line {
             if let Some(nl) = memchr::memchr(b'\n', bytes) {
                 bytes = &bytes[nl + 1..];
             }
         }
-        let text = String::from_utf8_lossy(bytes);
-        super::clean::clean_log(text.trim_end_matches('\n'))
+        bytes.to_vec()
     }
 }
 
@@ -591,6 +598,14 @@ fn root_cause<'a>(winner: &'a Hit, hits: &[&'a Hit]) -> &'a Hit {
         .copied()
         .find(|h| causes.contains(&h.class) && h.tier() + 2 >= winner.tier())
         .unwrap_or(winner)
+}
+
+impl Classification {
+    /// The end of the log, cleaned as the log viewer shows it (for people and the model).
+    pub fn tail(&self) -> String {
+        let text = String::from_utf8_lossy(&self.raw_tail);
+        super::clean::clean_log(text.trim_end_matches('\n'))
+    }
 }
 
 impl std::io::Write for Classifier {

@@ -19,12 +19,24 @@
 mod class;
 mod classify;
 mod clean;
+mod edit;
+mod fix;
+mod guard;
 mod patterns;
 mod reason;
 
 pub use class::FailureClass;
 pub use classify::{classify, Basis, Candidate, Classification, Classifier, ClassifierOptions};
 pub use clean::{clean_line, clean_log, evidence_in_log, CleanLine, SectionEvent};
+pub use fix::{
+    decide, nearest_tag, FixContext, GeneratedFile, HealDecision, Patch, Strategy, RETRY_BUDGET,
+    STRATEGIES,
+};
+pub use guard::{
+    assess, base_job_name, commit_message, distinct_signatures, file_state_hash, mask_evidence,
+    parse_subject, parse_trailer, FailureSignature, HealGuard, Observation, Progress, RunTrailer,
+    StopReason, DEFAULT_MAX_ATTEMPTS, MAX_INEFFECTIVE_PER_SIGNATURE, RUN_TRAILER,
+};
 pub use patterns::{
     Meaning, Signature, EXIT_CODE_HINTS, POST_FAILURE_SECTIONS, ROOT_CAUSES, SIGNATURES,
 };
