@@ -2,6 +2,7 @@
 //! exit code; nothing here panics on user input.
 
 mod analyze;
+mod classify;
 pub mod config;
 pub mod exit;
 mod files;
@@ -29,6 +30,8 @@ pub enum Command {
     Templates(templates::TemplatesArgs),
     /// Check a .gitlab-ci.yml (and a Dockerfile): schema, pipeline rules, secrets, lint.
     Validate(validate::ValidateArgs),
+    /// Classify why a CI job failed, from its log (a file or -) and GitLab's failure_reason.
+    Classify(classify::ClassifyArgs),
     /// Run the HTTP API (default port 8003): analyze, generate, validate, feedback, templates.
     Serve(Box<crate::serve::ServeArgs>),
 }
@@ -40,6 +43,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Generate(args) => generate::run(*args),
         Command::Templates(args) => templates::run(args),
         Command::Validate(args) => validate::run(args),
+        Command::Classify(args) => classify::run(args),
         Command::Serve(args) => crate::serve::run(*args),
     }
 }

@@ -1,0 +1,100 @@
+//! Throughput of the log classifier: a 100 MB generated job log fed in 64 KiB chunks (target
+//! ≥ 1 GB/s) and a 2,000-line job log classified whole (target < 1 ms). Prints figures; run
+//! with `cargo bench -p pipewright-core --bench classify`.
+
+use pipewright_core::heal::{Classifier, ClassifierOptions, FailureClass};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+/// Lines typical of a long build: compiler progress, downloads, test output, coloured
+/// runner lines, a `\r` progress bar. None of them is an error.
+const BODY: &[&str] = &[
+    "\x1b[1m\x1b[92m   Compiling\x1b[0m serde_derive v1.0.215",
+    "[INFO] Downloaded from central: https://repo.maven.apache.org/maven2/org/slf4j/slf4j-api/2.0.16/slf4j-api-2.0.16.jar (69 kB at 1.2 MB/s)",
+    "test pricing::tests::total_without_tax ... ok",
+    "  Downloading fastapi-0.115.4-py3-none-any.whl.metadata (27 kB)",
+    "\x1b[32;1m$ npm ci --no-audit --no-fund\x1b[0;m",
+    "added 1294 packages in 41s",
+    "PASS src/cart.test.ts (4.12 s)",
+    "ok  \texample.com/orders/internal/store\t0.412s",
+    "Downloading 10%\rDownloading 55%\rDownloading 100%",
+    "INFO[0042] RUN npm run build                            ",
+    "webpack 5.95.0 compiled successfully in 8123 ms",
+    "    Finished `release` profile [optimized] target(s) in 2m 11s",
+];
+
+const TAIL: &str = "\x1b[1m\x1b[91merror[E0425]\x1b[0m\x1b[1m: cannot find value `ordr` in this scope\x1b[0m\n\
+\x1b[1m\x1b[91merror\x1b[0m\x1b[1m:\x1b[0m could not compile `orders` (bin \"orders\") due to 1 previous error\n\
+\x1b[31;1mERROR: Job failed: exit code 101\n\x1b[0;m\n";
+
+fn generated_log(bytes: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes + 1024);
+    let mut i = 0;
+    while out.len() < bytes {
+        out.extend_from_slice(BODY[i % BODY.len()].as_bytes());
+        out.push(b'\n');
+        i += 1;
+    }
+    out.extend_from_slice(TAIL.as_bytes());
+    out
+}
+
+fn classify_chunks(log: &[u8], chunk: usize) -> FailureClass {
+    let mut c = Classifier::new(ClassifierOptions::default());
+    for part in log.chunks(chunk) {
+        c.feed(part);
+    }
+    c.finish().class
+}
+
+fn best_of(runs: usize, mut f: impl FnMut()) -> Duration {
+    (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .min()
+        .unwrap_or_default()
+}
+
+fn main() {
+    let big = generated_log(100 * 1000 * 1000);
+    assert_eq!(classify_chunks(&big, 64 * 1024), FailureClass::BuildFailure);
+    let t = best_of(5, || {
+        black_box(classify_chunks(black_box(&big), 64 * 1024));
+    });
+    let gbps = big.len() as f64 / t.as_secs_f64() / 1e9;
+    println!(
+        "classify 100 MB log ({} bytes, 64 KiB chunks): best of 5 {:.1} ms = {:.2} GB/s (target >= 1 GB/s)",
+        big.len(),
+        t.as_secs_f64() * 1e3,
+        gbps
+    );
+
+    let lines_2000: Vec<u8> = {
+        let mut out = Vec::new();
+        for i in 0..1997 {
+            out.extend_from_slice(BODY[i % BODY.len()].as_bytes());
+            out.push(b'\n');
+        }
+        out.extend_from_slice(TAIL.as_bytes());
+        out
+    };
+    let lines = lines_2000.iter().filter(|b| **b == b'\n').count();
+    assert_eq!(
+        classify_chunks(&lines_2000, lines_2000.len()),
+        FailureClass::BuildFailure
+    );
+    let runs = 200;
+    let t = Instant::now();
+    for _ in 0..runs {
+        black_box(classify_chunks(black_box(&lines_2000), lines_2000.len()));
+    }
+    let each = t.elapsed() / runs;
+    println!(
+        "classify a {lines}-line job log ({} bytes): {:.1} µs each, mean of {runs} (target < 1 ms)",
+        lines_2000.len(),
+        each.as_secs_f64() * 1e6
+    );
+}

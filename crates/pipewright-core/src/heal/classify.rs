@@ -1,0 +1,682 @@
+//! The streaming classifier. Bytes are fed in chunks of any size; one Aho-Corasick automaton
+//! (every literal of [`SIGNATURES`], case-insensitive) runs over them once, and only the lines
+//! it stops on are cleaned and confirmed against the table. What is kept is bounded whatever
+//! the log's size: the best hit per class (with a few lines of context), the last
+//! [`ClassifierOptions::tail_bytes`] of the log, and the partial line between two chunks.
+
+use super::class::FailureClass;
+use super::clean::{clean_line, SectionEvent};
+use super::patterns::{
+    Meaning, Signature, EXIT_CODE_HINT, EXIT_CODE_HINTS, POST_FAILURE_SECTIONS, ROOT_CAUSES,
+    SIGNATURES,
+};
+use super::reason::{reason_verdict, ReasonVerdict};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
+use regex::Regex;
+use serde::Serialize;
+use std::sync::OnceLock;
+
+/// Limits of what the classifier keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClassifierOptions {
+    /// The last bytes of the log kept for the language model (1 MiB by default).
+    pub tail_bytes: usize,
+    /// Lines kept before and after each evidence line.
+    pub context_lines: usize,
+    /// Longer lines are judged by their last this-many bytes.
+    pub max_line_bytes: usize,
+}
+
+impl Default for ClassifierOptions {
+    fn default() -> Self {
+        ClassifierOptions {
+            tail_bytes: 1024 * 1024,
+            context_lines: 5,
+            max_line_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// Where the class came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// GitLab's `failure_reason` named it.
+    FailureReason,
+    /// A line of the log.
+    Log,
+    /// Only the exit code hinted at it.
+    ExitCode,
+    /// Nothing was recognised.
+    Nothing,
+}
+
+/// Another class the log also showed evidence for.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Candidate {
+    pub class: FailureClass,
+    /// The line, as the log viewer shows it.
+    pub evidence: String,
+    /// 1-based line number in the raw log.
+    pub line: u64,
+    /// The signature that matched.
+    pub signature: &'static str,
+}
+
+/// The classifier's answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Classification {
+    pub class: FailureClass,
+    pub basis: Basis,
+    /// The line that shows the cause, exactly as the log viewer shows it (ANSI codes,
+    /// progress rewrites and section markers removed); `None` when no line does.
+    pub evidence: Option<String>,
+    /// 1-based line number of the evidence in the raw log.
+    pub line: Option<u64>,
+    /// The signature (pattern id) behind the evidence.
+    pub signature: Option<&'static str>,
+    /// 0.0 (nothing known) to 1.0.
+    pub confidence: f32,
+    /// Other classes with evidence, strongest and latest first (at most five).
+    pub candidates: Vec<Candidate>,
+    /// The exit code: as given, or read from `ERROR: Job failed: exit code N`.
+    pub exit_code: Option<i32>,
+    /// The GitLab section the evidence is in (`step_script`, `get_sources` …).
+    pub section: Option<String>,
+    /// Lines around the evidence (cleaned), for people and the language model.
+    pub context: Vec<String>,
+    /// Line number of the first context line.
+    pub context_start: Option<u64>,
+    /// The end of the log as read (at most `tail_bytes`, starting at a whole line); see
+    /// [`Classification::tail`].
+    #[serde(skip)]
+    pub raw_tail: Vec<u8>,
+    /// Lines and bytes read.
+    pub lines: u64,
+    pub bytes: u64,
+}
+
+/// A line that matched a class signature.
+#[derive(Debug, Clone)]
+struct Hit {
+    signature: &'static Signature,
+    class: FailureClass,
+    line: u64,
+    text: String,
+    section: Option<String>,
+    /// In an after-failure section or after `ERROR: Job failed`.
+    demoted: bool,
+    before: Vec<String>,
+    after: Vec<String>,
+    after_missing: usize,
+}
+
+impl Hit {
+    fn tier(&self) -> u8 {
+        self.signature.strength / 10
+    }
+}
+
+/// The compiled table, built once per process.
+struct Engine {
+    automaton: AhoCorasick,
+    /// Literal id → signatures using it.
+    by_literal: Vec<Vec<u16>>,
+    confirms: Vec<Option<Regex>>,
+    exit_code: Regex,
+}
+
+fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let mut literals: Vec<&'static str> = Vec::new();
+        let mut by_literal: Vec<Vec<u16>> = Vec::new();
+        for (i, s) in SIGNATURES.iter().enumerate() {
+            for lit in s.literals {
+                match literals.iter().position(|l| l == lit) {
+                    Some(at) => by_literal[at].push(i as u16),
+                    None => {
+                        literals.push(lit);
+                        by_literal.push(vec![i as u16]);
+                    }
+                }
+            }
+        }
+        // The table is a constant checked by unit tests; a failure here is a programming error.
+        let automaton = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(&literals)
+            .expect("the signature literals build an automaton");
+        let confirms = SIGNATURES
+            .iter()
+            .map(|s| {
+                s.confirm
+                    .map(|re| Regex::new(re).expect("signature regexes compile"))
+            })
+            .collect();
+        Engine {
+            automaton,
+            by_literal,
+            confirms,
+            exit_code: Regex::new(r"exit (?:code|status) (\d+)").expect("exit code regex"),
+        }
+    })
+}
+
+/// Bytes before a hit kept to find its preceding context lines.
+const RECENT_BYTES: usize = 8 * 1024;
+/// Evidence and context lines are cut to this many bytes.
+const MAX_EVIDENCE_BYTES: usize = 2000;
+/// Candidates reported besides the winner.
+const MAX_CANDIDATES: usize = 5;
+
+/// Classifies a failed job's log fed in chunks.
+///
+/// ```
+/// use pipewright_core::heal::{Classifier, FailureClass};
+/// let mut c = Classifier::new(Default::default());
+/// c.feed(b"$ make\n/bin/sh: 1: make: not found\nERROR: Job failed: exit code 127\n");
+/// let result = c.finish();
+/// assert_eq!(result.class, FailureClass::MissingCommand);
+/// assert_eq!(result.evidence.as_deref(), Some("/bin/sh: 1: make: not found"));
+/// assert_eq!(result.line, Some(2));
+/// ```
+pub struct Classifier {
+    options: ClassifierOptions,
+    failure_reason: Option<String>,
+    exit_code: Option<i32>,
+    carry: Vec<u8>,
+    recent: Vec<u8>,
+    tail: Vec<u8>,
+    tail_starts_at_line_start: bool,
+    lines: u64,
+    bytes: u64,
+    section: Option<String>,
+    job_failed: Option<(u64, String, Option<i32>)>,
+    /// Per class: [primary, demoted].
+    slots: Vec<Option<Hit>>,
+}
+
+impl Classifier {
+    pub fn new(options: ClassifierOptions) -> Self {
+        Classifier {
+            options: ClassifierOptions {
+                max_line_bytes: options.max_line_bytes.max(256),
+                ..options
+            },
+            failure_reason: None,
+            exit_code: None,
+            carry: Vec::new(),
+            recent: Vec::new(),
+            tail: Vec::new(),
+            tail_starts_at_line_start: true,
+            lines: 0,
+            bytes: 0,
+            section: None,
+            job_failed: None,
+            slots: vec![None; FailureClass::ALL.len() * 2],
+        }
+    }
+
+    /// GitLab's `failure_reason` for the job, when known.
+    pub fn with_failure_reason(mut self, reason: Option<&str>) -> Self {
+        self.failure_reason = reason.map(str::to_string).filter(|r| !r.trim().is_empty());
+        self
+    }
+
+    /// The job's exit code, when known (otherwise read from the log).
+    pub fn with_exit_code(mut self, code: Option<i32>) -> Self {
+        self.exit_code = code;
+        self
+    }
+
+    /// Reads the next chunk of the log.
+    pub fn feed(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        self.bytes += data.len() as u64;
+        self.keep_tail(data);
+        let Some(last_nl) = memchr::memrchr(b'\n', data) else {
+            self.extend_carry(data);
+            return;
+        };
+        let mut region = &data[..=last_nl];
+        if !self.carry.is_empty() {
+            let first_nl = memchr::memchr(b'\n', region).unwrap_or(region.len() - 1);
+            let mut line = std::mem::take(&mut self.carry);
+            line.extend_from_slice(&region[..=first_nl]);
+            self.scan_region(&line);
+            line.clear();
+            self.carry = line;
+            region = &region[first_nl + 1..];
+        }
+        if !region.is_empty() {
+            self.scan_region(region);
+        }
+        self.extend_carry(&data[last_nl + 1..]);
+    }
+
+    /// Ends the log and answers.
+    pub fn finish(mut self) -> Classification {
+        if !self.carry.is_empty() {
+            let mut line = std::mem::take(&mut self.carry);
+            line.push(b'\n');
+            self.scan_region(&line);
+        }
+        self.decide()
+    }
+
+    fn has_pending(&self) -> bool {
+        self.slots.iter().flatten().any(|h| h.after_missing > 0)
+    }
+
+    fn keep_tail(&mut self, data: &[u8]) {
+        let cap = self.options.tail_bytes;
+        if cap == 0 {
+            return;
+        }
+        if data.len() >= cap {
+            let cut = data.len() - cap;
+            self.tail_starts_at_line_start = cut == 0 || data[cut - 1] == b'\n';
+            self.tail.clear();
+            self.tail.extend_from_slice(&data[cut..]);
+            return;
+        }
+        self.tail.extend_from_slice(data);
+        if self.tail.len() > 2 * cap {
+            let cut = self.tail.len() - cap;
+            self.tail_starts_at_line_start = self.tail[cut - 1] == b'\n';
+            self.tail.drain(..cut);
+        }
+    }
+
+    fn extend_carry(&mut self, rest: &[u8]) {
+        self.carry.extend_from_slice(rest);
+        let cap = self.options.max_line_bytes;
+        if self.carry.len() > 2 * cap {
+            let cut = self.carry.len() - cap;
+            self.carry.drain(..cut);
+        }
+    }
+
+    fn remember_recent(&mut self, region: &[u8]) {
+        if region.len() >= RECENT_BYTES {
+            self.recent.clear();
+            self.recent
+                .extend_from_slice(&region[region.len() - RECENT_BYTES..]);
+        } else {
+            self.recent.extend_from_slice(region);
+            if self.recent.len() > 2 * RECENT_BYTES {
+                let cut = self.recent.len() - RECENT_BYTES;
+                self.recent.drain(..cut);
+            }
+        }
+    }
+
+    /// Scans whole lines (`region` ends with `\n`).
+    fn scan_region(&mut self, region: &[u8]) {
+        let engine = engine();
+        let mut pos = 0;
+        while pos < region.len() {
+            if self.has_pending() {
+                let end = pos + memchr::memchr(b'\n', &region[pos..]).unwrap_or(region.len() - pos);
+                self.lines += 1;
+                let cleaned =
+                    clean_line(cap_line(&region[pos..end], self.options.max_line_bytes)).text;
+                for hit in self.slots.iter_mut().flatten() {
+                    if hit.after_missing > 0 {
+                        hit.after.push(cut_text(&cleaned));
+                        hit.after_missing -= 1;
+                    }
+                }
+                if engine.automaton.is_match(Input::new(&region[pos..end])) {
+                    self.on_line(region, pos, end);
+                }
+                pos = end + 1;
+                continue;
+            }
+            match engine.automaton.find(Input::new(region).range(pos..)) {
+                None => {
+                    self.lines += memchr::memchr_iter(b'\n', &region[pos..]).count() as u64;
+                    pos = region.len();
+                }
+                Some(m) => {
+                    let start = memchr::memrchr(b'\n', &region[pos..m.start()])
+                        .map(|i| pos + i + 1)
+                        .unwrap_or(pos);
+                    self.lines += memchr::memchr_iter(b'\n', &region[pos..start]).count() as u64;
+                    let end = m.start()
+                        + memchr::memchr(b'\n', &region[m.start()..])
+                            .unwrap_or(region.len() - m.start());
+                    self.lines += 1;
+                    self.on_line(region, start, end);
+                    pos = end + 1;
+                }
+            }
+        }
+        self.remember_recent(region);
+    }
+
+    /// Judges the line `region[start..end]`, which is line number `self.lines`. Its following
+    /// context lines are collected as the scan reaches them.
+    fn on_line(&mut self, region: &[u8], start: usize, end: usize) {
+        let engine = engine();
+        let cleaned = clean_line(cap_line(&region[start..end], self.options.max_line_bytes));
+        for event in &cleaned.sections {
+            match event {
+                SectionEvent::Start(name) => self.section = Some(name.clone()),
+                SectionEvent::End(name) => {
+                    if self.section.as_deref() == Some(name) {
+                        self.section = None;
+                    }
+                }
+            }
+        }
+        let text = cleaned.text;
+        if text.is_empty() {
+            return;
+        }
+        let mut best: Option<&'static Signature> = None;
+        let mut job_failed = false;
+        let mut seen: Vec<u16> = Vec::new();
+        for m in engine.automaton.find_overlapping_iter(text.as_bytes()) {
+            for &s in &engine.by_literal[m.pattern().as_usize()] {
+                if seen.contains(&s) {
+                    continue;
+                }
+                seen.push(s);
+                let sig = &SIGNATURES[s as usize];
+                if let Some(re) = &engine.confirms[s as usize] {
+                    if !re.is_match(&text) {
+                        continue;
+                    }
+                }
+                match sig.meaning {
+                    Meaning::JobFailed => job_failed = true,
+                    Meaning::Section => {}
+                    Meaning::Class(_) => {
+                        if best.is_none_or(|b| sig.strength > b.strength) {
+                            best = Some(sig);
+                        }
+                    }
+                }
+            }
+        }
+        let line = self.lines;
+        if let Some(sig) = best {
+            let Meaning::Class(class) = sig.meaning else {
+                return;
+            };
+            let demoted = self.job_failed.is_some()
+                || self
+                    .section
+                    .as_deref()
+                    .is_some_and(|s| POST_FAILURE_SECTIONS.contains(&s));
+            let slot = class.index() * 2 + usize::from(demoted);
+            let replace = self.slots[slot]
+                .as_ref()
+                .is_none_or(|old| sig.strength / 10 >= old.tier());
+            if replace {
+                self.slots[slot] = Some(Hit {
+                    signature: sig,
+                    class,
+                    line,
+                    text: cut_text(&text),
+                    section: self.section.clone(),
+                    demoted,
+                    before: preceding_lines(&self.recent, &region[..start], self.options),
+                    after: Vec::new(),
+                    after_missing: self.options.context_lines,
+                });
+            }
+        }
+        if job_failed && self.job_failed.is_none() {
+            let code = engine
+                .exit_code
+                .captures(&text)
+                .and_then(|c| c[1].parse::<i32>().ok());
+            self.job_failed = Some((line, cut_text(&text), code));
+        }
+    }
+
+    fn decide(self) -> Classification {
+        let exit_code = self
+            .exit_code
+            .or_else(|| self.job_failed.as_ref().and_then(|j| j.2));
+        let raw_tail = self.tail_bytes();
+        // Errors after the failure (after_script, artifacts of a failed job) are consequences:
+        // candidates, never the answer.
+        let mut hits: Vec<&Hit> = self.slots.iter().flatten().collect();
+        hits.sort_by(|a, b| (!b.demoted, b.tier(), b.line).cmp(&(!a.demoted, a.tier(), a.line)));
+        let primary: Vec<&Hit> = hits.iter().copied().filter(|h| !h.demoted).collect();
+        let winner = primary.first().map(|w| root_cause(w, &primary));
+        let verdict = self
+            .failure_reason
+            .as_deref()
+            .map(reason_verdict)
+            .unwrap_or(ReasonVerdict::ReadLog);
+        let base = Classification {
+            class: FailureClass::Unknown,
+            basis: Basis::Nothing,
+            evidence: None,
+            line: None,
+            signature: None,
+            confidence: 0.0,
+            candidates: Vec::new(),
+            exit_code,
+            section: None,
+            context: Vec::new(),
+            context_start: None,
+            raw_tail,
+            lines: self.lines,
+            bytes: self.bytes,
+        };
+        let candidates = |winner: FailureClass| -> Vec<Candidate> {
+            let mut out: Vec<Candidate> = Vec::new();
+            for h in &hits {
+                if h.class != winner && !out.iter().any(|c| c.class == h.class) {
+                    out.push(Candidate {
+                        class: h.class,
+                        evidence: h.text.clone(),
+                        line: h.line,
+                        signature: h.signature.id,
+                    });
+                }
+            }
+            out.truncate(MAX_CANDIDATES);
+            out
+        };
+        let with_hit = |mut c: Classification, h: &Hit| {
+            c.evidence = Some(h.text.clone());
+            c.line = Some(h.line);
+            c.signature = Some(h.signature.id);
+            c.section = h.section.clone();
+            c.context_start = Some(h.line - h.before.len() as u64);
+            c.context = h
+                .before
+                .iter()
+                .chain(std::iter::once(&h.text))
+                .chain(h.after.iter())
+                .cloned()
+                .collect();
+            c
+        };
+        if let ReasonVerdict::Decisive(class) = verdict {
+            let own = self.slots[class.index() * 2]
+                .as_ref()
+                .or(self.slots[class.index() * 2 + 1].as_ref());
+            let mut c = Classification {
+                class,
+                basis: Basis::FailureReason,
+                confidence: 0.97,
+                candidates: candidates(class),
+                ..base
+            };
+            if let Some(h) = own {
+                c = with_hit(c, h);
+            }
+            return c;
+        }
+        let exit_hint = exit_code.and_then(|code| {
+            EXIT_CODE_HINTS
+                .iter()
+                .find(|(c, _)| *c == code)
+                .map(|(_, class)| *class)
+        });
+        match winner {
+            Some(winner) if winner.tier() > EXIT_CODE_HINT / 10 || exit_hint.is_none() => {
+                let rival = primary
+                    .iter()
+                    .any(|h| h.class != winner.class && h.tier() == winner.tier());
+                let mut confidence = f32::from(winner.signature.strength) / 100.0;
+                if rival {
+                    confidence *= 0.8;
+                }
+                if winner.demoted {
+                    confidence *= 0.7;
+                }
+                let c = Classification {
+                    class: winner.class,
+                    basis: Basis::Log,
+                    confidence: (confidence * 100.0).round() / 100.0,
+                    candidates: candidates(winner.class),
+                    ..base
+                };
+                with_hit(c, winner)
+            }
+            _ => match exit_hint {
+                Some(class) => {
+                    let (line, evidence) = match &self.job_failed {
+                        Some((line, text, Some(_))) => (Some(*line), Some(text.clone())),
+                        _ => (None, None),
+                    };
+                    Classification {
+                        class,
+                        basis: Basis::ExitCode,
+                        evidence,
+                        line,
+                        confidence: f32::from(EXIT_CODE_HINT) / 100.0,
+                        candidates: candidates(class),
+                        ..base
+                    }
+                }
+                None => base,
+            },
+        }
+    }
+
+    fn tail_bytes(&self) -> Vec<u8> {
+        let cap = self.options.tail_bytes;
+        let mut bytes: &[u8] = &self.tail;
+        let mut whole_line = self.tail_starts_at_line_start;
+        if bytes.len() > cap {
+            whole_line = bytes[bytes.len() - cap - 1] == b'\n';
+            bytes = &bytes[bytes.len() - cap..];
+        }
+        if !whole_line {
+            if let Some(nl) = memchr::memchr(b'\n', bytes) {
+                bytes = &bytes[nl + 1..];
+            }
+        }
+        bytes.to_vec()
+    }
+}
+
+/// The hit that explains `winner`, per [`ROOT_CAUSES`]: the strongest, latest hit of a cause
+/// class at most two tiers weaker; `winner` itself otherwise. `hits` is sorted best first.
+fn root_cause<'a>(winner: &'a Hit, hits: &[&'a Hit]) -> &'a Hit {
+    let Some((_, causes)) = ROOT_CAUSES
+        .iter()
+        .find(|(effect, _)| *effect == winner.class)
+    else {
+        return winner;
+    };
+    hits.iter()
+        .copied()
+        .find(|h| causes.contains(&h.class) && h.tier() + 2 >= winner.tier())
+        .unwrap_or(winner)
+}
+
+impl Classification {
+    /// The end of the log, cleaned as the log viewer shows it (for people and the model).
+    pub fn tail(&self) -> String {
+        let text = String::from_utf8_lossy(&self.raw_tail);
+        super::clean::clean_log(text.trim_end_matches('\n'))
+    }
+}
+
+impl std::io::Write for Classifier {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.feed(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Classifies a whole log held in memory (tests, small logs); large logs go through
+/// [`Classifier::feed`].
+pub fn classify(
+    log: &[u8],
+    failure_reason: Option<&str>,
+    exit_code: Option<i32>,
+) -> Classification {
+    let mut c = Classifier::new(ClassifierOptions::default())
+        .with_failure_reason(failure_reason)
+        .with_exit_code(exit_code);
+    c.feed(log);
+    c.finish()
+}
+
+fn cap_line(line: &[u8], max: usize) -> &[u8] {
+    if line.len() > max {
+        &line[line.len() - max..]
+    } else {
+        line
+    }
+}
+
+fn cut_text(text: &str) -> String {
+    if text.len() <= MAX_EVIDENCE_BYTES {
+        return text.to_string();
+    }
+    let mut end = MAX_EVIDENCE_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
+}
+
+/// The last `context_lines` lines before a hit: from the region, and before it from the bytes
+/// remembered of earlier regions.
+fn preceding_lines(recent: &[u8], before: &[u8], options: ClassifierOptions) -> Vec<String> {
+    let want = options.context_lines;
+    if want == 0 {
+        return Vec::new();
+    }
+    let mut joined: Vec<u8>;
+    let source: &[u8] =
+        if memchr::memchr_iter(b'\n', before).count() >= want + 1 || before.len() >= RECENT_BYTES {
+            before
+        } else {
+            joined = recent.to_vec();
+            joined.extend_from_slice(before);
+            joined.as_slice()
+        };
+    let source = source.strip_suffix(b"\n").unwrap_or(source);
+    if source.is_empty() {
+        return Vec::new();
+    }
+    let mut lines: Vec<String> = source
+        .rsplit(|b| *b == b'\n')
+        .take(want)
+        .map(|l| cut_text(&clean_line(cap_line(l, options.max_line_bytes)).text))
+        .collect();
+    lines.reverse();
+    lines
+}
