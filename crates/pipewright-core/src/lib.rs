@@ -21,6 +21,7 @@ pub mod detect;
 pub mod dockerfile;
 pub mod generate;
 pub mod gitlab;
+pub mod images;
 pub mod index;
 pub mod knowledge;
 pub mod llm;

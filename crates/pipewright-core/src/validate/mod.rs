@@ -27,8 +27,11 @@ mod yaml_doc;
 
 pub use catalog::{Rule, Target, RULES};
 pub use dockerfile::stage_names;
+/// The Dockerfile reader and the shell word splitter, shared with `images` (image references).
+pub use dockerfile::{arg_pairs, parse as parse_dockerfile, Dockerfile, Instruction};
 pub use fix::FixOutcome;
 pub use schema::{GITLAB_CI_SCHEMA, GITLAB_CI_SCHEMA_NOTICE};
+pub use shell::words as shell_words;
 
 use serde::Serialize;
 
