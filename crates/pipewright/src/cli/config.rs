@@ -16,6 +16,15 @@
 //! replace_dockerfile = false
 //! [validate]
 //! allowed_hosts = ["hooks.example.com"]
+//! [images]                               # seeding the registry (`pipewright images`)
+//! registry = "nexus:5001"                # NEXUS_REGISTRY: where missing images are pushed
+//! pull_registry = "nexus:5002"           # NEXUS_PULL_REGISTRY: where presence is checked
+//! username = "seeder"                    # NEXUS_USERNAME (the password: NEXUS_PASSWORD only)
+//! mirrors = "docker.io=mirror:5000/hub"  # PIPEWRIGHT_REGISTRY_MIRRORS
+//! insecure = true                        # PIPEWRIGHT_REGISTRY_INSECURE=1: plain HTTP
+//! ca_file = "/etc/ssl/nexus-ca.pem"      # PIPEWRIGHT_REGISTRY_CA_FILE
+//! [images.upstream]                      # image name (or name:tag) -> upstream source
+//! "in-house-tool" = "quay.io/team/tool"
 //! ```
 
 use clap::Args;
@@ -33,6 +42,21 @@ struct ConfigFile {
     generate: GenerateSection,
     #[serde(default)]
     validate: ValidateSection,
+    #[serde(default)]
+    images: ImagesSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImagesSection {
+    registry: Option<String>,
+    pull_registry: Option<String>,
+    username: Option<String>,
+    mirrors: Option<String>,
+    insecure: Option<bool>,
+    ca_file: Option<PathBuf>,
+    #[serde(default)]
+    upstream: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -112,6 +136,8 @@ pub enum ConfigError {
     Stage(String),
     #[error("the image path template `{0}` must contain {{registry}}, {{image}} and {{tag}}")]
     ImagePath(String),
+    #[error("{0}")]
+    Images(String),
 }
 
 /// Settings for the generator plus the validator's extra allowed hosts.
@@ -119,6 +145,21 @@ pub enum ConfigError {
 pub struct Settings {
     pub generator: GeneratorSettings,
     pub allowed_hosts: Vec<String>,
+    pub images: ImagesConfig,
+}
+
+/// The registry seeding's configuration (`[images]`, then the seed's environment names).
+#[derive(Debug, Clone, Default)]
+pub struct ImagesConfig {
+    pub registry: Option<String>,
+    pub pull_registry: Option<String>,
+    pub username: Option<String>,
+    /// Only from `NEXUS_PASSWORD`; never printed (its `Debug` is masked).
+    pub password: Option<pipewright_adapters::registry::Secret>,
+    pub mirrors: Vec<pipewright_core::images::Mirror>,
+    pub insecure: bool,
+    pub ca_file: Option<PathBuf>,
+    pub upstream: Vec<pipewright_core::images::UpstreamEntry>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -137,6 +178,8 @@ pub fn load(args: &SettingsArgs) -> Result<Settings, ConfigError> {
 pub fn load_base(config: Option<&Path>) -> Result<Settings, ConfigError> {
     let mut g = GeneratorSettings::default();
     let mut allowed_hosts = Vec::new();
+    let mut images = ImagesConfig::default();
+    let mut images_file = ImagesSection::default();
     let path = match config {
         Some(p) => Some(p.to_path_buf()),
         None => Some(PathBuf::from("pipewright.toml")).filter(|p| p.exists()),
@@ -174,7 +217,28 @@ pub fn load_base(config: Option<&Path>) -> Result<Settings, ConfigError> {
                 .push(Stage::parse(&s).ok_or(ConfigError::Stage(s))?);
         }
         allowed_hosts.extend(file.validate.allowed_hosts.unwrap_or_default());
+        images_file = file.images;
     }
+    images.registry = env("NEXUS_REGISTRY").or(images_file.registry);
+    images.pull_registry = env("NEXUS_PULL_REGISTRY").or(images_file.pull_registry);
+    images.username = env("NEXUS_USERNAME").or(images_file.username);
+    images.password = env("NEXUS_PASSWORD").map(pipewright_adapters::registry::Secret::new);
+    if let Some(m) = env("PIPEWRIGHT_REGISTRY_MIRRORS").or(images_file.mirrors) {
+        images.mirrors = pipewright_core::images::Mirror::parse_list(&m)
+            .map_err(|e| ConfigError::Images(format!("PIPEWRIGHT_REGISTRY_MIRRORS: {e}")))?;
+    }
+    images.insecure = match env("PIPEWRIGHT_REGISTRY_INSECURE") {
+        Some(v) => matches!(v.trim(), "1" | "true" | "yes"),
+        None => images_file.insecure.unwrap_or(false),
+    };
+    images.ca_file = env("PIPEWRIGHT_REGISTRY_CA_FILE")
+        .map(PathBuf::from)
+        .or(images_file.ca_file);
+    images.upstream = images_file
+        .upstream
+        .into_iter()
+        .map(|(image, source)| pipewright_core::images::UpstreamEntry { image, source })
+        .collect();
     // The concrete internal registry (pipewright's own environment) is the best default for
     // builds outside CI; inside CI the job passes $NEXUS_INTERNAL_REGISTRY.
     if let Some(v) = env("NEXUS_INTERNAL_REGISTRY").or_else(|| env("NEXUS_REGISTRY")) {
@@ -186,6 +250,7 @@ pub fn load_base(config: Option<&Path>) -> Result<Settings, ConfigError> {
     Ok(Settings {
         generator: g,
         allowed_hosts,
+        images,
     })
 }
 
