@@ -199,6 +199,7 @@ impl HttpClient {
         registry: &str,
         scope: &str,
         resp: &Response,
+        carried: bool,
         tried: bool,
     ) -> Result<(), RegistryError> {
         let values: Vec<&str> = resp
@@ -249,7 +250,7 @@ impl HttpClient {
                     "the registry needs a user name and password (Basic)".into(),
                 ));
             }
-            if tried {
+            if carried || tried {
                 return Err(refused("401 Unauthorized (Basic)".into()));
             }
             self.set_mode(registry, AuthMode::Basic);
@@ -368,12 +369,17 @@ impl HttpClient {
         let mut attempt = 0;
         let mut auth_tried = false;
         loop {
-            let req = build(self.http.request(method.clone(), url));
-            let req = self.authorize(req, registry, scope);
+            let mut req = build(self.http.request(method.clone(), url));
+            // Whether this very request carried credentials: another request may have
+            // learnt the registry's scheme meanwhile, which is no refusal of ours.
+            let header = self.authorization(registry, scope);
+            if let Some(h) = &header {
+                req = req.header(AUTHORIZATION, h);
+            }
             match req.send().await {
                 Ok(resp) if resp.status() == StatusCode::UNAUTHORIZED => {
-                    let tried = auth_tried || self.authorization(registry, scope).is_some();
-                    self.answer_challenge(registry, scope, &resp, tried).await?;
+                    self.answer_challenge(registry, scope, &resp, header.is_some(), auth_tried)
+                        .await?;
                     auth_tried = true;
                 }
                 Ok(resp) if retryable(resp.status()) && attempt < self.settings.retries => {
