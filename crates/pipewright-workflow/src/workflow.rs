@@ -54,6 +54,15 @@ pub struct WorkflowContext<'a> {
     pub runs: Option<&'a dyn RunStore>,
     /// The id under which the run is recorded and returned.
     pub run_id: String,
+    /// Seed the team's registry with the pipeline's images before the commit (when configured).
+    pub images: Option<ImageSeeding<'a>>,
+}
+
+/// The registry and settings for the seeding step.
+pub struct ImageSeeding<'a> {
+    pub registry: &'a dyn pipewright_core::images::Registry,
+    pub settings: pipewright_core::images::ImageSettings,
+    pub options: crate::images::SeedOptions,
 }
 
 /// One committed file and how it was written.
@@ -556,7 +565,33 @@ pub async fn run_workflow(
     )
     .await;
 
-    // 6. Commit both files in one commit on a new (or the named) branch.
+    // 6. Every image the files use must be in the registry: copy what is missing. A missing
+    //    image that cannot be copied is a warning (the pipeline would fail on it), not a stop.
+    let mut image_warnings = Vec::new();
+    if let Some(seeding) = &ctx.images {
+        let began = Instant::now();
+        let plan = crate::images::plan_files(&outcome.bundle.files, &seeding.settings);
+        let seeded = crate::images::seed_images(seeding.registry, &plan, &seeding.options).await;
+        image_warnings = seeded.failures();
+        let copied = seeded.images.iter().filter(|i| i.copied).count();
+        let status = if image_warnings.is_empty() {
+            StepStatus::Ok
+        } else {
+            StepStatus::Failed
+        };
+        let mut detail = format!(
+            "{} image(s): {} present, {copied} copied",
+            seeded.images.len(),
+            seeded.images.iter().filter(|i| i.present).count()
+        );
+        for w in &image_warnings {
+            detail.push_str("; ");
+            detail.push_str(w);
+        }
+        rec.step("images", began, status, detail).await;
+    }
+
+    // 7. Commit both files in one commit on a new (or the named) branch.
     let began = Instant::now();
     let project_id = ProjectRef::Id(found.id);
     let branch = match &request.branch {
@@ -622,6 +657,7 @@ pub async fn run_workflow(
     .await;
 
     let mut warnings = outcome.bundle.warnings.clone();
+    warnings.extend(image_warnings);
     warnings.extend(rec.save_errors.iter().cloned());
     let result = WorkflowOutcome {
         branch,

@@ -120,6 +120,7 @@ async fn run(
             paths,
             runs: Some(&s.runs),
             run_id: run_id.to_string(),
+            images: None,
         },
     )
     .await

@@ -282,6 +282,11 @@ fn from_parts(args: &str) -> (Option<&str>, Option<String>) {
     (image, name)
 }
 
+/// The pairs of an `ARG` instruction (`A=1 B="x y"`; a name alone has no default).
+pub fn arg_pairs(args: &str) -> Vec<(String, Option<String>)> {
+    pairs(args, false)
+}
+
 /// `ARG`/`ENV` pairs (`A=1 B="x y"`, or the legacy `ENV A value`).
 fn pairs(args: &str, legacy_allowed: bool) -> Vec<(String, Option<String>)> {
     let words = super::shell::words(args);

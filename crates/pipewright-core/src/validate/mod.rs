@@ -26,9 +26,12 @@ mod text;
 mod yaml_doc;
 
 pub use catalog::{Rule, Target, RULES};
+/// The Dockerfile reader and the shell word splitter, shared with `images` (image references).
+pub use dockerfile::{arg_pairs, parse as parse_dockerfile, Dockerfile, Instruction};
 pub use dockerfile::{stage_list, stage_names, stage_workdir};
 pub use fix::FixOutcome;
 pub use schema::{GITLAB_CI_SCHEMA, GITLAB_CI_SCHEMA_NOTICE};
+pub use shell::words as shell_words;
 
 use serde::Serialize;
 

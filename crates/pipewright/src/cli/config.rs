@@ -23,6 +23,15 @@
 //! pypi = "$NEXUS_PYPI_URL"               # a CI/CD variable, or a URL without credentials
 //! npm = "https://nexus.example.com/repository/npm/"
 //! go = "https://nexus.example.com/repository/go/"
+//! [images]                               # seeding the registry (`pipewright images`)
+//! registry = "nexus:5001"                # NEXUS_REGISTRY: where missing images are pushed
+//! pull_registry = "nexus:5002"           # NEXUS_PULL_REGISTRY: where presence is checked
+//! username = "seeder"                    # NEXUS_USERNAME (the password: NEXUS_PASSWORD only)
+//! mirrors = "docker.io=mirror:5000/hub"  # PIPEWRIGHT_REGISTRY_MIRRORS
+//! insecure = true                        # PIPEWRIGHT_REGISTRY_INSECURE=1: plain HTTP
+//! ca_file = "/etc/ssl/nexus-ca.pem"      # PIPEWRIGHT_REGISTRY_CA_FILE
+//! [images.upstream]                      # image name (or name:tag) -> upstream source
+//! "in-house-tool" = "quay.io/team/tool"
 //! ```
 
 use clap::Args;
@@ -45,6 +54,8 @@ struct ConfigFile {
     tools: std::collections::BTreeMap<String, ToolOverride>,
     #[serde(default)]
     mirrors: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    images: ImagesSection,
 }
 
 /// One `[tools]` entry: a tag, or the parts of the row to replace.
@@ -61,6 +72,19 @@ struct ToolRow {
     image: Option<String>,
     tag: Option<String>,
     upstream: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImagesSection {
+    registry: Option<String>,
+    pull_registry: Option<String>,
+    username: Option<String>,
+    mirrors: Option<String>,
+    insecure: Option<bool>,
+    ca_file: Option<PathBuf>,
+    #[serde(default)]
+    upstream: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -144,6 +168,8 @@ pub enum ConfigError {
     Tool(#[from] pipewright_core::generate::tools::UnknownTool),
     #[error(transparent)]
     Mirror(#[from] pipewright_core::generate::mirrors::MirrorError),
+    #[error("{0}")]
+    Images(String),
 }
 
 /// Settings for the generator plus the validator's extra allowed hosts.
@@ -151,6 +177,21 @@ pub enum ConfigError {
 pub struct Settings {
     pub generator: GeneratorSettings,
     pub allowed_hosts: Vec<String>,
+    pub images: ImagesConfig,
+}
+
+/// The registry seeding's configuration (`[images]`, then the seed's environment names).
+#[derive(Debug, Clone, Default)]
+pub struct ImagesConfig {
+    pub registry: Option<String>,
+    pub pull_registry: Option<String>,
+    pub username: Option<String>,
+    /// Only from `NEXUS_PASSWORD`; never printed (its `Debug` is masked).
+    pub password: Option<pipewright_adapters::registry::Secret>,
+    pub mirrors: Vec<pipewright_core::images::Mirror>,
+    pub insecure: bool,
+    pub ca_file: Option<PathBuf>,
+    pub upstream: Vec<pipewright_core::images::UpstreamEntry>,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -169,6 +210,8 @@ pub fn load(args: &SettingsArgs) -> Result<Settings, ConfigError> {
 pub fn load_base(config: Option<&Path>) -> Result<Settings, ConfigError> {
     let mut g = GeneratorSettings::default();
     let mut allowed_hosts = Vec::new();
+    let mut images = ImagesConfig::default();
+    let mut images_file = ImagesSection::default();
     let path = match config {
         Some(p) => Some(p.to_path_buf()),
         None => Some(PathBuf::from("pipewright.toml")).filter(|p| p.exists()),
@@ -222,8 +265,28 @@ pub fn load_base(config: Option<&Path>) -> Result<Settings, ConfigError> {
         for (key, value) in &file.mirrors {
             g.mirrors.set(key, value)?;
         }
+        images_file = file.images;
     }
-
+    images.registry = env("NEXUS_REGISTRY").or(images_file.registry);
+    images.pull_registry = env("NEXUS_PULL_REGISTRY").or(images_file.pull_registry);
+    images.username = env("NEXUS_USERNAME").or(images_file.username);
+    images.password = env("NEXUS_PASSWORD").map(pipewright_adapters::registry::Secret::new);
+    if let Some(m) = env("PIPEWRIGHT_REGISTRY_MIRRORS").or(images_file.mirrors) {
+        images.mirrors = pipewright_core::images::Mirror::parse_list(&m)
+            .map_err(|e| ConfigError::Images(format!("PIPEWRIGHT_REGISTRY_MIRRORS: {e}")))?;
+    }
+    images.insecure = match env("PIPEWRIGHT_REGISTRY_INSECURE") {
+        Some(v) => matches!(v.trim(), "1" | "true" | "yes"),
+        None => images_file.insecure.unwrap_or(false),
+    };
+    images.ca_file = env("PIPEWRIGHT_REGISTRY_CA_FILE")
+        .map(PathBuf::from)
+        .or(images_file.ca_file);
+    images.upstream = images_file
+        .upstream
+        .into_iter()
+        .map(|(image, source)| pipewright_core::images::UpstreamEntry { image, source })
+        .collect();
     // The concrete internal registry (pipewright's own environment) is the best default for
     // builds outside CI; inside CI the job passes $NEXUS_INTERNAL_REGISTRY.
     if let Some(v) = env("NEXUS_INTERNAL_REGISTRY").or_else(|| env("NEXUS_REGISTRY")) {
@@ -235,6 +298,7 @@ pub fn load_base(config: Option<&Path>) -> Result<Settings, ConfigError> {
     Ok(Settings {
         generator: g,
         allowed_hosts,
+        images,
     })
 }
 

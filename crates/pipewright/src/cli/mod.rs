@@ -7,6 +7,7 @@ pub mod config;
 pub mod exit;
 mod files;
 mod generate;
+pub mod images;
 mod templates;
 pub mod validate;
 
@@ -26,6 +27,8 @@ pub enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Write .gitlab-ci.yml, Dockerfile and .dockerignore for a repository, and say why.
     Generate(Box<generate::GenerateArgs>),
+    /// List the images generated files use and copy the missing ones into the team's registry.
+    Images(images::ImagesArgs),
     /// Manage the knowledge store: list, show, import, export, delete, stats.
     Templates(templates::TemplatesArgs),
     /// Check a .gitlab-ci.yml (and a Dockerfile): schema, pipeline rules, secrets, lint.
@@ -41,6 +44,7 @@ pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Analyze(args) => analyze::run(args),
         Command::Generate(args) => generate::run(*args),
+        Command::Images(args) => images::run(args),
         Command::Templates(args) => templates::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Classify(args) => classify::run(args),

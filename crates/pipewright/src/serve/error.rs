@@ -62,6 +62,8 @@ pub enum ErrorKind {
     GitLabRateLimited,
     /// GitLab's CI Lint rejects the pipeline (even the built-in one); nothing was committed.
     LintRejected,
+    /// No registry to seed is configured (`NEXUS_REGISTRY`), or its settings are unusable.
+    RegistryNotConfigured,
     /// The knowledge store could not be opened or reached.
     StoreUnavailable,
     /// The knowledge store failed (a corrupt file, a mismatch).
@@ -96,6 +98,7 @@ impl ErrorKind {
             GitLabTimeout => (StatusCode::GATEWAY_TIMEOUT, "gitlab_timeout"),
             GitLabRateLimited => (StatusCode::SERVICE_UNAVAILABLE, "gitlab_rate_limited"),
             LintRejected => (StatusCode::UNPROCESSABLE_ENTITY, "lint_rejected"),
+            RegistryNotConfigured => (StatusCode::SERVICE_UNAVAILABLE, "registry_not_configured"),
             StoreUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
             StoreFailed => (StatusCode::INTERNAL_SERVER_ERROR, "store_failed"),
             Timeout => (StatusCode::GATEWAY_TIMEOUT, "timeout"),

@@ -18,6 +18,7 @@ use utoipa::{Modify, OpenApi};
         (name = "pipeline", description = "Analyze, generate, validate, feedback, and the workflow that commits to GitLab"),
         (name = "templates", description = "The knowledge store's records"),
         (name = "runs", description = "Every workflow request, with its steps, timings and outcome"),
+        (name = "images", description = "The images pipelines use, checked and copied into the team's registry"),
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerToken),

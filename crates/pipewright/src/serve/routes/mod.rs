@@ -13,6 +13,7 @@ mod analyze;
 mod feedback;
 mod generate;
 mod health;
+mod images;
 mod repository;
 mod runs;
 mod templates;
@@ -68,6 +69,7 @@ fn v1(state: AppState) -> OpenApiRouter<AppState> {
         .merge(templates::router())
         .merge(workflow::router())
         .merge(runs::router())
+        .merge(images::router())
         .route_layer(from_fn_with_state(state, require_token))
 }
 

@@ -5,6 +5,7 @@
 //! request is recorded as a run (`GET /api/v1/pipeline/runs/{id}`), failed ones included.
 
 use crate::cli::config::SettingsOverrides;
+use crate::cli::images::seeding;
 use crate::serve::error::{ApiError, ErrorBody, ErrorKind};
 use crate::serve::extract::ApiJson;
 use crate::serve::state::AppState;
@@ -12,8 +13,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use pipewright_adapters::runs::new_run_id;
+use pipewright_workflow::images::SeedOptions;
 use pipewright_workflow::workflow::{
-    run_workflow, WorkflowContext, WorkflowError, WorkflowOutcome, WorkflowRequest,
+    run_workflow, ImageSeeding, WorkflowContext, WorkflowError, WorkflowOutcome, WorkflowRequest,
 };
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
@@ -134,6 +136,17 @@ async fn workflow(
     let gitlab = state.gitlab()?;
     let run_id = new_run_id();
     tracing::info!(run_id = %run_id, "workflow started");
+    // With a registry configured, the images are seeded before the commit.
+    let seeding = match state.settings.images.registry {
+        Some(_) => match seeding(&state.settings.images, &settings.generator, None) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::warn!(error = %e, "images are not seeded");
+                None
+            }
+        },
+        None => None,
+    };
     let outcome = run_workflow(
         WorkflowRequest {
             project,
@@ -149,6 +162,11 @@ async fn workflow(
             paths: state.path_options(false),
             runs: state.runs.as_ref().ok().map(|r| r.as_ref()),
             run_id: run_id.clone(),
+            images: seeding.as_ref().map(|s| ImageSeeding {
+                registry: &s.registry,
+                settings: s.settings.clone(),
+                options: SeedOptions::default(),
+            }),
         },
     )
     .await
