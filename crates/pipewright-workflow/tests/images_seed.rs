@@ -69,7 +69,7 @@ const PASS: &str = "Wf-pa55-word";
 
 fn files() -> BTreeMap<String, String> {
     let ci = "stages: [build, test]\n\
-build:\n  stage: build\n  image:\n    name: $NEXUS_PULL_REGISTRY/apm-repo/demo/kaniko-executor:v1.23.2-debug\n    entrypoint: ['']\n  script:\n    - /kaniko/executor --destination \"$NEXUS_INTERNAL_REGISTRY/apm-repo/demo/shop:$CI_COMMIT_SHORT_SHA\" --build-arg \"BASE_REGISTRY=$NEXUS_INTERNAL_REGISTRY\"\n\
+build:\n  stage: build\n  image:\n    name: $NEXUS_PULL_REGISTRY/apm-repo/demo/kaniko:v1.27.6-debug\n    entrypoint: ['']\n  script:\n    - /kaniko/executor --destination \"$NEXUS_INTERNAL_REGISTRY/apm-repo/demo/shop:$CI_COMMIT_SHORT_SHA\" --build-arg \"BASE_REGISTRY=$NEXUS_INTERNAL_REGISTRY\"\n\
 test:\n  stage: test\n  image: $NEXUS_PULL_REGISTRY/apm-repo/demo/shop:$CI_COMMIT_SHORT_SHA\n  services:\n    - name: $NEXUS_PULL_REGISTRY/apm-repo/demo/postgres:16-alpine\n  script: [pytest]\n";
     let dockerfile = "ARG BASE_REGISTRY=ai-nexus:5001\nFROM ${BASE_REGISTRY}/apm-repo/demo/python:3.12-slim AS runtime\nCMD [\"python\"]\n";
     [(".gitlab-ci.yml", ci), ("Dockerfile", dockerfile)]
@@ -99,8 +99,8 @@ async fn missing_images_are_copied_and_one_that_cannot_be_is_named() {
     .push(&upstream.url(), None)
     .await;
     let kaniko = TestImage {
-        repository: "kaniko-project/executor".into(),
-        tag: "v1.23.2-debug".into(),
+        repository: "osscontainertools/kaniko".into(),
+        tag: "v1.27.6-debug".into(),
         platforms: vec![TestPlatform::new("linux", "amd64", vec![b(3, 50_000)])],
         index: false,
     }
@@ -111,7 +111,7 @@ async fn missing_images_are_copied_and_one_that_cannot_be_is_named() {
     let mut settings =
         ImageSettings::for_registry(&nexus.host, None, &GeneratorSettings::default());
     settings.mirrors =
-        Mirror::parse_list(&format!("docker.io={0},gcr.io={0}", upstream.host)).unwrap();
+        Mirror::parse_list(&format!("docker.io={0},ghcr.io={0}", upstream.host)).unwrap();
     let registry = NativeRegistry::new(
         ClientSettings {
             credentials: vec![(
@@ -146,7 +146,7 @@ async fn missing_images_are_copied_and_one_that_cannot_be_is_named() {
         Some("docker.io/library/python:3.12-slim")
     );
     assert_eq!(py.digest.as_deref(), Some(python.digest.as_str()));
-    let k = by_target[&format!("{}/apm-repo/demo/kaniko-executor:v1.23.2-debug", nexus.host)];
+    let k = by_target[&format!("{}/apm-repo/demo/kaniko:v1.27.6-debug", nexus.host)];
     assert!(k.present && k.copied, "{k:?}");
     assert_eq!(k.digest.as_deref(), Some(kaniko.digest.as_str()));
     let pg = by_target[&format!("{}/apm-repo/demo/postgres:16-alpine", nexus.host)];

@@ -58,6 +58,7 @@ impl ImageSettings {
             push_registry: push.to_string(),
             pull_registry: pull.map(str::to_string),
             image_path: generator.image_path.clone(),
+            upstream: UpstreamMap::default().with_tools(&generator.tools),
             ..Default::default()
         };
         let seen_as = [
@@ -330,7 +331,7 @@ mod tests {
     }
 
     const CI: &str = "variables:\n  TRIVY_DB_REPOSITORY: $NEXUS_INTERNAL_REGISTRY/apm-repo/demo/trivy-db:2\n\
-build:\n  image:\n    name: $NEXUS_PULL_REGISTRY/apm-repo/demo/kaniko-executor:v1.23.2-debug\n  script:\n    - /kaniko/executor --destination \"$NEXUS_INTERNAL_REGISTRY/apm-repo/demo/shop:$CI_COMMIT_SHORT_SHA-test\" --build-arg \"BASE_REGISTRY=$NEXUS_INTERNAL_REGISTRY\"\n\
+build:\n  image:\n    name: $NEXUS_PULL_REGISTRY/apm-repo/demo/kaniko:v1.27.6-debug\n  script:\n    - /kaniko/executor --destination \"$NEXUS_INTERNAL_REGISTRY/apm-repo/demo/shop:$CI_COMMIT_SHORT_SHA-test\" --build-arg \"BASE_REGISTRY=$NEXUS_INTERNAL_REGISTRY\"\n\
 test:\n  image: $NEXUS_PULL_REGISTRY/apm-repo/demo/shop:$CI_COMMIT_SHORT_SHA-test\n  services:\n    - name: $NEXUS_PULL_REGISTRY/apm-repo/demo/postgres:16-alpine\n  script: [pytest]\n\
 lint:\n  image: $NEXUS_PULL_REGISTRY/apm-repo/demo/shop:latest\n  script: [x]\n\
 odd:\n  image: $SOMEWHERE/tool:1\n  script: [x]\n\
@@ -360,8 +361,8 @@ mine:\n  image: $NEXUS_PULL_REGISTRY/apm-repo/demo/in-house-tool:2\n  script: [x
                     "ghcr.io/aquasecurity/trivy-db:2".to_string()
                 ),
                 (
-                    "nexus:5001/apm-repo/demo/kaniko-executor:v1.23.2-debug".into(),
-                    "gcr.io/kaniko-project/executor:v1.23.2-debug".into()
+                    "nexus:5001/apm-repo/demo/kaniko:v1.27.6-debug".into(),
+                    "ghcr.io/osscontainertools/kaniko:v1.27.6-debug".into()
                 ),
                 (
                     "nexus:5001/apm-repo/demo/postgres:16-alpine".into(),
@@ -436,11 +437,11 @@ mine:\n  image: $NEXUS_PULL_REGISTRY/apm-repo/demo/in-house-tool:2\n  script: [x
         let k = &p.images[1];
         assert_eq!(
             k.target.to_string(),
-            "nexus:8083/apm-repo/demo/kaniko-executor:v1.23.2-debug"
+            "nexus:8083/apm-repo/demo/kaniko:v1.27.6-debug"
         );
         assert_eq!(
             k.check.to_string(),
-            "nexus:8082/apm-repo/demo/kaniko-executor:v1.23.2-debug"
+            "nexus:8082/apm-repo/demo/kaniko:v1.27.6-debug"
         );
     }
 

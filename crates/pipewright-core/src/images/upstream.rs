@@ -7,6 +7,7 @@
 //! is kept as written. `pipewright.toml` adds or replaces entries (`[images.upstream]`).
 
 use super::reference::{ImageRef, RefError};
+use crate::generate::tools::ToolImages;
 
 /// Image name → upstream repository (tag kept).
 pub const UPSTREAM: &[(&str, &str)] = &[
@@ -52,17 +53,8 @@ pub const UPSTREAM: &[(&str, &str)] = &[
         "elasticsearch",
         "docker.elastic.co/elasticsearch/elasticsearch",
     ),
-    // Tool images (settings.rs `ToolImages`).
-    ("kaniko-executor", "gcr.io/kaniko-project/executor"),
-    ("semgrep", "docker.io/semgrep/semgrep"),
-    (
-        "sonar-scanner-cli",
-        "docker.io/sonarsource/sonar-scanner-cli",
-    ),
-    ("trivy", "docker.io/aquasec/trivy"),
-    ("trivy-db", "ghcr.io/aquasecurity/trivy-db"),
-    ("crane", "gcr.io/go-containerregistry/crane"),
-    ("curl", "docker.io/curlimages/curl"),
+    // Tool images (Kaniko, Trivy, Semgrep, crane …) come from the generator's tool table
+    // (`generate/tools.rs`), which carries each tool's upstream: see `UpstreamMap::with_tools`.
 ];
 
 /// One configured entry: `name` (tag kept) or `name:tag` (exact) → a source reference.
@@ -72,10 +64,28 @@ pub struct UpstreamEntry {
     pub source: String,
 }
 
-/// The built-in table plus configured entries, which win.
-#[derive(Debug, Clone, Default)]
+/// The built-in table, the generator's tool table and configured entries, which win.
+#[derive(Debug, Clone)]
 pub struct UpstreamMap {
     extra: Vec<UpstreamEntry>,
+    /// Tool image name → upstream repository, from the tool table in use.
+    tools: Vec<(String, String)>,
+}
+
+impl Default for UpstreamMap {
+    fn default() -> Self {
+        UpstreamMap {
+            extra: Vec::new(),
+            tools: tool_rows(&ToolImages::default()),
+        }
+    }
+}
+
+fn tool_rows(tools: &ToolImages) -> Vec<(String, String)> {
+    tools
+        .iter()
+        .map(|(_, row)| (row.image.clone(), row.upstream.clone()))
+        .collect()
 }
 
 impl UpstreamMap {
@@ -84,7 +94,17 @@ impl UpstreamMap {
         for e in &extra {
             ImageRef::parse(&e.source)?;
         }
-        Ok(UpstreamMap { extra })
+        Ok(UpstreamMap {
+            extra,
+            ..UpstreamMap::default()
+        })
+    }
+
+    /// Takes the tool images' upstreams from `tools` (the table with a team's `[tools]`
+    /// overrides) instead of the built-in table.
+    pub fn with_tools(mut self, tools: &ToolImages) -> Self {
+        self.tools = tool_rows(tools);
+        self
     }
 
     /// The upstream source of the image `name` with `tag`/`digest` (as in the target).
@@ -98,6 +118,12 @@ impl UpstreamMap {
             .iter()
             .find(|e| e.image == name)
             .map(|e| e.source.as_str())
+            .or_else(|| {
+                self.tools
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, s)| s.as_str())
+            })
             .or_else(|| UPSTREAM.iter().find(|(n, _)| *n == name).map(|(_, s)| *s))?;
         let base = ImageRef::parse(repo).ok()?;
         Some(target.relocated(&base.registry, &base.repository))

@@ -59,7 +59,8 @@ pub fn seeding(
         ImageSettings::for_registry(&push, images.pull_registry.as_deref(), generator);
     settings.mirrors = images.mirrors.clone();
     settings.upstream = UpstreamMap::new(images.upstream.clone())
-        .map_err(|e| format!("pipewright.toml [images.upstream]: {e}"))?;
+        .map_err(|e| format!("pipewright.toml [images.upstream]: {e}"))?
+        .with_tools(&generator.tools);
     let ours: Vec<String> = std::iter::once(push.clone())
         .chain(images.pull_registry.clone())
         .collect();
