@@ -362,3 +362,20 @@ fn generation_keeps_every_key_unique_in_every_fixture() {
         );
     }
 }
+
+#[test]
+fn laravel_runs_a_production_server_not_artisan_serve() {
+    for name in ["php-laravel-pest", "php-laravel-vite"] {
+        let b = bundle(name);
+        let docker = &b.files["Dockerfile"];
+        assert!(!docker.contains("artisan serve"), "{name}:\n{docker}");
+        assert!(
+            docker.contains("CMD [\"apache2-foreground\"]"),
+            "{name}:\n{docker}"
+        );
+        assert!(
+            docker.contains("-apache-bookworm AS runtime"),
+            "{name}:\n{docker}"
+        );
+    }
+}
