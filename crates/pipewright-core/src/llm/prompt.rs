@@ -451,7 +451,9 @@ mod tests {
         assert_eq!(
             placeholders(USER_TEMPLATE),
             [
+                "answer_files",
                 "file_names",
+                "kept_dockerfile",
                 "readme",
                 "reference",
                 "repair",
