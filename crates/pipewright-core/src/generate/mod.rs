@@ -271,7 +271,11 @@ pub fn generate(
             plan
         } else {
             let mut dockerfile = recipe.dockerfile.clone();
-            declare_build_args(&mut dockerfile, &settings.mirrors.variables_for(service));
+            declare_build_args(
+                &mut dockerfile,
+                &settings.mirrors.variables_for(service),
+                &settings.mirrors.setups_for(service),
+            );
             files.insert(
                 dockerfile_path.clone(),
                 render_dockerfile(&dockerfile, profile, service),
@@ -477,12 +481,22 @@ fn header(profile: &StackProfile, stacks: &[String], settings: &GeneratorSetting
 }
 
 /// Declares build arguments (the package mirrors) in every stage that runs commands, where
-/// the package managers read them; unset outside CI, they change nothing.
-fn declare_build_args(d: &mut Dockerfile, vars: &[(String, String)]) {
+/// the package managers read them, and puts each setup command in front of the `RUN`s that
+/// call its tool; unset outside CI, they change nothing.
+fn declare_build_args(d: &mut Dockerfile, vars: &[(String, String)], setups: &[(&[&str], &str)]) {
     if vars.is_empty() {
         return;
     }
     for stage in &mut d.stages {
+        for instruction in &mut stage.instructions {
+            if let crate::dockerfile::Instruction::Run(lines) = instruction {
+                for (words, setup) in setups {
+                    if lines.iter().any(|l| words.iter().any(|w| l.contains(w))) {
+                        lines.insert(0, setup.to_string());
+                    }
+                }
+            }
+        }
         if !stage
             .instructions
             .iter()

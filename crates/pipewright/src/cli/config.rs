@@ -19,7 +19,7 @@
 //! [tools]                                # override the tool image table (generate/tools.rs)
 //! trivy = "0.75.0"                       # a tag
 //! kaniko = { image = "kaniko", tag = "v1.27.6-debug", upstream = "ghcr.io/osscontainertools/kaniko" }
-//! [mirrors]                              # package mirrors (or PIPEWRIGHT_MIRROR_PYPI/_NPM/_GO)
+//! [mirrors]                              # or PIPEWRIGHT_MIRROR_PYPI/_NPM/_GO/_MAVEN/_COMPOSER/_RUBYGEMS
 //! pypi = "$NEXUS_PYPI_URL"               # a CI/CD variable, or a URL without credentials
 //! npm = "https://nexus.example.com/repository/npm/"
 //! go = "https://nexus.example.com/repository/go/"
