@@ -11,10 +11,10 @@
 //! Every file that leaves this module passed the validator (LLM answers get the findings back
 //! for a bounded number of repair rounds), so an invalid pipeline is never returned.
 
-use crate::generate::{validate_bundle, GenerateOutcome, Provenance};
+use crate::generate::{validate_bundle, validate_kept, GenerateOutcome, Provenance};
 use pipewright_core::generate::PipelineBundle;
 use pipewright_core::knowledge::{retrieve, KnowledgeStore, Record, Retrieval, StackKey};
-use pipewright_core::llm::answer::{parse_answer, GeneratedFiles};
+use pipewright_core::llm::answer::{parse_answer_for, Expected, GeneratedFiles};
 use pipewright_core::llm::prompt::{
     system_prompt, user_prompt, PromptSettings, ReferenceTemplate, RepairInput, UserPromptInput,
 };
@@ -221,6 +221,9 @@ pub async fn choose_path_checked(
             );
         } else {
             candidate.findings = findings;
+            candidate
+                .findings
+                .extend(validate_kept(&candidate.bundle, vsettings));
             candidate.provenance = Provenance::RagTemplate;
             candidate.bundle.explanation.push(format!(
                 "used the stored pair {} as it is (no LLM)",
@@ -255,6 +258,13 @@ pub async fn choose_path_checked(
         Provenance::AiGenerated
     };
     let file_names: Vec<String> = outcome.index_files.clone();
+    // A repository that keeps its Dockerfile gets only the pipeline written.
+    let kept_dockerfile = outcome.bundle.kept.get("Dockerfile").cloned();
+    let expected = if kept_dockerfile.is_some() {
+        Expected::PipelineOnly
+    } else {
+        Expected::Both
+    };
     let system = system_prompt(&PromptSettings::default());
     let mut previous: Option<(GeneratedFiles, Vec<String>)> = None;
     for round in 0..=opts.repair_rounds {
@@ -267,6 +277,7 @@ pub async fn choose_path_checked(
                 previous: files,
                 findings,
             }),
+            kept_dockerfile: kept_dockerfile.as_deref(),
         };
         let request =
             LlmRequest::for_pipeline(system.clone(), user_prompt(&input), opts.temperature);
@@ -283,7 +294,7 @@ pub async fn choose_path_checked(
                 break;
             }
         };
-        let files = match parse_answer(&answer.text) {
+        let files = match parse_answer_for(&answer.text, expected) {
             Ok(f) => f,
             Err(e) => {
                 let message = format!("the answer could not be read: {e}");
@@ -312,6 +323,9 @@ pub async fn choose_path_checked(
         }
         if !has_errors(&findings) {
             candidate.findings = findings;
+            candidate
+                .findings
+                .extend(validate_kept(&candidate.bundle, vsettings));
             candidate.provenance = provenance;
             candidate.bundle.explanation.push(format!(
                 "{} by {} after {} attempt(s){}",

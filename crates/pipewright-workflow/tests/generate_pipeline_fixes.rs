@@ -362,3 +362,69 @@ fn generation_keeps_every_key_unique_in_every_fixture() {
         );
     }
 }
+
+#[test]
+fn laravel_runs_a_production_server_not_artisan_serve() {
+    for name in ["php-laravel-pest", "php-laravel-vite"] {
+        let b = bundle(name);
+        let docker = &b.files["Dockerfile"];
+        assert!(!docker.contains("artisan serve"), "{name}:\n{docker}");
+        assert!(
+            docker.contains("CMD [\"apache2-foreground\"]"),
+            "{name}:\n{docker}"
+        );
+        assert!(
+            docker.contains("-apache-bookworm AS runtime"),
+            "{name}:\n{docker}"
+        );
+    }
+}
+
+#[test]
+fn maven_composer_and_bundler_mirrors_get_their_setup_before_installs() {
+    for (name, key, var, word) in [
+        ("java-spring-maven", "maven", "MAVEN_MIRROR_URL", "mvnw"),
+        (
+            "php-symfony",
+            "composer",
+            "COMPOSER_MIRROR_URL",
+            "composer install",
+        ),
+        (
+            "ruby-rails-minitest",
+            "rubygems",
+            "RUBYGEMS_MIRROR_URL",
+            "bundle install",
+        ),
+    ] {
+        let mut settings = GeneratorSettings::default();
+        settings.mirrors.set(key, "$NEXUS_MIRROR").expect("valid");
+        let b = outcome(name, &settings).bundle;
+        assert_eq!(
+            b.pipeline.variables.get(var),
+            Some("$NEXUS_MIRROR"),
+            "{name}"
+        );
+        let compile = job(&b, "compile");
+        let setup = compile
+            .script
+            .iter()
+            .position(|l| l.contains(&format!("\"${var}\"")))
+            .unwrap_or_else(|| panic!("{name}: {:#?}", compile.script));
+        let install = compile
+            .script
+            .iter()
+            .position(|l| l.contains(word) && !l.contains(var))
+            .unwrap_or_else(|| panic!("{name}: no install: {:#?}", compile.script));
+        assert!(setup < install, "{name}: {:#?}", compile.script);
+        let docker = &b.files["Dockerfile"];
+        assert!(
+            docker.contains(&format!("ARG {var}\n")),
+            "{name}:\n{docker}"
+        );
+        assert!(
+            docker.contains(&format!("if [ -n \"${var}\" ]")),
+            "{name}:\n{docker}"
+        );
+    }
+}

@@ -106,7 +106,7 @@ pub fn check_structure(
     }
     for (svc, library) in services {
         let bases: &[&str] = if *library { &LIBRARY_JOBS } else { &JOBS };
-        for base in bases.iter().copied() {
+        for base in bases {
             let name = if monorepo {
                 format!("{base}:{svc}")
             } else {

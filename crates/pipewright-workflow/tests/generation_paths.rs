@@ -234,3 +234,39 @@ async fn a_model_that_obeys_planted_instructions_never_gets_its_pipeline_through
         "{warning}"
     );
 }
+
+#[tokio::test]
+async fn a_kept_dockerfile_gets_a_pipeline_only_request_and_answer() {
+    let base = built_in("go-kept-dockerfile-stages");
+    assert!(base.bundle.kept.contains_key("Dockerfile"));
+    let kept = base.bundle.kept["Dockerfile"].clone();
+    let (_dir, store) = store();
+    // The model writes only the pipeline, as asked: no `dockerfile` at all.
+    let answer = serde_json::json!({
+        "gitlab_ci": base.bundle.files[".gitlab-ci.yml"],
+        "notes": ["built the repository's own stages"]
+    })
+    .to_string();
+    let llm = model(vec![Ok(answer)]);
+    let out = run(base, &options(store, Some(llm.clone()))).await;
+    assert_eq!(
+        out.provenance,
+        Provenance::AiGenerated,
+        "{:#?}",
+        out.bundle.warnings
+    );
+    assert!(
+        !out.bundle.files.contains_key("Dockerfile"),
+        "the repository's file stays"
+    );
+    assert_eq!(out.bundle.kept["Dockerfile"], kept);
+    let prompts = llm.prompts.lock().expect("lock");
+    assert!(prompts[0].contains("do not write one"), "{}", prompts[0]);
+    assert!(
+        prompts[0].contains("deps, tests, compile, release"),
+        "{}",
+        prompts[0]
+    );
+    assert!(prompts[0].contains("source=\"kept-dockerfile\""));
+    assert!(prompts[0].contains("`dockerfile` set to an empty string"));
+}

@@ -160,6 +160,13 @@ pub fn service_jobs(
     if !ctx.dir.is_empty() {
         compile.script.push(format!("cd {}", ctx.dir));
     }
+    let mirror_setups: Vec<String> = s
+        .mirrors
+        .setups_for(ctx.service)
+        .into_iter()
+        .map(|(_, cmd)| cmd.to_string())
+        .collect();
+    compile.script.extend(mirror_setups.iter().cloned());
     compile.script.extend(recipe.compile.iter().cloned());
     compile.needs = Some(Vec::new());
     if !recipe.compile_artifacts.is_empty() {
@@ -274,6 +281,7 @@ pub fn service_jobs(
         if !ctx.dir.is_empty() {
             test_script.push(format!("cd {}", ctx.dir));
         }
+        test_script.extend(mirror_setups.iter().cloned());
         test_script.extend(recipe.test_setup.iter().cloned());
     }
     test.variables.extend(db_vars.iter());

@@ -4,6 +4,10 @@
 //! in the pipeline and passed to the image build as build arguments (`ARG` in the stages
 //! that install), so the same Dockerfile still builds without them.
 //!
+//! Package managers that read no such variable (Maven, Composer, Bundler) get a one-line
+//! setup command, run when the variable is set: before the installs in the CI jobs, and in
+//! front of every Dockerfile `RUN` that calls the tool.
+//!
 //! A mirror is a URL without credentials, or a reference to a CI/CD variable (`$NEXUS_PYPI`)
 //! that holds one: a URL with a user or password is refused, since it would be written in
 //! clear into the repository.
@@ -16,6 +20,9 @@ pub enum MirrorKind {
     Pypi,
     Npm,
     Go,
+    Maven,
+    Composer,
+    Rubygems,
 }
 
 /// Per kind: the `pipewright.toml` key, the environment variable pipewright reads it from,
@@ -35,6 +42,44 @@ pub const MIRRORS: &[(MirrorKind, &str, &str, &[&str])] = &[
         &["NPM_CONFIG_REGISTRY", "YARN_NPM_REGISTRY_SERVER"],
     ),
     (MirrorKind::Go, "go", "PIPEWRIGHT_MIRROR_GO", &["GOPROXY"]),
+    (
+        MirrorKind::Maven,
+        "maven",
+        "PIPEWRIGHT_MIRROR_MAVEN",
+        &["MAVEN_MIRROR_URL"],
+    ),
+    (
+        MirrorKind::Composer,
+        "composer",
+        "PIPEWRIGHT_MIRROR_COMPOSER",
+        &["COMPOSER_MIRROR_URL"],
+    ),
+    (
+        MirrorKind::Rubygems,
+        "rubygems",
+        "PIPEWRIGHT_MIRROR_RUBYGEMS",
+        &["RUBYGEMS_MIRROR_URL"],
+    ),
+];
+
+/// For package managers that read no variable: the words that mark a command calling the
+/// tool, and the setup that points it at the mirror (run only when the variable is set).
+pub const SETUPS: &[(MirrorKind, &[&str], &str)] = &[
+    (
+        MirrorKind::Maven,
+        &["mvn ", "mvnw "],
+        "if [ -n \"$MAVEN_MIRROR_URL\" ]; then mkdir -p \"$HOME/.m2\" && printf '<settings><mirrors><mirror><id>mirror</id><mirrorOf>*</mirrorOf><url>%s</url></mirror></mirrors></settings>\\n' \"$MAVEN_MIRROR_URL\" > \"$HOME/.m2/settings.xml\"; fi",
+    ),
+    (
+        MirrorKind::Composer,
+        &["composer "],
+        "if [ -n \"$COMPOSER_MIRROR_URL\" ]; then composer config --global repos.packagist composer \"$COMPOSER_MIRROR_URL\"; fi",
+    ),
+    (
+        MirrorKind::Rubygems,
+        &["bundle "],
+        "if [ -n \"$RUBYGEMS_MIRROR_URL\" ]; then bundle config set --global mirror.https://rubygems.org \"$RUBYGEMS_MIRROR_URL\"; fi",
+    ),
 ];
 
 /// A mirror that cannot be written into a pipeline.
@@ -44,7 +89,7 @@ pub enum MirrorError {
     Credentials { key: String },
     #[error("the {key} mirror `{value}` is neither an http(s) URL nor a CI/CD variable reference like `$NEXUS_MIRROR`")]
     Invalid { key: String, value: String },
-    #[error("unknown mirror `{0}` in [mirrors]; the mirrors are pypi, npm, go")]
+    #[error("unknown mirror `{0}` in [mirrors]; the mirrors are pypi, npm, go, maven, composer, rubygems")]
     Unknown(String),
 }
 
@@ -71,6 +116,20 @@ impl Mirrors {
         self.0.is_empty()
     }
 
+    /// The setup commands a service's package managers need (Maven, Composer, Bundler), each
+    /// with the words that mark a command calling the tool.
+    pub fn setups_for(
+        &self,
+        service: &ServiceProfile,
+    ) -> Vec<(&'static [&'static str], &'static str)> {
+        let kinds = kinds_of(service);
+        SETUPS
+            .iter()
+            .filter(|(kind, ..)| kinds.contains(kind) && self.0.iter().any(|(k, _)| k == kind))
+            .map(|(_, words, cmd)| (*words, *cmd))
+            .collect()
+    }
+
     /// The variables a service's package managers read, with the mirror as value.
     pub fn variables_for(&self, service: &ServiceProfile) -> Vec<(String, String)> {
         let kinds = kinds_of(service);
@@ -95,6 +154,11 @@ fn kinds_of(service: &ServiceProfile) -> Vec<MirrorKind> {
         Language::Python => kinds.push(MirrorKind::Pypi),
         Language::JavaScript | Language::TypeScript => kinds.push(MirrorKind::Npm),
         Language::Go => kinds.push(MirrorKind::Go),
+        Language::Php => kinds.push(MirrorKind::Composer),
+        Language::Ruby => kinds.push(MirrorKind::Rubygems),
+        Language::Java | Language::Kotlin if service.build_tool == Some(BuildTool::Maven) => {
+            kinds.push(MirrorKind::Maven)
+        }
         _ => {}
     }
     // Front-end tooling beside another stack (a Tailwind build) downloads from npm too.

@@ -203,6 +203,9 @@ struct Convention {
     kinds: Kinds,
     /// Names shared by all databases of the kind: only the first database sets them.
     shared: bool,
+    /// Set by the recipe's test script under a condition, not as job variables (Laravel's
+    /// `DB_*`, which must not override a connection phpunit.xml chooses).
+    script_only: bool,
     vars: &'static [(&'static str, &'static str)],
 }
 
@@ -213,6 +216,7 @@ const CONVENTIONS: &[Convention] = &[
         reader: Reader::Any,
         kinds: Kinds::Sql,
         shared: true,
+        script_only: false,
         vars: &[("DATABASE_URL", "{url}")],
     },
     // libpq and everything built on it (psycopg, pg, node-postgres, pgx) read these when the
@@ -221,6 +225,7 @@ const CONVENTIONS: &[Convention] = &[
         reader: Reader::Any,
         kinds: Kinds::One(Database::Postgresql),
         shared: false,
+        script_only: false,
         vars: &[
             ("PGHOST", "{host}"),
             ("PGPORT", "{port}"),
@@ -235,48 +240,56 @@ const CONVENTIONS: &[Convention] = &[
         reader: Reader::Any,
         kinds: Kinds::One(Database::Mysql),
         shared: false,
+        script_only: false,
         vars: &[("MYSQL_HOST", "{host}"), ("MYSQL_TCP_PORT", "{port}")],
     },
     Convention {
         reader: Reader::Any,
         kinds: Kinds::One(Database::Mariadb),
         shared: false,
+        script_only: false,
         vars: &[("MYSQL_HOST", "{host}"), ("MYSQL_TCP_PORT", "{port}")],
     },
     Convention {
         reader: Reader::Any,
         kinds: Kinds::One(Database::Redis),
         shared: true,
+        script_only: false,
         vars: &[("REDIS_URL", "{url}")],
     },
     Convention {
         reader: Reader::Any,
         kinds: Kinds::One(Database::Mongodb),
         shared: true,
+        script_only: false,
         vars: &[("MONGODB_URL", "{url}"), ("MONGO_URL", "{url}")],
     },
     Convention {
         reader: Reader::Any,
         kinds: Kinds::One(Database::Memcached),
         shared: true,
+        script_only: false,
         vars: &[("MEMCACHED_URL", "{url}")],
     },
     Convention {
         reader: Reader::Any,
         kinds: Kinds::One(Database::Rabbitmq),
         shared: true,
+        script_only: false,
         vars: &[("AMQP_URL", "{url}"), ("RABBITMQ_URL", "{url}")],
     },
     Convention {
         reader: Reader::Any,
         kinds: Kinds::One(Database::Elasticsearch),
         shared: true,
+        script_only: false,
         vars: &[("ELASTICSEARCH_URL", "{url}")],
     },
     Convention {
         reader: Reader::Framework(Framework::SpringBoot),
         kinds: Kinds::Sql,
         shared: true,
+        script_only: false,
         vars: &[
             (
                 "SPRING_DATASOURCE_URL",
@@ -290,6 +303,7 @@ const CONVENTIONS: &[Convention] = &[
         reader: Reader::Framework(Framework::SpringBoot),
         kinds: Kinds::One(Database::Redis),
         shared: true,
+        script_only: false,
         vars: &[
             ("SPRING_DATA_REDIS_HOST", "{host}"),
             ("SPRING_DATA_REDIS_PORT", "{port}"),
@@ -299,12 +313,14 @@ const CONVENTIONS: &[Convention] = &[
         reader: Reader::Framework(Framework::SpringBoot),
         kinds: Kinds::One(Database::Mongodb),
         shared: true,
+        script_only: false,
         vars: &[("SPRING_DATA_MONGODB_URI", "{url}")],
     },
     Convention {
         reader: Reader::Framework(Framework::Quarkus),
         kinds: Kinds::Sql,
         shared: true,
+        script_only: false,
         vars: &[
             (
                 "QUARKUS_DATASOURCE_JDBC_URL",
@@ -318,6 +334,7 @@ const CONVENTIONS: &[Convention] = &[
         reader: Reader::Framework(Framework::Micronaut),
         kinds: Kinds::Sql,
         shared: true,
+        script_only: false,
         vars: &[
             (
                 "DATASOURCES_DEFAULT_URL",
@@ -332,6 +349,7 @@ const CONVENTIONS: &[Convention] = &[
         reader: Reader::Framework(Framework::Rails),
         kinds: Kinds::Sql,
         shared: true,
+        script_only: false,
         vars: &[
             (
                 "DATABASE_URL",
@@ -344,6 +362,7 @@ const CONVENTIONS: &[Convention] = &[
         reader: Reader::Framework(Framework::Laravel),
         kinds: Kinds::Sql,
         shared: true,
+        script_only: true,
         vars: &[
             ("DB_CONNECTION", "{scheme:laravel}"),
             ("DB_HOST", "{host}"),
@@ -357,12 +376,14 @@ const CONVENTIONS: &[Convention] = &[
         reader: Reader::Framework(Framework::Laravel),
         kinds: Kinds::One(Database::Redis),
         shared: true,
+        script_only: false,
         vars: &[("REDIS_HOST", "{host}"), ("REDIS_PORT", "{port}")],
     },
     Convention {
         reader: Reader::Framework(Framework::AspNetCore),
         kinds: Kinds::Sql,
         shared: true,
+        script_only: false,
         vars: &[(
             "ConnectionStrings__DefaultConnection",
             "{scheme:dotnet}={host};Port={port};Database={name};Username={user}",
@@ -439,10 +460,27 @@ pub fn connections(databases: &[Database]) -> Vec<Connection> {
 /// once: general conventions first, then the framework's (which replace a general value of
 /// the same name, e.g. Rails' `mysql2://` URL).
 pub fn connection_variables(framework: Option<Framework>, connections: &[Connection]) -> Variables {
+    collect(framework, connections, false)
+}
+
+/// The variables of `framework`'s conventions that its recipe sets in the test script under
+/// a condition (Laravel's `DB_*` when phpunit.xml chooses no connection of its own).
+pub fn script_variables(framework: Option<Framework>, connections: &[Connection]) -> Variables {
+    collect(framework, connections, true)
+}
+
+fn collect(
+    framework: Option<Framework>,
+    connections: &[Connection],
+    script_only: bool,
+) -> Variables {
     let mut vars = Variables::new();
     let readers = [Some(Reader::Any), framework.map(Reader::Framework)];
     for reader in readers.into_iter().flatten() {
-        for convention in CONVENTIONS.iter().filter(|c| c.reader == reader) {
+        for convention in CONVENTIONS
+            .iter()
+            .filter(|c| c.reader == reader && c.script_only == script_only)
+        {
             let matching = connections.iter().filter(|c| match convention.kinds {
                 Kinds::Sql => is_sql(c.db),
                 Kinds::One(db) => c.db == db,
@@ -521,8 +559,12 @@ mod tests {
     }
 
     #[test]
-    fn laravel_reads_db_names() {
-        let v = connection_variables(Some(Framework::Laravel), &connections(&[Database::Mysql]));
+    fn laravel_reads_db_names_set_by_its_script() {
+        let conns = connections(&[Database::Mysql]);
+        assert!(connection_variables(Some(Framework::Laravel), &conns)
+            .get("DB_HOST")
+            .is_none());
+        let v = script_variables(Some(Framework::Laravel), &conns);
         assert_eq!(v.get("DB_CONNECTION"), Some("mysql"));
         assert_eq!(v.get("DB_HOST"), Some("mysql"));
         assert_eq!(v.get("DB_DATABASE"), Some("test"));

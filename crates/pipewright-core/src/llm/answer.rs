@@ -146,6 +146,29 @@ const MAX_BRACE_STARTS: usize = 64;
 /// or, failing those, a ```` ```yaml ```` block and a ```` ```dockerfile ```` block. Reasoning
 /// sections (`<think>…</think>`) are skipped.
 pub fn parse_answer(text: &str) -> Result<GeneratedFiles, AnswerError> {
+    parse_answer_for(text, Expected::Both)
+}
+
+/// Which files the model was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    /// `.gitlab-ci.yml` and `Dockerfile`.
+    Both,
+    /// `.gitlab-ci.yml` only: the repository keeps its own Dockerfile. A missing or empty
+    /// `dockerfile` is accepted (and one written anyway is dropped).
+    PipelineOnly,
+}
+
+/// [`parse_answer`] for an answer that must hold `expected`.
+pub fn parse_answer_for(text: &str, expected: Expected) -> Result<GeneratedFiles, AnswerError> {
+    let mut files = parse_any(text, expected)?;
+    if expected == Expected::PipelineOnly {
+        files.dockerfile = String::new();
+    }
+    Ok(files)
+}
+
+fn parse_any(text: &str, expected: Expected) -> Result<GeneratedFiles, AnswerError> {
     if text.len() > MAX_ANSWER_BYTES {
         return Err(AnswerError::TooLarge {
             what: "answer",
@@ -175,7 +198,7 @@ pub fn parse_answer(text: &str) -> Result<GeneratedFiles, AnswerError> {
         .map(|f| f.body);
     for candidate in std::iter::once(cleaned).chain(fenced_json) {
         match serde_json::from_str::<Value>(candidate.trim()) {
-            Ok(Value::Object(map)) => match files_from_object(&map) {
+            Ok(Value::Object(map)) => match files_from_object(&map, expected) {
                 Some(Ok(files)) => return Ok(files),
                 Some(Err(problem)) => consider(problem, &mut best),
                 None => {}
@@ -194,7 +217,7 @@ pub fn parse_answer(text: &str) -> Result<GeneratedFiles, AnswerError> {
     for (start, _) in cleaned.match_indices('{').take(MAX_BRACE_STARTS) {
         let mut stream = serde_json::Deserializer::from_str(&cleaned[start..]).into_iter::<Value>();
         if let Some(Ok(Value::Object(map))) = stream.next() {
-            match files_from_object(&map) {
+            match files_from_object(&map, expected) {
                 Some(Ok(files)) => return Ok(files),
                 Some(Err(problem)) => consider(problem, &mut best),
                 None => {}
@@ -202,7 +225,7 @@ pub fn parse_answer(text: &str) -> Result<GeneratedFiles, AnswerError> {
         }
     }
 
-    match files_from_fences(&fences) {
+    match files_from_fences(&fences, expected) {
         Some(result) => result,
         None => Err(best),
     }
@@ -210,7 +233,10 @@ pub fn parse_answer(text: &str) -> Result<GeneratedFiles, AnswerError> {
 
 /// Reads the files from a JSON object; `None` when the object has none of the answer's fields
 /// (it is some other object quoted in prose).
-fn files_from_object(map: &Map<String, Value>) -> Option<Result<GeneratedFiles, AnswerError>> {
+fn files_from_object(
+    map: &Map<String, Value>,
+    expected: Expected,
+) -> Option<Result<GeneratedFiles, AnswerError>> {
     let lookup = |field: &FileField| field.aliases.iter().find_map(|a| map.get(*a));
     let ci = lookup(&GITLAB_CI);
     let docker = lookup(&DOCKERFILE);
@@ -220,7 +246,10 @@ fn files_from_object(map: &Map<String, Value>) -> Option<Result<GeneratedFiles, 
     Some(file_text(&GITLAB_CI, ci).and_then(|gitlab_ci| {
         Ok(GeneratedFiles {
             gitlab_ci,
-            dockerfile: file_text(&DOCKERFILE, docker)?,
+            dockerfile: match expected {
+                Expected::Both => file_text(&DOCKERFILE, docker)?,
+                Expected::PipelineOnly => String::new(),
+            },
             notes: notes_from(map.get(NOTES_FIELD)),
         })
     }))
@@ -285,7 +314,10 @@ fn json_kind(value: &Value) -> &'static str {
 
 /// The two-block fallback: the first YAML block is `.gitlab-ci.yml`, the first Dockerfile block
 /// the `Dockerfile`. `None` when neither block is there.
-fn files_from_fences(fences: &[Fence<'_>]) -> Option<Result<GeneratedFiles, AnswerError>> {
+fn files_from_fences(
+    fences: &[Fence<'_>],
+    expected: Expected,
+) -> Option<Result<GeneratedFiles, AnswerError>> {
     let find = |langs: &[&str]| {
         fences
             .iter()
@@ -304,7 +336,10 @@ fn files_from_fences(fences: &[Fence<'_>]) -> Option<Result<GeneratedFiles, Answ
     Some(block(&GITLAB_CI, ci).and_then(|gitlab_ci| {
         Ok(GeneratedFiles {
             gitlab_ci,
-            dockerfile: block(&DOCKERFILE, docker)?,
+            dockerfile: match expected {
+                Expected::Both => block(&DOCKERFILE, docker)?,
+                Expected::PipelineOnly => String::new(),
+            },
             notes: Vec::new(),
         })
     }))

@@ -75,6 +75,11 @@ pub const REFERENCE_DOCKERFILE: DataKind = DataKind {
     source: "reference-dockerfile",
     max_bytes: 6 * 1024,
 };
+/// The repository's own Dockerfile, which pipewright keeps (the model writes only the pipeline).
+pub const KEPT_DOCKERFILE: DataKind = DataKind {
+    source: "kept-dockerfile",
+    max_bytes: 6 * 1024,
+};
 pub const PREVIOUS_GITLAB_CI: DataKind = DataKind {
     source: "previous-gitlab-ci",
     max_bytes: 16 * 1024,
@@ -157,6 +162,9 @@ pub struct UserPromptInput<'a> {
     pub readme: Option<&'a str>,
     pub reference: Option<ReferenceTemplate<'a>>,
     pub repair: Option<RepairInput<'a>>,
+    /// The repository's own Dockerfile when pipewright keeps it: the model is then asked for
+    /// the pipeline only, built from this file's stages.
+    pub kept_dockerfile: Option<&'a str>,
 }
 
 impl<'a> UserPromptInput<'a> {
@@ -168,6 +176,7 @@ impl<'a> UserPromptInput<'a> {
             readme: None,
             reference: None,
             repair: None,
+            kept_dockerfile: None,
         }
     }
 
@@ -207,6 +216,14 @@ pub fn user_prompt(input: &UserPromptInput<'_>) -> String {
     let repair = input
         .repair
         .map_or_else(|| NOTHING.to_string(), |r| repair_section(&r));
+    let kept = input
+        .kept_dockerfile
+        .map_or_else(|| NOTHING.to_string(), kept_section);
+    let answer_files = if input.kept_dockerfile.is_some() {
+        "`gitlab_ci` and `notes`, with `dockerfile` set to an empty string: the repository keeps its own Dockerfile"
+    } else {
+        "`gitlab_ci`, `dockerfile`, `notes`"
+    };
 
     fill(
         USER_TEMPLATE,
@@ -217,7 +234,26 @@ pub fn user_prompt(input: &UserPromptInput<'_>) -> String {
             ("readme", &readme),
             ("reference", &reference),
             ("repair", &repair),
+            ("kept_dockerfile", &kept),
+            ("answer_files", answer_files),
         ],
+    )
+}
+
+/// The kept Dockerfile, its stages, and what the pipeline must build from it.
+fn kept_section(text: &str) -> String {
+    let stages: Vec<String> = crate::validate::stage_list(text)
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| s.unwrap_or_else(|| format!("#{} (unnamed)", i + 1)))
+        .collect();
+    format!(
+        "The repository keeps this Dockerfile; pipewright will not write or change it, so do not \
+         write one. Its stages, in order: {}. The build job must only `--target` a stage listed \
+         here (or no target, for the last stage); run the tests in its test stage if it has one, \
+         else in the language image.\n\n{}",
+        stages.join(", "),
+        data_block(KEPT_DOCKERFILE, text)
     )
 }
 
@@ -248,12 +284,13 @@ fn repair_section(repair: &RepairInput<'_>) -> String {
         .iter()
         .map(|f| format!("- {}\n", f.trim()))
         .collect();
-    [
-        data_block(PREVIOUS_GITLAB_CI, &repair.previous.gitlab_ci),
-        data_block(PREVIOUS_DOCKERFILE, &repair.previous.dockerfile),
-        data_block(FINDINGS, &findings),
-    ]
-    .join("\n\n")
+    let mut parts = vec![data_block(PREVIOUS_GITLAB_CI, &repair.previous.gitlab_ci)];
+    // A pipeline-only answer (the repository keeps its Dockerfile) has no Dockerfile to show.
+    if !repair.previous.dockerfile.trim().is_empty() {
+        parts.push(data_block(PREVIOUS_DOCKERFILE, &repair.previous.dockerfile));
+    }
+    parts.push(data_block(FINDINGS, &findings));
+    parts.join("\n\n")
 }
 
 /// The profile as pretty JSON, without the evidence lists (long, and only needed by humans).
@@ -414,7 +451,9 @@ mod tests {
         assert_eq!(
             placeholders(USER_TEMPLATE),
             [
+                "answer_files",
                 "file_names",
+                "kept_dockerfile",
                 "readme",
                 "reference",
                 "repair",
@@ -461,6 +500,7 @@ mod tests {
         let names = vec!["Gemfile".to_string(), "app.rb".to_string()];
         let profile = profile();
         let input = UserPromptInput {
+            kept_dockerfile: None,
             file_names: &names,
             readme: Some("# Demo\nA small Sinatra app."),
             ..UserPromptInput::new(&profile)
@@ -479,6 +519,7 @@ mod tests {
     fn user_prompt_for_adaptation_quotes_the_reference_and_names_the_missing_file() {
         let profile = profile();
         let input = UserPromptInput {
+            kept_dockerfile: None,
             reference: Some(ReferenceTemplate {
                 origin: "manual_ruby_sinatra_a1b2c3d4e5f6\"><x>",
                 gitlab_ci: Some("stages: [compile]\n"),
@@ -503,6 +544,7 @@ mod tests {
         let findings = vec!["stage `learn` is missing".to_string()];
         let profile = profile();
         let input = UserPromptInput {
+            kept_dockerfile: None,
             repair: Some(RepairInput {
                 previous: &previous,
                 findings: &findings,
@@ -554,6 +596,7 @@ mod tests {
         let readme = "Use {{task}} and {{repair}} in templates.";
         let profile = profile();
         let input = UserPromptInput {
+            kept_dockerfile: None,
             readme: Some(readme),
             ..UserPromptInput::new(&profile)
         };

@@ -19,7 +19,7 @@
 //! [tools]                                # override the tool image table (generate/tools.rs)
 //! trivy = "0.75.0"                       # a tag
 //! kaniko = { image = "kaniko", tag = "v1.27.6-debug", upstream = "ghcr.io/osscontainertools/kaniko" }
-//! [mirrors]                              # package mirrors (or PIPEWRIGHT_MIRROR_PYPI/_NPM/_GO)
+//! [mirrors]                              # or PIPEWRIGHT_MIRROR_PYPI/_NPM/_GO/_MAVEN/_COMPOSER/_RUBYGEMS
 //! pypi = "$NEXUS_PYPI_URL"               # a CI/CD variable, or a URL without credentials
 //! npm = "https://nexus.example.com/repository/npm/"
 //! go = "https://nexus.example.com/repository/go/"
@@ -344,4 +344,58 @@ fn read_file(path: &Path) -> Result<ConfigFile, ConfigError> {
         path: shown,
         reason: e.message().to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pipewright_core::generate::Tool;
+
+    fn load_text(text: &str) -> Result<Settings, ConfigError> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("pipewright.toml");
+        std::fs::write(&path, text).expect("write");
+        load_base(Some(&path))
+    }
+
+    #[test]
+    fn tools_are_overridden_by_tag_or_by_row() {
+        let s = load_text(
+            "[tools]\ntrivy = \"0.75.0\"\ncrane = { tag = \"v0.23.0\", upstream = \"registry.example.com/crane/debug\" }\n",
+        )
+        .expect("valid");
+        let tools = &s.generator.tools;
+        assert_eq!(
+            tools.get(Tool::Trivy).upstream_ref(),
+            "docker.io/aquasec/trivy:0.75.0"
+        );
+        assert_eq!(
+            tools.get(Tool::Crane).upstream_ref(),
+            "registry.example.com/crane/debug:v0.23.0"
+        );
+        assert!(matches!(
+            load_text("[tools]\ndocker = \"27\"\n"),
+            Err(ConfigError::Tool(_))
+        ));
+    }
+
+    #[test]
+    fn tls_is_verified_unless_insecure_is_set() {
+        assert!(!load_text("").expect("valid").generator.registry_insecure);
+        assert!(
+            load_text("[registry]\ninsecure = true\n")
+                .expect("valid")
+                .generator
+                .registry_insecure
+        );
+    }
+
+    #[test]
+    fn a_mirror_with_credentials_is_refused() {
+        let err =
+            load_text("[mirrors]\npypi = \"https://ci:hunter22@nexus.example.com/pypi/simple\"\n")
+                .expect_err("refused");
+        assert!(!err.to_string().contains("hunter22"), "{err}");
+        assert!(load_text("[mirrors]\npypi = \"$NEXUS_PYPI_URL\"\n").is_ok());
+    }
 }

@@ -141,19 +141,6 @@ const DATABASE_EXTENSIONS: &[(Database, &str)] = &[
     (Database::Mongodb, "mongodb"),
 ];
 
-/// Laravel's `DB_*` settings for the test job's database service (phpunit.xml may override).
-const LARAVEL_TEST_DB: &[(Database, &str, &str, &str, &str)] = &[
-    (Database::Mysql, "mysql", "mysql", "3306", "root"),
-    (Database::Mariadb, "mariadb", "mysql", "3306", "root"),
-    (
-        Database::Postgresql,
-        "pgsql",
-        "postgres",
-        "5432",
-        "postgres",
-    ),
-];
-
 /// Framework → the environment the runtime image runs in.
 const FRAMEWORK_ENV: &[(Framework, &[(&str, &str)])] = &[
     (
@@ -556,7 +543,16 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
     test_cmds.push(format!("rm -rf {COMPOSER_HOME}/cache"));
     test.run(test_cmds);
 
-    let mut runtime = Stage::new(&base, "runtime");
+    // Laravel is served by Apache with mod_php (the official `-apache` variant of the same
+    // PHP, so the extensions built in deps load): a production server, where
+    // `php artisan serve` is PHP's single-process development server.
+    let apache = laravel && svc.commands.start.is_some();
+    let runtime_base = if apache {
+        ctx.base_image("php", &format!("{version}-apache-bookworm"))
+    } else {
+        base.clone()
+    };
+    let mut runtime = Stage::new(&runtime_base, "runtime");
     runtime.comment = vec![
         "PHP, the compiled extensions and the application: no compiler headers, no composer, no dev packages.".into(),
     ];
@@ -595,23 +591,43 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
         }
     }
     add_app_user(&mut runtime);
+    let port = svc.port.unwrap_or(8000);
+    if apache {
+        runtime.comment("Apache serves public/ on the service's port as the unprivileged user, with Laravel's .htaccess rewrites.");
+        runtime.run([
+            "sed -ri -e 's!/var/www/html!/app/public!g' /etc/apache2/sites-available/*.conf".to_string(),
+            format!("sed -ri -e 's/^Listen 80$/Listen {port}/' /etc/apache2/ports.conf"),
+            format!("sed -ri -e 's/<VirtualHost \\*:80>/<VirtualHost *:{port}>/' /etc/apache2/sites-available/000-default.conf"),
+            "printf '<Directory /app/public>\\n    AllowOverride All\\n    Require all granted\\n</Directory>\\n' > /etc/apache2/conf-available/app.conf".to_string(),
+            "a2enconf app".to_string(),
+            "a2enmod rewrite".to_string(),
+            "chown -R app:app /var/run/apache2 /var/lock/apache2 /var/log/apache2".to_string(),
+        ]);
+    }
     runtime.push(Instruction::Copy {
         from: Some("build".into()),
         chown: Some("app:app".into()),
         src: vec!["/app".into()],
         dest: "/app".into(),
     });
+    let start = if apache {
+        Some("apache2-foreground")
+    } else {
+        svc.commands.start.as_deref()
+    };
     warnings.extend(finish_runtime(
         ctx,
         &mut runtime,
         "app",
-        svc.commands.start.as_deref(),
+        start,
         &["php", "-v"],
     ));
     stages.extend([deps, build, test, runtime]);
     d.stages = stages;
 
-    if svc.commands.start.is_some() {
+    if apache {
+        notes.push(format!("Laravel runtime: Apache with mod_php (php:{version}-apache-bookworm) serving public/ on port {port}, not `php artisan serve`, which is a development server"));
+    } else if svc.commands.start.is_some() {
         warnings.push("the image serves with PHP's built-in server (one process, meant for development); production usually runs php-fpm behind nginx, which the team can swap in for the runtime stage".into());
     }
     if laravel {
@@ -649,13 +665,15 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
             "export APP_KEY=\"$(php -r 'echo \"base64:\".base64_encode(random_bytes(32));')\""
                 .into(),
         );
-        if let Some((_, conn, host, port, user)) = svc
-            .databases
-            .iter()
-            .find_map(|db| LARAVEL_TEST_DB.iter().find(|(d, ..)| d == db))
-        {
+        let db = crate::generate::test_services::script_variables(
+            svc.framework,
+            &crate::generate::test_services::connections(&svc.databases),
+        );
+        if !db.is_empty() {
+            let exports: Vec<String> = db.iter().map(|(k, v)| format!("{k}={v}")).collect();
             tests.push(format!(
-                "if ! grep -qs 'name=\"DB_CONNECTION\"' phpunit.xml phpunit.xml.dist; then export DB_CONNECTION={conn} DB_HOST={host} DB_PORT={port} DB_DATABASE=test DB_USERNAME={user} DB_PASSWORD=; fi"
+                "if ! grep -qs 'name=\"DB_CONNECTION\"' phpunit.xml phpunit.xml.dist; then export {}; fi",
+                exports.join(" ")
             ));
             notes.push("Laravel tests use the job's database service unless phpunit.xml chooses its own connection".into());
         }
