@@ -24,6 +24,7 @@ pub mod gitlab;
 pub mod index;
 pub mod knowledge;
 pub mod llm;
+pub mod monitor;
 pub mod pipeline;
 pub mod runs;
 pub mod source;
