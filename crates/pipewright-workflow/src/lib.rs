@@ -11,6 +11,7 @@
 
 pub mod analyze;
 pub mod generate;
+pub mod monitor;
 pub mod paths;
 pub mod templates;
 pub mod workflow;

@@ -13,10 +13,12 @@ mod analyze;
 mod feedback;
 mod generate;
 mod health;
+mod learn;
 mod repository;
 mod runs;
 mod templates;
 mod validate;
+mod webhooks;
 mod workflow;
 
 use super::auth::require_token;
@@ -46,6 +48,8 @@ pub const DOCS_PATH: &str = "/api/docs";
 pub fn router(state: AppState, request_timeout: Duration) -> Router {
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
+        // GitLab cannot send a bearer token: the webhook checks its own secret.
+        .merge(webhooks::router())
         .merge(v1(state.clone()))
         .split_for_parts();
     api.merge(SwaggerUi::new(DOCS_PATH).url(OPENAPI_PATH, openapi))
@@ -68,6 +72,7 @@ fn v1(state: AppState) -> OpenApiRouter<AppState> {
         .merge(templates::router())
         .merge(workflow::router())
         .merge(runs::router())
+        .merge(learn::router())
         .route_layer(from_fn_with_state(state, require_token))
 }
 
