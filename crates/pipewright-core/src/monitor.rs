@@ -448,7 +448,10 @@ pub fn quality_gate(input: &GateInput<'_>) -> GateVerdict {
     let reason = if blocking.is_empty() {
         format!("all {} jobs passed", jobs.len())
     } else {
-        let names: Vec<String> = blocking
+        // Failures first: they explain the rest (later jobs skipped after them).
+        let mut shown: Vec<&Job> = blocking.iter().collect();
+        shown.sort_by_key(|j| j.status != PipelineStatus::Failed);
+        let names: Vec<String> = shown
             .iter()
             .take(5)
             .map(|j| format!("{} ({})", j.name, j.status))

@@ -8,6 +8,7 @@ mod files;
 mod generate;
 mod templates;
 pub mod validate;
+mod watch;
 
 use clap::{Parser, Subcommand};
 
@@ -31,6 +32,8 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Run the HTTP API (default port 8003): analyze, generate, validate, feedback, templates.
     Serve(Box<crate::serve::ServeArgs>),
+    /// Follow a GitLab pipeline to its end and run the quality gate (exit 0 when it passes).
+    Watch(watch::WatchArgs),
 }
 
 /// Runs the parsed command and returns the process exit code.
@@ -41,5 +44,6 @@ pub fn run(cli: Cli) -> i32 {
         Command::Templates(args) => templates::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Serve(args) => crate::serve::run(*args),
+        Command::Watch(args) => watch::run(args),
     }
 }
