@@ -60,6 +60,7 @@ fn token_matches(secret: &str, presented: &str) -> bool {
     post,
     path = "/api/v1/webhooks/gitlab",
     tag = "pipeline",
+    security(()),
     request_body(content = Object, description = "GitLab's `Pipeline Hook` payload"),
     params(
         ("X-Gitlab-Token" = String, Header, description = "The hook's secret token: PIPEWRIGHT_WEBHOOK_SECRET"),
