@@ -582,3 +582,42 @@ impl Monitor {
         self.commit(task, next).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<MonitorConfig, String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        MonitorConfig::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn settings_have_defaults_take_fractions_and_refuse_nonsense() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.poll_interval, Duration::from_secs(30));
+        assert_eq!(c.timeout, Duration::from_secs(900));
+        assert!(c.public_url.is_none() && c.webhook_secret.is_none());
+        let c = config(&[
+            ("PIPEWRIGHT_POLL_INTERVAL", "0.25"),
+            ("PIPEWRIGHT_PUBLIC_URL", "https://pw.example/"),
+            ("PIPEWRIGHT_WEBHOOK_SECRET", "s"),
+        ])
+        .unwrap();
+        assert_eq!(c.poll_interval, Duration::from_millis(250));
+        assert_eq!(c.public_url.as_deref(), Some("https://pw.example"));
+        assert!(!format!("{c:?}").contains("\"s\""));
+        for (k, v) in [
+            ("PIPEWRIGHT_POLL_INTERVAL", "0"),
+            ("PIPEWRIGHT_POLL_INTERVAL", "soon"),
+            ("PIPEWRIGHT_MONITOR_TIMEOUT", "-1"),
+            ("PIPEWRIGHT_PUBLIC_URL", "pw.example"),
+        ] {
+            let e = config(&[(k, v)]).unwrap_err();
+            assert!(e.contains(k), "{e}");
+        }
+    }
+}
