@@ -488,3 +488,81 @@ async fn the_learn_job_calling_while_it_runs_stores_a_pipeline_that_passed_other
     let (_, answer) = server.call("/api/v1/pipeline/learn", &wrong).await;
     assert_eq!(answer["stored"], false);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_learn_left_pending_by_a_crash_is_finished_once_at_restart() {
+    use pipewright_adapters::runs::SqliteRunStore;
+    use pipewright_core::knowledge::StackKey;
+    use pipewright_core::monitor::{Event, MonitorStore, MonitorTask};
+    use pipewright_core::stack::{Framework, Language};
+    let gitlab = FakeGitLab::start().await.unwrap();
+    let p = gitlab.add_project("team/app", &[("app.py", "print(1)\n")]);
+    let pipeline = gitlab.add_pipeline(p, "main", "success").unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let ci = "stages: [build]\nbuild:\n  stage: build\n  script: [make]\n";
+    let df = "FROM python:3.12-slim\n";
+    {
+        // What a server killed between saving the pass and writing the store leaves.
+        let store = SqliteRunStore::open(data.path()).unwrap();
+        let mut task = MonitorTask::new(
+            "run_0193a4f2c1d0_5f3a9c21".into(),
+            p,
+            "team/app".into(),
+            "main".into(),
+            gitlab.branch_head(p, "main").unwrap(),
+            Some(StackKey::new(Language::Python).with_framework(Some(Framework::Flask))),
+            [
+                (".gitlab-ci.yml".to_string(), ci.to_string()),
+                ("Dockerfile".to_string(), df.to_string()),
+            ]
+            .into(),
+            pipewright_adapters::runs::now_ms(),
+            900_000,
+        );
+        task.current_mut().pipeline_id = Some(pipeline);
+        task.apply(Event::PipelineFound, 1).unwrap();
+        task.apply(Event::GatePassed, 2).unwrap();
+        store.save_task(&task).await.unwrap();
+    }
+    let data_dir = data.path().to_string_lossy().to_string();
+    let id = format!(
+        "manual_python_flask_{}",
+        &content_hash(Some(ci), Some(df))[..12]
+    );
+    for _ in 0..2 {
+        let server = start(&gitlab, "0.1", &[("PIPEWRIGHT_DATA_DIR", &data_dir)]).await;
+        let started = Instant::now();
+        loop {
+            let task = SqliteRunStore::open(data.path())
+                .unwrap()
+                .task("run_0193a4f2c1d0_5f3a9c21")
+                .await
+                .unwrap()
+                .unwrap();
+            if !task.is_unfinished() {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "{}",
+                server.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let (status, record) = server.get_json(&format!("/api/v1/templates/{id}")).await;
+        assert_eq!(status, 200, "{record}");
+        assert_eq!(record["success_count"], 1, "counted once: {record}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipeline_that_never_ends_times_out() {
+    let gitlab = FakeGitLab::start().await.unwrap();
+    let p = add_fixture(&gitlab, "team/app", "python-flask-pip");
+    gitlab.script_pipelines(p, PipelineScript::by_hand());
+    let server = start(&gitlab, "0.1", &[("PIPEWRIGHT_MONITOR_TIMEOUT", "1.5")]).await;
+    let body = commit(&server, p).await;
+    let monitor = wait_monitor(&server, body["run_id"].as_str().unwrap(), is_final).await;
+    assert_eq!(monitor["status"], "timed_out", "{monitor}");
+    assert!(monitor["learned_template_id"].is_null());
+}
