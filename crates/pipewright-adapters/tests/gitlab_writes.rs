@@ -239,6 +239,13 @@ async fn the_commit_starts_a_pipeline_whose_jobs_and_logs_can_be_read() {
     assert_eq!(pipelines[0].git_ref, "feature/p");
 
     let pipeline_id = pipelines[0].id;
+    // The committed file's own jobs, all waiting to run.
+    let declared = client
+        .pipeline_jobs(&project, pipeline_id, false)
+        .await
+        .unwrap();
+    assert!(!declared.is_empty());
+    assert!(declared.iter().all(|j| j.status == PipelineStatus::Created));
     gitlab
         .add_job(
             pipeline_id,
@@ -264,14 +271,15 @@ async fn the_commit_starts_a_pipeline_whose_jobs_and_logs_can_be_read() {
         .pipeline_jobs(&project, pipeline_id, false)
         .await
         .unwrap();
-    assert_eq!(latest.len(), 1);
+    assert_eq!(latest.len(), declared.len() + 1);
+    // Newest first, as GitLab sorts.
     assert_eq!(latest[0].id, retry);
     assert_eq!(latest[0].failure_reason.as_deref(), Some("script_failure"));
     let all = client
         .pipeline_jobs(&project, pipeline_id, true)
         .await
         .unwrap();
-    assert_eq!(all.len(), 2);
+    assert_eq!(all.len(), declared.len() + 2);
     let trace = client.job_trace(&project, retry, 1024).await.unwrap();
     assert!(trace.text.ends_with("ERROR: manifest unknown\n"));
     assert!(!trace.truncated);
@@ -315,4 +323,32 @@ async fn ci_lint_accepts_a_valid_configuration_and_explains_an_invalid_one() {
         bad.errors,
         ["test job: chosen stage test does not exist; available stages are .pre, build, .post"]
     );
+}
+
+#[tokio::test]
+async fn project_hooks_are_created_and_listed_without_their_token() {
+    use pipewright_core::gitlab::NewProjectHook;
+    let gitlab = spawn().await;
+    let id = gitlab.add_project("team/api", PYTHON_SERVICE);
+    let client = client(&gitlab);
+    let project = ProjectRef::Id(id);
+    assert!(client.project_hooks(&project).await.unwrap().is_empty());
+    let hook = NewProjectHook {
+        url: "https://pipewright.example/api/v1/webhooks/gitlab".into(),
+        token: "hook-secret".into(),
+        pipeline_events: true,
+        push_events: false,
+        enable_ssl_verification: true,
+    };
+    assert!(!format!("{hook:?}").contains("hook-secret"));
+    let created = client.create_project_hook(&project, &hook).await.unwrap();
+    assert!(created.pipeline_events && !created.push_events);
+    let listed = client.project_hooks(&project).await.unwrap();
+    assert_eq!(listed, vec![created]);
+    assert_eq!(gitlab.hooks()[0].token.as_deref(), Some("hook-secret"));
+    let sent = gitlab.requests();
+    assert!(!sent
+        .iter()
+        .filter(|r| r.method == "GET")
+        .any(|r| r.body.contains("hook-secret")));
 }

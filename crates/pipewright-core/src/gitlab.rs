@@ -331,6 +331,38 @@ pub struct Job {
     pub duration: Option<f64>,
 }
 
+/// A project webhook (`GET /projects/:id/hooks`); the token is never read back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectHook {
+    pub id: u64,
+    pub url: String,
+    #[serde(default)]
+    pub pipeline_events: bool,
+    #[serde(default)]
+    pub push_events: bool,
+}
+
+/// A project webhook to create: pipeline events only, with the secret GitLab sends back as
+/// `X-Gitlab-Token`. `Debug` hides the token.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct NewProjectHook {
+    pub url: String,
+    pub token: String,
+    pub pipeline_events: bool,
+    pub push_events: bool,
+    pub enable_ssl_verification: bool,
+}
+
+impl fmt::Debug for NewProjectHook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewProjectHook")
+            .field("url", &self.url)
+            .field("token", &"***")
+            .field("pipeline_events", &self.pipeline_events)
+            .finish()
+    }
+}
+
 /// A job's log, or its last part when it was longer than asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobTrace {
@@ -546,6 +578,16 @@ pub trait GitLab: Send + Sync {
         job_id: u64,
         max_bytes: u64,
     ) -> Result<JobTrace, GitLabError>;
+
+    /// The project's webhooks, all pages.
+    async fn project_hooks(&self, project: &ProjectRef) -> Result<Vec<ProjectHook>, GitLabError>;
+
+    /// Adds a webhook to the project.
+    async fn create_project_hook(
+        &self,
+        project: &ProjectRef,
+        hook: &NewProjectHook,
+    ) -> Result<ProjectHook, GitLabError>;
 
     /// Checks a `.gitlab-ci.yml` text in the project's context with CI Lint.
     async fn lint(&self, project: &ProjectRef, content: &str) -> Result<LintResult, GitLabError>;

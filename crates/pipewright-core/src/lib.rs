@@ -26,6 +26,7 @@ pub mod images;
 pub mod index;
 pub mod knowledge;
 pub mod llm;
+pub mod monitor;
 pub mod pipeline;
 pub mod runs;
 pub mod source;

@@ -12,6 +12,7 @@
 pub mod analyze;
 pub mod generate;
 pub mod images;
+pub mod monitor;
 pub mod paths;
 pub mod templates;
 pub mod workflow;

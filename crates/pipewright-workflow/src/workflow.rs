@@ -105,6 +105,9 @@ pub struct WorkflowOutcome {
     pub path: PathReport,
     /// GitLab API requests the analysis needed (project, tree pages, raw files).
     pub files_read: usize,
+    /// The stack a learned pair is stored under (`None` for a monorepo).
+    #[serde(skip)]
+    pub stack: Option<pipewright_core::knowledge::StackKey>,
 }
 
 /// What CI Lint said about the committed pipeline.
@@ -683,6 +686,10 @@ pub async fn run_workflow(
         },
         path: report,
         files_read,
+        stack: match outcome.profile.services.as_slice() {
+            [service] => Some(pipewright_core::knowledge::StackKey::from_service(service)),
+            _ => None,
+        },
     };
     rec.run.status = RunStatus::Succeeded;
     rec.run.finished_at_ms = Some(now_ms());

@@ -11,7 +11,6 @@ use pipewright_adapters::store::{open_store, StoreKind, StoreSettings};
 use pipewright_core::knowledge::KnowledgeStore;
 use pipewright_core::knowledge::StoreError;
 use pipewright_core::llm::LlmProvider;
-use pipewright_core::runs::RunStore;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -38,13 +37,12 @@ impl BackendArgs {
         store(self.store, self.data_dir.as_deref())
     }
 
-    /// The run store in the data folder these flags (else the environment) choose.
-    pub fn open_run_store(&self) -> Result<Arc<dyn RunStore>, String> {
+    /// The run store in the data folder these flags (else the environment) choose (runs and
+    /// monitor tasks share its file).
+    pub fn open_sqlite_runs(&self) -> Result<SqliteRunStore, String> {
         let settings = StoreSettings::from_env(self.store, self.data_dir.as_deref())
             .map_err(|e| e.to_string())?;
-        SqliteRunStore::open(&settings.data_dir)
-            .map(|s| Arc::new(s) as Arc<dyn RunStore>)
-            .map_err(|e| e.to_string())
+        SqliteRunStore::open(&settings.data_dir).map_err(|e| e.to_string())
     }
 
     /// The LLM these flags (else the environment) choose, and its temperature.

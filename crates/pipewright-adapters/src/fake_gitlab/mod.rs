@@ -35,8 +35,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 mod lint;
+mod pipelines;
 mod routes;
 
+pub use pipelines::{Delivery, FakeHook, JobOutcome, PipelineScript};
 use routes::router;
 
 /// The only token the fake accepts.
@@ -160,6 +162,8 @@ pub struct FakeJob {
     pub retried: bool,
     /// The log; `None` answers 404 like a job that never ran.
     pub trace: Option<String>,
+    /// `on_success`, `on_failure`, `always`, `manual` (from the committed file).
+    pub when: String,
 }
 
 impl FakeJob {
@@ -174,6 +178,7 @@ impl FakeJob {
             allow_failure: false,
             retried: false,
             trace: None,
+            when: "on_success".into(),
         }
     }
 
@@ -210,6 +215,9 @@ pub struct FakePipeline {
     pub source: String,
     pub jobs: Vec<FakeJob>,
     pub created_at: String,
+    pub created: SystemTime,
+    pub started_at: Option<SystemTime>,
+    pub finished_at: Option<SystemTime>,
 }
 
 /// One commit's full tree (the fake keeps every version, so any SHA can be read).
@@ -271,6 +279,12 @@ struct State {
     /// Project-context lint errors: content containing the first text gets the second as
     /// an error (what CI Lint knows and pipewright cannot: missing includes, runner tags …).
     lint_rules: Vec<(String, String)>,
+    /// How each project's pipelines run (by project id).
+    scripts: HashMap<u64, PipelineScript>,
+    hooks: Vec<FakeHook>,
+    next_hook_id: u64,
+    deliveries: Vec<Delivery>,
+    event_counter: u64,
 }
 
 impl State {
@@ -301,6 +315,44 @@ struct Shared {
 }
 
 impl Shared {
+    /// Moves a pipeline on by one step and delivers its webhooks (in order, awaited).
+    async fn step_pipeline(self: &Arc<Self>, pipeline_id: u64) -> Option<String> {
+        let (status, queued) = {
+            let mut state = self.lock();
+            if !pipelines::advance(&mut state, pipeline_id) {
+                return None;
+            }
+            let queued = pipelines::queue_deliveries(self, &mut state, pipeline_id);
+            let status = state
+                .pipelines
+                .iter()
+                .find(|p| p.id == pipeline_id)
+                .map(|p| p.status.clone());
+            (status, queued)
+        };
+        pipelines::send(self.clone(), queued).await;
+        status
+    }
+
+    /// Runs a pipeline on its project's clock until it is final.
+    fn drive(self: &Arc<Self>, pipeline_id: u64, step: Duration) {
+        let shared = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(step).await;
+                match shared.step_pipeline(pipeline_id).await {
+                    Some(s)
+                        if ["success", "failed", "canceled", "skipped"].contains(&s.as_str()) =>
+                    {
+                        break
+                    }
+                    Some(_) => {}
+                    None => break,
+                }
+            }
+        });
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // A test that panicked while holding the lock must not hide its own failure behind
         // a poisoned-lock panic in the server.
@@ -352,6 +404,7 @@ impl FakeGitLab {
                 next_project_id: 1,
                 next_pipeline_id: 1000,
                 next_job_id: 5000,
+                next_hook_id: 1,
                 ..State::default()
             }),
             base_url: format!("http://{addr}"),
@@ -506,6 +559,60 @@ impl FakeGitLab {
         ))
     }
 
+    /// Sets how the project's future pipelines run: their jobs come from the committed
+    /// `.gitlab-ci.yml`, each ends as `script` says, and with `script.step` they move on by
+    /// themselves.
+    pub fn script_pipelines(&self, project_id: u64, script: PipelineScript) {
+        self.shared.lock().scripts.insert(project_id, script);
+    }
+
+    /// Moves a pipeline on by one step (`created` → `pending` → `running`, one stage per
+    /// step, then final) and delivers its webhooks. The new status, or `None` when it was
+    /// already final or does not exist.
+    pub async fn advance_pipeline(&self, pipeline_id: u64) -> Option<String> {
+        self.shared.step_pipeline(pipeline_id).await
+    }
+
+    /// Advances a pipeline until it is final; its final status.
+    pub async fn finish_pipeline(&self, pipeline_id: u64) -> Option<String> {
+        let mut last = None;
+        while let Some(status) = self.advance_pipeline(pipeline_id).await {
+            last = Some(status);
+        }
+        last
+    }
+
+    /// Adds a project hook as `POST /projects/:id/hooks` would; returns its id.
+    pub fn add_hook(&self, project_id: u64, url: &str, token: Option<&str>) -> u64 {
+        let mut state = self.shared.lock();
+        add_hook(&mut state, project_id, url, token, true, false)
+    }
+
+    /// Every project hook.
+    pub fn hooks(&self) -> Vec<FakeHook> {
+        self.shared.lock().hooks.clone()
+    }
+
+    /// Every webhook delivery made so far, in order, with the receiver's answer.
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.shared.lock().deliveries.clone()
+    }
+
+    /// Sends delivery `index` again, unchanged (same `Idempotency-Key` and event UUID), as
+    /// GitLab does on a retry; its answer is recorded as a new delivery.
+    pub async fn redeliver(&self, index: usize) -> Option<u16> {
+        let copy = {
+            let mut state = self.shared.lock();
+            let mut d = state.deliveries.get(index)?.clone();
+            d.status = None;
+            d.elapsed = None;
+            state.deliveries.push(d);
+            state.deliveries.len() - 1
+        };
+        pipelines::send(self.shared.clone(), vec![copy]).await;
+        self.shared.lock().deliveries.get(copy)?.status
+    }
+
     /// Sets a pipeline's status. False when there is no such pipeline.
     pub fn set_pipeline_status(&self, pipeline_id: u64, status: &str) -> bool {
         let mut state = self.shared.lock();
@@ -548,6 +655,28 @@ impl FakeGitLab {
     }
 }
 
+fn add_hook(
+    state: &mut State,
+    project_id: u64,
+    url: &str,
+    token: Option<&str>,
+    pipeline_events: bool,
+    push_events: bool,
+) -> u64 {
+    let id = state.next_hook_id;
+    state.next_hook_id += 1;
+    state.hooks.push(FakeHook {
+        id,
+        project_id,
+        url: url.to_string(),
+        token: token.map(str::to_string),
+        pipeline_events,
+        push_events,
+        uuid: pipelines::uuid_like(&["hook", &id.to_string(), &pipelines::now_nanos()]),
+    });
+    id
+}
+
 /// Records a pipeline for `sha` on `git_ref` (ids are global, `iid`s per project).
 fn create_pipeline(
     state: &mut State,
@@ -575,6 +704,9 @@ fn create_pipeline(
         source: "push".into(),
         jobs: Vec::new(),
         created_at: now_iso(),
+        created: SystemTime::now(),
+        started_at: None,
+        finished_at: None,
     });
     id
 }
@@ -608,9 +740,12 @@ fn commit_sha(snapshot: &Snapshot) -> String {
 
 /// Now as GitLab writes times in the REST API (`2026-05-01T12:00:00.123Z`).
 fn now_iso() -> String {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
+    iso_at(SystemTime::now())
+}
+
+/// A time as GitLab writes times in the REST API.
+fn iso_at(at: SystemTime) -> String {
+    let since = at.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
     let (days, rest) = (secs / 86_400, secs % 86_400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).

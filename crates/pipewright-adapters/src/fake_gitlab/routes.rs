@@ -49,7 +49,8 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
             get(list_jobs),
         )
         .route("/projects/{id}/jobs/{job_id}/trace", get(get_trace))
-        .route("/projects/{id}/ci/lint", post(lint));
+        .route("/projects/{id}/ci/lint", post(lint))
+        .route("/projects/{id}/hooks", get(list_hooks).post(create_hook));
     Router::new()
         .nest("/api/v4", api)
         .fallback(|| async { error(StatusCode::NOT_FOUND, "404 Not Found") })
@@ -804,7 +805,7 @@ async fn create_commit(
         created_at: now_iso(),
     };
     let sha = commit_sha(&snapshot);
-    let has_ci = snapshot.files.contains_key(".gitlab-ci.yml");
+    let ci_text = snapshot.files.get(".gitlab-ci.yml").cloned();
     let created_at = snapshot.created_at.clone();
     project.commits.insert(sha.clone(), snapshot);
     project.branches.insert(branch.clone(), sha.clone());
@@ -826,8 +827,17 @@ async fn create_commit(
             .collect(),
     });
     // A push with a CI configuration starts a pipeline; without one, GitLab starts none.
-    if has_ci {
-        create_pipeline(&mut state, project_id, &sha, &branch, "created");
+    if let Some(ci) = ci_text {
+        let pipeline_id = create_pipeline(&mut state, project_id, &sha, &branch, "created");
+        let mut next_job_id = state.next_job_id;
+        let jobs = super::pipelines::jobs_for(&ci, &mut next_job_id);
+        state.next_job_id = next_job_id;
+        if let Some(p) = state.pipelines.iter_mut().find(|p| p.id == pipeline_id) {
+            p.jobs = jobs;
+        }
+        if let Some(step) = state.scripts.get(&project_id).and_then(|s| s.step) {
+            shared.drive(pipeline_id, step);
+        }
     }
     let title = commit_message.lines().next().unwrap_or("").to_string();
     json_response(
@@ -1064,6 +1074,83 @@ async fn get_trace(
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
             response
         }
+    }
+}
+
+fn hook_json(hook: &super::FakeHook) -> Value {
+    // GitLab never returns the token.
+    json!({
+        "id": hook.id,
+        "url": hook.url,
+        "project_id": hook.project_id,
+        "push_events": hook.push_events,
+        "pipeline_events": hook.pipeline_events,
+        "job_events": false,
+        "merge_requests_events": false,
+        "enable_ssl_verification": true,
+        "created_at": now_iso(),
+    })
+}
+
+async fn list_hooks(
+    AxumState(shared): SharedState,
+    Path(id): Path<String>,
+    Query(params): Query<Params>,
+    OriginalUri(uri): OriginalUri,
+) -> Response {
+    let state = shared.lock();
+    let Some(project) = state.project(&id) else {
+        return project_not_found();
+    };
+    let items = state
+        .hooks
+        .iter()
+        .filter(|h| h.project_id == project.id)
+        .map(hook_json)
+        .collect();
+    offset_page(&shared.base_url, &uri, &params, items)
+}
+
+async fn create_hook(
+    AxumState(shared): SharedState,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "the request body is not valid JSON",
+        );
+    };
+    let Some(url) = body
+        .get("url")
+        .and_then(Value::as_str)
+        .filter(|u| !u.is_empty())
+    else {
+        return error(StatusCode::BAD_REQUEST, "url is missing");
+    };
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return message(StatusCode::UNPROCESSABLE_ENTITY, "Invalid url given");
+    }
+    let flag = |key: &str, default: bool| body.get(key).and_then(Value::as_bool).unwrap_or(default);
+    let mut state = shared.lock();
+    let Some(project_id) = state.project(&id).map(|p| p.id) else {
+        return project_not_found();
+    };
+    let hook_id = super::add_hook(
+        &mut state,
+        project_id,
+        url,
+        body.get("token").and_then(Value::as_str),
+        flag("pipeline_events", false),
+        flag("push_events", true),
+    );
+    match state.hooks.iter().find(|h| h.id == hook_id) {
+        Some(hook) => json_response(StatusCode::CREATED, hook_json(hook)),
+        None => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "500 Internal Server Error",
+        ),
     }
 }
 

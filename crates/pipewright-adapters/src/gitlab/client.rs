@@ -21,8 +21,8 @@ use super::url_policy::UrlPolicy;
 use async_trait::async_trait;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use pipewright_core::gitlab::{
-    Branch, CommitRequest, CommitResult, GitLab, GitLabError, Job, JobTrace, LintResult, Pipeline,
-    Project, ProjectRef, RawFile, TreeEntry,
+    Branch, CommitRequest, CommitResult, GitLab, GitLabError, Job, JobTrace, LintResult,
+    NewProjectHook, Pipeline, Project, ProjectHook, ProjectRef, RawFile, TreeEntry,
 };
 use reqwest::header::{HeaderMap, HeaderValue, LINK, LOCATION};
 use reqwest::{Method, StatusCode, Url};
@@ -1015,6 +1015,39 @@ impl GitLab for GitLabClient {
             text: String::from_utf8_lossy(&reply.body).into_owned(),
             truncated: reply.truncated,
         })
+    }
+
+    async fn project_hooks(&self, project: &ProjectRef) -> Result<Vec<ProjectHook>, GitLabError> {
+        let what = format!("listing the webhooks of {project}");
+        let url = self.url(
+            &format!("projects/{}/hooks", project_segment(project)),
+            &[("per_page", &self.per_page)],
+        );
+        self.get_all(&what, url, false).await
+    }
+
+    async fn create_project_hook(
+        &self,
+        project: &ProjectRef,
+        hook: &NewProjectHook,
+    ) -> Result<ProjectHook, GitLabError> {
+        let what = format!("adding a pipeline webhook to {project}");
+        let body = serde_json::to_value(hook).map_err(|e| GitLabError::InvalidResponse {
+            what: what.clone(),
+            reason: format!("the hook could not be written as JSON: {e}"),
+        })?;
+        let url = self.url(&format!("projects/{}/hooks", project_segment(project)), &[]);
+        let reply = self
+            .send(
+                &what,
+                Method::POST,
+                url,
+                Some(&body),
+                Effect::Write,
+                Keep::Head(JSON_LIMIT),
+            )
+            .await?;
+        parse_json(&what, &reply)
     }
 
     async fn lint(&self, project: &ProjectRef, content: &str) -> Result<LintResult, GitLabError> {

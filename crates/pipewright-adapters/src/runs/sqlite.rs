@@ -2,6 +2,7 @@
 //! are JSON in the row, the fields lists filter on are columns with an index.
 
 use async_trait::async_trait;
+use pipewright_core::monitor::{MonitorStore, MonitorTask};
 use pipewright_core::runs::{Run, RunFilter, RunStatus, RunStore, RunStoreError};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
@@ -11,7 +12,8 @@ use std::time::Duration;
 const FILE_NAME: &str = "runs.sqlite3";
 
 /// Schema versions, applied in order; `PRAGMA user_version` holds how many were applied.
-const MIGRATIONS: &[&str] = &["CREATE TABLE runs (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE runs (
         id TEXT PRIMARY KEY,
         status TEXT NOT NULL,
         project TEXT,
@@ -20,7 +22,24 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE runs (
         body TEXT NOT NULL
     );
     CREATE INDEX runs_status ON runs(status, id);
-    CREATE INDEX runs_project ON runs(project, id);"];
+    CREATE INDEX runs_project ON runs(project, id);",
+    // Monitor tasks: one per workflow run; `version` makes saves forward-only.
+    "CREATE TABLE monitor_tasks (
+        run_id TEXT PRIMARY KEY,
+        project_id INTEGER NOT NULL,
+        commit_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        unfinished INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX monitor_tasks_unfinished ON monitor_tasks(unfinished, run_id);
+    CREATE INDEX monitor_tasks_commit ON monitor_tasks(project_id, commit_id, run_id);
+    CREATE TABLE webhook_deliveries (
+        key TEXT PRIMARY KEY,
+        received_at_ms INTEGER NOT NULL
+    );",
+];
 
 /// Most runs one list returns.
 pub const MAX_LIST: usize = 500;
@@ -192,6 +211,109 @@ impl RunStore for SqliteRunStore {
     }
 }
 
+fn decode_task(body: String) -> rusqlite::Result<MonitorTask> {
+    serde_json::from_str(&body).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+/// Deliveries older than this are forgotten (GitLab retries a delivery for far less long).
+const DELIVERY_MEMORY_MS: u64 = 7 * 24 * 3600 * 1000;
+
+#[async_trait]
+impl MonitorStore for SqliteRunStore {
+    async fn save_task(&self, task: &MonitorTask) -> Result<bool, RunStoreError> {
+        let body = serde_json::to_string(task)
+            .map_err(|e| failure(&self.shown, "encode a monitor task", e))?;
+        let task = task.clone();
+        self.blocking("save a monitor task", move |conn| {
+            // The WHERE on the update keeps a stale writer from moving a task backwards.
+            conn.execute(
+                "INSERT INTO monitor_tasks (run_id, project_id, commit_id, status, unfinished, version, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT(run_id) DO UPDATE SET status = excluded.status,
+                   unfinished = excluded.unfinished, version = excluded.version, body = excluded.body
+                 WHERE excluded.version > monitor_tasks.version",
+                params![
+                    task.run_id,
+                    task.project_id as i64,
+                    task.commit_id,
+                    task.status.as_str(),
+                    task.is_unfinished(),
+                    task.version as i64,
+                    body
+                ],
+            )
+            .map(|changed| changed > 0)
+        })
+        .await
+    }
+
+    async fn task(&self, run_id: &str) -> Result<Option<MonitorTask>, RunStoreError> {
+        let id = run_id.to_string();
+        self.blocking("read a monitor task", move |conn| {
+            conn.query_row(
+                "SELECT body FROM monitor_tasks WHERE run_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .map(decode_task)
+            .transpose()
+        })
+        .await
+    }
+
+    async fn unfinished_tasks(&self) -> Result<Vec<MonitorTask>, RunStoreError> {
+        self.blocking("list unfinished monitor tasks", move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT body FROM monitor_tasks WHERE unfinished = 1 ORDER BY run_id",
+            )?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            rows.map(|body| body.and_then(decode_task)).collect()
+        })
+        .await
+    }
+
+    async fn task_for_commit(
+        &self,
+        project_id: u64,
+        commit_id: &str,
+    ) -> Result<Option<MonitorTask>, RunStoreError> {
+        let commit = commit_id.to_string();
+        self.blocking("find a monitor task by commit", move |conn| {
+            conn.query_row(
+                "SELECT body FROM monitor_tasks WHERE project_id = ?1 AND commit_id = ?2
+                 ORDER BY run_id DESC LIMIT 1",
+                params![project_id as i64, commit],
+                |r| r.get(0),
+            )
+            .optional()?
+            .map(decode_task)
+            .transpose()
+        })
+        .await
+    }
+
+    async fn record_delivery(&self, key: &str, now_ms: u64) -> Result<bool, RunStoreError> {
+        let key = key.to_string();
+        self.blocking("record a webhook delivery", move |conn| {
+            let inserted = conn.execute(
+                "INSERT OR IGNORE INTO webhook_deliveries (key, received_at_ms) VALUES (?1, ?2)",
+                params![key, now_ms as i64],
+            )?;
+            if inserted > 0 && fastrand::u8(..) == 0 {
+                conn.execute(
+                    "DELETE FROM webhook_deliveries WHERE received_at_ms < ?1",
+                    [now_ms.saturating_sub(DELIVERY_MEMORY_MS) as i64],
+                )?;
+            }
+            Ok(inserted > 0)
+        })
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,6 +421,52 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(by_id.len(), 2, "runs 1 and 3 have project id 11");
+    }
+
+    #[tokio::test]
+    async fn monitor_tasks_save_forward_only_and_survive_a_reopen() {
+        use pipewright_core::monitor::{Event, MonitorStatus};
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteRunStore::open(dir.path()).unwrap();
+        let mut task = MonitorTask::new(
+            "run_1".into(),
+            7,
+            "g/p".into(),
+            "b".into(),
+            "abc".into(),
+            None,
+            Default::default(),
+            1,
+            1000,
+        );
+        assert!(store.save_task(&task).await.unwrap());
+        let stale = task.clone();
+        task.apply(Event::PipelineFound, 2).unwrap();
+        assert!(store.save_task(&task).await.unwrap());
+        assert!(
+            !store.save_task(&stale).await.unwrap(),
+            "an older version is ignored"
+        );
+        assert_eq!(store.unfinished_tasks().await.unwrap().len(), 1);
+        task.apply(Event::GateFailed, 3).unwrap();
+        store.save_task(&task).await.unwrap();
+        drop(store);
+        let store = SqliteRunStore::open(dir.path()).unwrap();
+        let got = store.task("run_1").await.unwrap().unwrap();
+        assert_eq!(got.status, MonitorStatus::Failed);
+        assert!(store.unfinished_tasks().await.unwrap().is_empty());
+        assert_eq!(
+            store
+                .task_for_commit(7, "abc")
+                .await
+                .unwrap()
+                .unwrap()
+                .run_id,
+            "run_1"
+        );
+        assert!(store.task_for_commit(8, "abc").await.unwrap().is_none());
+        assert!(store.record_delivery("k1", 5).await.unwrap());
+        assert!(!store.record_delivery("k1", 6).await.unwrap());
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod generate;
 pub mod images;
 mod templates;
 pub mod validate;
+mod watch;
 
 use clap::{Parser, Subcommand};
 
@@ -37,6 +38,8 @@ pub enum Command {
     Classify(classify::ClassifyArgs),
     /// Run the HTTP API (default port 8003): analyze, generate, validate, feedback, templates.
     Serve(Box<crate::serve::ServeArgs>),
+    /// Follow a GitLab pipeline to its end and run the quality gate (exit 0 when it passes).
+    Watch(watch::WatchArgs),
 }
 
 /// Runs the parsed command and returns the process exit code.
@@ -49,5 +52,6 @@ pub fn run(cli: Cli) -> i32 {
         Command::Validate(args) => validate::run(args),
         Command::Classify(args) => classify::run(args),
         Command::Serve(args) => crate::serve::run(*args),
+        Command::Watch(args) => watch::run(args),
     }
 }

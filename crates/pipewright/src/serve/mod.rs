@@ -91,7 +91,21 @@ pub fn run(args: ServeArgs) -> i32 {
 }
 
 async fn serve(args: ServeArgs, addr: SocketAddr, settings: config::Settings) -> i32 {
-    let state = open_state(&args, settings);
+    let state = match open_state(&args, settings) {
+        Ok(s) => s,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return exit::USAGE;
+        }
+    };
+    if let Ok(monitor) = &state.monitor {
+        match monitor.resume().await {
+            Ok(n) => tracing::info!(tasks = n, "monitor resumed the unfinished tasks"),
+            Err(e) => {
+                tracing::error!(error = %e, "monitor tasks could not be read; they resume at the next start")
+            }
+        }
+    }
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
         Err(e) => {
@@ -136,8 +150,11 @@ fn listen_address(listen: Option<SocketAddr>) -> Result<SocketAddr, String> {
     Ok(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)))
 }
 
-/// Opens the store, the LLM and the GitLab client once; failures are kept as reasons.
-fn open_state(args: &ServeArgs, settings: config::Settings) -> AppState {
+/// Opens the store, the LLM and the GitLab client once; failures are kept as reasons. A
+/// monitor setting that does not parse is an error (the service does not start).
+fn open_state(args: &ServeArgs, settings: config::Settings) -> Result<AppState, String> {
+    let monitor_config =
+        pipewright_workflow::monitor::MonitorConfig::from_lookup(|k| std::env::var(k).ok())?;
     let store = args.backends.open_store().map_err(|e| e.to_string());
     match &store {
         Ok(s) => tracing::info!(store = %s.describe(), "knowledge store opened"),
@@ -152,7 +169,10 @@ fn open_state(args: &ServeArgs, settings: config::Settings) -> AppState {
             tracing::info!(%reason, "no LLM; the built-in generator writes every pipeline")
         }
     }
-    let runs = args.backends.open_run_store().map_err(|e| e.to_string());
+    let sqlite_runs = args.backends.open_sqlite_runs();
+    let runs = sqlite_runs
+        .clone()
+        .map(|s| std::sync::Arc::new(s) as std::sync::Arc<dyn pipewright_core::runs::RunStore>);
     match &runs {
         Ok(_) => tracing::info!("run store opened"),
         Err(reason) => {
@@ -171,7 +191,20 @@ fn open_state(args: &ServeArgs, settings: config::Settings) -> AppState {
     if tokens.is_empty() {
         tracing::warn!("PIPEWRIGHT_API_TOKENS is not set: the API answers anyone who can reach it");
     }
-    AppState::new(Shared {
+    let monitor = match (&gitlab, &sqlite_runs) {
+        (Ok(client), Ok(tasks)) => Ok(pipewright_workflow::monitor::Monitor::new(
+            client.clone(),
+            std::sync::Arc::new(tasks.clone()),
+            store.clone(),
+            monitor_config,
+        )),
+        (Err(unset), _) => Err(format!("GitLab is not configured: {}", unset.message)),
+        (_, Err(reason)) => Err(format!("the run store is not available: {reason}")),
+    };
+    if let Err(reason) = &monitor {
+        tracing::info!(%reason, "pipelines are not monitored");
+    }
+    Ok(AppState::new(Shared {
         store,
         llm,
         temperature,
@@ -183,7 +216,8 @@ fn open_state(args: &ServeArgs, settings: config::Settings) -> AppState {
         max_body_bytes: args.max_body_bytes,
         health_timeout: Duration::from_secs(args.health_timeout.max(1)),
         started: Instant::now(),
-    })
+        monitor,
+    }))
 }
 
 /// Logs to stderr, as text or one JSON object per line, each with its request's span (and so

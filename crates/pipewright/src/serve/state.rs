@@ -57,6 +57,8 @@ pub struct Shared {
     /// The time each `/health` check may take.
     pub health_timeout: Duration,
     pub started: Instant,
+    /// The pipeline monitor (needs GitLab and the run store), or why there is none.
+    pub monitor: Result<pipewright_workflow::monitor::Monitor, String>,
 }
 
 impl Shared {
@@ -95,6 +97,16 @@ impl Shared {
             )
             .details(serde_json::json!({ "setting": unset.setting }))),
         }
+    }
+
+    /// The monitor, or 503 saying what it needs.
+    pub fn monitor(&self) -> Result<&pipewright_workflow::monitor::Monitor, ApiError> {
+        self.monitor.as_ref().map_err(|reason| {
+            ApiError::new(
+                ErrorKind::StoreUnavailable,
+                format!("pipeline monitoring is not available: {reason}"),
+            )
+        })
     }
 
     /// The server's settings with a request's overrides applied (422 naming `settings` when

@@ -14,10 +14,12 @@ mod feedback;
 mod generate;
 mod health;
 mod images;
+mod learn;
 mod repository;
 mod runs;
 mod templates;
 mod validate;
+mod webhooks;
 mod workflow;
 
 use super::auth::require_token;
@@ -47,6 +49,8 @@ pub const DOCS_PATH: &str = "/api/docs";
 pub fn router(state: AppState, request_timeout: Duration) -> Router {
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
+        // GitLab cannot send a bearer token: the webhook checks its own secret.
+        .merge(webhooks::router())
         .merge(v1(state.clone()))
         .split_for_parts();
     api.merge(SwaggerUi::new(DOCS_PATH).url(OPENAPI_PATH, openapi))
@@ -70,6 +74,7 @@ fn v1(state: AppState) -> OpenApiRouter<AppState> {
         .merge(workflow::router())
         .merge(runs::router())
         .merge(images::router())
+        .merge(learn::router())
         .route_layer(from_fn_with_state(state, require_token))
 }
 

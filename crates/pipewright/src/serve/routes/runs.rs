@@ -22,6 +22,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_runs))
         .routes(routes!(get_run))
+        .routes(routes!(run_events))
 }
 
 /// Which runs to list.
@@ -132,10 +133,94 @@ async fn get_run(
     }
     let store = state.run_store()?;
     match store.get(&id).await? {
-        Some(run) => Ok(Json(run.to_json())),
+        Some(run) => {
+            let mut json = run.to_json();
+            json["monitor"] = monitor_json(&state, &id).await?;
+            Ok(Json(json))
+        }
         None => Err(ApiError::new(
             ErrorKind::NotFound,
             format!("no run has the id `{id}`; list runs with GET /api/v1/pipeline/runs"),
         )),
     }
+}
+
+/// The run's `monitor` object, or null when its pipeline is not monitored.
+async fn monitor_json(state: &AppState, id: &str) -> Result<Value, ApiError> {
+    let Ok(monitor) = &state.monitor else {
+        return Ok(Value::Null);
+    };
+    Ok(monitor
+        .store()
+        .task(id)
+        .await?
+        .map(|t| t.to_json())
+        .unwrap_or(Value::Null))
+}
+
+/// Server-Sent Events of a run's monitor: the current state at once (`event: monitor`), then
+/// every change, and the stream ends after the final one.
+#[utoipa::path(
+    get,
+    path = "/api/v1/pipeline/runs/{id}/events",
+    tag = "runs",
+    params(("id" = String, Path, description = "The run id")),
+    responses(
+        (status = 200, description = "`text/event-stream`: one `monitor` event per change, data is the run's monitor object", content_type = "text/event-stream", body = String),
+        (status = 404, description = "No monitored pipeline for this run", body = ErrorBody),
+        (status = 422, description = "Not a run id", body = ErrorBody),
+        (status = 503, description = "Monitoring is not available", body = ErrorBody),
+    )
+)]
+async fn run_events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<
+    axum::response::Sse<
+        impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+    >,
+    ApiError,
+> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    if !is_run_id(&id) {
+        return Err(ApiError::invalid_field(
+            "id",
+            "not a run id; run ids look like `run_0193a4f2c1d0_5f3a9c21`",
+        ));
+    }
+    let monitor = state.monitor()?.clone();
+    // Subscribed before reading, so no change falls between the read and the stream.
+    let updates = monitor.subscribe();
+    let Some(task) = monitor.store().task(&id).await? else {
+        return Err(ApiError::new(
+            ErrorKind::NotFound,
+            format!("run `{id}` has no monitored pipeline"),
+        ));
+    };
+    let first = task.to_json();
+    let done = !task.is_unfinished();
+    let event = |v: &Value| Event::default().event("monitor").data(v.to_string());
+    let stream = futures_util::stream::unfold(
+        (Some(first), done, updates, id),
+        move |(first, done, mut updates, id)| async move {
+            if let Some(v) = first {
+                return Some((Ok(event(&v)), (None, done, updates, id)));
+            }
+            if done {
+                return None;
+            }
+            loop {
+                match updates.recv().await {
+                    Ok(u) if u.run_id == id => {
+                        let fin = u.is_final;
+                        return Some((Ok(event(&u.monitor)), (None, fin, updates, id)));
+                    }
+                    Ok(_) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        },
+    );
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }

@@ -60,6 +60,10 @@ pub struct PipelineWorkflowRequest {
     /// Overrides of the server's settings for this request.
     #[serde(default)]
     pub settings: SettingsOverrides,
+    /// Watch the pipeline the commit starts, gate it and learn it (default true; needs the
+    /// run store). `false` commits and walks away.
+    #[serde(default)]
+    pub monitor: Option<bool>,
 }
 
 impl PipelineWorkflowRequest {
@@ -134,6 +138,7 @@ async fn workflow(
     let project = request.project()?;
     let settings = state.settings_for(&request.settings, request.replace_dockerfile)?;
     let gitlab = state.gitlab()?;
+    let watch = request.monitor.unwrap_or(true);
     let run_id = new_run_id();
     tracing::info!(run_id = %run_id, "workflow started");
     // With a registry configured, the images are seeded before the commit.
@@ -178,5 +183,32 @@ async fn workflow(
         tag = outcome.commit_tag,
         "workflow committed"
     );
+    let mut outcome = outcome;
+    if watch {
+        // Saved before the answer: a restart from here on resumes it.
+        match &state.monitor {
+            Ok(monitor) => {
+                if let Err(e) = monitor
+                    .watch(
+                        &run_id,
+                        outcome.project_id,
+                        &outcome.project_path,
+                        &outcome.branch,
+                        &outcome.commit_id,
+                        outcome.stack.clone(),
+                        outcome.files.clone(),
+                    )
+                    .await
+                {
+                    outcome
+                        .warnings
+                        .push(format!("the pipeline is not monitored: {e}"));
+                }
+            }
+            Err(reason) => outcome
+                .warnings
+                .push(format!("the pipeline is not monitored: {reason}")),
+        }
+    }
     Ok((StatusCode::CREATED, Json(outcome)))
 }

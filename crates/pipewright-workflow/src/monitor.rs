@@ -1,0 +1,623 @@
+//! The monitor: drives every [`MonitorTask`] from `waiting` to a final state, woken by GitLab
+//! pipeline webhooks and by polling (whichever comes first), and learns the committed pair
+//! when the quality gate passes.
+//!
+//! Each task runs on its own tokio task. One step reads GitLab (the commit's pipelines, the
+//! pipeline, its jobs, failed jobs' logs) and decides; every decision is saved in the
+//! [`MonitorStore`] **before** its side effect (write-ahead): a pass is saved with the learn
+//! still pending, then the knowledge store is written, then the learn is marked done. A
+//! restart resumes every unfinished task ([`Monitor::resume`]); a learn interrupted between
+//! the write and the mark is recognised by the stored record's origin (this pipeline) and
+//! not counted twice. A webhook only wakes a task: its payload's status is never trusted.
+//! GitLab failures (5xx, 429, timeouts) keep the task and back off; only the deadline ends it.
+
+use pipewright_adapters::runs::now_ms;
+use pipewright_core::gitlab::{GitLab, GitLabError, NewProjectHook, PipelineStatus, ProjectRef};
+use pipewright_core::knowledge::{Collection, KnowledgeStore, Origin, Record, StackKey};
+use pipewright_core::monitor::{
+    on_failure_jobs, quality_gate, trace_excerpt, Event, FailedJob, GateInput, GateVerdict,
+    Learning, MonitorStatus, MonitorStore, MonitorTask, MAX_FAILED_JOBS, TRACE_EXCERPT_BYTES,
+};
+use pipewright_core::runs::RunStoreError;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{broadcast, Notify};
+
+/// The webhook route pipewright serves, appended to `PIPEWRIGHT_PUBLIC_URL`.
+pub const WEBHOOK_PATH: &str = "/api/v1/webhooks/gitlab";
+/// How much of a failed job's log is downloaded (the excerpt kept is smaller).
+const TRACE_DOWNLOAD_BYTES: u64 = 64 * 1024;
+/// The longest wait between polls after failures.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// How the monitor runs (from the environment).
+#[derive(Clone, PartialEq, Eq)]
+pub struct MonitorConfig {
+    /// `PIPEWRIGHT_POLL_INTERVAL` (seconds, fractions allowed; default 30).
+    pub poll_interval: Duration,
+    /// `PIPEWRIGHT_MONITOR_TIMEOUT` (seconds; default 900).
+    pub timeout: Duration,
+    /// `PIPEWRIGHT_PUBLIC_URL`: where GitLab reaches pipewright; the hook is registered only
+    /// when set.
+    pub public_url: Option<String>,
+    /// `PIPEWRIGHT_WEBHOOK_SECRET`: sent by GitLab as `X-Gitlab-Token`.
+    pub webhook_secret: Option<String>,
+}
+
+impl std::fmt::Debug for MonitorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MonitorConfig")
+            .field("poll_interval", &self.poll_interval)
+            .field("timeout", &self.timeout)
+            .field("public_url", &self.public_url)
+            .field(
+                "webhook_secret",
+                &self.webhook_secret.as_ref().map(|_| "***"),
+            )
+            .finish()
+    }
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        MonitorConfig {
+            poll_interval: Duration::from_secs(30),
+            timeout: Duration::from_secs(900),
+            public_url: None,
+            webhook_secret: None,
+        }
+    }
+}
+
+impl MonitorConfig {
+    /// Reads the variables through `lookup`; a bad number is an error naming the variable.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let seconds = |name: &str, default: f64| -> Result<Duration, String> {
+            match lookup(name).filter(|v| !v.trim().is_empty()) {
+                None => Ok(Duration::from_secs_f64(default)),
+                Some(text) => text
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite() && *v > 0.0 && *v <= 31_536_000.0)
+                    .map(Duration::from_secs_f64)
+                    .ok_or_else(|| {
+                        format!(
+                            "{name} `{text}` is not a number of seconds above 0 (e.g. 30 or 0.5)"
+                        )
+                    }),
+            }
+        };
+        let text = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let public_url = text("PIPEWRIGHT_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_string());
+        if let Some(url) = &public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(format!(
+                    "PIPEWRIGHT_PUBLIC_URL `{url}` must start with http:// or https://"
+                ));
+            }
+        }
+        Ok(MonitorConfig {
+            poll_interval: seconds("PIPEWRIGHT_POLL_INTERVAL", 30.0)?,
+            timeout: seconds("PIPEWRIGHT_MONITOR_TIMEOUT", 900.0)?,
+            public_url,
+            webhook_secret: text("PIPEWRIGHT_WEBHOOK_SECRET"),
+        })
+    }
+}
+
+/// A change of a task, for `GET /runs/{id}/events`.
+#[derive(Debug, Clone)]
+pub struct MonitorUpdate {
+    pub run_id: String,
+    /// The task's `monitor` object as it is now.
+    pub monitor: serde_json::Value,
+    pub is_final: bool,
+}
+
+/// What learning a pair did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LearnOutcome {
+    pub template_id: String,
+    /// False when this pipeline had already been counted.
+    pub counted: bool,
+    pub success_count: u32,
+}
+
+/// Why a step could not finish (the task stays and is tried again later).
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error(transparent)]
+    GitLab(#[from] GitLabError),
+    #[error(transparent)]
+    Store(#[from] RunStoreError),
+}
+
+struct Inner {
+    gitlab: Arc<dyn GitLab>,
+    tasks: Arc<dyn MonitorStore>,
+    knowledge: Result<Arc<dyn KnowledgeStore>, String>,
+    config: MonitorConfig,
+    /// Running drivers: run id → its wake-up.
+    wakers: Mutex<HashMap<String, Arc<Notify>>>,
+    /// (project id, commit) → run id, for webhooks.
+    by_commit: Mutex<HashMap<(u64, String), String>>,
+    /// Projects whose hook was checked in this process.
+    hooked: tokio::sync::Mutex<HashSet<u64>>,
+    /// One learn at a time, so the learn route and a task never count one pipeline twice.
+    learning: tokio::sync::Mutex<()>,
+    events: broadcast::Sender<MonitorUpdate>,
+}
+
+/// The monitor; cheap to clone.
+#[derive(Clone)]
+pub struct Monitor(Arc<Inner>);
+
+impl Monitor {
+    pub fn new(
+        gitlab: Arc<dyn GitLab>,
+        tasks: Arc<dyn MonitorStore>,
+        knowledge: Result<Arc<dyn KnowledgeStore>, String>,
+        config: MonitorConfig,
+    ) -> Self {
+        let (events, _) = broadcast::channel(1024);
+        Monitor(Arc::new(Inner {
+            gitlab,
+            tasks,
+            knowledge,
+            config,
+            wakers: Mutex::new(HashMap::new()),
+            by_commit: Mutex::new(HashMap::new()),
+            hooked: tokio::sync::Mutex::new(HashSet::new()),
+            learning: tokio::sync::Mutex::new(()),
+            events,
+        }))
+    }
+
+    pub fn config(&self) -> &MonitorConfig {
+        &self.0.config
+    }
+
+    pub fn store(&self) -> &dyn MonitorStore {
+        self.0.tasks.as_ref()
+    }
+
+    /// Every task change from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<MonitorUpdate> {
+        self.0.events.subscribe()
+    }
+
+    /// Saves a new task for a commit (before anything is waited on), then drives it.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn watch(
+        &self,
+        run_id: &str,
+        project_id: u64,
+        project_path: &str,
+        branch: &str,
+        commit_id: &str,
+        stack: Option<StackKey>,
+        files: BTreeMap<String, String>,
+    ) -> Result<MonitorTask, RunStoreError> {
+        let task = MonitorTask::new(
+            run_id.to_string(),
+            project_id,
+            project_path.to_string(),
+            branch.to_string(),
+            commit_id.to_string(),
+            stack,
+            files,
+            now_ms(),
+            self.0.config.timeout.as_millis() as u64,
+        );
+        self.0.tasks.save_task(&task).await?;
+        self.publish(&task);
+        self.spawn(task.clone());
+        let me = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = me.ensure_hook(project_id).await {
+                tracing::warn!(project_id, error = %e, "the pipeline webhook could not be registered; polling goes on");
+            }
+        });
+        Ok(task)
+    }
+
+    /// Resumes every unfinished task (at start). Returns how many.
+    pub async fn resume(&self) -> Result<usize, RunStoreError> {
+        let tasks = self.0.tasks.unfinished_tasks().await?;
+        let n = tasks.len();
+        for task in tasks {
+            self.spawn(task);
+        }
+        Ok(n)
+    }
+
+    /// A pipeline event arrived: wakes the task of that commit. False when no running task
+    /// watches it (the event is then ignored).
+    pub fn wake_for(&self, project_id: u64, commit_id: &str) -> bool {
+        let run_id = self
+            .0
+            .by_commit
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&(project_id, commit_id.to_string())).cloned());
+        let Some(run_id) = run_id else {
+            return false;
+        };
+        let waker = self
+            .0
+            .wakers
+            .lock()
+            .ok()
+            .and_then(|w| w.get(&run_id).cloned());
+        match waker {
+            Some(n) => {
+                n.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// How many tasks are being driven now.
+    pub fn active(&self) -> usize {
+        self.0.wakers.lock().map(|w| w.len()).unwrap_or(0)
+    }
+
+    /// Registers pipewright's pipeline webhook on the project once (when
+    /// `PIPEWRIGHT_PUBLIC_URL` is set): an existing hook with the same URL is kept.
+    pub async fn ensure_hook(&self, project_id: u64) -> Result<bool, GitLabError> {
+        let Some(base) = &self.0.config.public_url else {
+            return Ok(false);
+        };
+        let mut hooked = self.0.hooked.lock().await;
+        if hooked.contains(&project_id) {
+            return Ok(false);
+        }
+        let url = format!("{base}{WEBHOOK_PATH}");
+        let project = ProjectRef::Id(project_id);
+        let existing = self.0.gitlab.project_hooks(&project).await?;
+        let created = if existing.iter().any(|h| h.url == url && h.pipeline_events) {
+            false
+        } else {
+            self.0
+                .gitlab
+                .create_project_hook(
+                    &project,
+                    &NewProjectHook {
+                        url,
+                        token: self.0.config.webhook_secret.clone().unwrap_or_default(),
+                        pipeline_events: true,
+                        push_events: false,
+                        enable_ssl_verification: true,
+                    },
+                )
+                .await?;
+            true
+        };
+        hooked.insert(project_id);
+        Ok(created)
+    }
+
+    /// Stores a pair that went green, once per pipeline: a second pipeline with the same
+    /// pair raises the count, the same pipeline again (a restart, the learn route and the
+    /// monitor both) does not.
+    pub async fn learn_pair(
+        &self,
+        stack: StackKey,
+        gitlab_ci: String,
+        dockerfile: String,
+        project: &str,
+        pipeline_id: u64,
+    ) -> Result<LearnOutcome, String> {
+        let store = self.0.knowledge.as_ref().map_err(|r| r.clone())?;
+        let _one = self.0.learning.lock().await;
+        let now = (now_ms() / 1000) as i64;
+        let origin = Origin {
+            project: Some(project.to_string()),
+            pipeline: Some(pipeline_id.to_string()),
+        };
+        let record = Record::learned(stack, gitlab_ci, dockerfile, origin.clone(), now);
+        let existing = store
+            .get(Collection::Successful, &record.id)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Some(found) = existing.filter(|r| r.origin == origin) {
+            return Ok(LearnOutcome {
+                template_id: found.id,
+                counted: false,
+                success_count: found.success_count,
+            });
+        }
+        let learned = store.learn(record).await.map_err(|e| e.to_string())?;
+        Ok(LearnOutcome {
+            template_id: learned.record.id,
+            counted: true,
+            success_count: learned.record.success_count,
+        })
+    }
+
+    /// Reads a pipeline's jobs (all pages, latest attempt of each) and runs the gate.
+    pub async fn gate(
+        &self,
+        project: &ProjectRef,
+        pipeline_id: u64,
+        gitlab_ci: Option<&str>,
+        caller: Option<String>,
+    ) -> Result<GateVerdict, GitLabError> {
+        let jobs = self
+            .0
+            .gitlab
+            .pipeline_jobs(project, pipeline_id, false)
+            .await?;
+        let mut input = GateInput::new(&jobs);
+        input.on_failure_jobs = gitlab_ci.map(on_failure_jobs).unwrap_or_default();
+        input.caller = caller;
+        Ok(quality_gate(&input))
+    }
+
+    pub fn gitlab(&self) -> &dyn GitLab {
+        self.0.gitlab.as_ref()
+    }
+
+    fn publish(&self, task: &MonitorTask) {
+        // No subscriber is not an error.
+        let _ = self.0.events.send(MonitorUpdate {
+            run_id: task.run_id.clone(),
+            monitor: task.to_json(),
+            is_final: !task.is_unfinished(),
+        });
+    }
+
+    /// Saves `next` and, once saved, makes it the task (write-ahead: callers act after).
+    async fn commit(&self, task: &mut MonitorTask, next: MonitorTask) -> Result<(), StepError> {
+        self.0.tasks.save_task(&next).await?;
+        *task = next;
+        self.publish(task);
+        Ok(())
+    }
+
+    fn spawn(&self, task: MonitorTask) {
+        let notify = Arc::new(Notify::new());
+        if let Ok(mut w) = self.0.wakers.lock() {
+            if w.contains_key(&task.run_id) {
+                return;
+            }
+            w.insert(task.run_id.clone(), notify.clone());
+        }
+        if let Ok(mut m) = self.0.by_commit.lock() {
+            m.insert(
+                (task.project_id, task.commit_id.clone()),
+                task.run_id.clone(),
+            );
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            let run_id = task.run_id.clone();
+            let key = (task.project_id, task.commit_id.clone());
+            me.drive(task, notify).await;
+            if let Ok(mut w) = me.0.wakers.lock() {
+                w.remove(&run_id);
+            }
+            if let Ok(mut m) = me.0.by_commit.lock() {
+                m.remove(&key);
+            }
+        });
+    }
+
+    async fn drive(&self, mut task: MonitorTask, notify: Arc<Notify>) {
+        let poll = self.0.config.poll_interval;
+        let mut failures: u32 = 0;
+        while task.is_unfinished() {
+            let mut wait = poll;
+            match self.step(&mut task).await {
+                Ok(()) => failures = 0,
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    let backoff = poll
+                        .saturating_mul(1u32 << failures.min(10))
+                        .min(MAX_BACKOFF.max(poll));
+                    wait = match &e {
+                        StepError::GitLab(GitLabError::RateLimited {
+                            retry_after: Some(after),
+                            ..
+                        }) => backoff.max(*after),
+                        _ => backoff,
+                    };
+                    tracing::warn!(run_id = %task.run_id, failures, error = %e, wait_ms = wait.as_millis() as u64, "monitor step failed; trying again later");
+                }
+            }
+            if !task.is_unfinished() {
+                break;
+            }
+            if !task.status.is_final() {
+                let left = task.deadline_ms.saturating_sub(now_ms());
+                wait = wait.min(Duration::from_millis(left.max(1)));
+            }
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = notify.notified() => {}
+            }
+        }
+        tracing::info!(run_id = %task.run_id, status = task.status.as_str(), "monitor task finished");
+    }
+
+    /// One look at GitLab, and the decision it allows.
+    async fn step(&self, task: &mut MonitorTask) -> Result<(), StepError> {
+        if task.learning == Learning::Pending {
+            return self.finish_learning(task).await;
+        }
+        let now = now_ms();
+        if now >= task.deadline_ms {
+            let mut next = task.clone();
+            if next.apply(Event::DeadlineExceeded, now).is_ok() {
+                self.commit(task, next).await?;
+            }
+            return Ok(());
+        }
+        let project = ProjectRef::Id(task.project_id);
+        if task.status == MonitorStatus::Waiting {
+            let pipelines = self
+                .0
+                .gitlab
+                .pipelines_for_sha(&project, &task.commit_id, Some(&task.branch))
+                .await?;
+            let Some(found) = pipelines.into_iter().max_by_key(|p| p.id) else {
+                return Ok(());
+            };
+            let mut next = task.clone();
+            let attempt = next.current_mut();
+            attempt.pipeline_id = Some(found.id);
+            attempt.pipeline_url = Some(found.web_url.clone());
+            attempt.pipeline_status = Some(found.status.to_string());
+            if next.apply(Event::PipelineFound, now).is_ok() {
+                self.commit(task, next).await?;
+            }
+        }
+        if task.status != MonitorStatus::Running {
+            return Ok(());
+        }
+        let Some(pipeline_id) = task.current().pipeline_id else {
+            return Ok(());
+        };
+        let pipeline = self.0.gitlab.pipeline(&project, pipeline_id).await?;
+        let status = pipeline.status.to_string();
+        if task.current().pipeline_status.as_deref() != Some(status.as_str()) {
+            let mut next = task.clone();
+            next.current_mut().pipeline_status = Some(status);
+            next.touch(now_ms());
+            self.commit(task, next).await?;
+        }
+        if !pipeline.status.is_terminal() {
+            return Ok(());
+        }
+        if pipeline.status == PipelineStatus::Canceled {
+            let mut next = task.clone();
+            if next.apply(Event::PipelineCanceled, now_ms()).is_ok() {
+                self.commit(task, next).await?;
+            }
+            return Ok(());
+        }
+        let verdict = self
+            .gate(
+                &project,
+                pipeline_id,
+                task.files.get(".gitlab-ci.yml").map(String::as_str),
+                None,
+            )
+            .await?;
+        let mut next = task.clone();
+        if verdict.passed {
+            // Saved with the learn pending before the knowledge store is written.
+            if next.apply(Event::GatePassed, now_ms()).is_ok() {
+                self.commit(task, next).await?;
+                return self.finish_learning(task).await;
+            }
+            return Ok(());
+        }
+        let mut failed = Vec::new();
+        for job in verdict.blocking.iter().take(MAX_FAILED_JOBS) {
+            let excerpt = if job.status == PipelineStatus::Failed {
+                match self
+                    .0
+                    .gitlab
+                    .job_trace(&project, job.id, TRACE_DOWNLOAD_BYTES)
+                    .await
+                {
+                    Ok(trace) => trace_excerpt(&trace.text, TRACE_EXCERPT_BYTES),
+                    Err(GitLabError::NotFound { .. }) => String::new(),
+                    Err(e) => return Err(e.into()),
+                }
+            } else {
+                String::new()
+            };
+            failed.push(FailedJob {
+                name: job.name.clone(),
+                stage: job.stage.clone(),
+                status: job.status.to_string(),
+                failure_reason: job.failure_reason.clone(),
+                trace_excerpt: excerpt,
+            });
+        }
+        next.current_mut().failed_jobs = failed;
+        if next.apply(Event::GateFailed, now_ms()).is_ok() {
+            self.commit(task, next).await?;
+        }
+        Ok(())
+    }
+
+    async fn finish_learning(&self, task: &mut MonitorTask) -> Result<(), StepError> {
+        let mut next = task.clone();
+        next.learning = match task.learnable_pair() {
+            Err(reason) => Learning::Skipped { reason },
+            Ok((stack, ci, dockerfile)) => {
+                let pipeline_id = task.current().pipeline_id.unwrap_or(0);
+                match self
+                    .learn_pair(stack, ci, dockerfile, &task.project_path, pipeline_id)
+                    .await
+                {
+                    Ok(outcome) => Learning::Done {
+                        template_id: outcome.template_id,
+                    },
+                    Err(reason) if self.0.knowledge.is_err() => Learning::Skipped {
+                        reason: format!("the knowledge store is not available: {reason}"),
+                    },
+                    Err(reason) => {
+                        tracing::warn!(run_id = %task.run_id, %reason, "learning failed; trying again later");
+                        return Err(StepError::Store(RunStoreError::Backend {
+                            store: "knowledge store".into(),
+                            operation: "learn a pipeline".into(),
+                            message: reason,
+                        }));
+                    }
+                }
+            }
+        };
+        next.touch(now_ms());
+        self.commit(task, next).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<MonitorConfig, String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        MonitorConfig::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn settings_have_defaults_take_fractions_and_refuse_nonsense() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.poll_interval, Duration::from_secs(30));
+        assert_eq!(c.timeout, Duration::from_secs(900));
+        assert!(c.public_url.is_none() && c.webhook_secret.is_none());
+        let c = config(&[
+            ("PIPEWRIGHT_POLL_INTERVAL", "0.25"),
+            ("PIPEWRIGHT_PUBLIC_URL", "https://pw.example/"),
+            ("PIPEWRIGHT_WEBHOOK_SECRET", "s"),
+        ])
+        .unwrap();
+        assert_eq!(c.poll_interval, Duration::from_millis(250));
+        assert_eq!(c.public_url.as_deref(), Some("https://pw.example"));
+        assert!(!format!("{c:?}").contains("\"s\""));
+        for (k, v) in [
+            ("PIPEWRIGHT_POLL_INTERVAL", "0"),
+            ("PIPEWRIGHT_POLL_INTERVAL", "soon"),
+            ("PIPEWRIGHT_MONITOR_TIMEOUT", "-1"),
+            ("PIPEWRIGHT_PUBLIC_URL", "pw.example"),
+        ] {
+            let e = config(&[(k, v)]).unwrap_err();
+            assert!(e.contains(k), "{e}");
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! `pipewright watch <PROJECT> [--branch B | --pipeline ID] [--json]`: follows a pipeline
+//! in GitLab until it ends, one status line per job (redrawn in place on a terminal, printed
+//! on change otherwise), then runs the quality gate the monitor uses. Exit 0 when the gate
+//! passes, 1 when it does not, 2 for bad usage, 4 when GitLab cannot be used.
+
+use super::exit;
+use clap::Args;
+use pipewright_adapters::gitlab::{GitLabClient, GitLabConfig};
+use pipewright_core::gitlab::{GitLab, Job, Pipeline, ProjectRef, RawFile};
+use pipewright_core::monitor::{on_failure_jobs, quality_gate, GateInput};
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The project: its id or `group/project` path.
+    pub project: String,
+    /// Follow the newest pipeline of this branch's head commit [default: the default branch].
+    #[arg(long, conflicts_with = "pipeline")]
+    pub branch: Option<String>,
+    /// Follow this pipeline.
+    #[arg(long)]
+    pub pipeline: Option<u64>,
+    /// Print one JSON object at the end instead of live lines.
+    #[arg(long)]
+    pub json: bool,
+    /// Seconds between looks [default: $PIPEWRIGHT_POLL_INTERVAL, else 5].
+    #[arg(long, value_name = "SECONDS")]
+    pub interval: Option<f64>,
+    /// Give up after this many seconds [default: $PIPEWRIGHT_MONITOR_TIMEOUT, else 900].
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<f64>,
+}
+
+pub fn run(args: WatchArgs) -> i32 {
+    let Some(runtime) = crate::setup::runtime(false) else {
+        return exit::FAILURE;
+    };
+    runtime.block_on(watch(args))
+}
+
+fn seconds(flag: Option<f64>, var: &str, default: f64) -> Result<Duration, String> {
+    let value = match flag {
+        Some(v) => v,
+        None => match std::env::var(var) {
+            Ok(t) if !t.trim().is_empty() => t
+                .trim()
+                .parse::<f64>()
+                .map_err(|_| format!("{var} `{t}` is not a number of seconds"))?,
+            _ => default,
+        },
+    };
+    if !(value.is_finite() && value > 0.0) {
+        return Err(format!("{var}: {value} is not a number of seconds above 0"));
+    }
+    Ok(Duration::from_secs_f64(value))
+}
+
+async fn watch(args: WatchArgs) -> i32 {
+    let (interval, timeout) = match (
+        seconds(args.interval, "PIPEWRIGHT_POLL_INTERVAL", 5.0),
+        seconds(args.timeout, "PIPEWRIGHT_MONITOR_TIMEOUT", 900.0),
+    ) {
+        (Ok(i), Ok(t)) => (i, t),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
+    let client = match GitLabConfig::from_env().and_then(GitLabClient::new) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
+    match follow(&client, &args, interval, timeout).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::UNREACHABLE
+        }
+    }
+}
+
+/// The pipeline to follow: the one named, else the newest of the branch's head commit.
+async fn find_pipeline(
+    gitlab: &dyn GitLab,
+    project: &ProjectRef,
+    args: &WatchArgs,
+) -> Result<Option<Pipeline>, pipewright_core::gitlab::GitLabError> {
+    if let Some(id) = args.pipeline {
+        return gitlab.pipeline(project, id).await.map(Some);
+    }
+    let branch = match &args.branch {
+        Some(b) => b.clone(),
+        None => match gitlab.project(project).await?.default_branch {
+            Some(b) => b,
+            None => return Ok(None),
+        },
+    };
+    let Some(head) = gitlab.branch(project, &branch).await? else {
+        return Ok(None);
+    };
+    let pipelines = gitlab
+        .pipelines_for_sha(project, &head.commit.id, Some(&branch))
+        .await?;
+    Ok(pipelines.into_iter().max_by_key(|p| p.id))
+}
+
+fn job_line(job: &Job) -> String {
+    let mark = match job.status.as_str() {
+        "success" => "ok",
+        "failed" => "FAIL",
+        "running" => "..",
+        "skipped" | "manual" | "canceled" => "--",
+        _ => "  ",
+    };
+    let reason = job
+        .failure_reason
+        .as_deref()
+        .map(|r| format!(" ({r})"))
+        .unwrap_or_default();
+    format!(
+        "[{mark:>4}] {:<12} {:<28} {}{reason}",
+        job.stage, job.name, job.status
+    )
+}
+
+async fn follow(
+    gitlab: &GitLabClient,
+    args: &WatchArgs,
+    interval: Duration,
+    timeout: Duration,
+) -> Result<i32, pipewright_core::gitlab::GitLabError> {
+    let project = ProjectRef::from(args.project.as_str());
+    let started = Instant::now();
+    let live = !args.json && std::io::stdout().is_terminal();
+    let mut drawn = 0usize;
+    let mut last_lines: Vec<String> = Vec::new();
+    let pipeline = loop {
+        if let Some(p) = find_pipeline(gitlab, &project, args).await? {
+            break p;
+        }
+        if started.elapsed() > timeout {
+            eprintln!("error: no pipeline appeared within {} s", timeout.as_secs());
+            return Ok(exit::FAILURE);
+        }
+        tokio::time::sleep(interval).await;
+    };
+    let mut out = std::io::stdout();
+    if !args.json {
+        let _ = writeln!(
+            out,
+            "pipeline {} ({}) {}",
+            pipeline.id, pipeline.git_ref, pipeline.web_url
+        );
+    }
+    let (pipeline, jobs) = loop {
+        let p = gitlab.pipeline(&project, pipeline.id).await?;
+        let mut jobs = gitlab.pipeline_jobs(&project, p.id, false).await?;
+        jobs.sort_by_key(|j| j.id);
+        if !args.json {
+            let mut lines: Vec<String> = jobs.iter().map(job_line).collect();
+            lines.push(format!("pipeline: {}", p.status));
+            if live {
+                if drawn > 0 {
+                    let _ = write!(out, "\x1b[{drawn}A");
+                }
+                for l in &lines {
+                    let _ = writeln!(out, "\x1b[2K{l}");
+                }
+                drawn = lines.len();
+            } else {
+                for l in lines.iter().filter(|l| !last_lines.contains(l)) {
+                    let _ = writeln!(out, "{l}");
+                }
+            }
+            let _ = out.flush();
+            last_lines = lines;
+        }
+        if p.status.is_terminal() {
+            break (p, jobs);
+        }
+        if started.elapsed() > timeout {
+            eprintln!(
+                "error: the pipeline did not finish within {} s",
+                timeout.as_secs()
+            );
+            return Ok(exit::FAILURE);
+        }
+        tokio::time::sleep(interval).await;
+    };
+    let ci = match gitlab
+        .raw_file(&project, ".gitlab-ci.yml", &pipeline.sha, 256 * 1024)
+        .await
+    {
+        Ok(RawFile::Bytes(b)) => String::from_utf8_lossy(&b).into_owned(),
+        _ => String::new(),
+    };
+    let mut input = GateInput::new(&jobs);
+    input.on_failure_jobs = on_failure_jobs(&ci);
+    let verdict = quality_gate(&input);
+    if args.json {
+        let value = serde_json::json!({
+            "pipeline_id": pipeline.id,
+            "pipeline_url": pipeline.web_url,
+            "pipeline_status": pipeline.status.as_str(),
+            "gate": {"passed": verdict.passed, "reason": verdict.reason,
+                     "blocking": verdict.blocking.iter().map(|j| serde_json::json!({
+                         "name": j.name, "stage": j.stage, "status": j.status.as_str(),
+                         "failure_reason": j.failure_reason})).collect::<Vec<_>>()},
+            "jobs": jobs.iter().map(|j| serde_json::json!({
+                "name": j.name, "stage": j.stage, "status": j.status.as_str()})).collect::<Vec<_>>(),
+        });
+        let _ = writeln!(out, "{value:#}");
+    } else {
+        let word = if verdict.passed {
+            "passed"
+        } else {
+            "did not pass"
+        };
+        let _ = writeln!(out, "quality gate {word}: {}", verdict.reason);
+    }
+    Ok(if verdict.passed {
+        exit::OK
+    } else {
+        exit::FAILURE
+    })
+}
