@@ -566,3 +566,47 @@ async fn a_pipeline_that_never_ends_times_out() {
     assert_eq!(monitor["status"], "timed_out", "{monitor}");
     assert!(monitor["learned_template_id"].is_null());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_events_stream_shows_every_change_and_ends_after_the_final_one() {
+    let gitlab = FakeGitLab::start().await.unwrap();
+    let p = add_fixture(&gitlab, "team/app", "python-flask-pip");
+    gitlab.script_pipelines(p, PipelineScript::by_hand());
+    let server = start(&gitlab, "0.1", &[]).await;
+    let body = commit(&server, p).await;
+    let run_id = body["run_id"].as_str().unwrap();
+    let mut response = server
+        .get(&format!("/api/v1/pipeline/runs/{run_id}/events"))
+        .await;
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let pipeline = gitlab.pipelines(p)[0].id;
+    let finisher = gitlab.clone();
+    tokio::spawn(async move {
+        while finisher.advance_pipeline(pipeline).await.is_some() {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    });
+    let mut text = String::new();
+    let read = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(chunk) = response.chunk().await.unwrap() {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "the stream did not end: {text}");
+    let events: Vec<Value> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    assert!(text.contains("event: monitor"));
+    assert!(events.len() >= 3, "{text}");
+    assert_eq!(events.last().unwrap()["status"], "succeeded", "{text}");
+    assert!(events
+        .iter()
+        .any(|e| e["attempts"][0]["pipeline_status"] == "running"));
+}
