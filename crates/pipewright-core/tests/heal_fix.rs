@@ -348,5 +348,5 @@ fn artifacts_are_aligned_with_the_build_output_and_taken_where_needed() {
     let c = fixture("artifact_missing/kaniko-file-not-in-context.log");
     let (strategy, _, changed) = patch(run(&c, "build", &files));
     assert_eq!(strategy, Strategy::NeedArtifacts);
-    assert!(changed[0].text.contains("build:\n  stage: build\n  image:\n    name: $NEXUS_PULL_REGISTRY/apm-repo/demo/kaniko-executor:v1.23.2-debug\n    entrypoint: [\"\"]\n  needs:\n    - job: compile\n      artifacts: true\n"));
+    assert!(changed[0].text.contains("build:\n  stage: build\n  image:\n    name: $NEXUS_PULL_REGISTRY/apm-repo/demo/kaniko:v1.27.6-debug\n    entrypoint: [\"\"]\n  needs:\n    - job: compile\n      artifacts: true\n"));
 }

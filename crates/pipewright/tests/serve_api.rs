@@ -74,10 +74,11 @@ async fn openapi_lists_every_route_and_docs_are_served() {
         ("/api/v1/pipeline/runs/{id}/events", "get"),
         ("/api/v1/pipeline/learn", "post"),
         ("/api/v1/webhooks/gitlab", "post"),
+        ("/api/v1/images/seed", "post"),
     ] {
         assert!(paths[path][method].is_object(), "{method} {path} missing");
     }
-    assert_eq!(paths.len(), 14, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 15, "{:?}", paths.keys().collect::<Vec<_>>());
     assert!(doc["components"]["securitySchemes"]["api_token"].is_object());
 
     let docs = server.get("/api/docs").await;
