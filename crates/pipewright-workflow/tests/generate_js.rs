@@ -183,3 +183,13 @@ fn a_node_range_resolves_to_the_version_ci_proves() {
     assert!(bundle.files["Dockerfile"].contains("node:18-slim"));
     assert_mentions(&bundle.explanation, ".github/workflows/ci.yml");
 }
+
+#[test]
+fn dev_dependencies_are_installed_in_the_image_whatever_npmrc_says() {
+    // The fixture's .npmrc says `omit=dev`: `npm ci` alone leaves mocha out of the test image.
+    let (_, bundle) = generate_fixture("run-js-npmrc-omit-dev");
+    let d = &bundle.files["Dockerfile"];
+    assert!(d.contains("RUN npm ci --include=dev"), "{d}");
+    // The runtime is still pruned.
+    assert!(d.contains("RUN npm prune --omit=dev"), "{d}");
+}
