@@ -152,7 +152,10 @@ node_base() {
   npmv=$(cd "$DB_ROOT/dl" && npm view "npm@10" version --json | tr -d '[]" \n' | tr ',' '\n' | sort -V | tail -1)
   debian_base debian bookworm "" "" '["bash"]' bookworm-slim 12-slim
   local from="$REG/$PREFIX/debian:bookworm-slim" hash
-  hash=$(recipe_hash node "$ver" "$npmv" corepack@0.34 yarn@1.22.22 "$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$from")")
+  # Official Node binaries carry their own CA list: NODE_EXTRA_CA_CERTS makes them trust the
+  # system bundle, which holds this machine's egress CA (Debian's node reads it by itself).
+  local ca_env=NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
+  hash=$(recipe_hash node "$ver" "$npmv" corepack@0.34 yarn@1.22.22 "$ca_env" "$(skopeo inspect --tls-verify=false --format '{{.Digest}}' "docker://$from")")
   local tags=("$major-slim" "$major" "$major-bookworm-slim" "$major-bookworm" "${ver%.*}-slim" "$ver-slim")
   if current "$REG/$PREFIX/node:${tags[0]}" "$hash"; then log "node:${tags[0]} is current ($ver)"; return 0; fi
   local t1=$SECONDS
@@ -176,7 +179,7 @@ node_base() {
   ln -sf ../lib/node_modules/yarn/bin/yarn.js "$r/bin/yarn"; ln -sf ../lib/node_modules/yarn/bin/yarn.js "$r/bin/yarnpkg"
   chroot "$m" /usr/local/bin/node --version >/dev/null || die "node $ver does not run in the image"
   buildah umount "$c" >/dev/null
-  buildah config --env "NODE_VERSION=$ver" --label "pipewright.base.recipe=$hash" --cmd '["node"]' "$c"
+  buildah config --env "NODE_VERSION=$ver" --env "$ca_env" --label "pipewright.base.recipe=$hash" --cmd '["node"]' "$c"
   local first="$REG/$PREFIX/node:${tags[0]}" t
   buildah commit --quiet --rm "$c" "$first" >/dev/null
   for t in "${tags[@]}"; do

@@ -775,6 +775,13 @@ macro_rules! real_build_tests {
 real_build_tests! {
     run_python_pytest => "run-python-pytest",
     run_rust_cli => "run-rust-cli",
+    // Node/TypeScript: npm + Express, pnpm with a codegen postinstall, yarn + NestJS, Next.js
+    // without a test script, npm with `.npmrc` `omit=dev`.
+    run_node_express => "run-node-express",
+    run_js_pnpm_codegen => "run-js-pnpm-codegen",
+    run_ts_nest_yarn => "run-ts-nest-yarn",
+    run_ts_next_notest => "run-ts-next-notest",
+    run_js_npmrc_omit_dev => "run-js-npmrc-omit-dev",
 }
 
 /// Every fixture with a Python, Node or Rust service, built: the benchmark's table.
