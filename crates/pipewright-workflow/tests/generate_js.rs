@@ -78,7 +78,10 @@ fn a_package_without_tests_or_type_checks_gets_no_test_command_and_a_warning() {
 fn install_scripts_run_after_the_sources_are_copied() {
     let (_, bundle) = generate_fixture("run-js-pnpm-codegen");
     let d = &bundle.files["Dockerfile"];
-    let install = line_of(d, "pnpm install --frozen-lockfile --ignore-scripts");
+    let install = line_of(
+        d,
+        "pnpm install --frozen-lockfile --prod=false --ignore-scripts",
+    );
     let copy = line_of(d, "COPY . .");
     let rebuild = line_of(d, "RUN pnpm rebuild");
     assert!(install < copy && copy < rebuild, "{d}");
