@@ -4,6 +4,8 @@
 #   tools     hadolint (PyPI), gitlab-ci-local + Node 22 (npm), rsync (Debian)   scripts/tools.sh
 #   servers   ChromaDB (PyPI `chromadb`, `chroma run` on a free loopback port)   scripts/services/chroma.sh
 #             docker-registry + htpasswd (Debian; tests start their own)         scripts/services/registry.sh
+#   images    buildah + loopback registry + base images from Debian/npm, PostgreSQL
+#             and Redis for job services (real builds; root)          scripts/services/dockerbuild.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -16,7 +18,12 @@ echo "== ChromaDB"
 # shellcheck source=scripts/services/chroma.sh
 source scripts/services/chroma.sh
 chroma_start
-trap chroma_stop EXIT
+
+echo "== real-build harness (buildah, registry, base images)"
+# shellcheck source=scripts/services/dockerbuild.sh
+source scripts/services/dockerbuild.sh
+trap 'chroma_stop; dockerbuild_stop' EXIT
+dockerbuild_start
 
 echo "== Docker registry (Debian docker-registry, apache2-utils)"
 # shellcheck source=scripts/services/registry.sh

@@ -78,7 +78,10 @@ fn a_package_without_tests_or_type_checks_gets_no_test_command_and_a_warning() {
 fn install_scripts_run_after_the_sources_are_copied() {
     let (_, bundle) = generate_fixture("run-js-pnpm-codegen");
     let d = &bundle.files["Dockerfile"];
-    let install = line_of(d, "pnpm install --frozen-lockfile --ignore-scripts");
+    let install = line_of(
+        d,
+        "pnpm install --frozen-lockfile --prod=false --ignore-scripts",
+    );
     let copy = line_of(d, "COPY . .");
     let rebuild = line_of(d, "RUN pnpm rebuild");
     assert!(install < copy && copy < rebuild, "{d}");
@@ -182,4 +185,14 @@ fn a_node_range_resolves_to_the_version_ci_proves() {
     );
     assert!(bundle.files["Dockerfile"].contains("node:18-slim"));
     assert_mentions(&bundle.explanation, ".github/workflows/ci.yml");
+}
+
+#[test]
+fn dev_dependencies_are_installed_in_the_image_whatever_npmrc_says() {
+    // The fixture's .npmrc says `omit=dev`: `npm ci` alone leaves mocha out of the test image.
+    let (_, bundle) = generate_fixture("run-js-npmrc-omit-dev");
+    let d = &bundle.files["Dockerfile"];
+    assert!(d.contains("RUN npm ci --include=dev"), "{d}");
+    // The runtime is still pruned.
+    assert!(d.contains("RUN npm prune --omit=dev"), "{d}");
 }

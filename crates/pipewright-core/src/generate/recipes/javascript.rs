@@ -5,7 +5,8 @@
 //! from the workspace root, where the lock file lives.
 
 use super::{
-    dockerfile_base, dockerignore, finish_runtime, lock_cache, tool_version, Lint, Recipe,
+    add_app_user, dockerfile_base, dockerignore, finish_runtime, lock_cache, tool_version, Lint,
+    Recipe,
 };
 use crate::detect::javascript::{lock_state, LockState};
 use crate::dockerfile::{Instruction, Stage};
@@ -142,6 +143,15 @@ const DEFERRED_SCRIPTS: &[(BuildTool, &str, &str, bool)] = &[
         true,
     ),
     (BuildTool::Bun, "--ignore-scripts", "", false),
+];
+
+/// The install flag that keeps dev dependencies even when `NODE_ENV=production` or the
+/// repository's `.npmrc` (`omit=dev`, `production=true`) would drop them: the test image needs
+/// the test runner, and the runtime is pruned later. Yarn Berry always installs them.
+const INCLUDE_DEV: &[(BuildTool, &str)] = &[
+    (BuildTool::Npm, "--include=dev"),
+    (BuildTool::Pnpm, "--prod=false"),
+    (BuildTool::Yarn, "--production=false"),
 ];
 
 /// How the package manager is set up and how it installs, prunes and runs scripts.
@@ -437,16 +447,22 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
         }
     }
     let mut install_cmds = setup.clone();
-    match &deferred {
-        Some(d) => {
-            deps.comment.push(format!(
-                "The root's install scripts need the sources: installed with {} here, run after the copy.",
-                d.flag
-            ));
-            install_cmds.push(format!("{} {}", m.install, d.flag));
-        }
-        None => install_cmds.push(m.install.clone()),
+    let mut image_install = m.install.clone();
+    if let Some((_, flag)) = INCLUDE_DEV
+        .iter()
+        .find(|(t, _)| *t == m.tool)
+        .filter(|_| !m.berry)
+    {
+        image_install = format!("{image_install} {flag}");
     }
+    if let Some(d) = &deferred {
+        deps.comment.push(format!(
+            "The root's install scripts need the sources: installed with {} here, run after the copy.",
+            d.flag
+        ));
+        image_install = format!("{image_install} {}", d.flag);
+    }
+    install_cmds.push(image_install);
     deps.run(install_cmds);
     let workdir = member_dir
         .as_ref()
@@ -469,7 +485,9 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
     }
     let mut test = Stage::new("build", "test");
     test.comment = vec![
-        "The build stage already holds the dev dependencies the tests and ESLint need.".into(),
+        "The build stage already holds the dev dependencies the tests and ESLint need (installed"
+            .into(),
+        "explicitly, whatever NODE_ENV or .npmrc say); the release stage prunes them.".into(),
     ];
     if svc.test_framework == Some(TestFramework::Playwright) {
         test.comment("Playwright needs its browser and the system libraries it links to.");
@@ -543,10 +561,14 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
             "production".into(),
         )]));
         runtime.push(Instruction::Workdir("/app".into()));
+        // The bun image's own user; on node images pipewright's `app` user (uid 10001), made
+        // here rather than assumed: a team's node base need not carry the official image's
+        // `node` user.
         let user = if m.tool == BuildTool::Bun {
             "bun"
         } else {
-            "node"
+            add_app_user(&mut runtime);
+            "app"
         };
         runtime.push(Instruction::Copy {
             from: Some("release".into()),

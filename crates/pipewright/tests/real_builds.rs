@@ -1,0 +1,854 @@
+//! Real builds of generated files: for each runnable fixture, `pipewright generate` writes the
+//! pipeline and Dockerfile into a copy of the repository; then, as the generated jobs would in CI,
+//! the `build` job's test image is built (its Kaniko `--context`, `--dockerfile`, `--target`),
+//! the `test` job's script runs inside it with the job's `variables` and its `services` started
+//! on loopback (the alias resolves to 127.0.0.1 through `--add-host`), the `build` job's release
+//! image is built and its command must start and listen on the port the image `EXPOSE`s.
+//!
+//! The harness is `scripts/dockerbuild/` (buildah without a daemon, a loopback registry with base
+//! images made from Debian packages), set up by `scripts/test.sh`, which exports
+//! `PIPEWRIGHT_DOCKERBUILD`. Without it these tests say so and pass locally; under `CI=true` a
+//! missing harness is a failure. Builds run one at a time (a process-wide lock plus a file lock
+//! shared with `scripts/bench-realbuild.sh`).
+//!
+//! `cargo test -p pipewright --test real_builds -- --ignored --nocapture every_fixture_table`
+//! builds every fixture and prints the benchmark table (`scripts/bench-realbuild.sh`).
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// How long a runtime command has to start listening.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// Lines of a failing step's log shown in the failure message.
+const TAIL: usize = 60;
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/repos")
+}
+
+struct Harness {
+    scripts: PathBuf,
+    registry: String,
+}
+
+impl Harness {
+    fn image(&self) -> Command {
+        Command::new(self.scripts.join("image.sh"))
+    }
+}
+
+fn harness() -> Option<Harness> {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    match std::env::var_os("PIPEWRIGHT_DOCKERBUILD") {
+        Some(p) if Path::new(&p).join("image.sh").exists() => Some(Harness {
+            scripts: PathBuf::from(p),
+            registry: std::env::var("PIPEWRIGHT_DOCKERBUILD_REGISTRY")
+                .unwrap_or_else(|_| "127.0.0.1:15000".into()),
+        }),
+        _ if ci => panic!(
+            "PIPEWRIGHT_DOCKERBUILD is not set or holds no image.sh: run the tests through scripts/test.sh, which sets up scripts/dockerbuild"
+        ),
+        _ => {
+            eprintln!("skipped: PIPEWRIGHT_DOCKERBUILD is not set (scripts/test.sh sets up the real-build harness)");
+            None
+        }
+    }
+}
+
+/// Which step of a real build failed, and why (the tail of its log).
+#[derive(Debug)]
+enum Step {
+    Generate,
+    Image,
+    Tests,
+    Runtime,
+}
+
+struct Failure {
+    step: Step,
+    reason: String,
+}
+
+fn fail(step: Step, reason: impl Into<String>) -> Failure {
+    Failure {
+        step,
+        reason: reason.into(),
+    }
+}
+
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// The last line that says what went wrong, for the benchmark table.
+fn reason_line(text: &str) -> String {
+    let keys = [
+        "error",
+        "Error",
+        "ERROR",
+        "failed",
+        "FAILED",
+        "not found",
+        "No such",
+    ];
+    text.lines()
+        .rev()
+        .find(|l| keys.iter().any(|k| l.contains(k)))
+        .or_else(|| text.lines().rev().find(|l| !l.trim().is_empty()))
+        .unwrap_or("")
+        .trim()
+        .chars()
+        .take(160)
+        .collect()
+}
+
+fn run(cmd: &mut Command) -> (bool, String) {
+    match cmd.stdin(Stdio::null()).output() {
+        Ok(out) => (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        ),
+        Err(e) => (false, format!("could not start {cmd:?}: {e}")),
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read fixture") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        let kind = entry.file_type().expect("file type");
+        if kind.is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// One Kaniko invocation of the build job.
+#[derive(Debug, Clone)]
+struct KanikoBuild {
+    context: String,
+    dockerfile: String,
+    target: Option<String>,
+    destination: String,
+    build_args: Vec<(String, String)>,
+}
+
+/// Splits a shell line into words (double and single quotes; no expansion).
+fn words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some('"'), '\\') => {
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            (Some(_), c) => cur.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    out.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                cur.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        out.push(cur);
+    }
+    out
+}
+
+fn kaniko_builds(script: &[String]) -> Vec<KanikoBuild> {
+    script
+        .iter()
+        .filter(|l| l.contains("/kaniko/executor"))
+        .map(|l| {
+            let w = words(l);
+            let arg = |name: &str| {
+                w.iter()
+                    .position(|x| x == name)
+                    .and_then(|i| w.get(i + 1))
+                    .cloned()
+            };
+            let build_args = w
+                .iter()
+                .enumerate()
+                .filter(|(_, x)| *x == "--build-arg")
+                .filter_map(|(i, _)| w.get(i + 1))
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            KanikoBuild {
+                context: arg("--context").unwrap_or_default(),
+                dockerfile: arg("--dockerfile").unwrap_or_default(),
+                target: arg("--target"),
+                destination: arg("--destination").unwrap_or_default(),
+                build_args,
+            }
+        })
+        .collect()
+}
+
+/// `$VAR` and `${VAR}` replaced from `vars` (unknown names become empty, as in a shell).
+fn expand(text: &str, vars: &BTreeMap<String, String>) -> String {
+    let mut out = String::new();
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'$' {
+            let (name, next) = if b.get(i + 1) == Some(&b'{') {
+                match text[i + 2..].find('}') {
+                    Some(end) => (&text[i + 2..i + 2 + end], i + 3 + end),
+                    None => ("", i + 1),
+                }
+            } else {
+                let len = text[i + 1..]
+                    .bytes()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == b'_')
+                    .count();
+                (&text[i + 1..i + 1 + len], i + 1 + len)
+            };
+            if !name.is_empty() && !name.contains(':') {
+                out.push_str(vars.get(name).map(String::as_str).unwrap_or(""));
+                i = next;
+                continue;
+            }
+        }
+        let ch = text[i..].chars().next().unwrap_or('$');
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    out
+}
+
+/// A path inside the repository from a `$CI_PROJECT_DIR/...` argument.
+fn repo_path(arg: &str) -> String {
+    arg.trim_start_matches("$CI_PROJECT_DIR")
+        .trim_start_matches("${CI_PROJECT_DIR}")
+        .trim_start_matches('/')
+        .to_string()
+}
+
+fn strings(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(String::from))
+            .collect(),
+        Some(Value::String(s)) => vec![s.clone()],
+        _ => Vec::new(),
+    }
+}
+
+fn var_map(v: Option<&Value>) -> Vec<(String, String)> {
+    let Some(Value::Object(m)) = v else {
+        return Vec::new();
+    };
+    m.iter()
+        .map(|(k, v)| {
+            let val = match v {
+                Value::String(s) => s.clone(),
+                Value::Object(o) => o
+                    .get("value")
+                    .and_then(|x| x.as_str())
+                    .unwrap_or("")
+                    .to_string(),
+                other => other.to_string(),
+            };
+            (k.clone(), val)
+        })
+        .collect()
+}
+
+/// A job service we can start from Debian packages.
+struct JobService {
+    kind: &'static str,
+    alias: String,
+    port: u16,
+    vars: BTreeMap<String, String>,
+}
+
+fn job_services(job: &Value) -> Result<Vec<JobService>, String> {
+    let mut out = Vec::new();
+    let Some(Value::Array(services)) = job.get("services") else {
+        return Ok(out);
+    };
+    for s in services {
+        let (name, alias, vars) = match s {
+            Value::String(n) => (n.clone(), None, Vec::new()),
+            Value::Object(o) => (
+                o.get("name")
+                    .and_then(|x| x.as_str())
+                    .unwrap_or("")
+                    .to_string(),
+                o.get("alias").and_then(|x| x.as_str()).map(String::from),
+                var_map(o.get("variables")),
+            ),
+            _ => continue,
+        };
+        let image = name.rsplit('/').next().unwrap_or(&name);
+        let base = image.split(':').next().unwrap_or(image);
+        let (kind, port) = match base {
+            "postgres" | "postgis" => ("postgres", 5432),
+            "redis" => ("redis", 6379),
+            other => return Err(format!("no loopback recipe for the job service `{other}`")),
+        };
+        out.push(JobService {
+            kind,
+            alias: alias.unwrap_or_else(|| base.to_string()),
+            port,
+            vars: vars.into_iter().collect(),
+        });
+    }
+    Ok(out)
+}
+
+fn port_open(port: u16) -> bool {
+    TcpStream::connect_timeout(
+        &SocketAddrV4::new(Ipv4Addr::LOCALHOST, port).into(),
+        Duration::from_millis(300),
+    )
+    .is_ok()
+}
+
+fn port_free(port: u16) -> bool {
+    TcpListener::bind((Ipv4Addr::UNSPECIFIED, port)).is_ok()
+}
+
+/// Started services, stopped on drop.
+struct Services<'h> {
+    harness: &'h Harness,
+    dirs: Vec<tempfile::TempDir>,
+}
+
+impl Drop for Services<'_> {
+    fn drop(&mut self) {
+        for d in &self.dirs {
+            let _ = run(Command::new(self.harness.scripts.join("service.sh"))
+                .arg("stop")
+                .arg(d.path()));
+        }
+    }
+}
+
+/// Images built for one fixture, removed on drop.
+struct Images<'h> {
+    harness: &'h Harness,
+    tags: Vec<String>,
+}
+
+impl Drop for Images<'_> {
+    fn drop(&mut self) {
+        if !self.tags.is_empty() {
+            let _ = run(self.harness.image().arg("rmi").args(&self.tags));
+        }
+    }
+}
+
+/// What a real build of one fixture reached.
+#[derive(Default)]
+struct Outcome {
+    image: Option<bool>,
+    tests: Option<bool>,
+    runtime: Option<bool>,
+}
+
+fn slug(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+fn build(h: &Harness, repo: &Path, k: &KanikoBuild, tag: &str) -> Result<(), String> {
+    let mut cmd = h.image();
+    let context = repo.join(repo_path(&k.context));
+    cmd.arg("build")
+        .arg(&context)
+        .arg(
+            repo_path(&k.dockerfile)
+                .trim_start_matches(&format!("{}/", repo_path(&k.context).trim_end_matches('/'))),
+        )
+        .arg(k.target.clone().unwrap_or_default())
+        .arg(tag);
+    let vars: BTreeMap<String, String> = [
+        ("NEXUS_INTERNAL_REGISTRY".to_string(), h.registry.clone()),
+        ("CI_PROJECT_DIR".to_string(), String::new()),
+    ]
+    .into_iter()
+    .collect();
+    for (key, value) in &k.build_args {
+        let value = if key == "BASE_REGISTRY" {
+            h.registry.clone()
+        } else {
+            expand(value, &vars)
+        };
+        if !value.is_empty() {
+            cmd.arg("--build-arg").arg(format!("{key}={value}"));
+        }
+    }
+    let (ok, log) = run(&mut cmd);
+    if ok {
+        Ok(())
+    } else {
+        Err(log)
+    }
+}
+
+/// Generates, builds, tests and starts one fixture; the outcome says how far it got.
+fn real_build(h: &Harness, fixture: &str) -> (Outcome, Result<(), Failure>) {
+    let mut outcome = Outcome::default();
+    let result = real_build_steps(h, fixture, &mut outcome);
+    (outcome, result)
+}
+
+fn real_build_steps(h: &Harness, fixture: &str, o: &mut Outcome) -> Result<(), Failure> {
+    let tmp = tempfile::tempdir().map_err(|e| fail(Step::Generate, e.to_string()))?;
+    let repo = tmp.path().join(fixture);
+    copy_dir(&fixtures().join(fixture), &repo);
+    let (ok, out) = run(Command::new(env!("CARGO_BIN_EXE_pipewright"))
+        .args(["generate", "--force", "--replace-dockerfile"])
+        .arg(&repo));
+    if !ok {
+        return Err(fail(Step::Generate, tail(&out, TAIL)));
+    }
+    let text = std::fs::read_to_string(repo.join(".gitlab-ci.yml"))
+        .map_err(|e| fail(Step::Generate, format!("no .gitlab-ci.yml: {e}")))?;
+    let ci = pipewright_core::yaml::to_json(&text)
+        .map_err(|e| fail(Step::Generate, format!(".gitlab-ci.yml: {e}")))?;
+    let jobs = ci
+        .as_object()
+        .ok_or_else(|| fail(Step::Generate, "the pipeline is not a mapping"))?;
+    // Every service's build job (`build`, or `build:<service>` in a monorepo).
+    let build_jobs: Vec<(&String, &Value)> = jobs
+        .iter()
+        .filter(|(name, _)| *name == "build" || name.starts_with("build:"))
+        .collect();
+    if build_jobs.is_empty() {
+        return Err(fail(Step::Generate, "no build job in the pipeline"));
+    }
+    let globals = var_map(ci.get("variables"));
+    for (build_name, build_job) in build_jobs {
+        let suffix = build_name.strip_prefix("build").unwrap_or("");
+        let builds = kaniko_builds(&strings(build_job.get("script")));
+        let test_build = builds
+            .iter()
+            .find(|b| b.destination.ends_with("-test"))
+            .cloned();
+        let release = builds
+            .iter()
+            .find(|b| !b.destination.ends_with("-test"))
+            .cloned()
+            .ok_or_else(|| fail(Step::Image, format!("{build_name} builds no release image")))?;
+        let tag_base = format!("localhost/realbuild-{}{}", slug(fixture), slug(suffix));
+        let mut images = Images {
+            harness: h,
+            tags: Vec::new(),
+        };
+
+        // 1. the test image, and the test job inside it
+        let test_job = jobs.get(&format!("test{suffix}"));
+        if let (Some(tb), Some(test_job)) = (&test_build, test_job) {
+            let tag = format!("{tag_base}:test");
+            images.tags.push(tag.clone());
+            build(h, &repo, tb, &tag).map_err(|log| {
+                o.image = Some(false);
+                fail(Step::Image, log)
+            })?;
+            o.image = Some(true);
+            run_test_job(h, &tag, test_job, &globals).map_err(|e| {
+                o.tests = Some(false);
+                e
+            })?;
+            o.tests = Some(true);
+        }
+
+        // 2. the release image, and its command listening on the exposed port
+        let tag = format!("{tag_base}:runtime");
+        images.tags.push(tag.clone());
+        build(h, &repo, &release, &tag).map_err(|log| {
+            o.image = Some(false);
+            fail(Step::Image, log)
+        })?;
+        o.image = Some(true);
+        let env = test_job.map(|j| job_env(j, &globals)).unwrap_or_default();
+        start_runtime(h, &tag, test_job, &env).map_err(|e| {
+            o.runtime = Some(false);
+            e
+        })?;
+        o.runtime = Some(true);
+    }
+    Ok(())
+}
+
+/// The job's variables over the pipeline's, with what GitLab's runner sets.
+fn job_env(job: &Value, globals: &[(String, String)]) -> BTreeMap<String, String> {
+    let mut env: BTreeMap<String, String> = [
+        ("CI", "true"),
+        ("GITLAB_CI", "true"),
+        ("CI_PROJECT_DIR", "/tmp/ci-project"),
+        ("CI_COMMIT_SHORT_SHA", "0123abcd"),
+        ("CI_COMMIT_SHA", "0123abcd0123abcd0123abcd0123abcd0123abcd"),
+        ("CI_COMMIT_REF_NAME", "main"),
+        ("CI_JOB_NAME", "test"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (k, v) in globals.iter().cloned().chain(var_map(job.get("variables"))) {
+        let v = expand(&v, &env);
+        env.insert(k, v);
+    }
+    env
+}
+
+fn start_services<'h>(h: &'h Harness, job: &Value) -> Result<(Services<'h>, Vec<String>), Failure> {
+    let services = job_services(job).map_err(|e| fail(Step::Tests, e))?;
+    let mut started = Services {
+        harness: h,
+        dirs: Vec::new(),
+    };
+    let mut hosts = Vec::new();
+    for s in services {
+        if !port_free(s.port) {
+            return Err(fail(
+                Step::Tests,
+                format!(
+                    "port {} for the `{}` service is taken on this machine; stop what listens there",
+                    s.port, s.alias
+                ),
+            ));
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("pipewright-svc-")
+            .tempdir()
+            .map_err(|e| fail(Step::Tests, e.to_string()))?;
+        let mut cmd = Command::new(h.scripts.join("service.sh"));
+        cmd.arg("start")
+            .arg(s.kind)
+            .arg(dir.path())
+            .arg(s.port.to_string());
+        if s.kind == "postgres" {
+            let get = |k: &str, d: &str| s.vars.get(k).cloned().unwrap_or_else(|| d.to_string());
+            let user = get("POSTGRES_USER", "postgres");
+            cmd.arg(get("POSTGRES_DB", &user))
+                .arg(&user)
+                .arg(get("POSTGRES_PASSWORD", ""));
+        }
+        started.dirs.push(dir);
+        let (ok, log) = run(&mut cmd);
+        if !ok {
+            return Err(fail(
+                Step::Tests,
+                format!("service {} did not start:\n{log}", s.alias),
+            ));
+        }
+        hosts.push(format!("{}:127.0.0.1", s.alias));
+    }
+    Ok((started, hosts))
+}
+
+fn run_test_job(
+    h: &Harness,
+    tag: &str,
+    job: &Value,
+    globals: &[(String, String)],
+) -> Result<(), Failure> {
+    let env = job_env(job, globals);
+    let (_services, hosts) = start_services(h, job)?;
+    let mut script = vec![
+        "set -e".to_string(),
+        "mkdir -p \"$CI_PROJECT_DIR\"".to_string(),
+    ];
+    script.extend(strings(job.get("before_script")));
+    script.extend(strings(job.get("script")));
+    let mut cmd = h.image();
+    cmd.arg("run").arg(tag);
+    for (k, v) in &env {
+        cmd.arg("--env").arg(format!("{k}={v}"));
+    }
+    for host in &hosts {
+        cmd.arg("--add-host").arg(host);
+    }
+    cmd.args(["--", "/bin/sh", "-c"]).arg(script.join("\n"));
+    let (ok, log) = run(&mut cmd);
+    if ok {
+        Ok(())
+    } else {
+        Err(fail(Step::Tests, tail(&log, TAIL)))
+    }
+}
+
+/// The image's exposed TCP port.
+fn exposed_port(h: &Harness, tag: &str) -> Result<Option<u16>, Failure> {
+    let (ok, out) = run(h.image().args([
+        "inspect",
+        tag,
+        "{{range $k, $v := .Docker.Config.ExposedPorts}}{{$k}} {{end}}",
+    ]));
+    if !ok {
+        return Err(fail(Step::Runtime, out));
+    }
+    Ok(out
+        .split_whitespace()
+        .filter_map(|k| k.strip_suffix("/tcp"))
+        .filter_map(|p| p.parse().ok())
+        .next())
+}
+
+/// Kills a process group (the harness run and everything it started).
+fn kill_group(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-TERM", "--", &format!("-{pid}")])
+        .status();
+}
+
+fn start_runtime(
+    h: &Harness,
+    tag: &str,
+    test_job: Option<&Value>,
+    env: &BTreeMap<String, String>,
+) -> Result<(), Failure> {
+    let Some(port) = exposed_port(h, tag)? else {
+        // A command-line program: its command must run and succeed.
+        let (ok, log) = run(h.image().arg("run").arg(tag).arg("--"));
+        return if ok {
+            Ok(())
+        } else {
+            Err(fail(
+                Step::Runtime,
+                format!(
+                    "the image exposes no port and its command failed:\n{}",
+                    tail(&log, TAIL)
+                ),
+            ))
+        };
+    };
+    if !port_free(port) {
+        return Err(fail(
+            Step::Runtime,
+            format!("port {port} is taken on this machine; stop what listens there"),
+        ));
+    }
+    // The services the tests had also back the runtime (migrations at start-up).
+    let (_services, hosts) = match test_job {
+        Some(job) => start_services(h, job)?,
+        None => (
+            Services {
+                harness: h,
+                dirs: Vec::new(),
+            },
+            Vec::new(),
+        ),
+    };
+    let log_path = std::env::temp_dir().join(format!("pipewright-runtime-{port}.log"));
+    let log = std::fs::File::create(&log_path).map_err(|e| fail(Step::Runtime, e.to_string()))?;
+    let log2 = log
+        .try_clone()
+        .map_err(|e| fail(Step::Runtime, e.to_string()))?;
+    let mut cmd = h.image();
+    cmd.arg("run").arg(tag);
+    for key in ["DATABASE_URL", "REDIS_URL"] {
+        if let Some(v) = env.get(key) {
+            cmd.arg("--env").arg(format!("{key}={v}"));
+        }
+    }
+    for (k, v) in env.iter().filter(|(k, _)| k.starts_with("PG")) {
+        cmd.arg("--env").arg(format!("{k}={v}"));
+    }
+    for host in &hosts {
+        cmd.arg("--add-host").arg(host);
+    }
+    cmd.arg("--");
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log2)
+        .spawn()
+        .map_err(|e| fail(Step::Runtime, e.to_string()))?;
+    let started = Instant::now();
+    let result = loop {
+        if port_open(port) {
+            break Ok(());
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            break Err(format!(
+                "the command exited ({status}) without listening on {port}"
+            ));
+        }
+        if started.elapsed() > START_TIMEOUT {
+            break Err(format!(
+                "nothing listened on {port} within {}s",
+                START_TIMEOUT.as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    kill_group(child.id());
+    let _ = child.wait();
+    // The server must be gone before the next fixture uses the port.
+    let stop = Instant::now();
+    while port_open(port) && stop.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mut out = String::new();
+    let _ = std::fs::File::open(&log_path).and_then(|mut f| f.read_to_string(&mut out));
+    let _ = std::fs::remove_file(&log_path);
+    result.map_err(|why| fail(Step::Runtime, format!("{why}\n{}", tail(&out, TAIL))))
+}
+
+/// Takes the machine-wide real-build lock (shared with other test processes and the bench).
+fn machine_lock() -> std::fs::File {
+    let root = std::env::var("DOCKERBUILD_ROOT").unwrap_or_else(|_| "/var/lib/dockerbuild".into());
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(Path::new(&root).join("realbuild.lock"))
+        .expect("open the real-build lock");
+    f.lock().expect("take the real-build lock");
+    f
+}
+
+fn check(fixture: &str) {
+    let Some(h) = harness() else {
+        return;
+    };
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _lock = machine_lock();
+    let started = Instant::now();
+    let (_, result) = real_build(&h, fixture);
+    eprintln!("{fixture}: {:.0}s", started.elapsed().as_secs_f64());
+    if let Err(f) = result {
+        panic!("{fixture}: the {:?} step failed:\n{}", f.step, f.reason);
+    }
+}
+
+macro_rules! real_build_tests {
+    ($($name:ident => $fixture:literal,)*) => {
+        $(
+            #[test]
+            fn $name() {
+                check($fixture);
+            }
+        )*
+        const FIXTURES: &[&str] = &[$($fixture),*];
+    };
+}
+
+real_build_tests! {
+    run_python_pytest => "run-python-pytest",
+    run_rust_cli => "run-rust-cli",
+    // Node/TypeScript: npm + Express, pnpm with a codegen postinstall, yarn + NestJS, Next.js
+    // without a test script, npm with `.npmrc` `omit=dev`.
+    run_node_express => "run-node-express",
+    run_js_pnpm_codegen => "run-js-pnpm-codegen",
+    run_ts_nest_yarn => "run-ts-nest-yarn",
+    run_ts_next_notest => "run-ts-next-notest",
+    run_js_npmrc_omit_dev => "run-js-npmrc-omit-dev",
+}
+
+/// Every fixture with a Python, Node or Rust service, built: the benchmark's table.
+#[test]
+#[ignore = "the benchmark: scripts/bench-realbuild.sh"]
+fn every_fixture_table() {
+    let Some(h) = harness() else {
+        return;
+    };
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _lock = machine_lock();
+    let only = std::env::var("REALBUILD_ONLY").ok();
+    let mut names: Vec<String> = std::fs::read_dir(fixtures())
+        .expect("fixtures/repos")
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| {
+            [
+                "python-",
+                "run-",
+                "js-",
+                "ts-",
+                "rust-",
+                "node-",
+                "monorepo-",
+            ]
+            .iter()
+            .any(|p| n.starts_with(p))
+        })
+        .filter(|n| only.as_deref().is_none_or(|o| o.split(',').any(|x| x == n)))
+        .collect();
+    names.sort();
+    let mark = |v: Option<bool>| match v {
+        Some(true) => "ok",
+        Some(false) => "FAIL",
+        None => "-",
+    };
+    let mut rows = Vec::new();
+    let (mut img, mut tst, mut rt) = (0, 0, 0);
+    for name in &names {
+        let t = Instant::now();
+        let (o, r) = real_build(&h, name);
+        let secs = t.elapsed().as_secs();
+        img += usize::from(o.image == Some(true));
+        tst += usize::from(o.tests == Some(true));
+        rt += usize::from(o.runtime == Some(true));
+        let why = match &r {
+            Ok(()) => String::new(),
+            Err(f) => format!("{:?}: {}", f.step, reason_line(&f.reason)),
+        };
+        let row = format!(
+            "| {name} | {} | {} | {} | {secs}s | {why} |",
+            mark(o.image),
+            mark(o.tests),
+            mark(o.runtime)
+        );
+        eprintln!("{row}");
+        rows.push(row);
+    }
+    println!("| fixture | image build | tests in image | runtime starts | time | failure |");
+    println!("|---|---|---|---|---|---|");
+    for r in &rows {
+        println!("{r}");
+    }
+    println!(
+        "\n{} fixtures: image build {img}, tests in image {tst}, runtime starts {rt}",
+        names.len()
+    );
+    let _ = FIXTURES;
+}
