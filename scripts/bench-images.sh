@@ -5,6 +5,7 @@
 # fresh repositories each time. Prints each tool's wall time and peak RSS (GNU time), the
 # median ratio, and whether pipewright is within 1.2x of skopeo and under 64 MB.
 #   ROUNDS=3 (default)   LAYER_MB=25 (x 4 layers x 2 platforms = 200 MB)
+#   PIPEWRIGHT_BIN=path  use that binary instead of building the release one
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -14,8 +15,12 @@ registry_install
 ROUNDS="${ROUNDS:-3}"
 LAYER_MB="${LAYER_MB:-25}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
-cargo build --release -p pipewright --quiet
-bin="$CARGO_TARGET_DIR/release/pipewright"
+if [ -n "${PIPEWRIGHT_BIN:-}" ]; then
+    bin="$PIPEWRIGHT_BIN"
+else
+    cargo build --release -p pipewright --quiet
+    bin="$CARGO_TARGET_DIR/release/pipewright"
+fi
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/pipewright-bench-images.XXXXXX")"
 pids=()
@@ -55,7 +60,7 @@ nx_port=$(free_port); start_registry nexus "$nx_port" "$work/htpasswd"
 up="127.0.0.1:$up_port"; nx="127.0.0.1:$nx_port"
 
 echo "== pushing a $((LAYER_MB * 8)) MB image (2 platforms x 4 layers) to the upstream $up"
-python3 - "$up" "$LAYER_MB" <<'PY'
+upstream_digest=$(python3 - "$up" "$LAYER_MB" <<'PY'
 import hashlib, json, os, sys, urllib.request
 base, mb = "http://" + sys.argv[1], int(sys.argv[2])
 repo = "bench/big"
@@ -66,7 +71,8 @@ def blob(data):
     d = "sha256:" + hashlib.sha256(data).hexdigest()
     loc = req("POST", f"{base}/v2/{repo}/blobs/uploads/").headers["Location"]
     loc = loc if loc.startswith("http") else base + loc
-    req("PUT", loc + ("&" if "?" in loc else "?") + "digest=" + d, data)
+    # An explicit type: urllib's default (form-urlencoded) makes the registry read the body as a form.
+    req("PUT", loc + ("&" if "?" in loc else "?") + "digest=" + d, data, {"Content-Type": "application/octet-stream"})
     return d
 entries = []
 for arch in ("amd64", "arm64"):
@@ -83,8 +89,10 @@ for arch in ("amd64", "arm64"):
     entries.append({"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": d, "size": len(m), "platform": {"os": "linux", "architecture": arch}})
 idx = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": entries}).encode()
 req("PUT", f"{base}/v2/{repo}/manifests/1", idx, {"Content-Type": "application/vnd.oci.image.index.v1+json"})
-print("index", "sha256:" + hashlib.sha256(idx).hexdigest())
+print("sha256:" + hashlib.sha256(idx).hexdigest())
 PY
+)
+echo "upstream index $upstream_digest"
 
 measure() { # label out-file command...
     local label=$1 out=$2; shift 2
@@ -95,7 +103,7 @@ measure() { # label out-file command...
 results="$work/results"
 : > "$results"
 for round in $(seq "$ROUNDS"); do
-    measure skopeo "$work/t" skopeo copy --all --quiet --src-tls-verify=false --dest-tls-verify=false \
+    measure skopeo "$work/t" skopeo copy --all --preserve-digests --quiet --src-tls-verify=false --dest-tls-verify=false \
         --dest-creds "$user:$pass" "docker://$up/bench/big:1" "docker://$nx/skopeo$round/big:1"
     read -r s_time s_rss < "$work/t"
     dir="$work/files$round"; mkdir -p "$dir"
@@ -112,17 +120,17 @@ for round in $(seq "$ROUNDS"); do
 done
 
 # The digest must be the upstream's in both copies.
-python3 - "$nx" "$user" "$pass" <<'PY'
+python3 - "$nx" "$user" "$pass" "$upstream_digest" <<'PY'
 import base64, sys, urllib.request
-nx, user, pw = sys.argv[1:]
+nx, user, pw, want = sys.argv[1:]
 auth = "Basic " + base64.b64encode(f"{user}:{pw}".encode()).decode()
 acc = "application/vnd.oci.image.index.v1+json"
 def digest(repo):
     r = urllib.request.Request(f"http://{nx}/v2/{repo}/manifests/1", method="HEAD", headers={"Authorization": auth, "Accept": acc})
     return urllib.request.urlopen(r).headers["Docker-Content-Digest"]
 a, b = digest("skopeo1/big"), digest("pw1/big")
-print("digests:", "equal" if a == b else f"DIFFER {a} {b}", a)
-sys.exit(0 if a == b else 1)
+print(f"index digest: upstream {want}, skopeo {'same' if a == want else a}, pipewright {'same' if b == want else b}")
+sys.exit(0 if b == want else 1)
 PY
 
 python3 - "$results" <<'PY'
