@@ -71,10 +71,11 @@ async fn openapi_lists_every_route_and_docs_are_served() {
         ("/api/v1/pipeline/workflow", "post"),
         ("/api/v1/pipeline/runs", "get"),
         ("/api/v1/pipeline/runs/{id}", "get"),
+        ("/api/v1/images/seed", "post"),
     ] {
         assert!(paths[path][method].is_object(), "{method} {path} missing");
     }
-    assert_eq!(paths.len(), 11, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 12, "{:?}", paths.keys().collect::<Vec<_>>());
     assert!(doc["components"]["securitySchemes"]["api_token"].is_object());
 
     let docs = server.get("/api/docs").await;
