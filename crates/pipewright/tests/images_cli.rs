@@ -271,3 +271,46 @@ async fn the_service_seeds_posted_files() {
         "{v}"
     );
 }
+
+#[tokio::test]
+async fn pipewright_toml_configures_the_registry_mirrors_and_upstream_entries() {
+    let Some(s) = setup().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "ARG BASE_REGISTRY=ai-nexus:5001\nFROM ${BASE_REGISTRY}/team/py:3.12-slim\nFROM ${BASE_REGISTRY}/apm-repo/demo/${TOOL}:1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("pipewright.toml"),
+        format!(
+            "[images]\nregistry = \"{}\"\nusername = \"{USER}\"\ninsecure = true\nmirrors = \"docker.io={}\"\n[images.upstream]\n\"team/py\" = \"docker.io/library/python\"\n",
+            s.nexus.host, s.upstream.host
+        ),
+    )
+    .unwrap();
+    // Only the password comes from the environment.
+    let env = vec![("NEXUS_PASSWORD".to_string(), PASS.to_string())];
+    let out = images(dir.path(), &env, &["--seed", "--json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let list = v["images"].as_array().unwrap();
+    assert_eq!(
+        list[0]["target"],
+        format!("{}/team/py:3.12-slim", s.nexus.host)
+    );
+    assert_eq!(list[0]["source"], "docker.io/library/python:3.12-slim");
+    assert_eq!(list[0]["digest"], s.python_digest.as_str(), "{v}");
+    // A variable nobody defines is reported, not guessed: exit 1.
+    assert_eq!(
+        list[1]["target"],
+        "${BASE_REGISTRY}/apm-repo/demo/${TOOL}:1"
+    );
+    assert!(
+        list[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("$TOOL is not set"),
+        "{v}"
+    );
+    assert_eq!(out.status.code(), Some(1));
+}
