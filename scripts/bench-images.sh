@@ -55,11 +55,14 @@ CFG
 
 user=bench; pass="bench-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 htpasswd -nbB "$user" "$pass" > "$work/htpasswd" 2>/dev/null
-up_port=$(free_port); start_registry upstream "$up_port"
-nx_port=$(free_port); start_registry nexus "$nx_port" "$work/htpasswd"
-up="127.0.0.1:$up_port"; nx="127.0.0.1:$nx_port"
 
-echo "== pushing a $((LAYER_MB * 8)) MB image (2 platforms x 4 layers) to the upstream $up"
+# Each round gets a fresh pair of registries: nothing from an earlier round (skopeo's blob
+# info cache keys on host:port, pipewright keeps none) can turn an upload into a mount.
+fresh_registries() { # round
+up_port=$(free_port); start_registry "upstream$1" "$up_port"
+nx_port=$(free_port); start_registry "nexus$1" "$nx_port" "$work/htpasswd"
+up="127.0.0.1:$up_port"; nx="127.0.0.1:$nx_port"
+echo "== round $1: pushing a $((LAYER_MB * 8)) MB image (2 platforms x 4 layers) to the upstream $up"
 upstream_digest=$(python3 - "$up" "$LAYER_MB" <<'PY'
 import hashlib, json, os, sys, urllib.request
 base, mb = "http://" + sys.argv[1], int(sys.argv[2])
@@ -92,7 +95,8 @@ req("PUT", f"{base}/v2/{repo}/manifests/1", idx, {"Content-Type": "application/v
 print("sha256:" + hashlib.sha256(idx).hexdigest())
 PY
 )
-echo "upstream index $upstream_digest"
+
+}
 
 measure() { # label out-file command...
     local label=$1 out=$2; shift 2
@@ -100,9 +104,26 @@ measure() { # label out-file command...
         || { echo "$label failed:" >&2; cat "$work/$label.stderr" "$work/$label.stdout" >&2; exit 1; }
 }
 
+# The index digest must be the upstream's.
+check_digests() { # round
+python3 - "$nx" "$user" "$pass" "$upstream_digest" "$1" <<'PY'
+import base64, sys, urllib.request
+nx, user, pw, want = sys.argv[1:5]
+auth = "Basic " + base64.b64encode(f"{user}:{pw}".encode()).decode()
+acc = "application/vnd.oci.image.index.v1+json"
+def digest(repo):
+    r = urllib.request.Request(f"http://{nx}/v2/{repo}/manifests/1", method="HEAD", headers={"Authorization": auth, "Accept": acc})
+    return urllib.request.urlopen(r).headers["Docker-Content-Digest"]
+a, b = digest(f"skopeo{sys.argv[5]}/big"), digest(f"pw{sys.argv[5]}/big")
+print(f"index digest: upstream {want}, skopeo {'same' if a == want else a}, pipewright {'same' if b == want else b}")
+sys.exit(0 if b == want else 1)
+PY
+}
+
 results="$work/results"
 : > "$results"
 for round in $(seq "$ROUNDS"); do
+    fresh_registries "$round"
     measure skopeo "$work/t" skopeo copy --all --preserve-digests --quiet --src-tls-verify=false --dest-tls-verify=false \
         --dest-creds "$user:$pass" "docker://$up/bench/big:1" "docker://$nx/skopeo$round/big:1"
     read -r s_time s_rss < "$work/t"
@@ -117,21 +138,8 @@ for round in $(seq "$ROUNDS"); do
     echo "$s_time $s_rss $p_time $p_rss" >> "$results"
     printf 'round %s: skopeo %6.2f s %6.1f MB | pipewright %6.2f s %6.1f MB\n' "$round" \
         "$s_time" "$(echo "$s_rss / 1024" | bc -l)" "$p_time" "$(echo "$p_rss / 1024" | bc -l)"
+    check_digests "$round"
 done
-
-# The digest must be the upstream's in both copies.
-python3 - "$nx" "$user" "$pass" "$upstream_digest" <<'PY'
-import base64, sys, urllib.request
-nx, user, pw, want = sys.argv[1:]
-auth = "Basic " + base64.b64encode(f"{user}:{pw}".encode()).decode()
-acc = "application/vnd.oci.image.index.v1+json"
-def digest(repo):
-    r = urllib.request.Request(f"http://{nx}/v2/{repo}/manifests/1", method="HEAD", headers={"Authorization": auth, "Accept": acc})
-    return urllib.request.urlopen(r).headers["Docker-Content-Digest"]
-a, b = digest("skopeo1/big"), digest("pw1/big")
-print(f"index digest: upstream {want}, skopeo {'same' if a == want else a}, pipewright {'same' if b == want else b}")
-sys.exit(0 if b == want else 1)
-PY
 
 python3 - "$results" <<'PY'
 import statistics, sys
