@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Real Docker registries for tests: Debian's `docker-registry` (distribution 2.8) and
-# `htpasswd` (apache2-utils, bcrypt files for Basic auth). Source this file, then:
+# `htpasswd` (apache2-utils, bcrypt files for Basic auth), `openssl` (a throwaway CA for the
+# HTTPS test). Source this file, then:
 #   registry_install   # installs both with apt-get when missing, exports PIPEWRIGHT_TEST_REGISTRY_BIN
 # The tests start their own registries (free loopback ports, their own data folders) and stop
 # them; nothing is left running. skopeo (Debian) is installed too, for scripts/bench-images.sh.
@@ -10,6 +11,7 @@ registry_install() {
     command -v docker-registry >/dev/null 2>&1 || [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
     command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
     command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
+    command -v openssl >/dev/null 2>&1 || missing+=(openssl)   # the TLS test's throwaway CA
     if [ "${#missing[@]}" -gt 0 ]; then
         echo "registry: installing ${missing[*]} (Debian)" >&2
         local sudo=""

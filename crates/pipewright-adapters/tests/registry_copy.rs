@@ -532,3 +532,48 @@ async fn a_chosen_platform_is_copied_alone() {
         "the arm64 manifest"
     );
 }
+
+#[tokio::test]
+async fn https_with_a_custom_ca_only_when_configured() {
+    let Some(r) = start() else { return };
+    let Some(tls) = RegistryServer::start_with(Some((USER, PASS)), true) else {
+        return;
+    };
+    let ex = executor().push(&r.upstream.url(), None).await;
+    let settings = |ca: Option<Vec<u8>>| ClientSettings {
+        credentials: vec![(
+            tls.host.clone(),
+            Credentials {
+                username: USER.into(),
+                password: Secret::new(PASS),
+            },
+        )],
+        // Only the upstream is plain HTTP; the TLS registry is reached over https.
+        insecure: vec![r.upstream.host.clone()],
+        ca_pem: ca.into_iter().collect(),
+        backoff: Duration::from_millis(10),
+        retries: 1,
+        ..Default::default()
+    };
+    let src = image(&format!(
+        "{}/kaniko-project/executor:v1.23.2-debug",
+        r.upstream.host
+    ));
+    let dst = image(&format!(
+        "{}/apm-repo/demo/kaniko-executor:v1.23.2-debug",
+        tls.host
+    ));
+
+    let untrusted = NativeRegistry::new(settings(None), CopySettings::default()).unwrap();
+    let err = untrusted.copy(&src, &dst, &[]).await.unwrap_err();
+    assert!(matches!(err, RegistryError::Unreachable { .. }), "{err:?}");
+    assert!(
+        err.to_string().to_lowercase().contains("certificate"),
+        "{err}"
+    );
+
+    let trusted =
+        NativeRegistry::new(settings(tls.ca_pem.clone()), CopySettings::default()).unwrap();
+    let report = trusted.copy(&src, &dst, &[]).await.unwrap();
+    assert_eq!(report.digest.map(|d| d.to_string()), Some(ex.digest));
+}

@@ -541,3 +541,104 @@ fn branch_names_follow_git_rules() {
         "feature/ai-pipeline-20261122-100405"
     );
 }
+
+/// A registry that holds only the images named, and cannot copy anything: the seeding
+/// step's contract without a server (the copier itself is tested against real registries).
+struct PartialRegistry {
+    present: Vec<&'static str>,
+}
+
+#[async_trait::async_trait]
+impl pipewright_core::images::Registry for PartialRegistry {
+    async fn digest(
+        &self,
+        image: &pipewright_core::images::ImageRef,
+    ) -> Result<Option<pipewright_core::images::Digest>, pipewright_core::images::RegistryError>
+    {
+        let name = image.repository.rsplit('/').next().unwrap_or("");
+        Ok(self
+            .present
+            .contains(&name)
+            .then(|| pipewright_core::images::Digest::sha256_of(name.as_bytes())))
+    }
+
+    async fn copy(
+        &self,
+        source: &pipewright_core::images::ImageRef,
+        _target: &pipewright_core::images::ImageRef,
+        _platforms: &[pipewright_core::images::Platform],
+    ) -> Result<pipewright_core::images::CopyReport, pipewright_core::images::RegistryError> {
+        Err(pipewright_core::images::RegistryError::NotFound {
+            image: source.to_string(),
+            message: "MANIFEST_UNKNOWN".into(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn images_that_cannot_be_seeded_are_warnings_in_the_answer_and_the_run() {
+    let s = setup().await;
+    add_fixture(&s, "team/flask-api", "python-flask-pip");
+    let url = format!("{}/team/flask-api", s.gitlab.url());
+    let registry = PartialRegistry {
+        present: vec![
+            "python",
+            "kaniko-executor",
+            "semgrep",
+            "sonar-scanner-cli",
+            "trivy",
+            "trivy-db",
+            "crane",
+        ],
+    };
+    let generator = GeneratorSettings::default();
+    let out = run_workflow(
+        request(&url),
+        WorkflowContext {
+            gitlab: &s.client,
+            policy: s.client.policy(),
+            paths: no_llm(),
+            runs: Some(&s.runs),
+            run_id: "run_000000000099_0000aaaa".into(),
+            images: Some(pipewright_workflow::workflow::ImageSeeding {
+                registry: &registry,
+                settings: pipewright_core::images::ImageSettings::for_registry(
+                    "nexus:5001",
+                    None,
+                    &generator,
+                ),
+                options: Default::default(),
+            }),
+        },
+    )
+    .await
+    .expect("a missing image does not stop the commit");
+    let warning = out
+        .warnings
+        .iter()
+        .find(|w| w.contains("nexus:5001/apm-repo/demo/curl:"))
+        .unwrap_or_else(|| panic!("{:?}", out.warnings));
+    assert!(
+        warning.contains("docker.io/curlimages/curl") && warning.contains("does not exist"),
+        "{warning}"
+    );
+    let recorded = s
+        .runs
+        .get(&out.run_id)
+        .await
+        .unwrap()
+        .expect("run recorded");
+    let step = recorded
+        .steps
+        .iter()
+        .find(|st| st.name == "images")
+        .expect("images step");
+    assert_eq!(step.status, StepStatus::Failed);
+    assert!(
+        step.detail.contains("apm-repo/demo/curl"),
+        "{}",
+        step.detail
+    );
+    let names: Vec<&str> = recorded.steps.iter().map(|st| st.name.as_str()).collect();
+    assert_eq!(&names[names.len() - 2..], ["images", "commit"]);
+}

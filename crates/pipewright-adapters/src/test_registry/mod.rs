@@ -24,6 +24,8 @@ pub struct RegistryServer {
     child: Child,
     /// `127.0.0.1:PORT`.
     pub host: String,
+    /// With TLS: the PEM of the CA that signed the registry's certificate.
+    pub ca_pem: Option<Vec<u8>>,
     _dir: tempfile::TempDir,
 }
 
@@ -49,6 +51,12 @@ impl RegistryServer {
     /// Starts a registry; `basic` adds htpasswd auth for that user and password. `None` when
     /// `docker-registry` is not installed (a panic under `CI=true`: tests must not skip there).
     pub fn start(basic: Option<(&str, &str)>) -> Option<RegistryServer> {
+        Self::start_with(basic, false)
+    }
+
+    /// As [`start`](Self::start), serving HTTPS with a certificate for 127.0.0.1 signed by a
+    /// throwaway CA (`openssl`), whose PEM is in `ca_pem`.
+    pub fn start_with(basic: Option<(&str, &str)>, tls: bool) -> Option<RegistryServer> {
         let Some(bin) = registry_binary() else {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
                 panic!(
@@ -75,8 +83,80 @@ impl RegistryServer {
                 file.display()
             );
         }
+        let mut tls_config = String::new();
+        let mut ca_pem = None;
+        if tls {
+            let d = dir.path();
+            std::fs::write(
+                d.join("leaf.ext"),
+                "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+            )
+            .expect("write ext");
+            let steps: [&[&str]; 3] = [
+                &[
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-keyout",
+                    "ca.key",
+                    "-out",
+                    "ca.pem",
+                    "-days",
+                    "1",
+                    "-subj",
+                    "/CN=pipewright test CA",
+                ],
+                &[
+                    "req",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-keyout",
+                    "key.pem",
+                    "-out",
+                    "leaf.csr",
+                    "-subj",
+                    "/CN=127.0.0.1",
+                ],
+                &[
+                    "x509",
+                    "-req",
+                    "-in",
+                    "leaf.csr",
+                    "-CA",
+                    "ca.pem",
+                    "-CAkey",
+                    "ca.key",
+                    "-CAcreateserial",
+                    "-out",
+                    "cert.pem",
+                    "-days",
+                    "1",
+                    "-extfile",
+                    "leaf.ext",
+                ],
+            ];
+            for args in steps {
+                let ok = Command::new("openssl")
+                    .args(args)
+                    .current_dir(d)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .expect("openssl");
+                assert!(ok.success(), "openssl {args:?} failed");
+            }
+            ca_pem = Some(std::fs::read(d.join("ca.pem")).expect("ca.pem"));
+            tls_config = format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                d.join("cert.pem").display(),
+                d.join("key.pem").display()
+            );
+        }
         let config = format!(
-            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n  secret: pipewright-test\n{auth}",
+            "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n  secret: pipewright-test\n{tls_config}{auth}",
             dir.path().join("data").display()
         );
         let config_path = dir.path().join("config.yml");
@@ -93,6 +173,7 @@ impl RegistryServer {
         let server = RegistryServer {
             child,
             host,
+            ca_pem,
             _dir: dir,
         };
         let started = Instant::now();
