@@ -450,7 +450,7 @@ impl Classifier {
         // Errors after the failure (after_script, artifacts of a failed job) are consequences:
         // candidates, never the answer.
         let mut hits: Vec<&Hit> = self.slots.iter().flatten().collect();
-        hits.sort_by(|a, b| (!b.demoted, b.tier(), b.line).cmp(&(!a.demoted, a.tier(), a.line)));
+        hits.sort_by_key(|h| std::cmp::Reverse((!h.demoted, h.tier(), h.line)));
         let primary: Vec<&Hit> = hits.iter().copied().filter(|h| !h.demoted).collect();
         let winner = primary.first().map(|w| root_cause(w, &primary));
         let verdict = self
@@ -661,7 +661,7 @@ fn preceding_lines(recent: &[u8], before: &[u8], options: ClassifierOptions) -> 
     }
     let mut joined: Vec<u8>;
     let source: &[u8] =
-        if memchr::memchr_iter(b'\n', before).count() >= want + 1 || before.len() >= RECENT_BYTES {
+        if memchr::memchr_iter(b'\n', before).count() > want || before.len() >= RECENT_BYTES {
             before
         } else {
             joined = recent.to_vec();

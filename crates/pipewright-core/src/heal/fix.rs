@@ -683,7 +683,17 @@ fn dockerfile_test_stage(
 // ---- service_connection ---------------------------------------------------------------------
 
 /// (alias, port, image, service variables, job variable and its value).
-const SERVICES: &[(&str, u16, &str, &[(&str, &str)], (&str, &str))] = &[
+/// A service a job may need: alias, port, image, its variables, and the job variable that
+/// points the application at it.
+type ServiceSpec = (
+    &'static str,
+    u16,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    (&'static str, &'static str),
+);
+
+const SERVICES: &[ServiceSpec] = &[
     (
         "postgres",
         5432,
@@ -866,7 +876,7 @@ fn timeout_error(ctx: &FixContext<'_>) -> HealDecision {
         .filter(|m| *m > 0)
         .unwrap_or(60);
     let raised = (minutes * 2).min(6 * 60);
-    let value = if raised % 60 == 0 {
+    let value = if raised.is_multiple_of(60) {
         format!("{}h", raised / 60)
     } else {
         format!("{}h {}m", raised / 60, raised % 60)
@@ -1000,7 +1010,7 @@ fn artifact_missing(ctx: &FixContext<'_>) -> HealDecision {
                         .captures(l)
                         .map(|c| c[1].to_string())
                 })
-                .last()
+                .next_back()
             else {
                 return ask("the artifact path is not named in the evidence");
             };
