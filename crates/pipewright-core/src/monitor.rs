@@ -40,6 +40,15 @@ pub enum MonitorStatus {
     TimedOut,
     /// The pipeline was canceled in GitLab.
     Canceled,
+    /// The gate failed and self-heal is fixing it (retrying jobs or committing a fix); the
+    /// next attempt's pipeline is awaited.
+    Healing,
+    /// Self-heal stopped without a green pipeline (attempts used up, a fix that did not
+    /// help, a file state seen before, no deterministic fix and no model).
+    Exhausted,
+    /// The failure is in the project's own code or tests: pipewright does not weaken the
+    /// pipeline, it reports the evidence.
+    NeedsCodeFix,
 }
 
 impl MonitorStatus {
@@ -50,6 +59,9 @@ impl MonitorStatus {
         MonitorStatus::Failed,
         MonitorStatus::TimedOut,
         MonitorStatus::Canceled,
+        MonitorStatus::Healing,
+        MonitorStatus::Exhausted,
+        MonitorStatus::NeedsCodeFix,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -60,6 +72,9 @@ impl MonitorStatus {
             MonitorStatus::Failed => "failed",
             MonitorStatus::TimedOut => "timed_out",
             MonitorStatus::Canceled => "canceled",
+            MonitorStatus::Healing => "healing",
+            MonitorStatus::Exhausted => "exhausted",
+            MonitorStatus::NeedsCodeFix => "needs_code_fix",
         }
     }
 
@@ -75,6 +90,8 @@ impl MonitorStatus {
                 | MonitorStatus::Failed
                 | MonitorStatus::TimedOut
                 | MonitorStatus::Canceled
+                | MonitorStatus::Exhausted
+                | MonitorStatus::NeedsCodeFix
         )
     }
 }
@@ -92,6 +109,15 @@ pub enum Event {
     PipelineCanceled,
     /// The deadline passed.
     DeadlineExceeded,
+    /// The gate failed and self-heal has a fix to try (a retry or a commit): the task waits
+    /// for the next attempt's pipeline.
+    HealStarted,
+    /// The healing attempt's pipeline (or retried job) was found running.
+    HealPipelineFound,
+    /// Self-heal stopped: no fix left, a guard tripped, or attempts used up.
+    HealExhausted,
+    /// The failure is in the project's own code or tests.
+    CodeFixNeeded,
 }
 
 /// Every allowed move, as data: (from, event, to). Anything else is refused, so a task never
@@ -127,6 +153,41 @@ pub const TRANSITIONS: &[(MonitorStatus, Event, MonitorStatus)] = &[
         Event::DeadlineExceeded,
         MonitorStatus::TimedOut,
     ),
+    (
+        MonitorStatus::Running,
+        Event::HealStarted,
+        MonitorStatus::Healing,
+    ),
+    (
+        MonitorStatus::Running,
+        Event::HealExhausted,
+        MonitorStatus::Exhausted,
+    ),
+    (
+        MonitorStatus::Running,
+        Event::CodeFixNeeded,
+        MonitorStatus::NeedsCodeFix,
+    ),
+    (
+        MonitorStatus::Healing,
+        Event::HealPipelineFound,
+        MonitorStatus::Running,
+    ),
+    (
+        MonitorStatus::Healing,
+        Event::HealExhausted,
+        MonitorStatus::Exhausted,
+    ),
+    (
+        MonitorStatus::Healing,
+        Event::PipelineCanceled,
+        MonitorStatus::Canceled,
+    ),
+    (
+        MonitorStatus::Healing,
+        Event::DeadlineExceeded,
+        MonitorStatus::TimedOut,
+    ),
 ];
 
 /// The state `event` moves `from` to, or `None` when that move is not allowed.
@@ -148,6 +209,30 @@ pub struct FailedJob {
     /// The end of its log, ANSI codes and section markers removed, at most
     /// [`TRACE_EXCERPT_BYTES`].
     pub trace_excerpt: String,
+    /// The classifier's class (`crate::heal::FailureClass` public name), when the log was
+    /// read.
+    #[serde(default)]
+    pub class: Option<String>,
+    /// The line that decided the class, verbatim as the log viewer shows it.
+    #[serde(default)]
+    pub evidence: Option<String>,
+    /// Its 1-based line number in the log.
+    #[serde(default)]
+    pub line: Option<u64>,
+}
+
+/// The fix self-heal applied to reach an attempt (`None` for attempt 0 and for attempts
+/// whose failure had no fix).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptFix {
+    /// `retry`, `seed_image`, or a patch strategy's public name (`raise_timeout` …).
+    pub strategy: String,
+    /// What changed, in a few words (the commit message's subject after the class).
+    pub summary: String,
+    /// A unified diff of the changed files (empty for a retry).
+    pub diff: String,
+    /// The fix commit (`None` for a retry or an image seeding, which commit nothing).
+    pub commit_id: Option<String>,
 }
 
 /// The most of a job's log kept in a task.
@@ -169,6 +254,9 @@ pub struct Attempt {
     /// Milliseconds since the Unix epoch.
     pub started_at_ms: u64,
     pub finished_at_ms: Option<u64>,
+    /// The fix that led to this attempt.
+    #[serde(default)]
+    pub fix: Option<AttemptFix>,
 }
 
 /// Whether the pair was learned, and why not.
@@ -209,6 +297,9 @@ pub struct MonitorTask {
     pub updated_at_ms: u64,
     /// When the task gives up (`timed_out`).
     pub deadline_ms: u64,
+    /// Why self-heal stopped (`exhausted`) or what the project must fix (`needs_code_fix`).
+    #[serde(default)]
+    pub heal_note: Option<String>,
 }
 
 /// Why a transition was refused.
@@ -248,6 +339,7 @@ impl MonitorTask {
                 failed_jobs: Vec::new(),
                 started_at_ms: now_ms,
                 finished_at_ms: None,
+                fix: None,
             }],
             commit_id,
             status: MonitorStatus::Waiting,
@@ -258,7 +350,28 @@ impl MonitorTask {
             created_at_ms: now_ms,
             updated_at_ms: now_ms,
             deadline_ms: now_ms.saturating_add(timeout_ms),
+            heal_note: None,
         }
+    }
+
+    /// Starts the next attempt: a new pipeline for `commit_id` (a fix commit, or the same
+    /// commit after a retry), reached through `fix`. The caller applies `HealStarted` first.
+    pub fn push_attempt(&mut self, commit_id: String, fix: Option<AttemptFix>, now_ms: u64) {
+        let attempt = self.attempts.len() as u32;
+        self.current_mut().finished_at_ms.get_or_insert(now_ms);
+        self.attempts.push(Attempt {
+            attempt,
+            commit_id: commit_id.clone(),
+            pipeline_id: None,
+            pipeline_url: None,
+            pipeline_status: None,
+            failed_jobs: Vec::new(),
+            started_at_ms: now_ms,
+            finished_at_ms: None,
+            fix,
+        });
+        self.commit_id = commit_id;
+        self.touch(now_ms);
     }
 
     /// The attempt being watched.
@@ -340,7 +453,16 @@ impl MonitorTask {
                         "status": j.status,
                         "failure_reason": j.failure_reason,
                         "trace_excerpt": j.trace_excerpt,
+                        "class": j.class,
+                        "evidence": j.evidence,
+                        "line": j.line,
                     })).collect::<Vec<_>>(),
+                    "fix": a.fix.as_ref().map(|f| serde_json::json!({
+                        "strategy": f.strategy,
+                        "summary": f.summary,
+                        "diff": f.diff,
+                        "commit_id": f.commit_id,
+                    })),
                     "started_at": crate::runs::rfc3339(a.started_at_ms),
                     "finished_at": a.finished_at_ms.map(crate::runs::rfc3339),
                 })
@@ -360,6 +482,7 @@ impl MonitorTask {
             "attempts": attempts,
             "learned_template_id": learned,
             "learn_note": learn_note,
+            "heal_note": self.heal_note,
             "updated_at": crate::runs::rfc3339(self.updated_at_ms),
         })
     }
@@ -636,13 +759,79 @@ mod tests {
             assert!(t.apply(e, 5).is_err(), "{e:?}");
         }
         assert_eq!(t.version, 3);
-        // Every transition leads to a state of higher rank.
+        // Every transition leads to a state of higher rank, except a healing attempt's
+        // pipeline found, which starts the next attempt (forward in attempts).
         let rank = |s: MonitorStatus| match s {
             MonitorStatus::Waiting => 0,
             MonitorStatus::Running => 1,
-            _ => 2,
+            MonitorStatus::Healing => 2,
+            _ => 3,
         };
-        assert!(TRANSITIONS.iter().all(|(f, _, t)| rank(*t) > rank(*f)));
+        assert!(TRANSITIONS
+            .iter()
+            .filter(|(_, e, _)| *e != Event::HealPipelineFound)
+            .all(|(f, _, t)| rank(*t) > rank(*f)));
+    }
+
+    #[test]
+    fn healing_starts_a_new_attempt_and_ends_in_a_final_state() {
+        let mut t = task();
+        t.apply(Event::PipelineFound, 2).unwrap();
+        assert_eq!(
+            t.apply(Event::HealStarted, 3).unwrap(),
+            MonitorStatus::Healing
+        );
+        t.push_attempt(
+            "def".into(),
+            Some(AttemptFix {
+                strategy: "raise_timeout".into(),
+                summary: "timeout 1h for test".into(),
+                diff: "-a\n+b\n".into(),
+                commit_id: Some("def".into()),
+            }),
+            3,
+        );
+        assert_eq!(t.attempts.len(), 2);
+        assert_eq!(t.current().attempt, 1);
+        assert_eq!(t.commit_id, "def");
+        assert_eq!(t.attempts[0].finished_at_ms, Some(3));
+        assert!(t.apply(Event::GatePassed, 4).is_err(), "healing waits");
+        assert_eq!(
+            t.apply(Event::HealPipelineFound, 4).unwrap(),
+            MonitorStatus::Running
+        );
+        assert_eq!(
+            t.apply(Event::CodeFixNeeded, 5).unwrap(),
+            MonitorStatus::NeedsCodeFix
+        );
+        assert!(t.status.is_final());
+        assert!(!t.is_unfinished());
+        let json = t.to_json();
+        assert_eq!(json["status"], "needs_code_fix");
+        assert_eq!(json["attempts"][1]["fix"]["strategy"], "raise_timeout");
+        assert_eq!(json["attempts"][1]["fix"]["commit_id"], "def");
+        assert!(json["attempts"][0]["fix"].is_null());
+        for s in MonitorStatus::ALL {
+            assert_eq!(MonitorStatus::parse(s.as_str()), Some(*s));
+        }
+        assert_eq!(
+            next_status(MonitorStatus::Healing, Event::HealExhausted),
+            Some(MonitorStatus::Exhausted)
+        );
+    }
+
+    #[test]
+    fn tasks_saved_before_self_heal_still_read() {
+        let mut old = serde_json::to_value(task()).unwrap();
+        old.as_object_mut().unwrap().remove("heal_note");
+        old["attempts"][0].as_object_mut().unwrap().remove("fix");
+        old["attempts"][0]["failed_jobs"] = serde_json::json!([{
+            "name": "test", "stage": "test", "status": "failed",
+            "failure_reason": "script_failure", "trace_excerpt": "x"
+        }]);
+        let back: MonitorTask = serde_json::from_value(old).unwrap();
+        assert_eq!(back.attempts[0].fix, None);
+        assert_eq!(back.attempts[0].failed_jobs[0].class, None);
     }
 
     #[test]

@@ -542,6 +542,9 @@ impl Monitor {
                 status: job.status.to_string(),
                 failure_reason: job.failure_reason.clone(),
                 trace_excerpt: excerpt,
+                class: None,
+                evidence: None,
+                line: None,
             });
         }
         next.current_mut().failed_jobs = failed;
