@@ -17,6 +17,7 @@
 //! ```
 
 use crate::gitlab::{Job, JobStatus, PipelineStatus};
+use crate::heal::{FailureSignature, HealGuard};
 use crate::knowledge::StackKey;
 use crate::runs::RunStoreError;
 use async_trait::async_trait;
@@ -300,6 +301,37 @@ pub struct MonitorTask {
     /// Why self-heal stopped (`exhausted`) or what the project must fix (`needs_code_fix`).
     #[serde(default)]
     pub heal_note: Option<String>,
+    /// Self-heal's memory (attempts, fixes tried per signature, file states seen); `None`
+    /// until the first failed gate is healed.
+    #[serde(default)]
+    pub heal_guard: Option<HealGuard>,
+    /// A fix decided and saved but not yet known to be committed (write-ahead): a restart
+    /// finishes it, checking the branch for its commit first.
+    #[serde(default)]
+    pub heal_pending: Option<HealIntent>,
+    /// The signature the latest fix commit aimed at, judged on its pipeline.
+    #[serde(default)]
+    pub heal_target: Option<FailureSignature>,
+}
+
+/// A fix commit about to be made, saved before it is sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealIntent {
+    /// The fix attempt this commit makes (1-based; the trailer's `<attempt>`).
+    pub attempt: u32,
+    pub signature: FailureSignature,
+    pub strategy: String,
+    pub summary: String,
+    pub diff: String,
+    /// The whole commit message (subject and `Pipewright-Run` trailer).
+    pub message: String,
+    /// The changed files, whole (path → content).
+    pub files: BTreeMap<String, String>,
+    /// The file state after the fix (`heal::file_state_hash`).
+    pub state: String,
+    /// The branch head the fix was made on; a different head whose subject names this
+    /// attempt is this fix, already committed.
+    pub parent_sha: String,
 }
 
 /// Why a transition was refused.
@@ -351,6 +383,9 @@ impl MonitorTask {
             updated_at_ms: now_ms,
             deadline_ms: now_ms.saturating_add(timeout_ms),
             heal_note: None,
+            heal_guard: None,
+            heal_pending: None,
+            heal_target: None,
         }
     }
 
@@ -605,6 +640,21 @@ pub fn on_failure_jobs(gitlab_ci: &str) -> BTreeSet<String> {
         .filter(|(_, job)| job.get("when").and_then(|w| w.as_str()) == Some("on_failure"))
         .map(|(name, _)| name.clone())
         .collect()
+}
+
+/// The `stages:` a `.gitlab-ci.yml` declares, in order (empty when it names none or does
+/// not parse): self-heal reads whether the first failure moved to a later stage.
+pub fn stage_order(gitlab_ci: Option<&str>) -> Vec<String> {
+    gitlab_ci
+        .and_then(|ci| crate::yaml::to_json(ci).ok())
+        .and_then(|doc| doc.get("stages").and_then(|s| s.as_array()).cloned())
+        .map(|stages| {
+            stages
+                .iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The end of a job log as kept in a task: ANSI escapes and GitLab's `section_start:` /
