@@ -82,6 +82,15 @@ async fn final_monitor(server: &Server, run_id: &str) -> Value {
     }
 }
 
+/// The recorded failed job `name` of an attempt.
+fn failed_job(attempt: &Value, name: &str) -> Value {
+    attempt["failed_jobs"]
+        .as_array()
+        .and_then(|jobs| jobs.iter().find(|j| j["name"] == name))
+        .cloned()
+        .unwrap_or_else(|| panic!("{name} not recorded: {attempt}"))
+}
+
 fn failed(reason: &str, trace: String) -> JobOutcome {
     JobOutcome::Failed {
         reason: reason.into(),
@@ -112,8 +121,7 @@ async fn a_timeout_is_fixed_by_a_commit_the_next_pipeline_is_green_and_stored() 
     assert_eq!(monitor["status"], "succeeded", "{monitor}");
     let attempts = monitor["attempts"].as_array().unwrap();
     assert_eq!(attempts.len(), 2, "{monitor}");
-    let job = &attempts[0]["failed_jobs"][0];
-    assert_eq!(job["name"], "test");
+    let job = failed_job(&attempts[0], "test");
     assert_eq!(job["class"], "timeout_error");
     assert!(job["line"].as_u64().is_some(), "{job}");
     assert!(attempts[0]["fix"].is_null());
@@ -196,7 +204,7 @@ async fn a_failing_unit_test_needs_a_code_fix_and_nothing_is_committed() {
     assert_eq!(monitor["status"], "needs_code_fix", "{monitor}");
     assert_eq!(monitor["attempts"].as_array().unwrap().len(), 1);
     assert_eq!(gitlab.commits().len(), 1, "only the workflow's commit");
-    let job = &monitor["attempts"][0]["failed_jobs"][0];
+    let job = failed_job(&monitor["attempts"][0], "test");
     assert_eq!(job["class"], "test_failure", "{job}");
     let evidence = job["evidence"].as_str().unwrap();
     assert!(monitor["heal_note"].as_str().unwrap().contains(evidence));
@@ -226,7 +234,7 @@ async fn a_runner_failure_commits_nothing() {
         "no fix commit for a runner failure"
     );
     assert_eq!(
-        monitor["attempts"][0]["failed_jobs"][0]["class"],
+        failed_job(&monitor["attempts"][0], "test")["class"],
         "runner_system_failure"
     );
     assert!(
