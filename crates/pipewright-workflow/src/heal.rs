@@ -30,7 +30,7 @@ pub struct ClassifiedJob {
 #[derive(Debug, Clone, PartialEq)]
 pub enum HealPlan {
     /// Commit this fix (after CI Lint), then watch its pipeline.
-    Commit(HealIntent),
+    Commit(Box<HealIntent>),
     /// The project's own code or tests fail; the note names the job and the evidence.
     NeedsCodeFix(String),
     /// Stop: the note says why and what a person can do.
@@ -181,7 +181,7 @@ pub fn plan(
                             patch.strategy.as_str()
                         )
                     } else {
-                        return HealPlan::Commit(HealIntent {
+                        return HealPlan::Commit(Box::new(HealIntent {
                             attempt,
                             signature: sig.clone(),
                             strategy: patch.strategy.as_str().to_string(),
@@ -197,7 +197,7 @@ pub fn plan(
                             files: changed,
                             state,
                             parent_sha: parent_sha.to_string(),
-                        });
+                        }));
                     }
                 }
             }

@@ -658,7 +658,7 @@ impl Monitor {
                 if next.apply(Event::HealStarted, now).is_err() {
                     return Ok(());
                 }
-                next.heal_pending = Some(intent);
+                next.heal_pending = Some(*intent);
                 // Saved before the commit is sent: a restart finishes it without a second one.
                 self.commit(task, next).await?;
                 self.finish_heal_commit(task).await
@@ -780,6 +780,13 @@ mod tests {
         assert_eq!(c.poll_interval, Duration::from_secs(30));
         assert_eq!(c.timeout, Duration::from_secs(900));
         assert!(c.public_url.is_none() && c.webhook_secret.is_none());
+        assert_eq!(c.max_heal_attempts, 10);
+        assert_eq!(
+            config(&[("MAX_SELF_HEAL_ATTEMPTS", "0")])
+                .unwrap()
+                .max_heal_attempts,
+            0
+        );
         let c = config(&[
             ("PIPEWRIGHT_POLL_INTERVAL", "0.25"),
             ("PIPEWRIGHT_PUBLIC_URL", "https://pw.example/"),
@@ -794,6 +801,8 @@ mod tests {
             ("PIPEWRIGHT_POLL_INTERVAL", "soon"),
             ("PIPEWRIGHT_MONITOR_TIMEOUT", "-1"),
             ("PIPEWRIGHT_PUBLIC_URL", "pw.example"),
+            ("MAX_SELF_HEAL_ATTEMPTS", "-1"),
+            ("MAX_SELF_HEAL_ATTEMPTS", "1000"),
         ] {
             let e = config(&[(k, v)]).unwrap_err();
             assert!(e.contains(k), "{e}");
