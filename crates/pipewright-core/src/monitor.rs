@@ -17,6 +17,7 @@
 //! ```
 
 use crate::gitlab::{Job, JobStatus, PipelineStatus};
+use crate::heal::{FailureSignature, HealGuard};
 use crate::knowledge::StackKey;
 use crate::runs::RunStoreError;
 use async_trait::async_trait;
@@ -40,6 +41,15 @@ pub enum MonitorStatus {
     TimedOut,
     /// The pipeline was canceled in GitLab.
     Canceled,
+    /// The gate failed and self-heal is fixing it (retrying jobs or committing a fix); the
+    /// next attempt's pipeline is awaited.
+    Healing,
+    /// Self-heal stopped without a green pipeline (attempts used up, a fix that did not
+    /// help, a file state seen before, no deterministic fix and no model).
+    Exhausted,
+    /// The failure is in the project's own code or tests: pipewright does not weaken the
+    /// pipeline, it reports the evidence.
+    NeedsCodeFix,
 }
 
 impl MonitorStatus {
@@ -50,6 +60,9 @@ impl MonitorStatus {
         MonitorStatus::Failed,
         MonitorStatus::TimedOut,
         MonitorStatus::Canceled,
+        MonitorStatus::Healing,
+        MonitorStatus::Exhausted,
+        MonitorStatus::NeedsCodeFix,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -60,6 +73,9 @@ impl MonitorStatus {
             MonitorStatus::Failed => "failed",
             MonitorStatus::TimedOut => "timed_out",
             MonitorStatus::Canceled => "canceled",
+            MonitorStatus::Healing => "healing",
+            MonitorStatus::Exhausted => "exhausted",
+            MonitorStatus::NeedsCodeFix => "needs_code_fix",
         }
     }
 
@@ -75,6 +91,8 @@ impl MonitorStatus {
                 | MonitorStatus::Failed
                 | MonitorStatus::TimedOut
                 | MonitorStatus::Canceled
+                | MonitorStatus::Exhausted
+                | MonitorStatus::NeedsCodeFix
         )
     }
 }
@@ -92,6 +110,15 @@ pub enum Event {
     PipelineCanceled,
     /// The deadline passed.
     DeadlineExceeded,
+    /// The gate failed and self-heal has a fix to try (a retry or a commit): the task waits
+    /// for the next attempt's pipeline.
+    HealStarted,
+    /// The healing attempt's pipeline (or retried job) was found running.
+    HealPipelineFound,
+    /// Self-heal stopped: no fix left, a guard tripped, or attempts used up.
+    HealExhausted,
+    /// The failure is in the project's own code or tests.
+    CodeFixNeeded,
 }
 
 /// Every allowed move, as data: (from, event, to). Anything else is refused, so a task never
@@ -127,6 +154,41 @@ pub const TRANSITIONS: &[(MonitorStatus, Event, MonitorStatus)] = &[
         Event::DeadlineExceeded,
         MonitorStatus::TimedOut,
     ),
+    (
+        MonitorStatus::Running,
+        Event::HealStarted,
+        MonitorStatus::Healing,
+    ),
+    (
+        MonitorStatus::Running,
+        Event::HealExhausted,
+        MonitorStatus::Exhausted,
+    ),
+    (
+        MonitorStatus::Running,
+        Event::CodeFixNeeded,
+        MonitorStatus::NeedsCodeFix,
+    ),
+    (
+        MonitorStatus::Healing,
+        Event::HealPipelineFound,
+        MonitorStatus::Running,
+    ),
+    (
+        MonitorStatus::Healing,
+        Event::HealExhausted,
+        MonitorStatus::Exhausted,
+    ),
+    (
+        MonitorStatus::Healing,
+        Event::PipelineCanceled,
+        MonitorStatus::Canceled,
+    ),
+    (
+        MonitorStatus::Healing,
+        Event::DeadlineExceeded,
+        MonitorStatus::TimedOut,
+    ),
 ];
 
 /// The state `event` moves `from` to, or `None` when that move is not allowed.
@@ -148,6 +210,30 @@ pub struct FailedJob {
     /// The end of its log, ANSI codes and section markers removed, at most
     /// [`TRACE_EXCERPT_BYTES`].
     pub trace_excerpt: String,
+    /// The classifier's class (`crate::heal::FailureClass` public name), when the log was
+    /// read.
+    #[serde(default)]
+    pub class: Option<String>,
+    /// The line that decided the class, verbatim as the log viewer shows it.
+    #[serde(default)]
+    pub evidence: Option<String>,
+    /// Its 1-based line number in the log.
+    #[serde(default)]
+    pub line: Option<u64>,
+}
+
+/// The fix self-heal applied to reach an attempt (`None` for attempt 0 and for attempts
+/// whose failure had no fix).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptFix {
+    /// `retry`, `seed_image`, or a patch strategy's public name (`raise_timeout` …).
+    pub strategy: String,
+    /// What changed, in a few words (the commit message's subject after the class).
+    pub summary: String,
+    /// A unified diff of the changed files (empty for a retry).
+    pub diff: String,
+    /// The fix commit (`None` for a retry or an image seeding, which commit nothing).
+    pub commit_id: Option<String>,
 }
 
 /// The most of a job's log kept in a task.
@@ -169,6 +255,9 @@ pub struct Attempt {
     /// Milliseconds since the Unix epoch.
     pub started_at_ms: u64,
     pub finished_at_ms: Option<u64>,
+    /// The fix that led to this attempt.
+    #[serde(default)]
+    pub fix: Option<AttemptFix>,
 }
 
 /// Whether the pair was learned, and why not.
@@ -209,6 +298,40 @@ pub struct MonitorTask {
     pub updated_at_ms: u64,
     /// When the task gives up (`timed_out`).
     pub deadline_ms: u64,
+    /// Why self-heal stopped (`exhausted`) or what the project must fix (`needs_code_fix`).
+    #[serde(default)]
+    pub heal_note: Option<String>,
+    /// Self-heal's memory (attempts, fixes tried per signature, file states seen); `None`
+    /// until the first failed gate is healed.
+    #[serde(default)]
+    pub heal_guard: Option<HealGuard>,
+    /// A fix decided and saved but not yet known to be committed (write-ahead): a restart
+    /// finishes it, checking the branch for its commit first.
+    #[serde(default)]
+    pub heal_pending: Option<HealIntent>,
+    /// The signature the latest fix commit aimed at, judged on its pipeline.
+    #[serde(default)]
+    pub heal_target: Option<FailureSignature>,
+}
+
+/// A fix commit about to be made, saved before it is sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealIntent {
+    /// The fix attempt this commit makes (1-based; the trailer's `<attempt>`).
+    pub attempt: u32,
+    pub signature: FailureSignature,
+    pub strategy: String,
+    pub summary: String,
+    pub diff: String,
+    /// The whole commit message (subject and `Pipewright-Run` trailer).
+    pub message: String,
+    /// The changed files, whole (path → content).
+    pub files: BTreeMap<String, String>,
+    /// The file state after the fix (`heal::file_state_hash`).
+    pub state: String,
+    /// The branch head the fix was made on; a different head whose subject names this
+    /// attempt is this fix, already committed.
+    pub parent_sha: String,
 }
 
 /// Why a transition was refused.
@@ -248,6 +371,7 @@ impl MonitorTask {
                 failed_jobs: Vec::new(),
                 started_at_ms: now_ms,
                 finished_at_ms: None,
+                fix: None,
             }],
             commit_id,
             status: MonitorStatus::Waiting,
@@ -258,7 +382,31 @@ impl MonitorTask {
             created_at_ms: now_ms,
             updated_at_ms: now_ms,
             deadline_ms: now_ms.saturating_add(timeout_ms),
+            heal_note: None,
+            heal_guard: None,
+            heal_pending: None,
+            heal_target: None,
         }
+    }
+
+    /// Starts the next attempt: a new pipeline for `commit_id` (a fix commit, or the same
+    /// commit after a retry), reached through `fix`. The caller applies `HealStarted` first.
+    pub fn push_attempt(&mut self, commit_id: String, fix: Option<AttemptFix>, now_ms: u64) {
+        let attempt = self.attempts.len() as u32;
+        self.current_mut().finished_at_ms.get_or_insert(now_ms);
+        self.attempts.push(Attempt {
+            attempt,
+            commit_id: commit_id.clone(),
+            pipeline_id: None,
+            pipeline_url: None,
+            pipeline_status: None,
+            failed_jobs: Vec::new(),
+            started_at_ms: now_ms,
+            finished_at_ms: None,
+            fix,
+        });
+        self.commit_id = commit_id;
+        self.touch(now_ms);
     }
 
     /// The attempt being watched.
@@ -340,7 +488,16 @@ impl MonitorTask {
                         "status": j.status,
                         "failure_reason": j.failure_reason,
                         "trace_excerpt": j.trace_excerpt,
+                        "class": j.class,
+                        "evidence": j.evidence,
+                        "line": j.line,
                     })).collect::<Vec<_>>(),
+                    "fix": a.fix.as_ref().map(|f| serde_json::json!({
+                        "strategy": f.strategy,
+                        "summary": f.summary,
+                        "diff": f.diff,
+                        "commit_id": f.commit_id,
+                    })),
                     "started_at": crate::runs::rfc3339(a.started_at_ms),
                     "finished_at": a.finished_at_ms.map(crate::runs::rfc3339),
                 })
@@ -360,6 +517,7 @@ impl MonitorTask {
             "attempts": attempts,
             "learned_template_id": learned,
             "learn_note": learn_note,
+            "heal_note": self.heal_note,
             "updated_at": crate::runs::rfc3339(self.updated_at_ms),
         })
     }
@@ -482,6 +640,21 @@ pub fn on_failure_jobs(gitlab_ci: &str) -> BTreeSet<String> {
         .filter(|(_, job)| job.get("when").and_then(|w| w.as_str()) == Some("on_failure"))
         .map(|(name, _)| name.clone())
         .collect()
+}
+
+/// The `stages:` a `.gitlab-ci.yml` declares, in order (empty when it names none or does
+/// not parse): self-heal reads whether the first failure moved to a later stage.
+pub fn stage_order(gitlab_ci: Option<&str>) -> Vec<String> {
+    gitlab_ci
+        .and_then(|ci| crate::yaml::to_json(ci).ok())
+        .and_then(|doc| doc.get("stages").and_then(|s| s.as_array()).cloned())
+        .map(|stages| {
+            stages
+                .iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The end of a job log as kept in a task: ANSI escapes and GitLab's `section_start:` /
@@ -636,13 +809,79 @@ mod tests {
             assert!(t.apply(e, 5).is_err(), "{e:?}");
         }
         assert_eq!(t.version, 3);
-        // Every transition leads to a state of higher rank.
+        // Every transition leads to a state of higher rank, except a healing attempt's
+        // pipeline found, which starts the next attempt (forward in attempts).
         let rank = |s: MonitorStatus| match s {
             MonitorStatus::Waiting => 0,
             MonitorStatus::Running => 1,
-            _ => 2,
+            MonitorStatus::Healing => 2,
+            _ => 3,
         };
-        assert!(TRANSITIONS.iter().all(|(f, _, t)| rank(*t) > rank(*f)));
+        assert!(TRANSITIONS
+            .iter()
+            .filter(|(_, e, _)| *e != Event::HealPipelineFound)
+            .all(|(f, _, t)| rank(*t) > rank(*f)));
+    }
+
+    #[test]
+    fn healing_starts_a_new_attempt_and_ends_in_a_final_state() {
+        let mut t = task();
+        t.apply(Event::PipelineFound, 2).unwrap();
+        assert_eq!(
+            t.apply(Event::HealStarted, 3).unwrap(),
+            MonitorStatus::Healing
+        );
+        t.push_attempt(
+            "def".into(),
+            Some(AttemptFix {
+                strategy: "raise_timeout".into(),
+                summary: "timeout 1h for test".into(),
+                diff: "-a\n+b\n".into(),
+                commit_id: Some("def".into()),
+            }),
+            3,
+        );
+        assert_eq!(t.attempts.len(), 2);
+        assert_eq!(t.current().attempt, 1);
+        assert_eq!(t.commit_id, "def");
+        assert_eq!(t.attempts[0].finished_at_ms, Some(3));
+        assert!(t.apply(Event::GatePassed, 4).is_err(), "healing waits");
+        assert_eq!(
+            t.apply(Event::HealPipelineFound, 4).unwrap(),
+            MonitorStatus::Running
+        );
+        assert_eq!(
+            t.apply(Event::CodeFixNeeded, 5).unwrap(),
+            MonitorStatus::NeedsCodeFix
+        );
+        assert!(t.status.is_final());
+        assert!(!t.is_unfinished());
+        let json = t.to_json();
+        assert_eq!(json["status"], "needs_code_fix");
+        assert_eq!(json["attempts"][1]["fix"]["strategy"], "raise_timeout");
+        assert_eq!(json["attempts"][1]["fix"]["commit_id"], "def");
+        assert!(json["attempts"][0]["fix"].is_null());
+        for s in MonitorStatus::ALL {
+            assert_eq!(MonitorStatus::parse(s.as_str()), Some(*s));
+        }
+        assert_eq!(
+            next_status(MonitorStatus::Healing, Event::HealExhausted),
+            Some(MonitorStatus::Exhausted)
+        );
+    }
+
+    #[test]
+    fn tasks_saved_before_self_heal_still_read() {
+        let mut old = serde_json::to_value(task()).unwrap();
+        old.as_object_mut().unwrap().remove("heal_note");
+        old["attempts"][0].as_object_mut().unwrap().remove("fix");
+        old["attempts"][0]["failed_jobs"] = serde_json::json!([{
+            "name": "test", "stage": "test", "status": "failed",
+            "failure_reason": "script_failure", "trace_excerpt": "x"
+        }]);
+        let back: MonitorTask = serde_json::from_value(old).unwrap();
+        assert_eq!(back.attempts[0].fix, None);
+        assert_eq!(back.attempts[0].failed_jobs[0].class, None);
     }
 
     #[test]

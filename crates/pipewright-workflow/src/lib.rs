@@ -11,6 +11,7 @@
 
 pub mod analyze;
 pub mod generate;
+pub mod heal;
 pub mod images;
 pub mod monitor;
 pub mod paths;

@@ -11,14 +11,18 @@
 //! not counted twice. A webhook only wakes a task: its payload's status is never trusted.
 //! GitLab failures (5xx, 429, timeouts) keep the task and back off; only the deadline ends it.
 
+use crate::heal::{self, ClassifiedJob, HealPlan};
 use pipewright_adapters::runs::now_ms;
 use pipewright_core::gitlab::{GitLab, GitLabError, NewProjectHook, PipelineStatus, ProjectRef};
+use pipewright_core::heal::{classify, parse_subject};
 use pipewright_core::knowledge::{Collection, KnowledgeStore, Origin, Record, StackKey};
 use pipewright_core::monitor::{
-    on_failure_jobs, quality_gate, trace_excerpt, Event, FailedJob, GateInput, GateVerdict,
-    Learning, MonitorStatus, MonitorStore, MonitorTask, MAX_FAILED_JOBS, TRACE_EXCERPT_BYTES,
+    on_failure_jobs, quality_gate, stage_order, trace_excerpt, Event, FailedJob, GateInput,
+    GateVerdict, Learning, MonitorStatus, MonitorStore, MonitorTask, MAX_FAILED_JOBS,
+    TRACE_EXCERPT_BYTES,
 };
 use pipewright_core::runs::RunStoreError;
+use pipewright_core::validate::ValidatorSettings;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -43,6 +47,9 @@ pub struct MonitorConfig {
     pub public_url: Option<String>,
     /// `PIPEWRIGHT_WEBHOOK_SECRET`: sent by GitLab as `X-Gitlab-Token`.
     pub webhook_secret: Option<String>,
+    /// `MAX_SELF_HEAL_ATTEMPTS`: fix commits per run (default 10); 0 turns self-heal off
+    /// (a failed gate then ends `failed`).
+    pub max_heal_attempts: u32,
 }
 
 impl std::fmt::Debug for MonitorConfig {
@@ -55,6 +62,7 @@ impl std::fmt::Debug for MonitorConfig {
                 "webhook_secret",
                 &self.webhook_secret.as_ref().map(|_| "***"),
             )
+            .field("max_heal_attempts", &self.max_heal_attempts)
             .finish()
     }
 }
@@ -66,6 +74,7 @@ impl Default for MonitorConfig {
             timeout: Duration::from_secs(900),
             public_url: None,
             webhook_secret: None,
+            max_heal_attempts: crate::heal::DEFAULT_MAX_SELF_HEAL_ATTEMPTS,
         }
     }
 }
@@ -102,7 +111,14 @@ impl MonitorConfig {
                 ));
             }
         }
+        let max_heal_attempts = match text("MAX_SELF_HEAL_ATTEMPTS") {
+            None => crate::heal::DEFAULT_MAX_SELF_HEAL_ATTEMPTS,
+            Some(v) => v.parse::<u32>().ok().filter(|n| *n <= 100).ok_or_else(|| {
+                format!("MAX_SELF_HEAL_ATTEMPTS `{v}` is not a whole number from 0 (off) to 100")
+            })?,
+        };
         Ok(MonitorConfig {
+            max_heal_attempts,
             poll_interval: seconds("PIPEWRIGHT_POLL_INTERVAL", 30.0)?,
             timeout: seconds("PIPEWRIGHT_MONITOR_TIMEOUT", 900.0)?,
             public_url,
@@ -461,7 +477,15 @@ impl Monitor {
             return Ok(());
         }
         let project = ProjectRef::Id(task.project_id);
-        if task.status == MonitorStatus::Waiting {
+        if task.status == MonitorStatus::Healing && task.heal_pending.is_some() {
+            return self.finish_heal_commit(task).await;
+        }
+        if matches!(task.status, MonitorStatus::Waiting | MonitorStatus::Healing) {
+            let event = if task.status == MonitorStatus::Waiting {
+                Event::PipelineFound
+            } else {
+                Event::HealPipelineFound
+            };
             let pipelines = self
                 .0
                 .gitlab
@@ -475,7 +499,7 @@ impl Monitor {
             attempt.pipeline_id = Some(found.id);
             attempt.pipeline_url = Some(found.web_url.clone());
             attempt.pipeline_status = Some(found.status.to_string());
-            if next.apply(Event::PipelineFound, now).is_ok() {
+            if next.apply(event, now).is_ok() {
                 self.commit(task, next).await?;
             }
         }
@@ -520,33 +544,188 @@ impl Monitor {
             }
             return Ok(());
         }
-        let mut failed = Vec::new();
+        let mut classified = Vec::new();
         for job in verdict.blocking.iter().take(MAX_FAILED_JOBS) {
-            let excerpt = if job.status == PipelineStatus::Failed {
-                match self
+            let (excerpt, classification) = if job.status == PipelineStatus::Failed {
+                let log = match self
                     .0
                     .gitlab
                     .job_trace(&project, job.id, TRACE_DOWNLOAD_BYTES)
                     .await
                 {
-                    Ok(trace) => trace_excerpt(&trace.text, TRACE_EXCERPT_BYTES),
+                    Ok(trace) => trace.text,
                     Err(GitLabError::NotFound { .. }) => String::new(),
                     Err(e) => return Err(e.into()),
-                }
+                };
+                (
+                    trace_excerpt(&log, TRACE_EXCERPT_BYTES),
+                    Some(classify(
+                        log.as_bytes(),
+                        job.failure_reason.as_deref(),
+                        None,
+                    )),
+                )
             } else {
-                String::new()
+                (String::new(), None)
             };
-            failed.push(FailedJob {
+            let failed = FailedJob {
                 name: job.name.clone(),
                 stage: job.stage.clone(),
                 status: job.status.to_string(),
                 failure_reason: job.failure_reason.clone(),
                 trace_excerpt: excerpt,
-            });
+                class: classification
+                    .as_ref()
+                    .map(|c| c.class.as_str().to_string()),
+                evidence: classification.as_ref().and_then(|c| c.evidence.clone()),
+                line: classification.as_ref().and_then(|c| c.line),
+            };
+            classified.push((failed, classification));
         }
-        next.current_mut().failed_jobs = failed;
-        if next.apply(Event::GateFailed, now_ms()).is_ok() {
-            self.commit(task, next).await?;
+        next.current_mut().failed_jobs = classified.iter().map(|(j, _)| j.clone()).collect();
+        let max = self.0.config.max_heal_attempts;
+        let any_failed = classified.iter().any(|(_, c)| c.is_some());
+        if max == 0 || !any_failed {
+            if next.apply(Event::GateFailed, now_ms()).is_ok() {
+                self.commit(task, next).await?;
+            }
+            return Ok(());
+        }
+        let jobs: Vec<ClassifiedJob> = classified
+            .into_iter()
+            .filter_map(|(job, c)| {
+                c.map(|classification| ClassifiedJob {
+                    job,
+                    classification,
+                })
+            })
+            .collect();
+        self.heal(task, next, &project, &jobs).await
+    }
+
+    /// A failed gate with failed jobs: judge the last fix, plan, and act (write-ahead).
+    async fn heal(
+        &self,
+        task: &mut MonitorTask,
+        mut next: MonitorTask,
+        project: &ProjectRef,
+        jobs: &[ClassifiedJob],
+    ) -> Result<(), StepError> {
+        let stages = stage_order(next.files.get(".gitlab-ci.yml").map(String::as_str));
+        heal::judge_previous_fix(&mut next, &stages);
+        let head = self
+            .0
+            .gitlab
+            .branch(project, &next.branch)
+            .await?
+            .map(|b| b.commit.id)
+            .unwrap_or_else(|| next.commit_id.clone());
+        let settings = ValidatorSettings::default();
+        let mut plan = heal::plan(
+            &mut next,
+            jobs,
+            self.0.config.max_heal_attempts,
+            &settings,
+            &head,
+        );
+        // A patched pipeline goes through GitLab's CI Lint too, as the workflow's commit does.
+        if let HealPlan::Commit(intent) = &plan {
+            if let Some(ci) = intent.files.get(".gitlab-ci.yml") {
+                let lint = self.0.gitlab.lint(project, ci).await?;
+                if !lint.valid {
+                    plan = HealPlan::Exhausted(format!(
+                        "the `{}` fix for `{}` failed GitLab's CI Lint: {}",
+                        intent.strategy,
+                        intent.signature.job,
+                        lint.errors.join("; ")
+                    ));
+                }
+            }
+        }
+        let now = now_ms();
+        match plan {
+            HealPlan::NeedsCodeFix(note) => {
+                next.heal_note = Some(note);
+                next.apply(Event::CodeFixNeeded, now).ok();
+                self.commit(task, next).await
+            }
+            HealPlan::Exhausted(note) => {
+                next.heal_note = Some(note);
+                next.apply(Event::HealExhausted, now).ok();
+                self.commit(task, next).await
+            }
+            HealPlan::Commit(intent) => {
+                if next.apply(Event::HealStarted, now).is_err() {
+                    return Ok(());
+                }
+                next.heal_pending = Some(*intent);
+                // Saved before the commit is sent: a restart finishes it without a second one.
+                self.commit(task, next).await?;
+                self.finish_heal_commit(task).await
+            }
+        }
+    }
+
+    /// Sends the saved fix commit, unless the branch already has it (a crash after the
+    /// commit and before the save), then starts the next attempt.
+    async fn finish_heal_commit(&self, task: &mut MonitorTask) -> Result<(), StepError> {
+        let Some(intent) = task.heal_pending.clone() else {
+            return Ok(());
+        };
+        let project = ProjectRef::Id(task.project_id);
+        let max = task
+            .heal_guard
+            .as_ref()
+            .map(|g| g.max_attempts)
+            .unwrap_or(self.0.config.max_heal_attempts);
+        let existing = self
+            .0
+            .gitlab
+            .branch(&project, &task.branch)
+            .await?
+            .filter(|b| b.commit.id != intent.parent_sha)
+            .filter(|b| {
+                b.commit.title.as_deref().and_then(parse_subject)
+                    == Some((intent.attempt, max, intent.signature.class))
+            })
+            .map(|b| b.commit.id);
+        let commit_id = match existing {
+            Some(id) => {
+                tracing::info!(run_id = %task.run_id, attempt = intent.attempt, commit = %id, "the fix commit is already on the branch; not committing again");
+                id
+            }
+            None => {
+                let files: Vec<(String, String)> = intent
+                    .files
+                    .iter()
+                    .map(|(p, t)| (p.clone(), t.clone()))
+                    .collect();
+                self.0
+                    .gitlab
+                    .commit_files(&project, &task.branch, None, &intent.message, &files)
+                    .await?
+                    .id
+            }
+        };
+        let now = now_ms();
+        let mut next = task.clone();
+        for (path, text) in &intent.files {
+            next.files.insert(path.clone(), text.clone());
+        }
+        if let Some(guard) = next.heal_guard.as_mut() {
+            guard.record_commit(&intent.signature, &intent.strategy, &intent.state);
+        }
+        next.heal_target = Some(intent.signature.clone());
+        next.heal_pending = None;
+        next.push_attempt(
+            commit_id.clone(),
+            Some(heal::attempt_fix(&intent, &commit_id)),
+            now,
+        );
+        next.deadline_ms = now.saturating_add(self.0.config.timeout.as_millis() as u64);
+        self.commit(task, next).await?;
+        if let Ok(mut m) = self.0.by_commit.lock() {
+            m.insert((task.project_id, commit_id), task.run_id.clone());
         }
         Ok(())
     }
@@ -601,6 +780,13 @@ mod tests {
         assert_eq!(c.poll_interval, Duration::from_secs(30));
         assert_eq!(c.timeout, Duration::from_secs(900));
         assert!(c.public_url.is_none() && c.webhook_secret.is_none());
+        assert_eq!(c.max_heal_attempts, 10);
+        assert_eq!(
+            config(&[("MAX_SELF_HEAL_ATTEMPTS", "0")])
+                .unwrap()
+                .max_heal_attempts,
+            0
+        );
         let c = config(&[
             ("PIPEWRIGHT_POLL_INTERVAL", "0.25"),
             ("PIPEWRIGHT_PUBLIC_URL", "https://pw.example/"),
@@ -615,6 +801,8 @@ mod tests {
             ("PIPEWRIGHT_POLL_INTERVAL", "soon"),
             ("PIPEWRIGHT_MONITOR_TIMEOUT", "-1"),
             ("PIPEWRIGHT_PUBLIC_URL", "pw.example"),
+            ("MAX_SELF_HEAL_ATTEMPTS", "-1"),
+            ("MAX_SELF_HEAL_ATTEMPTS", "1000"),
         ] {
             let e = config(&[(k, v)]).unwrap_err();
             assert!(e.contains(k), "{e}");

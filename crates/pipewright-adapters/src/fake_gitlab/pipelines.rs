@@ -42,6 +42,9 @@ pub struct PipelineScript {
     /// Moves every pipeline on by one step this often; `None`: only
     /// [`super::FakeGitLab::advance_pipeline`] moves it.
     pub step: Option<Duration>,
+    /// Job name → a text whose presence in the pipeline's committed `.gitlab-ci.yml` makes
+    /// the job succeed whatever `outcomes` says (a failure that a change to the file fixes).
+    pub fixed_by: BTreeMap<String, String>,
 }
 
 impl PipelineScript {
@@ -50,6 +53,7 @@ impl PipelineScript {
         PipelineScript {
             outcomes: BTreeMap::new(),
             step: Some(step),
+            fixed_by: BTreeMap::new(),
         }
     }
 
@@ -61,6 +65,12 @@ impl PipelineScript {
     /// The job named `name` ends with `outcome`.
     pub fn job(mut self, name: &str, outcome: JobOutcome) -> Self {
         self.outcomes.insert(name.to_string(), outcome);
+        self
+    }
+
+    /// The job named `name` succeeds in pipelines whose `.gitlab-ci.yml` contains `text`.
+    pub fn fixed_by(mut self, name: &str, text: &str) -> Self {
+        self.fixed_by.insert(name.to_string(), text.to_string());
         self
     }
 }
@@ -204,11 +214,26 @@ pub(super) fn advance(state: &mut State, pipeline_id: u64) -> bool {
         let Some(p) = state.pipelines.iter().find(|p| p.id == pipeline_id) else {
             return false;
         };
-        state
+        let mut script = state
             .scripts
             .get(&p.project_id)
             .cloned()
-            .unwrap_or_default()
+            .unwrap_or_default();
+        let ci = state
+            .project(&p.project_id.to_string())
+            .and_then(|project| project.snapshot(Some(&p.sha)))
+            .and_then(|(_, snapshot)| snapshot.files.get(".gitlab-ci.yml").cloned())
+            .unwrap_or_default();
+        let fixed: Vec<String> = script
+            .fixed_by
+            .iter()
+            .filter(|(_, needle)| ci.contains(needle.as_str()))
+            .map(|(job, _)| job.clone())
+            .collect();
+        for job in fixed {
+            script.outcomes.remove(&job);
+        }
+        script
     };
     let Some(p) = state.pipelines.iter_mut().find(|p| p.id == pipeline_id) else {
         return false;
