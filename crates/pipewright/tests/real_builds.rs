@@ -774,6 +774,11 @@ macro_rules! real_build_tests {
 
 real_build_tests! {
     run_python_pytest => "run-python-pytest",
+    run_python_django_postgres => "run-python-django-postgres",
+    run_python_uv_fastapi => "run-python-uv-fastapi",
+    run_python_poetry_fastapi => "run-python-poetry-fastapi",
+    run_python_pipenv_flask => "run-python-pipenv-flask",
+    run_python_flask_sqlalchemy => "run-python-flask-sqlalchemy",
     run_rust_cli => "run-rust-cli",
 }
 

@@ -173,6 +173,14 @@ fn test_services(ctx: &ServiceContext<'_>) -> (Vec<Service>, Vec<(String, String
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string())),
         );
+        // The same URL under the names the application's own configuration reads.
+        if let Some((_, url)) = t.app_vars.iter().find(|(_, v)| v.contains("://")) {
+            for name in super::recipes::url_settings(ctx, *db) {
+                if !vars.iter().any(|(k, _)| *k == name) {
+                    vars.push((name, url.to_string()));
+                }
+            }
+        }
     }
     (services, vars)
 }
