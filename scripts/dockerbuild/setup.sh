@@ -23,7 +23,7 @@ SEC_MIRROR=${SEC_MIRROR:-${MIRROR%/debian}/debian-security}
 BASES=("$@"); [ ${#BASES[@]} -eq 0 ] && BASES=(python311 python313 node18 node20 node22 rust debian)
 mkdir -p "$DB_ROOT"/{registry,rootfs,storage,tools,dl}
 # One setup at a time (two test runs may start together).
-exec 9>"$DB_ROOT/setup.lock"; flock 9
+mkdir -p "$DB_ROOT/locks"; exec 9>"$DB_ROOT/locks/setup.lock"; flock 9
 T0=$SECONDS
 
 # 1. host packages: buildah/skopeo (import and push), mmdebstrap, the registry, PostgreSQL and
@@ -72,7 +72,8 @@ http: {addr: $REG}
 YML
 if ! curl -sf "http://$REG/v2/" >/dev/null; then
   log "starting docker-registry on $REG"
-  setsid nohup docker-registry serve "$DB_ROOT/registry-$REGTAG.yml" >"$DB_ROOT/registry-$REGTAG.log" 2>&1 < /dev/null &
+  # fd 9 (the setup lock) is closed for the server, or it would hold the lock forever.
+  setsid nohup docker-registry serve "$DB_ROOT/registry-$REGTAG.yml" >"$DB_ROOT/registry-$REGTAG.log" 2>&1 < /dev/null 9>&- &
   echo $! >"$DB_ROOT/registry-$REGTAG.pid"
   for _ in $(seq 100); do curl -sf "http://$REG/v2/" >/dev/null && break; sleep 0.1; done
   curl -sf "http://$REG/v2/" >/dev/null || { tail -20 "$DB_ROOT/registry-$REGTAG.log" >&2; die "the registry did not start"; }
