@@ -188,3 +188,25 @@ fn a_version_the_repository_proves_beats_the_newest_in_a_range() {
     let (text, _) = dockerfile("run-python-poetry-fastapi");
     assert!(text.contains("/python:3.11-slim AS deps"), "{text}");
 }
+
+#[test]
+fn django_with_tailwind_builds_its_assets_in_a_node_stage() {
+    for (name, out) in [
+        ("run-python-django-postgres", "static/dist"),
+        ("python-django-tailwind", "static/dist"),
+    ] {
+        let (text, stages) = dockerfile(name);
+        let assets = stage(&stages, "assets");
+        assert!(assets.contains("/node:"), "{name}:\n{text}");
+        assert!(assets.contains("RUN npm run build:css"), "{name}:\n{text}");
+        assert!(
+            stage(&stages, "build").contains(&format!("COPY --from=assets /app/{out} ./{out}")),
+            "{name}:\n{text}"
+        );
+        // Node stays out of the runtime image.
+        assert!(
+            !stage(&stages, "runtime").contains("node"),
+            "{name}:\n{text}"
+        );
+    }
+}

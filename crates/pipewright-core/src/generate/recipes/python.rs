@@ -403,6 +403,44 @@ fn native_packages(
     (build, run, why)
 }
 
+/// A frontend asset build beside a Python web app (Django + Tailwind): the npm script that
+/// builds the assets and the folder it writes, read from the script's `-o`/`--output`.
+struct AssetBuild {
+    script: String,
+    output_dir: String,
+    lock: Option<&'static str>,
+}
+
+fn asset_build(ctx: &ServiceContext<'_>) -> Option<AssetBuild> {
+    let pkg: serde_json::Value = serde_json::from_str(ctx.text("package.json")?).ok()?;
+    let scripts = pkg.get("scripts")?.as_object()?;
+    // `build:css`, `build`, `tailwind:build` …: the first script that builds.
+    let (name, cmd) = scripts
+        .iter()
+        .filter_map(|(k, v)| v.as_str().map(|c| (k, c)))
+        .find(|(k, _)| k.starts_with("build") || k.ends_with(":build"))?;
+    let words: Vec<&str> = cmd.split_whitespace().collect();
+    let output = words
+        .iter()
+        .position(|w| *w == "-o" || *w == "--output")
+        .and_then(|i| words.get(i + 1))
+        .copied()
+        .or_else(|| words.iter().find_map(|w| w.strip_prefix("--output=")))?;
+    let output = output.trim_start_matches("./");
+    let output_dir = match output.rfind('/') {
+        Some(i) => output[..i].to_string(),
+        None => return None,
+    };
+    let lock = ["package-lock.json", "npm-shrinkwrap.json"]
+        .into_iter()
+        .find(|l| ctx.has(l));
+    Some(AssetBuild {
+        script: name.clone(),
+        output_dir,
+        lock,
+    })
+}
+
 /// The Django settings module's file (`shop/settings.py`), from manage.py.
 fn django_settings_text<'a>(ctx: &'a ServiceContext<'a>) -> Option<&'a str> {
     let manage = ctx.text("manage.py")?;
@@ -765,6 +803,47 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
     deps.run(setup);
     let mut build = Stage::new("deps", "build");
     build.copy(["."], ".");
+    // Frontend assets (Tailwind …) are built with Node in their own stage; only their output
+    // reaches the Python image.
+    let assets = if svc.framework == Some(Framework::Django) {
+        asset_build(ctx)
+    } else {
+        None
+    };
+    let mut assets_stage = None;
+    if let Some(a) = &assets {
+        let node = crate::generate::versions::resolve("node", None).version;
+        let mut st = Stage::new(ctx.base_image("node", &format!("{node}-slim")), "assets");
+        st.comment = vec![format!(
+            "Frontend assets: `npm run {}` writes {}/, which the build stage copies.",
+            a.script, a.output_dir
+        )];
+        st.push(Instruction::Workdir("/app".into()));
+        let mut manifests = vec!["package.json".to_string()];
+        manifests.extend(a.lock.map(String::from));
+        st.copy(manifests, "./");
+        st.run([if a.lock.is_some() {
+            "npm ci --no-audit --no-fund".to_string()
+        } else {
+            "npm install --no-audit --no-fund".to_string()
+        }]);
+        st.copy(["."], ".");
+        st.run([format!("npm run {}", a.script)]);
+        build.push(Instruction::Copy {
+            from: Some("assets".into()),
+            chown: None,
+            src: vec![format!("/app/{}", a.output_dir)],
+            dest: format!("./{}", a.output_dir),
+        });
+        notes.push(format!(
+            "frontend assets: `npm run {}` on node {node} in an `assets` stage; {}/ is copied into the image",
+            a.script, a.output_dir
+        ));
+        if a.lock.is_none() {
+            warnings.push("package.json has no package-lock.json: the asset build resolves its dependencies afresh each time; commit the lock file".into());
+        }
+        assets_stage = Some(st);
+    }
     let mut build_cmds = inst.after_copy.clone();
     build_cmds.push("python -m compileall -q -x '/\\.venv/' .".to_string());
     build.run(build_cmds);
@@ -838,7 +917,8 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
         start.as_deref(),
         &["python", "-c", "print('no start command')"],
     ));
-    d.stages = vec![deps, build, test, runtime];
+    d.stages = assets_stage.into_iter().collect();
+    d.stages.extend([deps, build, test, runtime]);
 
     // CI
     let apt_ci: Vec<String> = if native_build.is_empty() {
@@ -943,6 +1023,7 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
             "dist",
             "build",
             "*.egg-info",
+            "node_modules",
         ]),
         sonar_properties: Vec::new(),
         context: None,
