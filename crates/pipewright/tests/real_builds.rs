@@ -491,10 +491,7 @@ fn real_build_steps(h: &Harness, fixture: &str, o: &mut Outcome) -> Result<(), F
                 fail(Step::Image, log)
             })?;
             o.image = Some(true);
-            run_test_job(h, &tag, test_job, &globals).map_err(|e| {
-                o.tests = Some(false);
-                e
-            })?;
+            run_test_job(h, &tag, test_job, &globals).inspect_err(|_| o.tests = Some(false))?;
             o.tests = Some(true);
         }
 
@@ -507,10 +504,7 @@ fn real_build_steps(h: &Harness, fixture: &str, o: &mut Outcome) -> Result<(), F
         })?;
         o.image = Some(true);
         let env = test_job.map(|j| job_env(j, &globals)).unwrap_or_default();
-        start_runtime(h, &tag, test_job, &env).map_err(|e| {
-            o.runtime = Some(false);
-            e
-        })?;
+        start_runtime(h, &tag, test_job, &env).inspect_err(|_| o.runtime = Some(false))?;
         o.runtime = Some(true);
     }
     Ok(())

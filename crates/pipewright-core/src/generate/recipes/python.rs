@@ -13,7 +13,8 @@ use crate::stack::{BuildTool, Database, Framework, TestFramework};
 /// Tool versions when the repository pins none, by the oldest Python each supports (its
 /// `requires-python` on PyPI): the newest release that installs on the service's Python.
 /// Newest first; a Python older than every row has no release of that tool.
-const TOOL_PINS: &[(&str, &[((u32, u32), &str)])] = &[
+type PinRows = &'static [((u32, u32), &'static str)];
+const TOOL_PINS: &[(&str, PinRows)] = &[
     (
         "poetry",
         &[
