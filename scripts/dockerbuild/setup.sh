@@ -214,7 +214,7 @@ PY_HOOK='rm -f "$1"/usr/lib/python3*/EXTERNALLY-MANAGED'
 # webpki roots, requests' certifi in poetry and pipenv) are pointed at the system store too.
 # Images built for real registries do not need these.
 CA=/etc/ssl/certs/ca-certificates.crt
-PY_ENV="SSL_CERT_FILE=$CA;REQUESTS_CA_BUNDLE=$CA;UV_NATIVE_TLS=true"
+PY_ENV="SSL_CERT_FILE=$CA;REQUESTS_CA_BUNDLE=$CA;UV_NATIVE_TLS=true;UV_SYSTEM_CERTS=true"
 for b in "${BASES[@]}"; do case $b in
   # Debian 12: Python 3.11.2; python-is-python3 gives `python` like the official image, and
   # python3-dev its headers (the official image has them, so C extensions build with gcc alone).
