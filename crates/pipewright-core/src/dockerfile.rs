@@ -277,12 +277,54 @@ pub fn split_command(line: &str) -> Result<Vec<String>, SplitError> {
 }
 
 /// The exec-form arguments for a start command: split directly when possible, else run
-/// through `sh -c` (still exec form, so signals reach the shell that execs the program).
+/// through `sh -c` (still exec form) with `exec` before the last command of its `&&`/`;`
+/// chain, so the server replaces the shell and gets signals while the steps before it still
+/// run. (`exec A && B` would replace the shell with A, and B would never start.)
 pub fn exec_form(line: &str) -> Vec<String> {
     match split_command(line) {
         Ok(args) if !args.is_empty() => args,
-        _ => vec!["sh".into(), "-c".into(), format!("exec {line}")],
+        _ => vec!["sh".into(), "-c".into(), exec_last(line)],
     }
+}
+
+/// `line` with `exec` before its last command, when that command is a plain one (no pipe,
+/// `||`, background or subshell, which `exec` would change); else `line` unchanged.
+fn exec_last(line: &str) -> String {
+    let bytes = line.as_bytes();
+    let mut quote: Option<u8> = None;
+    let mut last_start = 0;
+    let mut plain = true;
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(b'"') if c == b'\\' => i += 1,
+            Some(_) => {}
+            None => match c {
+                b'\'' | b'"' => quote = Some(c),
+                b'\\' => i += 1,
+                b'&' if bytes.get(i + 1) == Some(&b'&') => {
+                    last_start = i + 2;
+                    plain = true;
+                    i += 1;
+                }
+                b';' => {
+                    last_start = i + 1;
+                    plain = true;
+                }
+                b'|' | b'&' | b'(' | b')' | b'`' => plain = false,
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    let last = line[last_start.min(line.len())..].trim_start();
+    if !plain || last.is_empty() || last.starts_with("exec ") {
+        return line.to_string();
+    }
+    let head = line[..line.len() - last.len()].to_string();
+    format!("{head}exec {last}")
 }
 
 #[cfg(test)]
@@ -310,6 +352,33 @@ mod tests {
             exec_form("java -jar target/*.jar"),
             vec!["sh", "-c", "exec java -jar target/*.jar"]
         );
+    }
+
+    #[test]
+    fn exec_goes_before_the_last_command_of_a_chain() {
+        // `exec A && B` never starts B: the shell is replaced by A.
+        assert_eq!(
+            exec_form("python manage.py migrate && gunicorn app.wsgi --bind 0.0.0.0:$PORT"),
+            vec![
+                "sh",
+                "-c",
+                "python manage.py migrate && exec gunicorn app.wsgi --bind 0.0.0.0:$PORT"
+            ]
+        );
+        assert_eq!(
+            exec_form("./setup.sh; npm start"),
+            vec!["sh", "-c", "./setup.sh; exec npm start"]
+        );
+        assert_eq!(
+            exec_form("echo 'a && b' && serve"),
+            vec!["sh", "-c", "echo 'a && b' && exec serve"]
+        );
+        // A pipe or `||` in the last command: exec would change what runs, so none.
+        assert_eq!(
+            exec_form("migrate && serve | tee log"),
+            vec!["sh", "-c", "migrate && serve | tee log"]
+        );
+        assert_eq!(exec_form("a || b"), vec!["sh", "-c", "a || b"]);
     }
 
     #[test]

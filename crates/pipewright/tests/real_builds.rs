@@ -491,10 +491,7 @@ fn real_build_steps(h: &Harness, fixture: &str, o: &mut Outcome) -> Result<(), F
                 fail(Step::Image, log)
             })?;
             o.image = Some(true);
-            run_test_job(h, &tag, test_job, &globals).map_err(|e| {
-                o.tests = Some(false);
-                e
-            })?;
+            run_test_job(h, &tag, test_job, &globals).inspect_err(|_| o.tests = Some(false))?;
             o.tests = Some(true);
         }
 
@@ -507,10 +504,7 @@ fn real_build_steps(h: &Harness, fixture: &str, o: &mut Outcome) -> Result<(), F
         })?;
         o.image = Some(true);
         let env = test_job.map(|j| job_env(j, &globals)).unwrap_or_default();
-        start_runtime(h, &tag, test_job, &env).map_err(|e| {
-            o.runtime = Some(false);
-            e
-        })?;
+        start_runtime(h, &tag, test_job, &env).inspect_err(|_| o.runtime = Some(false))?;
         o.runtime = Some(true);
     }
     Ok(())
@@ -774,6 +768,11 @@ macro_rules! real_build_tests {
 
 real_build_tests! {
     run_python_pytest => "run-python-pytest",
+    run_python_django_postgres => "run-python-django-postgres",
+    run_python_uv_fastapi => "run-python-uv-fastapi",
+    run_python_poetry_fastapi => "run-python-poetry-fastapi",
+    run_python_pipenv_flask => "run-python-pipenv-flask",
+    run_python_flask_sqlalchemy => "run-python-flask-sqlalchemy",
     run_rust_cli => "run-rust-cli",
     // Node/TypeScript: npm + Express, pnpm with a codegen postinstall, yarn + NestJS, Next.js
     // without a test script, npm with `.npmrc` `omit=dev`.

@@ -40,6 +40,7 @@ const ENTRY_FILES: &[&str] = &[
     "pytest.ini",
     "tox.ini",
     "conftest.py",
+    "config.py",
     "runtime.txt",
     ".python-version",
     "ruff.toml",
@@ -157,6 +158,10 @@ impl Ecosystem for Python {
     fn wants(&self, path: &str, name: &str) -> bool {
         self.is_manifest(name)
             || ENTRY_FILES.contains(&name)
+            || name == "poetry.lock"
+            || name == ".gitlab-ci.yml"
+            || (path.starts_with(".github/workflows/")
+                && (name.ends_with(".yml") || name.ends_with(".yaml")))
             || path.ends_with("app/__init__.py")
             || name.ends_with(".txt") && path.contains("requirements/")
     }
@@ -487,6 +492,7 @@ fn versions(
             c.add_version("python", v, path);
         }
     }
+    proven_versions(ctx, c);
     if let Some(req) = pipfile
         .and_then(|p| p.get("requires"))
         .and_then(|v| v.as_table())
@@ -528,6 +534,50 @@ fn versions(
                     ctx.path("pyproject.toml")
                 ),
             );
+        }
+    }
+}
+
+static FROM_PYTHON: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?mi)^\s*(?:FROM|image:)\s+\S*\bpython:(\d+\.\d+(?:\.\d+)?)")
+        .unwrap_or_else(|e| panic!("{e}"))
+});
+static SETUP_PYTHON: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?m)^\s*python-version:\s*["']?(\d+\.\d+(?:\.\d+)?)["']?\s*$"#)
+        .unwrap_or_else(|e| panic!("{e}"))
+});
+
+/// Versions the repository's other files prove it runs on: its own Dockerfile's `FROM
+/// python:X.Y`, its GitLab CI `image: python:X.Y`, a GitHub workflow's single
+/// `python-version`. They come before `requires-python`/Poetry ranges, which only bound the
+/// version: a range resolved to its newest member can lack wheels the project's lock has.
+fn proven_versions(ctx: &DirContext<'_>, c: &mut Candidate) {
+    for f in ["Dockerfile", ".gitlab-ci.yml"] {
+        if let Some(v) = ctx
+            .text(f)
+            .and_then(|t| FROM_PYTHON.captures(t))
+            .map(|m| m[1].to_string())
+        {
+            c.add_version("python", &v, format!("{} (python:{v} image)", ctx.path(f)));
+        }
+    }
+    let mut workflows: Vec<&str> = ctx
+        .index
+        .files_in(".github/workflows")
+        .map(|f| f.path.as_str())
+        .collect();
+    workflows.sort();
+    for path in workflows {
+        let Some(text) = ctx.index.text(path) else {
+            continue;
+        };
+        let found: Vec<String> = SETUP_PYTHON
+            .captures_iter(text)
+            .map(|m| m[1].to_string())
+            .collect();
+        // One version proves it; several (a matrix) only say what is supported.
+        if let [v] = found.as_slice() {
+            c.add_version("python", v, format!("{path} (setup-python python-version)"));
         }
     }
 }

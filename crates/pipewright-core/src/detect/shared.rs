@@ -54,6 +54,12 @@ static EXPOSE: LazyLock<Regex> =
 static PROCFILE_WEB: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?m)^web:\s*(.+?)\s*$").unwrap_or_else(|e| panic!("{e}")));
 
+/// A port in a start command: `--bind 0.0.0.0:8000`, `-b :8000`, `--port 8000`, `-p 8000`.
+static START_PORT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:--bind[= ]|-b\s+|--port[= ]|-p\s+|--listen[= ])(?:[\w.\[\]]*:)?(\d{2,5})\b")
+        .unwrap_or_else(|e| panic!("{e}"))
+});
+
 /// Adds the shared facts to a resolved candidate.
 pub fn enrich(ctx: &DirContext<'_>, cand: &mut Candidate, compose: Option<&ComposeFacts>) {
     if let Some(text) = ctx.text("Procfile") {
@@ -64,6 +70,21 @@ pub fn enrich(ctx: &DirContext<'_>, cand: &mut Candidate, compose: Option<&Compo
                 ctx.path("Procfile"),
                 format!("start: {cmd} (Procfile web)"),
             );
+            // The port the start command binds is the one the image serves on, whatever
+            // default the code names.
+            if let Some(port) = START_PORT
+                .captures(&cmd)
+                .and_then(|c| c.get(1))
+                .and_then(|m| m.as_str().parse::<u16>().ok())
+                .filter(|p| *p > 0)
+            {
+                cand.port = None;
+                cand.set_port(
+                    port,
+                    &ctx.path("Procfile"),
+                    format!("the Procfile web command binds port {port}"),
+                );
+            }
             cand.commands.start = Some(cmd);
             if cand.role < Role::Application {
                 cand.set_role(

@@ -511,7 +511,22 @@ pub fn test_services(ctx: &ServiceContext<'_>) -> (Vec<Service>, Variables, Opti
             variables: t.settings.iter().copied().collect(),
         })
         .collect();
-    let vars = connection_variables(ctx.service.framework, &connections);
+    let mut vars = connection_variables(ctx.service.framework, &connections);
+    // The same URL under the names the application's own configuration reads
+    // (`SQLALCHEMY_DATABASE_URI` in a Flask config, …), found by the recipe.
+    for c in &connections {
+        let own = connection_variables(ctx.service.framework, std::slice::from_ref(c));
+        let Some(url) = own
+            .iter()
+            .map(|(_, v)| v.to_string())
+            .find(|v| v.contains("://"))
+        else {
+            continue;
+        };
+        for name in super::recipes::url_settings(ctx, c.db) {
+            vars.set_if_absent(name, url.clone());
+        }
+    }
     let sql: Vec<&Connection> = connections.iter().filter(|c| is_sql(c.db)).collect();
     let note = (sql.len() > 1).then(|| {
         format!(

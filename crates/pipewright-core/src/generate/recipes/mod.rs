@@ -104,6 +104,16 @@ pub fn recipe_for(ctx: &ServiceContext<'_>) -> Recipe {
     }
 }
 
+/// The settings under which the service's own configuration reads the connection URL of
+/// `db` besides the ones the test job always sets (`SQLALCHEMY_DATABASE_URI`,
+/// `MONGOCLIENT_HOST` …), so the test job sets those too.
+pub fn url_settings(ctx: &ServiceContext<'_>, db: crate::stack::Database) -> Vec<String> {
+    match ctx.service.language {
+        Language::Python => python::url_settings(ctx, db),
+        _ => Vec::new(),
+    }
+}
+
 /// Entries every `.dockerignore` starts with: VCS data, CI files, local environments and
 /// secrets that must never reach an image.
 pub const DOCKERIGNORE_COMMON: &[&str] = &[
@@ -148,12 +158,25 @@ pub fn dockerfile_base(ctx: &ServiceContext<'_>) -> Dockerfile {
     }
 }
 
-/// Adds a non-root `app` user (uid 10001) on a Debian-based image.
+/// Adds a non-root `app` user (uid 10001) on a Debian-based image, and gives it the stage's
+/// working folder (the last `WORKDIR`, else its home `/app`): `WORKDIR` creates the folder as
+/// root and `COPY --chown` leaves an existing folder alone, so without this an application
+/// that writes beside itself (SQLite, uploads, caches) fails as the non-root user.
 pub fn add_app_user(stage: &mut Stage) {
-    stage.comment("A fixed, unprivileged user: the application never runs as root.");
+    let workdir = stage
+        .instructions
+        .iter()
+        .rev()
+        .find_map(|i| match i {
+            Instruction::Workdir(d) => Some(d.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| "/app".to_string());
+    stage.comment("A fixed, unprivileged user that owns the application folder: the application never runs as root.");
     stage.run([
-        "groupadd --system --gid 10001 app",
-        "useradd --system --no-log-init --uid 10001 --gid app --home-dir /app --shell /usr/sbin/nologin app",
+        "groupadd --system --gid 10001 app".to_string(),
+        "useradd --system --no-log-init --uid 10001 --gid app --home-dir /app --shell /usr/sbin/nologin app".to_string(),
+        format!("install -d -o app -g app {workdir}"),
     ]);
 }
 
@@ -166,8 +189,15 @@ pub fn finish_runtime(
     fallback: &[&str],
 ) -> Vec<String> {
     let mut warnings = Vec::new();
+    let reads_port = start.is_some_and(|s| s.contains("$PORT") || s.contains("${PORT"));
     if let Some(port) = ctx.service.port {
+        // A start command that reads $PORT gets the detected port as its default.
+        if reads_port {
+            stage.push(Instruction::Env(vec![("PORT".into(), port.to_string())]));
+        }
         stage.push(Instruction::Expose(port));
+    } else if reads_port {
+        warnings.push("the start command reads $PORT but no port was detected: set ENV PORT and EXPOSE in the Dockerfile".into());
     }
     stage.push(Instruction::User(user.to_string()));
     match start {

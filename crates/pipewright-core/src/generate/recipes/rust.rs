@@ -10,8 +10,9 @@ use crate::dockerfile::{Instruction, Stage};
 use crate::generate::ServiceContext;
 use crate::index::{join, parent_dir};
 
-/// The runtime base: glibc matches the rust image's, without the toolchain.
-const RUNTIME: (&str, &str) = ("debian", "bookworm-slim");
+/// The runtime base: current Debian stable, whose glibc is at least as new as that of any
+/// `rust:<version>-slim` image (bookworm or trixie), so the binary always runs; no toolchain.
+const RUNTIME: (&str, &str) = ("debian", "trixie-slim");
 
 /// The package name and the binary name(s) from a Cargo.toml.
 fn package(toml_text: &str) -> (Option<String>, Vec<String>) {
@@ -55,7 +56,7 @@ fn workspace_root(ctx: &ServiceContext<'_>) -> Option<String> {
 }
 
 pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
-    let tag = format!("{}-slim-bookworm", ctx.runtime.version);
+    let tag = format!("{}-slim", ctx.runtime.version);
     let svc = ctx.service;
     let mut notes = vec![format!(
         "rust image rust:{tag}; the runtime is {}:{} with the binary alone",
@@ -156,10 +157,14 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
     test.comment =
         vec!["Test binaries and clippy, compiled here so the CI test job only runs them.".into()];
     test.run([
-        "rustup component add clippy".to_string(),
+        // Images with rustup lack clippy until asked; distribution toolchains ship it.
+        "if command -v rustup >/dev/null; then rustup component add clippy; fi".to_string(),
         format!("cargo test --release{locked}{package_flag} --no-run"),
     ]);
     let mut runtime = Stage::new(ctx.base_image(RUNTIME.0, RUNTIME.1), "runtime");
+    // A working folder the app user owns: programs that write relative files (SQLite,
+    // uploads) must not land in `/`.
+    runtime.push(Instruction::Workdir("/app".into()));
     add_app_user(&mut runtime);
     match &bin {
         Some(b) => {
