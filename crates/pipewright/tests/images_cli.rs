@@ -14,7 +14,7 @@ const USER: &str = "seeder";
 const PASS: &str = "Cli-S3cret-pw";
 
 const CI: &str = "stages: [build, test]\n\
-build:\n  stage: build\n  image:\n    name: $NEXUS_PULL_REGISTRY/apm-repo/demo/kaniko-executor:v1.23.2-debug\n    entrypoint: ['']\n  script:\n    - /kaniko/executor --destination \"$NEXUS_INTERNAL_REGISTRY/apm-repo/demo/shop:$CI_COMMIT_SHORT_SHA\"\n\
+build:\n  stage: build\n  image:\n    name: $NEXUS_PULL_REGISTRY/apm-repo/demo/kaniko:v1.27.6-debug\n    entrypoint: ['']\n  script:\n    - /kaniko/executor --destination \"$NEXUS_INTERNAL_REGISTRY/apm-repo/demo/shop:$CI_COMMIT_SHORT_SHA\"\n\
 test:\n  stage: test\n  image: $NEXUS_PULL_REGISTRY/apm-repo/demo/shop:$CI_COMMIT_SHORT_SHA\n  services:\n    - name: $NEXUS_PULL_REGISTRY/apm-repo/demo/postgres:16-alpine\n  script: [pytest]\n";
 const DOCKERFILE: &str = "ARG BASE_REGISTRY=ai-nexus:5001\nFROM ${BASE_REGISTRY}/apm-repo/demo/python:3.12-slim\nCMD [\"python\"]\n";
 
@@ -40,8 +40,8 @@ async fn setup() -> Option<Setup> {
     .push(&upstream.url(), None)
     .await;
     TestImage {
-        repository: "kaniko-project/executor".into(),
-        tag: "v1.23.2-debug".into(),
+        repository: "osscontainertools/kaniko".into(),
+        tag: "v1.27.6-debug".into(),
         platforms: vec![TestPlatform::new("linux", "amd64", vec![b(13, 30_000)])],
         index: false,
     }
@@ -62,7 +62,7 @@ fn env(s: &Setup, password: &str) -> Vec<(String, String)> {
         ("PIPEWRIGHT_REGISTRY_INSECURE", "1".to_string()),
         (
             "PIPEWRIGHT_REGISTRY_MIRRORS",
-            format!("docker.io={0},gcr.io={0}", s.upstream.host),
+            format!("docker.io={0},ghcr.io={0}", s.upstream.host),
         ),
     ]
     .into_iter()
@@ -145,7 +145,7 @@ async fn seed_copies_what_is_missing_and_names_what_cannot_be_copied() {
     );
     assert_eq!(py["digest"], s.python_digest.as_str());
     assert_eq!(py["error"], Value::Null);
-    assert_eq!(find("kaniko-executor")["copied"], true);
+    assert_eq!(find("/kaniko:")["copied"], true);
     let pg = find("postgres");
     assert_eq!(pg["present"], false);
     assert!(
