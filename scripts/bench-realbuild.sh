@@ -14,5 +14,5 @@ dockerbuild_start
 if [ $# -gt 0 ]; then REALBUILD_ONLY=$(IFS=,; echo "$*"); export REALBUILD_ONLY; fi
 start=$SECONDS
 cargo test -q -p pipewright --test real_builds --locked -- --ignored --nocapture --exact every_fixture_table 2>/dev/null \
-  | grep -v -E '^(running [0-9]+ test|test result:|test every_fixture_table|$)' || true
+  | grep --line-buffered -v -E '^(running [0-9]+ test|test result:|test every_fixture_table|$)' || true
 echo "total: $((SECONDS - start)) s"
