@@ -10,10 +10,12 @@
 //! ```
 
 pub mod analyze;
+pub mod chat;
 pub mod generate;
 pub mod heal;
 pub mod images;
 pub mod monitor;
 pub mod paths;
+pub mod preview;
 pub mod templates;
 pub mod workflow;

@@ -19,6 +19,8 @@ use utoipa::{Modify, OpenApi};
         (name = "templates", description = "The knowledge store's records"),
         (name = "runs", description = "Every workflow request, with its steps, timings and outcome"),
         (name = "images", description = "The images pipelines use, checked and copied into the team's registry"),
+        (name = "chat", description = "Questions about a repository or a run, answered from its analysis, files, logs and the stored templates"),
+        (name = "page", description = "The web page and its assets (no data; the page calls the API with the token)"),
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerToken),

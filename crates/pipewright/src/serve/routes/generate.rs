@@ -14,6 +14,8 @@ use axum::extract::State;
 use axum::Json;
 use pipewright_workflow::generate::{generate_from_source, validator_settings};
 use pipewright_workflow::paths::{choose_path, GenerateSummary};
+use pipewright_workflow::preview::{existing_files, ExistingFile};
+use std::collections::BTreeMap;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -41,7 +43,7 @@ repository_request! {
     tag = "pipeline",
     request_body = GenerateRequest,
     responses(
-        (status = 200, description = "The files and how they were made", body = GenerateSummary),
+        (status = 200, description = "The files and how they were made", body = GeneratePreview),
         CommonErrors,
         RepositoryErrors,
     )
@@ -49,21 +51,34 @@ repository_request! {
 async fn generate(
     State(state): State<AppState>,
     ApiJson(mut request): ApiJson<GenerateRequest>,
-) -> Result<Json<GenerateSummary>, ApiError> {
+) -> Result<Json<GeneratePreview>, ApiError> {
     let repository = request.repository()?;
     let settings = state.settings_for(&request.settings, request.replace_dockerfile)?;
     let source = repository::open(&state, repository).await?;
     let for_generator = settings.clone();
-    let built_in = crate::serve::blocking(move || {
-        generate_from_source(
+    let (built_in, source) = crate::serve::blocking(move || {
+        let built_in = generate_from_source(
             source.as_ref(),
             &for_generator.generator,
             &for_generator.allowed_hosts,
-        )
+        );
+        (built_in, source)
     })
-    .await??;
+    .await?;
     let vsettings = validator_settings(&settings.generator, &settings.allowed_hosts);
     let options = state.path_options(request.use_template_only);
-    let (outcome, report) = choose_path(built_in, &options, &vsettings).await;
-    Ok(Json(GenerateSummary::new(outcome, report)))
+    let (outcome, report) = choose_path(built_in?, &options, &vsettings).await;
+    let summary = GenerateSummary::new(outcome, report);
+    let existing = existing_files(source.as_ref(), &summary.files);
+    Ok(Json(GeneratePreview { summary, existing }))
+}
+
+/// The generate answer, plus the repository's own version of each file it would replace.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct GeneratePreview {
+    #[serde(flatten)]
+    pub summary: GenerateSummary,
+    /// Path → the repository's content and the diff to pipewright's, for each generated file
+    /// the repository already has.
+    pub existing: BTreeMap<String, ExistingFile>,
 }

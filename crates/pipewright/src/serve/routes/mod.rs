@@ -10,11 +10,13 @@
 //! through [`blocking`](super::blocking).
 
 mod analyze;
+mod chat;
 mod feedback;
 mod generate;
 mod health;
 mod images;
 mod learn;
+mod page;
 mod repository;
 mod runs;
 mod templates;
@@ -49,6 +51,8 @@ pub const DOCS_PATH: &str = "/api/docs";
 pub fn router(state: AppState, request_timeout: Duration) -> Router {
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
+        // The web page: its assets hold no data (the page asks for a token before any call).
+        .merge(page::router())
         // GitLab cannot send a bearer token: the webhook checks its own secret.
         .merge(webhooks::router())
         .merge(v1(state.clone()))
@@ -75,6 +79,7 @@ fn v1(state: AppState) -> OpenApiRouter<AppState> {
         .merge(runs::router())
         .merge(images::router())
         .merge(learn::router())
+        .merge(chat::router())
         .route_layer(from_fn_with_state(state, require_token))
 }
 

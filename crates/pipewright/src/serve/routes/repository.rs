@@ -18,7 +18,8 @@ macro_rules! repository_request {
         #[serde(deny_unknown_fields)]
         pub struct $name {
             /// A GitLab project URL on the configured GitLab
-            /// (`https://gitlab.example.com/group/project`), read through the GitLab API.
+            /// (`https://gitlab.example.com/group/project`) or its `group/project` path, read
+            /// through the GitLab API.
             #[serde(default)]
             pub repository_url: Option<String>,
             /// Branch, tag or commit for `repository_url` (default: one in the URL, else the
@@ -120,6 +121,16 @@ pub async fn open(
     match repository {
         Repository::GitLab { url, reference } => {
             let client = state.gitlab()?;
+            // `group/project` (no scheme) names a project on the configured GitLab.
+            let url = if url.contains("://") {
+                url
+            } else {
+                format!(
+                    "{}/{}",
+                    client.policy().base().as_str().trim_end_matches('/'),
+                    url.trim().trim_matches('/')
+                )
+            };
             let source = pipewright_workflow::analyze::open_gitlab_project(
                 client,
                 &url,
