@@ -842,15 +842,14 @@ pub fn chat_request(
     user.push_str(&data_block(CHAT_FACTS, &facts.answer));
     user.push_str("\n\nSources:\n");
     for (i, s) in sources.iter().enumerate() {
-        user.push_str(&format!(
-            "[{}] {} {}\n",
-            i + 1,
-            serde_json::to_string(&s.kind)
-                .unwrap_or_default()
-                .trim_matches('"'),
-            s.reference
+        // The reference (a file name, a job name) comes from the repository too: it stays
+        // inside the block with the excerpt.
+        let kind = serde_json::to_string(&s.kind).unwrap_or_default();
+        user.push_str(&format!("[{}]\n", i + 1));
+        user.push_str(&data_block(
+            CHAT_SOURCE,
+            &format!("{} {}\n{}", kind.trim_matches('"'), s.reference, s.excerpt),
         ));
-        user.push_str(&data_block(CHAT_SOURCE, &s.excerpt));
         user.push('\n');
     }
     let recent = &history[history.len().saturating_sub(MAX_HISTORY)..];

@@ -247,8 +247,7 @@ async fn gather(
             status("reading the repository");
             let source = repository::open(state, repository).await?;
             status("analyzing and generating");
-            let summary = preview(state, source).await?;
-            from_summary(summary)
+            preview(state, source).await?
         }
         Subject::Run(id) => {
             status("reading the run");
@@ -261,27 +260,44 @@ async fn gather(
 }
 
 /// What a preview would show, without the model: built-in generation, then the stored pair
-/// when retrieval finds one.
+/// when retrieval finds one. When no files can be generated, the analysis alone, with the
+/// reason kept as a gap.
 async fn preview(
     state: &AppState,
     source: Box<dyn pipewright_core::source::RepoSource>,
-) -> Result<GenerateSummary, ApiError> {
+) -> Result<ChatContext, ApiError> {
     let settings = state.settings.clone();
     let for_generator = settings.clone();
-    let built_in = crate::serve::blocking(move || {
-        generate_from_source(
+    let (built_in, source) = crate::serve::blocking(move || {
+        let built_in = generate_from_source(
             source.as_ref(),
             &for_generator.generator,
             &for_generator.allowed_hosts,
-        )
+        );
+        (built_in, source)
     })
-    .await??;
+    .await?;
+    let built_in = match built_in {
+        Ok(b) => b,
+        Err(e) => {
+            let gap = format!("no files could be generated: {e}");
+            let profile = crate::serve::blocking(move || {
+                pipewright_workflow::analyze::analyze_source(source.as_ref())
+            })
+            .await??;
+            return Ok(ChatContext {
+                profile: Some(profile),
+                gaps: vec![gap],
+                ..ChatContext::default()
+            });
+        }
+    };
     let vsettings = validator_settings(&settings.generator, &settings.allowed_hosts);
     let mut options = state.path_options(false);
     // The chat explains; it does not spend model calls writing pipelines.
     options.llm = Err("the chat does not generate with the model".into());
     let (outcome, report) = choose_path(built_in, &options, &vsettings).await;
-    Ok(GenerateSummary::new(outcome, report))
+    Ok(from_summary(GenerateSummary::new(outcome, report)))
 }
 
 fn from_summary(s: GenerateSummary) -> ChatContext {

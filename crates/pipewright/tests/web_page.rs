@@ -1,0 +1,128 @@
+//! The web page in a real browser: Debian's chromium driven by Playwright (PyPI) through
+//! `tests/web/page_flow.py`, against the real `pipewright serve` wired to the fake GitLab
+//! (scripted pipelines, no model). `scripts/test.sh` installs both
+//! (`scripts/services/browser.sh`) and exports `PIPEWRIGHT_PLAYWRIGHT_PYTHON` and
+//! `PIPEWRIGHT_CHROMIUM`; without them these tests fail under `CI=true` and are skipped (with
+//! a message) elsewhere. Screenshots of each step go to
+//! `$CARGO_TARGET_TMPDIR/web-page/`.
+
+mod serve_support;
+
+use pipewright_adapters::fake_gitlab::{FakeGitLab, PipelineScript, FAKE_TOKEN};
+use serve_support::{fixture_files, spawn_with, Options, Server};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// The Python with Playwright and the chromium binary, or `None` (a skip) outside CI.
+fn browser() -> Option<(PathBuf, PathBuf)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let python = std::env::var_os("PIPEWRIGHT_PLAYWRIGHT_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join(".ci-cache/browser-venv/bin/python"));
+    let chromium = std::env::var_os("PIPEWRIGHT_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    let missing: Vec<String> = [&python, &chromium]
+        .iter()
+        .filter(|p| !p.exists())
+        .map(|p| p.display().to_string())
+        .collect();
+    if missing.is_empty() {
+        return Some((python, chromium));
+    }
+    let message = format!(
+        "the browser tests need {}; run scripts/test.sh (it installs chromium and Playwright)",
+        missing.join(" and ")
+    );
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{message}");
+    }
+    eprintln!("skipped: {message}");
+    None
+}
+
+fn screenshots() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-page");
+    std::fs::create_dir_all(&dir).expect("screenshot folder");
+    dir
+}
+
+/// Runs one flow of `page_flow.py`; panics with its output (and the server's log) when it
+/// fails.
+fn run_flow((python, chromium): &(PathBuf, PathBuf), server: &Server, flow: &str, extra: &[&str]) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web/page_flow.py");
+    let output = Command::new(python)
+        .arg(&script)
+        .args(["--base", &server.base, "--flow", flow])
+        .arg("--chromium")
+        .arg(chromium)
+        .arg("--screenshots")
+        .arg(screenshots())
+        .args(extra)
+        .output()
+        .expect("start python");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the {flow} flow failed:\n{stdout}\n{stderr}\nserver log:\n{}",
+        server.log()
+    );
+    eprintln!("{flow} flow timings: {}", stdout.trim());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_previews_commits_watches_the_run_and_asks() {
+    let Some(browser) = browser() else { return };
+    let gitlab = FakeGitLab::start().await.expect("fake GitLab");
+    let mut files = fixture_files("python-flask-pip");
+    // An old pipeline the preview shows a diff against.
+    files.insert(
+        ".gitlab-ci.yml".into(),
+        "stages: [test]\ntest:\n  script: pytest\n".into(),
+    );
+    let pairs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str().unwrap_or_default()))
+        .collect();
+    let project = gitlab.add_project("team/app", &pairs);
+    // Slow enough for the page to show the run moving, fast enough for a short test.
+    gitlab.script_pipelines(project, PipelineScript::every(Duration::from_millis(150)));
+    let options = Options::default()
+        .env("GITLAB_URL", &gitlab.url())
+        .env("GITLAB_TOKEN", FAKE_TOKEN)
+        .env("PIPEWRIGHT_POLL_INTERVAL", "0.2");
+    let server = tokio::task::spawn_blocking(move || spawn_with(options))
+        .await
+        .expect("spawn");
+    let repository = format!("{}/team/app", gitlab.url().trim_end_matches('/'));
+    let flow = tokio::task::spawn_blocking(move || {
+        run_flow(&browser, &server, "main", &["--repository", &repository]);
+        server
+    });
+    flow.await.expect("the main flow");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_asks_for_a_token_and_shows_nothing_without_it() {
+    let Some(browser) = browser() else { return };
+    let token = "page-t0ken-s3cret";
+    let options = Options::default().env("PIPEWRIGHT_API_TOKENS", token);
+    let server = tokio::task::spawn_blocking(move || spawn_with(options))
+        .await
+        .expect("spawn");
+    // The page itself is open; the data behind it is not.
+    let page = server.get("/").await;
+    assert_eq!(page.status(), 200);
+    assert!(page
+        .headers()
+        .get("content-security-policy")
+        .is_some_and(|v| v.to_str().unwrap_or("").contains("script-src 'self'")));
+    assert_eq!(server.get("/api/v1/pipeline/runs").await.status(), 401);
+    tokio::task::spawn_blocking(move || {
+        run_flow(&browser, &server, "token", &["--token", token]);
+    })
+    .await
+    .expect("the token flow");
+}
