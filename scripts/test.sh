@@ -4,6 +4,7 @@
 #   tools     hadolint (PyPI), gitlab-ci-local + Node 22 (npm), rsync (Debian)   scripts/tools.sh
 #   servers   ChromaDB (PyPI `chromadb`, `chroma run` on a free loopback port)   scripts/services/chroma.sh
 #             docker-registry + htpasswd (Debian; tests start their own)         scripts/services/registry.sh
+#   browser   chromium (Debian) + Playwright (PyPI, no browser download)         scripts/services/browser.sh
 #   images    buildah + loopback registry + base images from Debian/npm, PostgreSQL
 #             and Redis for job services (real builds; root)          scripts/services/dockerbuild.sh
 set -euo pipefail
@@ -29,6 +30,11 @@ echo "== Docker registry (Debian docker-registry, apache2-utils)"
 # shellcheck source=scripts/services/registry.sh
 source scripts/services/registry.sh
 registry_install
+
+echo "== browser (Debian chromium, Playwright from PyPI)"
+# shellcheck source=scripts/services/browser.sh
+source scripts/services/browser.sh
+browser_install
 
 echo "== build"
 cargo build --workspace --all-targets --all-features --locked

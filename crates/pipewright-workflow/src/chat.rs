@@ -58,11 +58,20 @@ pub struct ChatSource {
 
 impl ChatSource {
     fn new(kind: SourceKind, reference: impl Into<String>, excerpt: &str) -> Self {
+        Self::up_to(kind, reference, excerpt, EXCERPT_BYTES)
+    }
+
+    fn up_to(kind: SourceKind, reference: impl Into<String>, excerpt: &str, max: usize) -> Self {
         ChatSource {
             kind,
             reference: reference.into(),
-            excerpt: cut(excerpt, EXCERPT_BYTES),
+            excerpt: cut(excerpt, max),
         }
+    }
+
+    /// The same source with its excerpt cut for an answer.
+    fn for_answer(&self) -> Self {
+        Self::new(self.kind, self.reference.clone(), &self.excerpt)
     }
 }
 
@@ -783,30 +792,38 @@ fn answer_findings(c: &ChatContext) -> (String, Vec<ChatSource>) {
     (lines.join("\n"), sources)
 }
 
-/// Every source the context holds, for a model to choose from.
+/// Every source the context holds, for a model to choose from: every piece of evidence, the
+/// run's log lines and fixes, the templates, the findings, then the files.
 pub fn all_sources(c: &ChatContext) -> Vec<ChatSource> {
-    let mut out = Vec::new();
-    for topic in [
-        Topic::Language,
-        Topic::Framework,
-        Topic::BuildTool,
-        Topic::TestFramework,
-        Topic::RuntimeVersion,
-        Topic::Port,
-        Topic::Database,
-        Topic::Failure,
-        Topic::Fix,
-        Topic::Template,
-        Topic::Findings,
-    ] {
-        for s in answer_topic(c, topic).1 {
-            if !out.contains(&s) {
-                out.push(s);
+    let mut out: Vec<ChatSource> = Vec::new();
+    let mut add = |s: ChatSource| {
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    };
+    if let Some(profile) = &c.profile {
+        for service in &profile.services {
+            for e in &service.evidence {
+                add(ChatSource::new(
+                    SourceKind::Evidence,
+                    e.file.clone(),
+                    &format!("{}: {}", e.conclusion, e.detail),
+                ));
             }
         }
     }
+    for topic in [Topic::Failure, Topic::Fix, Topic::Template, Topic::Findings] {
+        for s in answer_topic(c, topic).1 {
+            add(s);
+        }
+    }
     for (path, content) in &c.files {
-        out.push(ChatSource::new(SourceKind::File, path.clone(), content));
+        add(ChatSource::up_to(
+            SourceKind::File,
+            path.clone(),
+            content,
+            CHAT_FILE.max_bytes,
+        ));
     }
     out
 }
@@ -815,6 +832,11 @@ pub fn all_sources(c: &ChatContext) -> Vec<ChatSource> {
 const CHAT_SOURCE: DataKind = DataKind {
     source: "chat-source",
     max_bytes: 4 * 1024,
+};
+/// A whole generated file (a pipeline is rarely larger).
+const CHAT_FILE: DataKind = DataKind {
+    source: "chat-file",
+    max_bytes: 16 * 1024,
 };
 const CHAT_HISTORY: DataKind = DataKind {
     source: "chat-history",
@@ -846,8 +868,13 @@ pub fn chat_request(
         // inside the block with the excerpt.
         let kind = serde_json::to_string(&s.kind).unwrap_or_default();
         user.push_str(&format!("[{}]\n", i + 1));
+        let block = if s.kind == SourceKind::File {
+            CHAT_FILE
+        } else {
+            CHAT_SOURCE
+        };
         user.push_str(&data_block(
-            CHAT_SOURCE,
+            block,
             &format!("{} {}\n{}", kind.trim_matches('"'), s.reference, s.excerpt),
         ));
         user.push('\n');
@@ -889,7 +916,10 @@ pub async fn answer(
     let request = chat_request(context, &sources, question, history);
     match llm.complete(&request).await {
         Ok(reply) if !reply.text.trim().is_empty() => {
-            let cited = cited_sources(&reply.text, &sources);
+            let cited: Vec<ChatSource> = cited_sources(&reply.text, &sources)
+                .iter()
+                .map(ChatSource::for_answer)
+                .collect();
             ChatAnswer {
                 answer: reply.text.trim().to_string(),
                 sources: if cited.is_empty() { own.sources } else { cited },

@@ -75,10 +75,15 @@ async fn openapi_lists_every_route_and_docs_are_served() {
         ("/api/v1/pipeline/learn", "post"),
         ("/api/v1/webhooks/gitlab", "post"),
         ("/api/v1/images/seed", "post"),
+        ("/api/v1/chat", "post"),
+        ("/api/v1/chat/stream", "post"),
+        ("/", "get"),
+        ("/assets/app.js", "get"),
+        ("/assets/app.css", "get"),
     ] {
         assert!(paths[path][method].is_object(), "{method} {path} missing");
     }
-    assert_eq!(paths.len(), 15, "{:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(paths.len(), 20, "{:?}", paths.keys().collect::<Vec<_>>());
     assert!(doc["components"]["securitySchemes"]["api_token"].is_object());
 
     let docs = server.get("/api/docs").await;

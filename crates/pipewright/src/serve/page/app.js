@@ -244,6 +244,7 @@ $("commit-button").addEventListener("click", async () => {
     const outcome = await api("POST", "/api/v1/pipeline/workflow", body);
     busy("");
     renderCommit(outcome);
+    $("run").scrollIntoView({ block: "start" });
     loadRuns();
     watch(outcome.run_id);
   } catch (e) {
@@ -285,7 +286,7 @@ function renderPreview(data) {
       ["Port", s.port], ["Databases", (s.databases || []).join(", ")],
     ].filter(([, v]) => v !== null && v !== undefined && v !== "");
     return el("div", { class: "service" },
-      el("h4", {}, `Service ${s.path}`),
+      el("h4", {}, s.path === "." ? "Service at the root" : `Service ${s.path}`),
       el("table", {}, el("tbody", {}, ...rows.map(([k, v]) => el("tr", {}, el("th", { scope: "row" }, k), el("td", {}, String(v)))))),
       el("details", {}, el("summary", {}, `Evidence (${(s.evidence || []).length})`),
         el("ul", {}, ...(s.evidence || []).map((e) => el("li", {}, el("strong", {}, e.conclusion), ": ", e.detail, " — ", el("code", {}, e.file))))));
@@ -301,7 +302,8 @@ function renderPreview(data) {
       parts.push(el("h4", {}, `Diff against the repository's ${path}`));
       parts.push(old.diff ? highlighted(old.diff, true) : el("p", {}, "Same as the repository's file."));
     }
-    return el("details", { open: "" }, ...parts);
+    // The pipeline and the Dockerfiles open; the rest one click away.
+    return el("details", { open: path === ".dockerignore" || path.endsWith("/.dockerignore") ? null : "" }, ...parts);
   }));
 }
 
