@@ -71,8 +71,14 @@ def main_flow(page, args, shot, timings):
     shot("1-open")
     t = step(timings, "open_s", t)
 
+    # Every field has a label a screen reader announces.
+    unlabelled = page.evaluate(
+        "[...document.querySelectorAll('input')].filter(i => !i.labels || !i.labels.length).map(i => i.id)"
+    )
+    assert not unlabelled, f"inputs without a label: {unlabelled}"
+    # The keyboard is enough: Enter in the Repository field previews.
     page.get_by_label("Repository").fill(args.repository)
-    page.get_by_role("button", name="Preview").click()
+    page.get_by_label("Repository").press("Enter")
     preview = page.locator("#preview")
     expect(preview).to_be_visible()
     expect(page.locator("#path-taken")).to_contain_text("[Template]")
