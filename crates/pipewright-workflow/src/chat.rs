@@ -573,7 +573,23 @@ fn answer_failure(c: &ChatContext) -> (String, Vec<ChatSource>) {
     let mut lines = Vec::new();
     let mut sources = Vec::new();
     for attempt in &task.attempts {
-        for job in &attempt.failed_jobs {
+        // Jobs skipped or canceled because an earlier one failed are named once, together.
+        let (failed, held): (Vec<_>, Vec<_>) = attempt
+            .failed_jobs
+            .iter()
+            .partition(|j| j.status == "failed");
+        if !held.is_empty() && !failed.is_empty() {
+            lines.push(format!(
+                "Attempt {}: not run because of the failure: {}.",
+                attempt.attempt,
+                held.iter()
+                    .map(|j| format!("`{}` ({})", j.name, j.status))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        let shown = if failed.is_empty() { held } else { failed };
+        for job in shown {
             let mut line = format!(
                 "Attempt {}: job `{}` ({} stage) {}",
                 attempt.attempt, job.name, job.stage, job.status

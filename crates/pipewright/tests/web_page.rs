@@ -8,7 +8,7 @@
 
 mod serve_support;
 
-use pipewright_adapters::fake_gitlab::{FakeGitLab, PipelineScript, FAKE_TOKEN};
+use pipewright_adapters::fake_gitlab::{FakeGitLab, JobOutcome, PipelineScript, FAKE_TOKEN};
 use serve_support::{fixture_files, spawn_with, Options, Server};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -40,6 +40,12 @@ fn browser() -> Option<(PathBuf, PathBuf)> {
     }
     eprintln!("skipped: {message}");
     None
+}
+
+fn timeout_log() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../pipewright-core/tests/fixtures/logs/timeout_error/job-execution-took-longer.log");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn screenshots() -> PathBuf {
@@ -87,8 +93,22 @@ async fn a_person_previews_commits_watches_the_run_and_asks() {
         .map(|(k, v)| (k.as_str(), v.as_str().unwrap_or_default()))
         .collect();
     let project = gitlab.add_project("team/app", &pairs);
-    // Slow enough for the page to show the run moving, fast enough for a short test.
-    gitlab.script_pipelines(project, PipelineScript::every(Duration::from_millis(150)));
+    // Slow enough for the page to show the run moving, fast enough for a short test. The
+    // first pipeline's test job times out; self-heal raises the timeout and the second
+    // pipeline is green, so the page shows a failed job, its class and evidence, the fix
+    // and its diff.
+    gitlab.script_pipelines(
+        project,
+        PipelineScript::every(Duration::from_millis(150))
+            .job(
+                "test",
+                JobOutcome::Failed {
+                    reason: "job_execution_timeout".into(),
+                    trace: timeout_log(),
+                },
+            )
+            .fixed_by("test", "timeout: 2h"),
+    );
     let options = Options::default()
         .env("GITLAB_URL", &gitlab.url())
         .env("GITLAB_TOKEN", FAKE_TOKEN)

@@ -103,11 +103,23 @@ def main_flow(page, args, shot, timings):
     expect(page.locator("#attempts li").first).to_contain_text("Attempt 0")
     shot("3-running")
     expect(page.locator("#run-outcome")).to_contain_text("Succeeded", timeout=60_000)
-    expect(page.locator("#attempts")).to_contain_text("success")
+    # The failed first pipeline: the job, its class and evidence line; then the fix, its diff.
+    attempts = page.locator("#attempts")
+    expect(attempts).to_contain_text("test (test) failed")
+    expect(attempts).to_contain_text("timeout_error")
+    expect(attempts).to_contain_text("line ")
+    expect(attempts).to_contain_text("Attempt 1")
+    expect(attempts).to_contain_text("Fix: raise_timeout")
+    expect(attempts.locator(".add").first).to_contain_text("timeout: 2h")
+    expect(attempts).to_contain_text("success")
     shot("4-succeeded")
+    page.locator("#run").screenshot(path=f"{args.screenshots}/4-run-panel.png")
     t = step(timings, "commit_and_run_s", t)
     expect(page.locator("#runs")).to_contain_text("succeeded")
 
+    page.get_by_label("Ask", exact=True).fill("Why did the job fail?")
+    page.get_by_role("button", name="Ask").click()
+    expect(page.locator("#answers li").first.locator(".a")).to_contain_text("timeout_error")
     page.get_by_label("Ask", exact=True).fill("Which test framework and why?")
     page.get_by_label("Ask", exact=True).press("Enter")
     answer = page.locator("#answers li").first
@@ -116,6 +128,7 @@ def main_flow(page, args, shot, timings):
     answer.locator(".sources summary").click()
     expect(answer.locator(".sources")).to_contain_text("evidence")
     shot("5-ask")
+    page.locator("#ask").screenshot(path=f"{args.screenshots}/5-ask-panel.png")
     step(timings, "ask_s", t)
 
 

@@ -338,10 +338,16 @@ function renderMonitor(m) {
       li.append(el("p", {}, `Fix: ${a.fix.strategy}: ${a.fix.summary}`));
       if (a.fix.diff) li.append(highlighted(a.fix.diff, true));
     }
-    if ((a.failed_jobs || []).length) {
-      li.append(el("ul", {}, ...a.failed_jobs.map((j) => el("li", { class: "job-failed" },
+    const jobs = a.failed_jobs || [];
+    const failed = jobs.filter((j) => j.status === "failed");
+    const held = jobs.filter((j) => j.status !== "failed");
+    if (jobs.length) {
+      li.append(el("ul", {}, ...(failed.length ? failed : held).map((j) => el("li", { class: "job-failed" },
         `${j.name} (${j.stage}) ${j.status}`, j.class ? ` · ${j.class}` : "",
         j.evidence ? el("pre", {}, `line ${j.line}: ${j.evidence}`) : null))));
+      if (failed.length && held.length) {
+        li.append(el("p", { class: "help" }, "Not run because of it: " + held.map((j) => `${j.name} (${j.status})`).join(", ")));
+      }
     }
     return li;
   }));
