@@ -295,7 +295,23 @@ pub const CAN_ANSWER: &str = "which stack, framework, build tool, test framework
 
 /// Answers from the context alone.
 pub fn answer_deterministic(context: &ChatContext, question: &str) -> ChatAnswer {
-    let topic = topic_of(question);
+    answer_in_conversation(context, question, &[])
+}
+
+/// Answers from the context alone; a follow-up with no topic of its own ("and why?") takes
+/// the topic of the latest earlier question that had one.
+pub fn answer_in_conversation(
+    context: &ChatContext,
+    question: &str,
+    history: &[ChatTurn],
+) -> ChatAnswer {
+    let topic = topic_of(question).or_else(|| {
+        history
+            .iter()
+            .rev()
+            .filter(|t| t.role == "user")
+            .find_map(|t| topic_of(&t.content))
+    });
     let (answer, sources) = match topic {
         Some(t) => answer_topic(context, t),
         None => (
@@ -875,7 +891,7 @@ pub fn chat_request(
     history: &[ChatTurn],
 ) -> LlmRequest {
     let mut user = String::new();
-    let facts = answer_deterministic(context, question);
+    let facts = answer_in_conversation(context, question, history);
     user.push_str("Facts pipewright worked out for this question:\n");
     user.push_str(&data_block(CHAT_FACTS, &facts.answer));
     user.push_str("\n\nSources:\n");
@@ -924,7 +940,7 @@ pub async fn answer(
     question: &str,
     history: &[ChatTurn],
 ) -> ChatAnswer {
-    let own = answer_deterministic(context, question);
+    let own = answer_in_conversation(context, question, history);
     let Some(llm) = llm else {
         return own;
     };
@@ -1003,6 +1019,24 @@ mod tests {
         assert_eq!(topic_of("what was changed to fix it"), Some(Topic::Fix));
         assert_eq!(topic_of("which stages and why"), Some(Topic::Stages));
         assert_eq!(topic_of("tell me a joke"), None);
+    }
+
+    #[test]
+    fn a_follow_up_without_a_topic_keeps_the_previous_one() {
+        let history = [
+            ChatTurn {
+                role: "user".into(),
+                content: "Which test framework?".into(),
+            },
+            ChatTurn {
+                role: "assistant".into(),
+                content: "pytest".into(),
+            },
+        ];
+        let a = answer_in_conversation(&ChatContext::default(), "and why?", &history);
+        assert_eq!(a.topic.as_deref(), Some("test_framework"));
+        let a = answer_in_conversation(&ChatContext::default(), "and why?", &[]);
+        assert_eq!(a.topic, None);
     }
 
     #[test]
