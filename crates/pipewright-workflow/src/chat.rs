@@ -594,16 +594,16 @@ fn answer_failure(c: &ChatContext) -> (String, Vec<ChatSource>) {
             .failed_jobs
             .iter()
             .partition(|j| j.status == "failed");
-        if !held.is_empty() && !failed.is_empty() {
-            lines.push(format!(
+        let held_line = (!held.is_empty() && !failed.is_empty()).then(|| {
+            format!(
                 "Attempt {}: not run because of the failure: {}.",
                 attempt.attempt,
                 held.iter()
                     .map(|j| format!("`{}` ({})", j.name, j.status))
                     .collect::<Vec<_>>()
                     .join(", ")
-            ));
-        }
+            )
+        });
         let shown = if failed.is_empty() { held } else { failed };
         for job in shown {
             let mut line = format!(
@@ -638,6 +638,7 @@ fn answer_failure(c: &ChatContext) -> (String, Vec<ChatSource>) {
             line.push('.');
             lines.push(line);
         }
+        lines.extend(held_line);
     }
     if lines.is_empty() {
         return (

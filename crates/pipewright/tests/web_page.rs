@@ -1,6 +1,7 @@
 //! The web page in a real browser: Debian's chromium driven by Playwright (PyPI) through
 //! `tests/web/page_flow.py`, against the real `pipewright serve` wired to the fake GitLab
-//! (scripted pipelines, no model). `scripts/test.sh` installs both
+//! (scripted pipelines) and a fake model (Ollama's `/api/chat`) that answers chat questions
+//! from the facts and sources pipewright sends it. `scripts/test.sh` installs both
 //! (`scripts/services/browser.sh`) and exports `PIPEWRIGHT_PLAYWRIGHT_PYTHON` and
 //! `PIPEWRIGHT_CHROMIUM`; without them these tests fail under `CI=true` and are skipped (with
 //! a message) elsewhere. Screenshots of each step go to
@@ -8,7 +9,10 @@
 
 mod serve_support;
 
+use axum::routing::post;
+use axum::{Json, Router};
 use pipewright_adapters::fake_gitlab::{FakeGitLab, JobOutcome, PipelineScript, FAKE_TOKEN};
+use serde_json::{json, Value};
 use serve_support::{fixture_files, spawn_with, Options, Server};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -40,6 +44,56 @@ fn browser() -> Option<(PathBuf, PathBuf)> {
     }
     eprintln!("skipped: {message}");
     None
+}
+
+/// A fake Ollama: answers with the facts block pipewright worked out and cites the source
+/// closest to them, as a well-behaved model would; the test sees its answers reach the page.
+async fn fake_model(Json(body): Json<Value>) -> Json<Value> {
+    let user = body["messages"][1]["content"].as_str().unwrap_or("");
+    let facts = user
+        .split("<repository-data source=\"chat-facts\">\n")
+        .nth(1)
+        .and_then(|rest| rest.split("</repository-data>").next())
+        .unwrap_or("I cannot answer that from the sources.")
+        .trim();
+    // Cite the source closest to the facts.
+    let words = |text: &str| -> std::collections::BTreeSet<String> {
+        text.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| w.len() > 3)
+            .map(str::to_lowercase)
+            .collect()
+    };
+    let said = words(facts);
+    let cited = user
+        .split("\n[")
+        .skip(1)
+        .filter_map(|part| {
+            let (n, block) = part.split_once(']')?;
+            let own = words(block);
+            // Shared words per word of the source, so a whole file does not win by size.
+            let score = own.intersection(&said).count() * 1000 / own.len().max(1);
+            Some((score, n.parse::<usize>().ok()?))
+        })
+        .max_by_key(|(shared, n)| (*shared, std::cmp::Reverse(*n)))
+        .map(|(_, n)| n)
+        .unwrap_or(1);
+    Json(json!({
+        "model": "fake-chat",
+        "created_at": "2026-02-09T10:00:00.000000Z",
+        "message": {"role": "assistant", "content": format!("{facts} [{cited}]")},
+        "done_reason": "stop",
+        "done": true,
+    }))
+}
+
+async fn start_fake_model() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let host = format!("http://{}", listener.local_addr().expect("address"));
+    let app = Router::new().route("/api/chat", post(fake_model));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    host
 }
 
 fn timeout_log() -> String {
@@ -109,10 +163,14 @@ async fn a_person_previews_commits_watches_the_run_and_asks() {
             )
             .fixed_by("test", "timeout: 2h"),
     );
+    let model = start_fake_model().await;
     let options = Options::default()
         .env("GITLAB_URL", &gitlab.url())
         .env("GITLAB_TOKEN", FAKE_TOKEN)
-        .env("PIPEWRIGHT_POLL_INTERVAL", "0.2");
+        .env("PIPEWRIGHT_POLL_INTERVAL", "0.2")
+        .env("LLM_PROVIDER", "ollama")
+        .env("OLLAMA_HOST", &model)
+        .env("OLLAMA_MODEL", "fake-chat");
     let server = tokio::task::spawn_blocking(move || spawn_with(options))
         .await
         .expect("spawn");

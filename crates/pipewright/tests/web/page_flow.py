@@ -68,6 +68,7 @@ def main_flow(page, args, shot, timings):
     expect(page).to_have_title("pipewright")
     expect(page.get_by_label("Repository")).to_be_visible()
     expect(page.locator("#health")).to_contain_text("GitLab: ok")
+    expect(page.locator("#health")).to_contain_text("LLM: ok")
     shot("1-open")
     t = step(timings, "open_s", t)
 
@@ -78,6 +79,8 @@ def main_flow(page, args, shot, timings):
     assert not unlabelled, f"inputs without a label: {unlabelled}"
     # The keyboard is enough: Enter in the Repository field previews.
     page.get_by_label("Repository").fill(args.repository)
+    # The built-in generator: the model only answers questions here.
+    page.get_by_label("Use templates only").check()
     page.get_by_label("Repository").press("Enter")
     preview = page.locator("#preview")
     expect(preview).to_be_visible()
@@ -126,7 +129,8 @@ def main_flow(page, args, shot, timings):
     expect(answer.locator(".a")).to_contain_text("pytest")
     expect(answer.locator(".a")).to_contain_text("requirements")
     answer.locator(".sources summary").click()
-    expect(answer.locator(".sources")).to_contain_text("evidence")
+    expect(answer.locator(".sources")).to_contain_text("test_framework")
+    expect(answer.locator(".by")).to_contain_text("model:fake-chat")
     shot("5-ask")
     page.locator("#ask").screenshot(path=f"{args.screenshots}/5-ask-panel.png")
     step(timings, "ask_s", t)

@@ -406,6 +406,7 @@ $("ask-form").addEventListener("submit", async (event) => {
         answered = true;
         const a = JSON.parse(data);
         item.append(el("p", { class: "a" }, a.answer));
+        item.append(el("p", { class: "by help" }, a.answered_by === "pipewright" ? "Answered by pipewright from the analysis and the run (no model)." : `Answered by ${a.answered_by}, from the sources below.`));
         if (a.sources.length) item.append(el("details", { class: "sources" }, el("summary", {}, `Sources (${a.sources.length})`),
           el("ul", {}, ...a.sources.map((s) => el("li", {}, `${s.kind} `, el("code", {}, s.ref), `: ${s.excerpt}`)))));
         state.history.push({ role: "user", content: question }, { role: "assistant", content: a.answer });
