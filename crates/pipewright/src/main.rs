@@ -4,6 +4,7 @@
 //! the answer for people (default) or machines (`--json`); `pipewright serve` does the same
 //! over HTTP ([`serve`]). Exit codes are listed in [`cli::exit`].
 
+#[macro_use]
 mod cli;
 mod serve;
 mod setup;

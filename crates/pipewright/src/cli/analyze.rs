@@ -39,18 +39,21 @@ pub fn run(args: AnalyzeArgs) -> i32 {
         Ok(profile) => {
             if args.json {
                 match serde_json::to_string_pretty(&profile) {
-                    Ok(text) => println!("{text}"),
+                    Ok(text) => outln!("{text}"),
                     Err(e) => {
                         eprintln!("error: cannot render the profile as JSON: {e}");
                         return exit::FAILURE;
                     }
                 }
             } else {
-                print!("{}", render(&profile));
+                out!("{}", render(&profile));
             }
             if profile.services.is_empty() {
                 if !args.json {
-                    eprintln!("pipewright: nothing recognised in {}", profile.root);
+                    super::output::note(&format!(
+                        "pipewright: nothing recognised in {}",
+                        profile.root
+                    ));
                 }
                 exit::NOTHING_RECOGNISED
             } else {
@@ -66,7 +69,7 @@ pub fn report_source_error(e: &SourceError, json: bool) -> i32 {
     eprintln!("error: {e}");
     if json {
         let body = serde_json::json!({ "error": e.to_string(), "warnings": [] });
-        println!("{body}");
+        outln!("{body}");
     }
     if e.is_usage_error() {
         exit::USAGE

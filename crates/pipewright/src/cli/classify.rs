@@ -51,21 +51,21 @@ pub fn run(args: ClassifyArgs) -> i32 {
         Err((code, message)) => {
             eprintln!("error: {message}");
             if args.json {
-                println!("{}", serde_json::json!({ "error": message }));
+                outln!("{}", serde_json::json!({ "error": message }));
             }
             return code;
         }
     };
     if args.json {
         match serde_json::to_string_pretty(&json_answer(&classification)) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => outln!("{text}"),
             Err(e) => {
                 eprintln!("error: cannot render the classification as JSON: {e}");
                 return exit::FAILURE;
             }
         }
     } else {
-        print!("{}", render(&classification));
+        out!("{}", render(&classification));
     }
     if classification.class == FailureClass::Unknown {
         exit::NOTHING_RECOGNISED

@@ -53,9 +53,14 @@ pub struct GenerateArgs {
     pub settings: SettingsArgs,
 }
 
-/// The store and the LLM for the generation paths; failures become reasons, never errors.
+/// The store and the LLM for the generation paths; failures become reasons, never errors. A
+/// dry run creates no store (see [`crate::setup::BackendArgs::open_store_if_present`]).
 fn path_options(args: &GenerateArgs) -> PathOptions {
-    let store = args.backends.open_store().map_err(|e| e.to_string());
+    let store = if args.dry_run {
+        args.backends.open_store_if_present()
+    } else {
+        args.backends.open_store().map_err(|e| e.to_string())
+    };
     let (llm, temperature) = args.backends.open_llm();
     PathOptions {
         template_only: args.template_only,
@@ -102,7 +107,7 @@ pub fn run(args: GenerateArgs) -> i32 {
         Err(GenerateFlowError::Generate(e)) => {
             eprintln!("error: {e}");
             if args.json {
-                println!("{}", serde_json::json!({ "error": e.to_string() }));
+                outln!("{}", serde_json::json!({ "error": e.to_string() }));
             }
             return exit::NOTHING_RECOGNISED;
         }
@@ -116,7 +121,7 @@ pub fn run(args: GenerateArgs) -> i32 {
                 );
             }
             if args.json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::json!({ "error": e.to_string(), "findings": findings })
                 );
@@ -137,7 +142,7 @@ pub fn run(args: GenerateArgs) -> i32 {
             Err(e) => {
                 eprintln!("error: {e}");
                 if args.json {
-                    println!("{}", serde_json::json!({ "error": e.to_string() }));
+                    outln!("{}", serde_json::json!({ "error": e.to_string() }));
                 }
                 return exit::USAGE;
             }
@@ -152,14 +157,14 @@ pub fn run(args: GenerateArgs) -> i32 {
             body
         });
         match body.and_then(|b| serde_json::to_string_pretty(&b)) {
-            Ok(t) => println!("{t}"),
+            Ok(t) => outln!("{t}"),
             Err(e) => {
                 eprintln!("error: cannot render JSON: {e}");
                 return exit::FAILURE;
             }
         }
     } else {
-        print!("{}", render(&outcome, &report, &written, args.dry_run));
+        out!("{}", render(&outcome, &report, &written, args.dry_run));
     }
     exit::OK
 }

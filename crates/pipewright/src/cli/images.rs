@@ -226,7 +226,7 @@ pub fn run(args: ImagesArgs) -> i32 {
     });
     if args.json {
         match serde_json::to_string_pretty(&report) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => outln!("{text}"),
             Err(e) => {
                 eprintln!("error: {e}");
                 return exit::FAILURE;
@@ -250,19 +250,19 @@ fn print_human(report: &SeedReport) {
             (false, _) => "MISSING",
         };
         let source = i.source.as_deref().unwrap_or("(no upstream known)");
-        println!("{state}  {}  <-  {source}", i.target);
+        outln!("{state}  {}  <-  {source}", i.target);
         if let Some(e) = &i.error {
-            println!("         {e}");
+            outln!("         {e}");
         }
     }
     for b in &report.built {
-        println!("built    {b}  (the pipeline builds it)");
+        outln!("built    {b}  (the pipeline builds it)");
     }
     for e in &report.external {
-        println!("outside  {e}  (not in the team's registry; left alone)");
+        outln!("outside  {e}  (not in the team's registry; left alone)");
     }
     let missing = report.images.iter().filter(|i| !i.present).count();
-    println!(
+    outln!(
         "{} image(s): {} present, {} copied, {missing} missing",
         report.images.len(),
         report.images.iter().filter(|i| i.present).count(),

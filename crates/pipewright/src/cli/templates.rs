@@ -251,14 +251,14 @@ pub fn run(args: TemplatesArgs) -> i32 {
         Ok(out) => {
             if json {
                 match serde_json::to_string_pretty(&out.json) {
-                    Ok(text) => println!("{text}"),
+                    Ok(text) => outln!("{text}"),
                     Err(e) => {
                         eprintln!("error: cannot render the answer as JSON: {e}");
                         return exit::FAILURE;
                     }
                 }
             } else {
-                print!("{}", out.text);
+                out!("{}", out.text);
             }
             exit::OK
         }
@@ -269,7 +269,7 @@ pub fn run(args: TemplatesArgs) -> i32 {
                 if let (Some(obj), Value::Object(extra)) = (body.as_object_mut(), f.details) {
                     obj.extend(extra);
                 }
-                println!("{body}");
+                outln!("{body}");
             }
             f.code
         }

@@ -86,7 +86,7 @@ pub fn run(args: ValidateArgs) -> i32 {
             Err(message) => {
                 eprintln!("error: {message}");
                 if args.json {
-                    println!(
+                    outln!(
                         "{}",
                         serde_json::json!({ "error": message, "findings": [], "fixed": [] })
                     );
@@ -112,14 +112,14 @@ pub fn run(args: ValidateArgs) -> i32 {
     if args.json {
         let body = serde_json::json!({ "findings": findings, "fixed": fixed });
         match serde_json::to_string_pretty(&body) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => outln!("{text}"),
             Err(e) => {
                 eprintln!("error: cannot render the findings as JSON: {e}");
                 return exit::FAILURE;
             }
         }
     } else {
-        print!("{}", render(&findings, &fixed));
+        out!("{}", render(&findings, &fixed));
     }
     if has_errors(&findings) {
         exit::FAILURE
@@ -224,14 +224,20 @@ fn read_text(path: &Path) -> Result<String, String> {
     String::from_utf8(bytes).map_err(|e| format!("{shown} is not UTF-8 text ({e})"))
 }
 
+use super::output::{paint, Tone};
+
 /// `file:line:col: severity[rule] message`, fixed findings first, then a summary line.
 fn render(findings: &[Finding], fixed: &[Finding]) -> String {
     let mut out = String::new();
     for f in fixed {
         let what = f.fix.as_ref().map(|x| x.description.as_str()).unwrap_or("");
         out.push_str(&format!(
-            "{}:{}:{}: fixed[{}] {what}\n",
-            f.file, f.line, f.column, f.rule
+            "{}:{}:{}: {}[{}] {what}\n",
+            f.file,
+            f.line,
+            f.column,
+            paint("fixed", Tone::Good),
+            f.rule
         ));
     }
     for f in findings {
@@ -240,7 +246,14 @@ fn render(findings: &[Finding], fixed: &[Finding]) -> String {
             f.file,
             f.line,
             f.column,
-            f.severity.as_str(),
+            paint(
+                f.severity.as_str(),
+                if f.severity == Severity::Error {
+                    Tone::Error
+                } else {
+                    Tone::Warning
+                }
+            ),
             f.rule,
             f.message,
             if f.fix.is_some() {
@@ -253,7 +266,7 @@ fn render(findings: &[Finding], fixed: &[Finding]) -> String {
     let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
     let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));
     if findings.is_empty() {
-        out.push_str("no problems found");
+        out.push_str(&paint("no problems found", Tone::Good));
     } else {
         out.push_str(&format!("{errors} error(s), {warnings} warning(s)"));
     }

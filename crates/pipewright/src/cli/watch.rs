@@ -8,7 +8,7 @@ use clap::Args;
 use pipewright_adapters::gitlab::{GitLabClient, GitLabConfig};
 use pipewright_core::gitlab::{GitLab, Job, Pipeline, ProjectRef, RawFile};
 use pipewright_core::monitor::{on_failure_jobs, quality_gate, GateInput};
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Args)]
@@ -109,20 +109,22 @@ async fn find_pipeline(
 }
 
 fn job_line(job: &Job) -> String {
-    let mark = match job.status.as_str() {
-        "success" => "ok",
-        "failed" => "FAIL",
-        "running" => "..",
-        "skipped" | "manual" | "canceled" => "--",
-        _ => "  ",
+    use super::output::{paint, Tone};
+    let (mark, tone) = match job.status.as_str() {
+        "success" => ("  ok", Some(Tone::Good)),
+        "failed" => ("FAIL", Some(Tone::Error)),
+        "running" => ("  ..", None),
+        "skipped" | "manual" | "canceled" => ("  --", Some(Tone::Warning)),
+        _ => ("    ", None),
     };
+    let mark = tone.map_or_else(|| mark.to_string(), |t| paint(mark, t));
     let reason = job
         .failure_reason
         .as_deref()
         .map(|r| format!(" ({r})"))
         .unwrap_or_default();
     format!(
-        "[{mark:>4}] {:<12} {:<28} {}{reason}",
+        "[{mark}] {:<12} {:<28} {}{reason}",
         job.stage, job.name, job.status
     )
 }
@@ -148,12 +150,12 @@ async fn follow(
         }
         tokio::time::sleep(interval).await;
     };
-    let mut out = std::io::stdout();
     if !args.json {
-        let _ = writeln!(
-            out,
+        outln!(
             "pipeline {} ({}) {}",
-            pipeline.id, pipeline.git_ref, pipeline.web_url
+            pipeline.id,
+            pipeline.git_ref,
+            pipeline.web_url
         );
     }
     let (pipeline, jobs) = loop {
@@ -165,18 +167,18 @@ async fn follow(
             lines.push(format!("pipeline: {}", p.status));
             if live {
                 if drawn > 0 {
-                    let _ = write!(out, "\x1b[{drawn}A");
+                    out!("\x1b[{drawn}A");
                 }
                 for l in &lines {
-                    let _ = writeln!(out, "\x1b[2K{l}");
+                    outln!("\x1b[2K{l}");
                 }
                 drawn = lines.len();
             } else {
                 for l in lines.iter().filter(|l| !last_lines.contains(l)) {
-                    let _ = writeln!(out, "{l}");
+                    outln!("{l}");
                 }
             }
-            let _ = out.flush();
+            crate::cli::output::flush_stdout();
             last_lines = lines;
         }
         if p.status.is_terminal() {
@@ -213,14 +215,14 @@ async fn follow(
             "jobs": jobs.iter().map(|j| serde_json::json!({
                 "name": j.name, "stage": j.stage, "status": j.status.as_str()})).collect::<Vec<_>>(),
         });
-        let _ = writeln!(out, "{value:#}");
+        outln!("{value:#}");
     } else {
         let word = if verdict.passed {
             "passed"
         } else {
             "did not pass"
         };
-        let _ = writeln!(out, "quality gate {word}: {}", verdict.reason);
+        outln!("quality gate {word}: {}", verdict.reason);
     }
     Ok(if verdict.passed {
         exit::OK
