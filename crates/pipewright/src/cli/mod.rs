@@ -8,6 +8,7 @@ mod classify;
 pub mod config;
 mod docs;
 pub mod exit;
+mod failure;
 mod files;
 mod generate;
 pub mod images;

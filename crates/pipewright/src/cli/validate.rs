@@ -4,7 +4,10 @@
 //! checks again. Exit 0 when no error remains, 1 when one does, 2 when a file cannot be read.
 
 use super::exit;
+use super::failure::{print_json, Failure};
 use super::files::write_atomically;
+use super::output::{paint, Tone};
+use crate::serve::error::ErrorKind;
 use clap::Args;
 use pipewright_core::validate::{
     fix_dockerfile, fix_pipeline, has_errors, validate_dockerfile, validate_pipeline, Finding,
@@ -84,14 +87,12 @@ pub fn run(args: ValidateArgs) -> i32 {
         match read_text(path) {
             Ok(text) => texts.push((path, *kind, text)),
             Err(message) => {
-                eprintln!("error: {message}");
-                if args.json {
-                    outln!(
-                        "{}",
-                        serde_json::json!({ "error": message, "findings": [], "fixed": [] })
-                    );
-                }
-                return exit::USAGE;
+                let field = if kind == &FileKind::Dockerfile && args.dockerfile.is_some() {
+                    "--dockerfile"
+                } else {
+                    "file"
+                };
+                return Failure::usage(field, message).report(args.json);
             }
         }
     }
@@ -102,8 +103,13 @@ pub fn run(args: ValidateArgs) -> i32 {
         let checked = check(&text, kind, &settings, args.fix);
         if let Some(new_text) = &checked.fixed_text {
             if let Err(e) = write_atomically(path, new_text) {
-                eprintln!("error: cannot write the fixed {name}: {e}; the file is unchanged");
-                return exit::FAILURE;
+                return Failure::new(
+                    exit::FAILURE,
+                    ErrorKind::WriteFailed,
+                    format!("cannot write the fixed {name}: {e}; the file is unchanged"),
+                )
+                .field("--fix")
+                .report(args.json);
             }
         }
         fixed.extend(checked.fixed.into_iter().map(|f| f.in_file(&name)));
@@ -111,12 +117,8 @@ pub fn run(args: ValidateArgs) -> i32 {
     }
     if args.json {
         let body = serde_json::json!({ "findings": findings, "fixed": fixed });
-        match serde_json::to_string_pretty(&body) {
-            Ok(text) => outln!("{text}"),
-            Err(e) => {
-                eprintln!("error: cannot render the findings as JSON: {e}");
-                return exit::FAILURE;
-            }
+        if let Err(f) = print_json(&body) {
+            return f.report(false);
         }
     } else {
         out!("{}", render(&findings, &fixed));
@@ -223,8 +225,6 @@ fn read_text(path: &Path) -> Result<String, String> {
     }
     String::from_utf8(bytes).map_err(|e| format!("{shown} is not UTF-8 text ({e})"))
 }
-
-use super::output::{paint, Tone};
 
 /// `file:line:col: severity[rule] message`, fixed findings first, then a summary line.
 fn render(findings: &[Finding], fixed: &[Finding]) -> String {

@@ -4,6 +4,8 @@
 //! passes, 1 when it does not, 2 for bad usage, 4 when GitLab cannot be used.
 
 use super::exit;
+use super::failure::Failure;
+use crate::serve::error::ErrorKind;
 use clap::Args;
 use pipewright_adapters::gitlab::{GitLabClient, GitLabConfig};
 use pipewright_core::gitlab::{GitLab, Job, Pipeline, ProjectRef, RawFile};
@@ -36,7 +38,11 @@ pub fn run(args: WatchArgs) -> i32 {
     let Some(runtime) = crate::setup::runtime(false) else {
         return exit::FAILURE;
     };
-    runtime.block_on(watch(args))
+    let json = args.json;
+    match runtime.block_on(watch(args)) {
+        Ok(code) => code,
+        Err(f) => f.report(json),
+    }
 }
 
 fn seconds(flag: Option<f64>, var: &str, default: f64) -> Result<Duration, String> {
@@ -56,31 +62,15 @@ fn seconds(flag: Option<f64>, var: &str, default: f64) -> Result<Duration, Strin
     Ok(Duration::from_secs_f64(value))
 }
 
-async fn watch(args: WatchArgs) -> i32 {
-    let (interval, timeout) = match (
-        seconds(args.interval, "PIPEWRIGHT_POLL_INTERVAL", 5.0),
-        seconds(args.timeout, "PIPEWRIGHT_MONITOR_TIMEOUT", 900.0),
-    ) {
-        (Ok(i), Ok(t)) => (i, t),
-        (Err(e), _) | (_, Err(e)) => {
-            eprintln!("error: {e}");
-            return exit::USAGE;
-        }
-    };
-    let client = match GitLabConfig::from_env().and_then(GitLabClient::new) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::USAGE;
-        }
-    };
-    match follow(&client, &args, interval, timeout).await {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e}");
-            exit::UNREACHABLE
-        }
-    }
+async fn watch(args: WatchArgs) -> Result<i32, Failure> {
+    let interval = seconds(args.interval, "PIPEWRIGHT_POLL_INTERVAL", 5.0)
+        .map_err(|e| Failure::usage("--interval", e))?;
+    let timeout = seconds(args.timeout, "PIPEWRIGHT_MONITOR_TIMEOUT", 900.0)
+        .map_err(|e| Failure::usage("--timeout", e))?;
+    let client = GitLabConfig::from_env()
+        .and_then(GitLabClient::new)
+        .map_err(|e| Failure::api(exit::USAGE, e))?;
+    follow(&client, &args, interval, timeout).await
 }
 
 /// The pipeline to follow: the one named, else the newest of the branch's head commit.
@@ -134,7 +124,7 @@ async fn follow(
     args: &WatchArgs,
     interval: Duration,
     timeout: Duration,
-) -> Result<i32, pipewright_core::gitlab::GitLabError> {
+) -> Result<i32, Failure> {
     let project = ProjectRef::from(args.project.as_str());
     let started = Instant::now();
     let live = !args.json && std::io::stdout().is_terminal();
@@ -145,8 +135,11 @@ async fn follow(
             break p;
         }
         if started.elapsed() > timeout {
-            eprintln!("error: no pipeline appeared within {} s", timeout.as_secs());
-            return Ok(exit::FAILURE);
+            return Err(Failure::new(
+                exit::FAILURE,
+                ErrorKind::Timeout,
+                format!("no pipeline appeared within {} s", timeout.as_secs()),
+            ));
         }
         tokio::time::sleep(interval).await;
     };
@@ -185,11 +178,11 @@ async fn follow(
             break (p, jobs);
         }
         if started.elapsed() > timeout {
-            eprintln!(
-                "error: the pipeline did not finish within {} s",
-                timeout.as_secs()
-            );
-            return Ok(exit::FAILURE);
+            return Err(Failure::new(
+                exit::FAILURE,
+                ErrorKind::Timeout,
+                format!("the pipeline did not finish within {} s", timeout.as_secs()),
+            ));
         }
         tokio::time::sleep(interval).await;
     };

@@ -10,7 +10,7 @@
 //! `routes/` (one module per group of endpoints; `routes/mod.rs` assembles them).
 
 mod auth;
-mod error;
+pub(crate) mod error;
 mod extract;
 mod middleware;
 mod openapi;
