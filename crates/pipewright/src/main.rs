@@ -12,6 +12,9 @@ mod setup;
 use clap::Parser;
 
 fn main() {
+    // Every HTTP client needs rustls' provider; code that builds one with reqwest directly
+    // finds it installed too.
+    pipewright_adapters::http::install_crypto_provider();
     let args = cli::Cli::parse();
     let code = cli::run(args);
     std::process::exit(code);
