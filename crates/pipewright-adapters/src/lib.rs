@@ -17,6 +17,7 @@ pub mod embed;
 #[cfg(feature = "test-support")]
 pub mod fake_gitlab;
 pub mod gitlab;
+pub mod http;
 pub mod llm;
 pub mod registry;
 pub mod runs;

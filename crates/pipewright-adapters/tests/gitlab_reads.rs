@@ -169,7 +169,7 @@ async fn a_missing_file_is_not_found_with_path_and_ref_in_the_message() {
 async fn the_fake_answers_404_to_an_unencoded_path_like_gitlab() {
     let gitlab = spawn().await;
     let id = gitlab.add_project("g/p", PYTHON_SERVICE);
-    let http = reqwest::Client::new();
+    let http = pipewright_adapters::http::client().expect("an HTTP client");
     let get = |path: String| {
         http.get(format!("{}/api/v4/{path}", gitlab.url()))
             .header("PRIVATE-TOKEN", FAKE_TOKEN)

@@ -97,7 +97,8 @@ async fn nexus_has(
     kind: &str,
     reference: &str,
 ) -> Option<String> {
-    let resp = reqwest::Client::new()
+    let resp = pipewright_adapters::http::client()
+        .expect("an HTTP client")
         .head(format!("{}/v2/{repo}/{kind}/{reference}", nexus.url()))
         .basic_auth(USER, Some(PASS))
         .header(

@@ -37,6 +37,27 @@ impl BackendArgs {
         store(self.store, self.data_dir.as_deref())
     }
 
+    /// The knowledge store for a run that must leave nothing behind (`generate --dry-run`):
+    /// the embedded store is opened only when its file already exists, so a dry run never
+    /// creates the data folder or the SQLite file. A missing store is a reason, as when it
+    /// cannot be opened: the generation paths then use the built-in generator.
+    pub fn open_store_if_present(&self) -> Result<Arc<dyn KnowledgeStore>, String> {
+        let settings = StoreSettings::from_env(self.store, self.data_dir.as_deref())
+            .map_err(|e| e.to_string())?;
+        if settings.kind == StoreKind::Embedded {
+            let file = settings
+                .data_dir
+                .join(pipewright_adapters::store::sqlite::FILE_NAME);
+            if !file.is_file() {
+                return Err(format!(
+                    "no knowledge store at {} yet, and a dry run creates none",
+                    file.display()
+                ));
+            }
+        }
+        self.open_store().map_err(|e| e.to_string())
+    }
+
     /// The run store in the data folder these flags (else the environment) choose (runs and
     /// monitor tasks share its file).
     pub fn open_sqlite_runs(&self) -> Result<SqliteRunStore, String> {

@@ -82,7 +82,7 @@ async fn monitor_figures() {
     let rss_polling = rss_kib(server.pid());
 
     // Webhooks at `rate` per second for 5 s, each a distinct delivery.
-    let client = reqwest::Client::new();
+    let client = pipewright_adapters::http::client().expect("an HTTP client");
     let url = server.url("/api/v1/webhooks/gitlab");
     let total = rate * 5;
     let gap = Duration::from_secs_f64(1.0 / rate as f64);

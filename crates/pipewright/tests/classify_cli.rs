@@ -115,7 +115,10 @@ fn unknown_failures_exit_3_and_show_the_end_of_the_log() {
 fn a_missing_log_or_a_folder_exits_2() {
     let out = pipewright(&["/nonexistent/job.log", "--json"], None);
     assert_eq!(out.status.code(), Some(2));
-    assert!(json(&out)["error"]
+    let body = json(&out);
+    assert_eq!(body["error"]["code"], "invalid_field");
+    assert_eq!(body["error"]["field"], "log");
+    assert!(body["error"]["message"]
         .as_str()
         .unwrap()
         .contains("cannot read /nonexistent/job.log"));

@@ -178,11 +178,12 @@ fn a_refused_import_lists_the_findings_and_stores_nothing() {
     let out = pipewright(&data, &["import", input.to_str().unwrap(), "--json"]);
     assert_eq!(out.status.code(), Some(1));
     let body = json(&out);
-    assert!(body["error"]
+    assert_eq!(body["error"]["code"], "invalid_files");
+    assert!(body["error"]["message"]
         .as_str()
         .unwrap_or("")
         .contains("nothing was stored"));
-    assert!(body["refused"][0]["findings"][0]
+    assert!(body["error"]["details"]["refused"][0]["findings"][0]
         .as_str()
         .unwrap_or("")
         .contains("YAML syntax error"));

@@ -54,7 +54,7 @@ async fn watch_exits_by_the_quality_gate() {
     );
     for (project, expected, passed) in [(green, 0, true), (manual, 1, false), (red, 1, false)] {
         // A commit through the API starts the pipeline, as a push does.
-        let client = reqwest::Client::new();
+        let client = pipewright_adapters::http::client().expect("an HTTP client");
         let response = client
             .post(format!("{}/api/v4/projects/{project}/repository/commits", gitlab.url()))
             .header("PRIVATE-TOKEN", FAKE_TOKEN)

@@ -26,7 +26,7 @@ impl OllamaEmbedder {
     /// A client for `model` at `url` (e.g. `http://localhost:11434`).
     pub fn new(url: &str, model: &str) -> Result<Self, EmbedError> {
         let url = url.trim_end_matches('/').to_string();
-        let http = reqwest::Client::builder()
+        let http = crate::http::client_builder()
             .connect_timeout(Duration::from_secs(3))
             .timeout(Duration::from_secs(120))
             .build()

@@ -483,7 +483,7 @@ pub(super) fn queue_deliveries(shared: &Shared, state: &mut State, pipeline_id: 
 
 /// Sends deliveries (by index) in order, recording each answer.
 pub(super) async fn send(shared: Arc<Shared>, indexes: Vec<usize>) {
-    let client = match reqwest::Client::builder()
+    let client = match crate::http::client_builder()
         .timeout(Duration::from_secs(10))
         .build()
     {

@@ -261,7 +261,7 @@ impl GitLabClient {
         })?;
         // Marked sensitive so that HTTP-level debug output never shows it.
         token_header.set_sensitive(true);
-        let http = reqwest::Client::builder()
+        let http = crate::http::client_builder()
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)
             .redirect(reqwest::redirect::Policy::none())

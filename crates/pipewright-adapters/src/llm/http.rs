@@ -18,7 +18,7 @@ pub(crate) fn client(
     provider: ProviderKind,
     limits: &CallLimits,
 ) -> Result<reqwest::Client, LlmConfigError> {
-    reqwest::Client::builder()
+    crate::http::client_builder()
         .connect_timeout(limits.connect_timeout)
         .timeout(limits.timeout)
         .build()

@@ -98,7 +98,7 @@ impl HttpClient {
             );
         }
         let build = |read_timeout: Option<Duration>| {
-            let mut b = reqwest::Client::builder()
+            let mut b = crate::http::client_builder()
                 .connect_timeout(settings.connect_timeout)
                 .user_agent(concat!("pipewright/", env!("CARGO_PKG_VERSION")));
             if let Some(t) = read_timeout {

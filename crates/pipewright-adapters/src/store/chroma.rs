@@ -165,7 +165,7 @@ impl ChromaStore {
     pub fn new(config: ChromaConfig, embedder: Arc<dyn Embedder>) -> Result<Self, StoreError> {
         check_name("the tenant", &config.tenant)?;
         check_name("the database", &config.database)?;
-        let http = reqwest::Client::builder()
+        let http = crate::http::client_builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.timeout)
             .build()

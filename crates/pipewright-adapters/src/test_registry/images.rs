@@ -72,7 +72,9 @@ fn basic(auth: Option<(&str, &str)>) -> Option<String> {
 impl TestImage {
     /// Pushes blobs, platform manifests and the index to `base` (`http://host:port`).
     pub async fn push(&self, base: &str, auth: Option<(&str, &str)>) -> Pushed {
-        let http = reqwest::Client::new();
+        let http = crate::http::client_builder()
+            .build()
+            .expect("an HTTP client");
         let auth = basic(auth);
         let mut pushed = Pushed::default();
         let mut entries = Vec::new();

@@ -79,7 +79,7 @@ impl FaultProxy {
             me: format!("http://{host}"),
             faults: faults.clone(),
             counters: counters.clone(),
-            http: reqwest::Client::builder()
+            http: crate::http::client_builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("client"),

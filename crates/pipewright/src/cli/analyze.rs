@@ -1,8 +1,8 @@
 //! `pipewright analyze <PATH|GIT_URL>`: the stack profile, as a readable summary or JSON.
 
 use super::exit;
+use super::failure::{print_json, Failure};
 use clap::Args;
-use pipewright_core::source::SourceError;
 use pipewright_core::stack::StackProfile;
 use pipewright_workflow::analyze::{analyze_with_index, open_source, AnalyzeOptions};
 use std::fmt::Write as _;
@@ -35,48 +35,27 @@ pub fn run(args: AnalyzeArgs) -> i32 {
         std::mem::forget(index);
         Ok(profile)
     });
-    match analyzed {
-        Ok(profile) => {
-            if args.json {
-                match serde_json::to_string_pretty(&profile) {
-                    Ok(text) => println!("{text}"),
-                    Err(e) => {
-                        eprintln!("error: cannot render the profile as JSON: {e}");
-                        return exit::FAILURE;
-                    }
-                }
-            } else {
-                print!("{}", render(&profile));
-            }
-            if profile.services.is_empty() {
-                if !args.json {
-                    eprintln!("pipewright: nothing recognised in {}", profile.root);
-                }
-                exit::NOTHING_RECOGNISED
-            } else {
-                exit::OK
-            }
+    let profile = match analyzed {
+        Ok(profile) => profile,
+        Err(e) => return Failure::from(e).report(args.json),
+    };
+    if args.json {
+        if let Err(f) = print_json(&profile) {
+            return f.report(false);
         }
-        Err(e) => report_source_error(&e, args.json),
-    }
-}
-
-/// Prints a source error (as JSON too with `--json`) and returns its exit code.
-pub fn report_source_error(e: &SourceError, json: bool) -> i32 {
-    eprintln!("error: {e}");
-    if json {
-        let body = serde_json::json!({ "error": e.to_string(), "warnings": [] });
-        println!("{body}");
-    }
-    if e.is_usage_error() {
-        exit::USAGE
     } else {
-        match e {
-            SourceError::CloneFailed { .. }
-            | SourceError::CloneTimedOut { .. }
-            | SourceError::GitMissing { .. } => exit::UNREACHABLE,
-            _ => exit::FAILURE,
+        out!("{}", render(&profile));
+    }
+    if profile.services.is_empty() {
+        if !args.json {
+            super::output::note(&format!(
+                "pipewright: nothing recognised in {}",
+                profile.root
+            ));
         }
+        exit::NOTHING_RECOGNISED
+    } else {
+        exit::OK
     }
 }
 

@@ -4,6 +4,8 @@
 //! 3 when nothing was recognised (`unknown`), 2 when the log cannot be read.
 
 use super::exit;
+use super::failure::{print_json, Failure};
+use crate::serve::error::ErrorKind;
 use clap::Args;
 use pipewright_core::heal::{Classification, Classifier, ClassifierOptions, FailureClass};
 use std::fmt::Write as _;
@@ -38,34 +40,24 @@ pub fn run(args: ClassifyArgs) -> i32 {
     } else {
         let shown = args.log.display().to_string();
         match std::fs::File::open(&args.log) {
-            Ok(file) if file.metadata().is_ok_and(|m| m.is_dir()) => Err((
-                exit::USAGE,
+            Ok(file) if file.metadata().is_ok_and(|m| m.is_dir()) => Err(Failure::usage(
+                "log",
                 format!("{shown} is a folder; name the job log file (or - for standard input)"),
             )),
             Ok(file) => read_into(classifier, file, &shown),
-            Err(e) => Err((exit::USAGE, format!("cannot read {shown}: {e}"))),
+            Err(e) => Err(Failure::usage("log", format!("cannot read {shown}: {e}"))),
         }
     };
     let classification = match result {
         Ok(c) => c,
-        Err((code, message)) => {
-            eprintln!("error: {message}");
-            if args.json {
-                println!("{}", serde_json::json!({ "error": message }));
-            }
-            return code;
-        }
+        Err(f) => return f.report(args.json),
     };
     if args.json {
-        match serde_json::to_string_pretty(&json_answer(&classification)) {
-            Ok(text) => println!("{text}"),
-            Err(e) => {
-                eprintln!("error: cannot render the classification as JSON: {e}");
-                return exit::FAILURE;
-            }
+        if let Err(f) = print_json(&json_answer(&classification)) {
+            return f.report(false);
         }
     } else {
-        print!("{}", render(&classification));
+        out!("{}", render(&classification));
     }
     if classification.class == FailureClass::Unknown {
         exit::NOTHING_RECOGNISED
@@ -78,14 +70,21 @@ fn read_into(
     mut classifier: Classifier,
     mut input: impl Read,
     shown: &str,
-) -> Result<Classification, (i32, String)> {
+) -> Result<Classification, Failure> {
     let mut buf = vec![0u8; CHUNK];
     loop {
         match input.read(&mut buf) {
             Ok(0) => return Ok(classifier.finish()),
             Ok(n) => classifier.feed(&buf[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err((exit::FAILURE, format!("cannot read {shown}: {e}"))),
+            Err(e) => {
+                return Err(Failure::new(
+                    exit::FAILURE,
+                    ErrorKind::InvalidField,
+                    format!("cannot read {shown}: {e}"),
+                )
+                .field("log"))
+            }
         }
     }
 }

@@ -2,10 +2,11 @@
 //! `.dockerignore`(s), and says why each choice was made. Files are never overwritten without
 //! `--force`, and each is written whole (temporary file, then rename) or not at all.
 
-use super::analyze::report_source_error;
 use super::config::{self, SettingsArgs};
 use super::exit;
+use super::failure::{print_json, Failure};
 use super::files::write_atomically;
+use crate::serve::error::ErrorKind;
 use clap::Args;
 use pipewright_workflow::analyze::AnalyzeOptions;
 use pipewright_workflow::generate::{
@@ -53,9 +54,14 @@ pub struct GenerateArgs {
     pub settings: SettingsArgs,
 }
 
-/// The store and the LLM for the generation paths; failures become reasons, never errors.
+/// The store and the LLM for the generation paths; failures become reasons, never errors. A
+/// dry run creates no store (see [`crate::setup::BackendArgs::open_store_if_present`]).
 fn path_options(args: &GenerateArgs) -> PathOptions {
-    let store = args.backends.open_store().map_err(|e| e.to_string());
+    let store = if args.dry_run {
+        args.backends.open_store_if_present()
+    } else {
+        args.backends.open_store().map_err(|e| e.to_string())
+    };
     let (llm, temperature) = args.backends.open_llm();
     PathOptions {
         template_only: args.template_only,
@@ -67,13 +73,16 @@ fn path_options(args: &GenerateArgs) -> PathOptions {
 }
 
 pub fn run(args: GenerateArgs) -> i32 {
-    let mut settings = match config::load(&args.settings) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::USAGE;
-        }
-    };
+    let json = args.json;
+    match generate(args) {
+        Ok(code) => code,
+        Err(f) => f.report(json),
+    }
+}
+
+fn generate(args: GenerateArgs) -> Result<i32, Failure> {
+    let mut settings =
+        config::load(&args.settings).map_err(|e| Failure::usage("--config", e.to_string()))?;
     if args.replace_dockerfile {
         settings.generator.replace_dockerfile = true;
     }
@@ -83,8 +92,13 @@ pub fn run(args: GenerateArgs) -> i32 {
         (None, false, _) => PathBuf::from(&args.target),
         (None, true, true) => PathBuf::from("."),
         (None, true, false) => {
-            eprintln!("error: `{}` is a git URL; say where to write the files with --out DIR (or use --dry-run)", args.target);
-            return exit::USAGE;
+            return Err(Failure::usage(
+                "--out",
+                format!(
+                    "`{}` is a git URL; say where to write the files with --out DIR (or use --dry-run)",
+                    args.target
+                ),
+            ));
         }
     };
     let opts = AnalyzeOptions {
@@ -98,70 +112,54 @@ pub fn run(args: GenerateArgs) -> i32 {
         &settings.allowed_hosts,
     ) {
         Ok(o) => o,
-        Err(GenerateFlowError::Source(e)) => return report_source_error(&e, args.json),
-        Err(GenerateFlowError::Generate(e)) => {
-            eprintln!("error: {e}");
-            if args.json {
-                println!("{}", serde_json::json!({ "error": e.to_string() }));
-            }
-            return exit::NOTHING_RECOGNISED;
+        Err(GenerateFlowError::Source(e)) => return Err(e.into()),
+        Err(e @ GenerateFlowError::Generate(_)) => {
+            return Err(Failure::api(exit::NOTHING_RECOGNISED, e).field("target"))
         }
         Err(GenerateFlowError::Invalid(findings)) => {
-            let e = GenerateFlowError::Invalid(findings.clone());
-            eprintln!("error: {e}");
             for f in &findings {
                 eprintln!(
                     "  {}:{}:{}: {:?}[{}] {}",
                     f.file, f.line, f.column, f.severity, f.rule, f.message
                 );
             }
-            if args.json {
-                println!(
-                    "{}",
-                    serde_json::json!({ "error": e.to_string(), "findings": findings })
-                );
-            }
-            return exit::FAILURE;
+            return Err(Failure::api(
+                exit::FAILURE,
+                GenerateFlowError::Invalid(findings),
+            ));
         }
     };
-    let Some(runtime) = crate::setup::runtime(false) else {
-        return exit::FAILURE;
-    };
+    let runtime = crate::setup::runtime(false)
+        .ok_or_else(|| Failure::internal("cannot start the async runtime"))?;
     let popts = path_options(&args);
     let vsettings = validator_settings(&settings.generator, &settings.allowed_hosts);
     let (outcome, report) = runtime.block_on(choose_path(built_in, &popts, &vsettings));
     let mut written = Vec::new();
     if !args.dry_run {
-        match write_files(&out_dir, &outcome, args.force) {
-            Ok(w) => written = w,
-            Err(e) => {
-                eprintln!("error: {e}");
-                if args.json {
-                    println!("{}", serde_json::json!({ "error": e.to_string() }));
-                }
-                return exit::USAGE;
+        written = write_files(&out_dir, &outcome, args.force).map_err(|e| match &e {
+            WriteError::Exists { paths, .. } => {
+                let paths = paths.clone();
+                Failure::new(exit::USAGE, ErrorKind::FilesExist, e.to_string())
+                    .field("--force")
+                    .details(serde_json::json!({ "existing": paths }))
             }
-        }
+            WriteError::Io { .. } => {
+                Failure::new(exit::USAGE, ErrorKind::WriteFailed, e.to_string()).field("--out")
+            }
+        })?;
     }
     if args.json {
         let written: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
-        let body = serde_json::to_value(GenerateSummary::new(outcome, report)).map(|mut body| {
-            if let Some(fields) = body.as_object_mut() {
-                fields.insert("written".into(), written.into());
-            }
-            body
-        });
-        match body.and_then(|b| serde_json::to_string_pretty(&b)) {
-            Ok(t) => println!("{t}"),
-            Err(e) => {
-                eprintln!("error: cannot render JSON: {e}");
-                return exit::FAILURE;
-            }
+        let mut body = serde_json::to_value(GenerateSummary::new(outcome, report))
+            .map_err(|e| Failure::internal(format!("cannot render JSON: {e}")))?;
+        if let Some(fields) = body.as_object_mut() {
+            fields.insert("written".into(), written.into());
         }
+        print_json(&body)?;
     } else {
-        print!("{}", render(&outcome, &report, &written, args.dry_run));
+        out!("{}", render(&outcome, &report, &written, args.dry_run));
     }
-    exit::OK
+    Ok(exit::OK)
 }
 
 /// Why files could not be written.

@@ -6,6 +6,8 @@
 
 use super::config::{self, ImagesConfig, SettingsArgs};
 use super::exit;
+use super::failure::{print_json, Failure};
+use crate::serve::error::ErrorKind;
 use clap::Args;
 use pipewright_adapters::registry::{ClientSettings, CopySettings, Credentials, NativeRegistry};
 use pipewright_core::generate::GeneratorSettings;
@@ -153,27 +155,20 @@ fn read_files(dir: &Path) -> Result<BTreeMap<String, String>, String> {
 pub fn run(args: ImagesArgs) -> i32 {
     let settings = match config::load(&args.settings) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::USAGE;
-        }
+        Err(e) => return Failure::usage("--config", e.to_string()).report(args.json),
     };
     let mut platforms = Vec::new();
     for p in &args.platforms {
         match Platform::parse(p) {
             Ok(p) => platforms.push(p),
             Err(e) => {
-                eprintln!("error: --platform {e}");
-                return exit::USAGE;
+                return Failure::usage("--platform", format!("--platform {e}")).report(args.json)
             }
         }
     }
     let files = match read_files(&args.dir) {
         Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::USAGE;
-        }
+        Err(e) => return Failure::usage("dir", e).report(args.json),
     };
     let sent = Arc::new(AtomicU64::new(0));
     let terminal = std::io::stderr().is_terminal() && !args.json;
@@ -188,8 +183,8 @@ pub fn run(args: ImagesArgs) -> i32 {
     let seeding = match seeding(&settings.images, &settings.generator, progress) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e}");
-            return exit::USAGE;
+            return Failure::new(exit::USAGE, ErrorKind::RegistryNotConfigured, e.to_string())
+                .report(args.json)
         }
     };
     let plan = plan_files(&files, &seeding.settings);
@@ -225,12 +220,8 @@ pub fn run(args: ImagesArgs) -> i32 {
         report
     });
     if args.json {
-        match serde_json::to_string_pretty(&report) {
-            Ok(text) => println!("{text}"),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return exit::FAILURE;
-            }
+        if let Err(f) = print_json(&report) {
+            return f.report(false);
         }
     } else {
         print_human(&report);
@@ -250,19 +241,19 @@ fn print_human(report: &SeedReport) {
             (false, _) => "MISSING",
         };
         let source = i.source.as_deref().unwrap_or("(no upstream known)");
-        println!("{state}  {}  <-  {source}", i.target);
+        outln!("{state}  {}  <-  {source}", i.target);
         if let Some(e) = &i.error {
-            println!("         {e}");
+            outln!("         {e}");
         }
     }
     for b in &report.built {
-        println!("built    {b}  (the pipeline builds it)");
+        outln!("built    {b}  (the pipeline builds it)");
     }
     for e in &report.external {
-        println!("outside  {e}  (not in the team's registry; left alone)");
+        outln!("outside  {e}  (not in the team's registry; left alone)");
     }
     let missing = report.images.iter().filter(|i| !i.present).count();
-    println!(
+    outln!(
         "{} image(s): {} present, {} copied, {missing} missing",
         report.images.len(),
         report.images.iter().filter(|i| i.present).count(),

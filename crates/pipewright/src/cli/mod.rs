@@ -1,10 +1,14 @@
 //! Command-line parsing and dispatch. Each subcommand lives in its own module and returns an
 //! exit code; nothing here panics on user input.
 
+#[macro_use]
+pub mod output;
 mod analyze;
 mod classify;
 pub mod config;
+mod docs;
 pub mod exit;
+mod failure;
 mod files;
 mod generate;
 pub mod images;
@@ -16,11 +20,21 @@ use clap::{Parser, Subcommand};
 
 /// Turns a source repository into a working GitLab CI/CD pipeline.
 #[derive(Debug, Parser)]
-#[command(name = "pipewright", version, about, long_about = None)]
+#[command(name = "pipewright", version = VERSION, about, long_about = None)]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: output::GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// `--version`: the package version, the commit and its date (see `build.rs`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("PIPEWRIGHT_BUILD_DETAIL"),
+    ")"
+);
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -40,18 +54,30 @@ pub enum Command {
     Serve(Box<crate::serve::ServeArgs>),
     /// Follow a GitLab pipeline to its end and run the quality gate (exit 0 when it passes).
     Watch(watch::WatchArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions(docs::CompletionsArgs),
+    /// Print the man page (roff) to stdout: `pipewright man > pipewright.1`.
+    Man,
 }
 
 /// Runs the parsed command and returns the process exit code.
 pub fn run(cli: Cli) -> i32 {
-    match cli.command {
+    output::init(&cli.global);
+    if !matches!(cli.command, Command::Serve(_)) {
+        output::init_logging(&cli.global);
+    }
+    let code = match cli.command {
         Command::Analyze(args) => analyze::run(args),
         Command::Generate(args) => generate::run(*args),
         Command::Images(args) => images::run(args),
         Command::Templates(args) => templates::run(args),
         Command::Validate(args) => validate::run(args),
         Command::Classify(args) => classify::run(args),
-        Command::Serve(args) => crate::serve::run(*args),
+        Command::Serve(args) => crate::serve::run(*args, &cli.global),
         Command::Watch(args) => watch::run(args),
-    }
+        Command::Completions(args) => docs::completions(&args),
+        Command::Man => docs::man(),
+    };
+    output::flush_stdout();
+    code
 }

@@ -7,12 +7,13 @@
 //! failures, [`exit::FAILURE`] when an import is refused.
 
 use super::exit;
+use super::failure::{print_json, Failure};
+use crate::serve::error::ErrorKind;
 use clap::{Args, Subcommand};
 use pipewright_adapters::store::folder::{self, FolderError};
 use pipewright_adapters::store::{now, StoreKind};
 use pipewright_core::knowledge::{
-    format_timestamp, parse_or_none, stats, Collection, KnowledgeStore, Record, RecordSource,
-    Stats, StoreError,
+    format_timestamp, parse_or_none, stats, Collection, KnowledgeStore, Record, RecordSource, Stats,
 };
 use pipewright_core::stack::{BuildTool, Framework, Language};
 use pipewright_workflow::templates::{
@@ -109,64 +110,38 @@ fn parse_optional<T: std::str::FromStr<Err = String>>(text: &str) -> Result<OrNo
     parse_or_none(text).map(OrNone)
 }
 
-/// What went wrong, with its exit code.
-struct Failure {
-    code: i32,
-    message: String,
-    /// Extra JSON fields for `--json` (import refusals).
-    details: Value,
-}
-
-impl From<StoreError> for Failure {
-    fn from(e: StoreError) -> Self {
-        Failure {
-            code: if e.is_unreachable() {
-                exit::UNREACHABLE
-            } else {
-                exit::STORE
-            },
-            message: e.to_string(),
-            details: Value::Null,
-        }
-    }
-}
-
+/// A records error with the CLI's exit code: a record not found or ambiguous is the user's
+/// to fix (exit 2), a refused import exits 1, the store's own failures 4 or 5.
 impl From<TemplatesError> for Failure {
     fn from(e: TemplatesError) -> Self {
         match e {
             TemplatesError::Store(s) => s.into(),
             TemplatesError::Folder(f) => f.into(),
-            TemplatesError::NotFound { .. } | TemplatesError::Ambiguous { .. } => {
-                usage(e.to_string())
-            }
-            TemplatesError::Invalid(_) => Failure {
-                code: exit::FAILURE,
-                message: e.to_string(),
-                details: Value::Null,
-            },
+            TemplatesError::NotFound { .. } => Failure::api(exit::USAGE, e).field("id"),
+            TemplatesError::Ambiguous { .. } => Failure::api(exit::USAGE, e).field("--collection"),
+            TemplatesError::Invalid(_) => Failure::api(exit::FAILURE, e),
         }
     }
 }
 
+/// A template folder that cannot be read (exit 2), is refused (exit 1, every refusal in
+/// `details.refused`), or cannot be written (exit 1).
 impl From<FolderError> for Failure {
     fn from(e: FolderError) -> Self {
         match e {
             FolderError::Store(s) => s.into(),
-            FolderError::Refused(ref refusals) => Failure {
-                code: exit::FAILURE,
-                message: e.to_string(),
-                details: json!({ "refused": refusals }),
-            },
-            FolderError::Read { .. } | FolderError::NothingFound { .. } => Failure {
-                code: exit::USAGE,
-                message: e.to_string(),
-                details: Value::Null,
-            },
-            FolderError::Write { .. } => Failure {
-                code: exit::FAILURE,
-                message: e.to_string(),
-                details: Value::Null,
-            },
+            FolderError::Refused(ref refusals) => {
+                let refused = json!(refusals);
+                Failure::new(exit::FAILURE, ErrorKind::InvalidFiles, e.to_string())
+                    .field("path")
+                    .details(json!({ "refused": refused }))
+            }
+            FolderError::Read { .. } | FolderError::NothingFound { .. } => {
+                Failure::usage("path", e.to_string())
+            }
+            FolderError::Write { .. } => {
+                Failure::new(exit::FAILURE, ErrorKind::WriteFailed, e.to_string()).field("dir")
+            }
         }
     }
 }
@@ -174,7 +149,7 @@ impl From<FolderError> for Failure {
 /// Generates with the built-in generator for each repository and stores the pair.
 async fn seed(store: &dyn KnowledgeStore, repos: &[String]) -> Result<Output, Failure> {
     let settings = super::config::load(&super::config::SettingsArgs::default())
-        .map_err(|e| usage(e.to_string()))?;
+        .map_err(|e| config_error(e.to_string()))?;
     let mut records = Vec::new();
     let mut text = String::new();
     for repo in repos {
@@ -184,7 +159,12 @@ async fn seed(store: &dyn KnowledgeStore, repos: &[String]) -> Result<Output, Fa
             &settings.generator,
             &settings.allowed_hosts,
         )
-        .map_err(|e| usage(format!("{repo}: {e}")))?;
+        .map_err(|e| match e {
+            pipewright_workflow::generate::GenerateFlowError::Source(s) => {
+                Failure::from(s).field("repos")
+            }
+            other => Failure::api(exit::USAGE, other).field("repos"),
+        })?;
         let [service] = outcome.profile.services.as_slice() else {
             let _ = writeln!(
                 text,
@@ -228,12 +208,9 @@ async fn seed(store: &dyn KnowledgeStore, repos: &[String]) -> Result<Output, Fa
     })
 }
 
-fn usage(message: String) -> Failure {
-    Failure {
-        code: exit::USAGE,
-        message,
-        details: Value::Null,
-    }
+/// `pipewright.toml` or the environment's settings cannot be used.
+fn config_error(message: String) -> Failure {
+    Failure::usage("--config", message)
 }
 
 /// Output: text for people, a JSON value for machines.
@@ -250,29 +227,15 @@ pub fn run(args: TemplatesArgs) -> i32 {
     match runtime.block_on(execute(args)) {
         Ok(out) => {
             if json {
-                match serde_json::to_string_pretty(&out.json) {
-                    Ok(text) => println!("{text}"),
-                    Err(e) => {
-                        eprintln!("error: cannot render the answer as JSON: {e}");
-                        return exit::FAILURE;
-                    }
+                if let Err(f) = print_json(&out.json) {
+                    return f.report(false);
                 }
             } else {
-                print!("{}", out.text);
+                out!("{}", out.text);
             }
             exit::OK
         }
-        Err(f) => {
-            eprintln!("error: {}", f.message);
-            if json {
-                let mut body = json!({ "error": f.message });
-                if let (Some(obj), Value::Object(extra)) = (body.as_object_mut(), f.details) {
-                    obj.extend(extra);
-                }
-                println!("{body}");
-            }
-            f.code
-        }
+        Err(f) => f.report(json),
     }
 }
 
@@ -294,7 +257,7 @@ async fn execute(args: TemplatesArgs) -> Result<Output, Failure> {
         }
         TemplatesCommand::Import { path } => {
             let settings = super::config::load(&super::config::SettingsArgs::default())
-                .map_err(|e| usage(e.to_string()))?;
+                .map_err(|e| config_error(e.to_string()))?;
             let vsettings = pipewright_workflow::generate::validator_settings(
                 &settings.generator,
                 &settings.allowed_hosts,

@@ -4,7 +4,10 @@
 //! checks again. Exit 0 when no error remains, 1 when one does, 2 when a file cannot be read.
 
 use super::exit;
+use super::failure::{print_json, Failure};
 use super::files::write_atomically;
+use super::output::{paint, Tone};
+use crate::serve::error::ErrorKind;
 use clap::Args;
 use pipewright_core::validate::{
     fix_dockerfile, fix_pipeline, has_errors, validate_dockerfile, validate_pipeline, Finding,
@@ -84,14 +87,12 @@ pub fn run(args: ValidateArgs) -> i32 {
         match read_text(path) {
             Ok(text) => texts.push((path, *kind, text)),
             Err(message) => {
-                eprintln!("error: {message}");
-                if args.json {
-                    println!(
-                        "{}",
-                        serde_json::json!({ "error": message, "findings": [], "fixed": [] })
-                    );
-                }
-                return exit::USAGE;
+                let field = if kind == &FileKind::Dockerfile && args.dockerfile.is_some() {
+                    "--dockerfile"
+                } else {
+                    "file"
+                };
+                return Failure::usage(field, message).report(args.json);
             }
         }
     }
@@ -102,8 +103,13 @@ pub fn run(args: ValidateArgs) -> i32 {
         let checked = check(&text, kind, &settings, args.fix);
         if let Some(new_text) = &checked.fixed_text {
             if let Err(e) = write_atomically(path, new_text) {
-                eprintln!("error: cannot write the fixed {name}: {e}; the file is unchanged");
-                return exit::FAILURE;
+                return Failure::new(
+                    exit::FAILURE,
+                    ErrorKind::WriteFailed,
+                    format!("cannot write the fixed {name}: {e}; the file is unchanged"),
+                )
+                .field("--fix")
+                .report(args.json);
             }
         }
         fixed.extend(checked.fixed.into_iter().map(|f| f.in_file(&name)));
@@ -111,15 +117,11 @@ pub fn run(args: ValidateArgs) -> i32 {
     }
     if args.json {
         let body = serde_json::json!({ "findings": findings, "fixed": fixed });
-        match serde_json::to_string_pretty(&body) {
-            Ok(text) => println!("{text}"),
-            Err(e) => {
-                eprintln!("error: cannot render the findings as JSON: {e}");
-                return exit::FAILURE;
-            }
+        if let Err(f) = print_json(&body) {
+            return f.report(false);
         }
     } else {
-        print!("{}", render(&findings, &fixed));
+        out!("{}", render(&findings, &fixed));
     }
     if has_errors(&findings) {
         exit::FAILURE
@@ -230,8 +232,12 @@ fn render(findings: &[Finding], fixed: &[Finding]) -> String {
     for f in fixed {
         let what = f.fix.as_ref().map(|x| x.description.as_str()).unwrap_or("");
         out.push_str(&format!(
-            "{}:{}:{}: fixed[{}] {what}\n",
-            f.file, f.line, f.column, f.rule
+            "{}:{}:{}: {}[{}] {what}\n",
+            f.file,
+            f.line,
+            f.column,
+            paint("fixed", Tone::Good),
+            f.rule
         ));
     }
     for f in findings {
@@ -240,7 +246,14 @@ fn render(findings: &[Finding], fixed: &[Finding]) -> String {
             f.file,
             f.line,
             f.column,
-            f.severity.as_str(),
+            paint(
+                f.severity.as_str(),
+                if f.severity == Severity::Error {
+                    Tone::Error
+                } else {
+                    Tone::Warning
+                }
+            ),
             f.rule,
             f.message,
             if f.fix.is_some() {
@@ -253,7 +266,7 @@ fn render(findings: &[Finding], fixed: &[Finding]) -> String {
     let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
     let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));
     if findings.is_empty() {
-        out.push_str("no problems found");
+        out.push_str(&paint("no problems found", Tone::Good));
     } else {
         out.push_str(&format!("{errors} error(s), {warnings} warning(s)"));
     }

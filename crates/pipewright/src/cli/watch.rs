@@ -4,11 +4,13 @@
 //! passes, 1 when it does not, 2 for bad usage, 4 when GitLab cannot be used.
 
 use super::exit;
+use super::failure::Failure;
+use crate::serve::error::ErrorKind;
 use clap::Args;
 use pipewright_adapters::gitlab::{GitLabClient, GitLabConfig};
 use pipewright_core::gitlab::{GitLab, Job, Pipeline, ProjectRef, RawFile};
 use pipewright_core::monitor::{on_failure_jobs, quality_gate, GateInput};
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Args)]
@@ -36,7 +38,11 @@ pub fn run(args: WatchArgs) -> i32 {
     let Some(runtime) = crate::setup::runtime(false) else {
         return exit::FAILURE;
     };
-    runtime.block_on(watch(args))
+    let json = args.json;
+    match runtime.block_on(watch(args)) {
+        Ok(code) => code,
+        Err(f) => f.report(json),
+    }
 }
 
 fn seconds(flag: Option<f64>, var: &str, default: f64) -> Result<Duration, String> {
@@ -56,31 +62,15 @@ fn seconds(flag: Option<f64>, var: &str, default: f64) -> Result<Duration, Strin
     Ok(Duration::from_secs_f64(value))
 }
 
-async fn watch(args: WatchArgs) -> i32 {
-    let (interval, timeout) = match (
-        seconds(args.interval, "PIPEWRIGHT_POLL_INTERVAL", 5.0),
-        seconds(args.timeout, "PIPEWRIGHT_MONITOR_TIMEOUT", 900.0),
-    ) {
-        (Ok(i), Ok(t)) => (i, t),
-        (Err(e), _) | (_, Err(e)) => {
-            eprintln!("error: {e}");
-            return exit::USAGE;
-        }
-    };
-    let client = match GitLabConfig::from_env().and_then(GitLabClient::new) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::USAGE;
-        }
-    };
-    match follow(&client, &args, interval, timeout).await {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e}");
-            exit::UNREACHABLE
-        }
-    }
+async fn watch(args: WatchArgs) -> Result<i32, Failure> {
+    let interval = seconds(args.interval, "PIPEWRIGHT_POLL_INTERVAL", 5.0)
+        .map_err(|e| Failure::usage("--interval", e))?;
+    let timeout = seconds(args.timeout, "PIPEWRIGHT_MONITOR_TIMEOUT", 900.0)
+        .map_err(|e| Failure::usage("--timeout", e))?;
+    let client = GitLabConfig::from_env()
+        .and_then(GitLabClient::new)
+        .map_err(|e| Failure::api(exit::USAGE, e))?;
+    follow(&client, &args, interval, timeout).await
 }
 
 /// The pipeline to follow: the one named, else the newest of the branch's head commit.
@@ -109,20 +99,22 @@ async fn find_pipeline(
 }
 
 fn job_line(job: &Job) -> String {
-    let mark = match job.status.as_str() {
-        "success" => "ok",
-        "failed" => "FAIL",
-        "running" => "..",
-        "skipped" | "manual" | "canceled" => "--",
-        _ => "  ",
+    use super::output::{paint, Tone};
+    let (mark, tone) = match job.status.as_str() {
+        "success" => ("  ok", Some(Tone::Good)),
+        "failed" => ("FAIL", Some(Tone::Error)),
+        "running" => ("  ..", None),
+        "skipped" | "manual" | "canceled" => ("  --", Some(Tone::Warning)),
+        _ => ("    ", None),
     };
+    let mark = tone.map_or_else(|| mark.to_string(), |t| paint(mark, t));
     let reason = job
         .failure_reason
         .as_deref()
         .map(|r| format!(" ({r})"))
         .unwrap_or_default();
     format!(
-        "[{mark:>4}] {:<12} {:<28} {}{reason}",
+        "[{mark}] {:<12} {:<28} {}{reason}",
         job.stage, job.name, job.status
     )
 }
@@ -132,7 +124,7 @@ async fn follow(
     args: &WatchArgs,
     interval: Duration,
     timeout: Duration,
-) -> Result<i32, pipewright_core::gitlab::GitLabError> {
+) -> Result<i32, Failure> {
     let project = ProjectRef::from(args.project.as_str());
     let started = Instant::now();
     let live = !args.json && std::io::stdout().is_terminal();
@@ -143,17 +135,20 @@ async fn follow(
             break p;
         }
         if started.elapsed() > timeout {
-            eprintln!("error: no pipeline appeared within {} s", timeout.as_secs());
-            return Ok(exit::FAILURE);
+            return Err(Failure::new(
+                exit::FAILURE,
+                ErrorKind::Timeout,
+                format!("no pipeline appeared within {} s", timeout.as_secs()),
+            ));
         }
         tokio::time::sleep(interval).await;
     };
-    let mut out = std::io::stdout();
     if !args.json {
-        let _ = writeln!(
-            out,
+        outln!(
             "pipeline {} ({}) {}",
-            pipeline.id, pipeline.git_ref, pipeline.web_url
+            pipeline.id,
+            pipeline.git_ref,
+            pipeline.web_url
         );
     }
     let (pipeline, jobs) = loop {
@@ -165,29 +160,29 @@ async fn follow(
             lines.push(format!("pipeline: {}", p.status));
             if live {
                 if drawn > 0 {
-                    let _ = write!(out, "\x1b[{drawn}A");
+                    out!("\x1b[{drawn}A");
                 }
                 for l in &lines {
-                    let _ = writeln!(out, "\x1b[2K{l}");
+                    outln!("\x1b[2K{l}");
                 }
                 drawn = lines.len();
             } else {
                 for l in lines.iter().filter(|l| !last_lines.contains(l)) {
-                    let _ = writeln!(out, "{l}");
+                    outln!("{l}");
                 }
             }
-            let _ = out.flush();
+            crate::cli::output::flush_stdout();
             last_lines = lines;
         }
         if p.status.is_terminal() {
             break (p, jobs);
         }
         if started.elapsed() > timeout {
-            eprintln!(
-                "error: the pipeline did not finish within {} s",
-                timeout.as_secs()
-            );
-            return Ok(exit::FAILURE);
+            return Err(Failure::new(
+                exit::FAILURE,
+                ErrorKind::Timeout,
+                format!("the pipeline did not finish within {} s", timeout.as_secs()),
+            ));
         }
         tokio::time::sleep(interval).await;
     };
@@ -213,14 +208,14 @@ async fn follow(
             "jobs": jobs.iter().map(|j| serde_json::json!({
                 "name": j.name, "stage": j.stage, "status": j.status.as_str()})).collect::<Vec<_>>(),
         });
-        let _ = writeln!(out, "{value:#}");
+        outln!("{value:#}");
     } else {
         let word = if verdict.passed {
             "passed"
         } else {
             "did not pass"
         };
-        let _ = writeln!(out, "quality gate {word}: {}", verdict.reason);
+        outln!("quality gate {word}: {}", verdict.reason);
     }
     Ok(if verdict.passed {
         exit::OK

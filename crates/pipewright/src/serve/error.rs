@@ -72,6 +72,12 @@ pub enum ErrorKind {
     Timeout,
     /// A defect in pipewright.
     Internal,
+    /// A clone failed or timed out, or git is missing (the CLI: the service never clones).
+    SourceUnreachable,
+    /// Files to write exist already and `--force` was not given (the CLI).
+    FilesExist,
+    /// A file could not be written (the CLI: generated files, `--fix`, exports).
+    WriteFailed,
 }
 
 impl ErrorKind {
@@ -103,6 +109,9 @@ impl ErrorKind {
             StoreFailed => (StatusCode::INTERNAL_SERVER_ERROR, "store_failed"),
             Timeout => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
             Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            SourceUnreachable => (StatusCode::BAD_GATEWAY, "source_unreachable"),
+            FilesExist => (StatusCode::CONFLICT, "files_exist"),
+            WriteFailed => (StatusCode::INTERNAL_SERVER_ERROR, "write_failed"),
         }
     }
 }

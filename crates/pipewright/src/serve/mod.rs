@@ -10,7 +10,7 @@
 //! `routes/` (one module per group of endpoints; `routes/mod.rs` assembles them).
 
 mod auth;
-mod error;
+pub(crate) mod error;
 mod extract;
 mod middleware;
 mod openapi;
@@ -32,11 +32,12 @@ pub const DEFAULT_PORT: u16 = 8003;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on [default: 0.0.0.0:8003, or 0.0.0.0:$PORT when PORT is set].
-    #[arg(long, value_name = "ADDR")]
-    pub listen: Option<SocketAddr>,
-    /// Log lines as `text` or `json` (one object per line); the level comes from RUST_LOG
-    /// (default `info`).
+    /// Address to listen on, `HOST:PORT` with an IP address or a host name (`localhost:9000`,
+    /// `[::1]:9000`) [default: 0.0.0.0:8003, or 0.0.0.0:$PORT when PORT is set].
+    #[arg(long, value_name = "HOST:PORT")]
+    pub listen: Option<String>,
+    /// Log lines as `text` or `json` (one object per line); the level comes from -q/-v, else
+    /// RUST_LOG (default `info`).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
     /// The largest request body accepted, in bytes; larger ones are answered 413.
@@ -65,9 +66,10 @@ pub enum LogFormat {
 }
 
 /// Runs the service until SIGTERM or SIGINT; returns the exit code.
-pub fn run(args: ServeArgs) -> i32 {
-    init_logging(args.log_format);
-    let addr = match listen_address(args.listen) {
+pub fn run(args: ServeArgs, global: &crate::cli::output::GlobalArgs) -> i32 {
+    let filter = global.log_filter("info", std::env::var("RUST_LOG").ok().as_deref());
+    init_logging(args.log_format, &filter);
+    let addr = match listen_address(args.listen.as_deref()) {
         Ok(a) => a,
         Err(message) => {
             eprintln!("error: {message}");
@@ -118,7 +120,7 @@ async fn serve(args: ServeArgs, addr: SocketAddr, settings: config::Settings) ->
     let bound = listener.local_addr().unwrap_or(addr);
     let app = routes::router(state, Duration::from_secs(args.request_timeout.max(1)));
     // The one line tests and operators read to find the server.
-    println!("pipewright listening on http://{bound}");
+    outln!("pipewright listening on http://{bound}");
     let _ = std::io::stdout().flush();
     tracing::info!(address = %bound, "listening");
     match axum::serve(listener, app)
@@ -137,9 +139,9 @@ async fn serve(args: ServeArgs, addr: SocketAddr, settings: config::Settings) ->
 }
 
 /// `--listen`, else `0.0.0.0:$PORT`, else `0.0.0.0:8003`.
-fn listen_address(listen: Option<SocketAddr>) -> Result<SocketAddr, String> {
-    if let Some(addr) = listen {
-        return Ok(addr);
+fn listen_address(listen: Option<&str>) -> Result<SocketAddr, String> {
+    if let Some(text) = listen {
+        return resolve_listen(text);
     }
     let port = match std::env::var("PORT") {
         Ok(text) if !text.trim().is_empty() => text.trim().parse::<u16>().map_err(|_| {
@@ -148,6 +150,35 @@ fn listen_address(listen: Option<SocketAddr>) -> Result<SocketAddr, String> {
         _ => DEFAULT_PORT,
     };
     Ok(SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)))
+}
+
+/// `HOST:PORT` to the address to bind: an IP address as written, a host name through the
+/// system's resolver (the first address it gives, IPv4 before IPv6 as `getaddrinfo` orders
+/// them for `localhost`).
+fn resolve_listen(text: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let text = text.trim();
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let usage = "use HOST:PORT, e.g. --listen 127.0.0.1:8003, --listen localhost:8003 or --listen [::1]:8003";
+    let Some((host, port)) = text.rsplit_once(':') else {
+        return Err(format!("--listen `{text}` has no port; {usage}"));
+    };
+    if host.is_empty() {
+        return Err(format!("--listen `{text}` has no host; {usage}"));
+    }
+    if port.parse::<u16>().is_err() {
+        return Err(format!(
+            "--listen `{text}`: `{port}` is not a port number (0-65535); {usage}"
+        ));
+    }
+    let mut addrs = text
+        .to_socket_addrs()
+        .map_err(|e| format!("--listen `{text}`: cannot resolve `{host}`: {e}; {usage}"))?;
+    addrs
+        .next()
+        .ok_or_else(|| format!("--listen `{text}`: `{host}` has no address; {usage}"))
 }
 
 /// Opens the store, the LLM and the GitLab client once; failures are kept as reasons. A
@@ -221,10 +252,10 @@ fn open_state(args: &ServeArgs, settings: config::Settings) -> Result<AppState, 
 }
 
 /// Logs to stderr, as text or one JSON object per line, each with its request's span (and so
-/// its request id). The level is RUST_LOG's, `info` by default.
-fn init_logging(format: LogFormat) {
+/// its request id). The level is `filter` (`-q`/`-v`, else RUST_LOG, else `info`).
+fn init_logging(format: LogFormat, filter: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

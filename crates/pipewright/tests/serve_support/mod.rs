@@ -123,7 +123,7 @@ pub fn spawn_with(options: Options) -> Server {
         base,
         data_dir,
         log,
-        client: reqwest::Client::builder()
+        client: pipewright_adapters::http::client_builder()
             .timeout(Duration::from_secs(60))
             .build()
             .expect("client"),
