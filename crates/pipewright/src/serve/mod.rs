@@ -153,6 +153,8 @@ fn listen_address(listen: Option<SocketAddr>) -> Result<SocketAddr, String> {
 /// Opens the store, the LLM and the GitLab client once; failures are kept as reasons. A
 /// monitor setting that does not parse is an error (the service does not start).
 fn open_state(args: &ServeArgs, settings: config::Settings) -> Result<AppState, String> {
+    // First: a token list that fails open must stop the start before anything is opened.
+    let tokens = ApiTokens::parse(&std::env::var("PIPEWRIGHT_API_TOKENS").unwrap_or_default())?;
     let monitor_config =
         pipewright_workflow::monitor::MonitorConfig::from_lookup(|k| std::env::var(k).ok())?;
     let store = args.backends.open_store().map_err(|e| e.to_string());
@@ -187,7 +189,6 @@ fn open_state(args: &ServeArgs, settings: config::Settings) -> Result<AppState, 
             "GitLab not configured; requests that need it are answered 503"
         ),
     }
-    let tokens = ApiTokens::parse(&std::env::var("PIPEWRIGHT_API_TOKENS").unwrap_or_default());
     if tokens.is_empty() {
         tracing::warn!("PIPEWRIGHT_API_TOKENS is not set: the API answers anyone who can reach it");
     }
