@@ -143,7 +143,7 @@ async fn generate_takes_settings_overrides_and_names_a_bad_one() {
         )
         .await;
     assert_eq!(status, 422, "{body}");
-    assert_eq!(error_of(&body)["field"], "settings");
+    assert_eq!(error_of(&body)["field"], "settings.skip_stages");
 }
 
 #[tokio::test]

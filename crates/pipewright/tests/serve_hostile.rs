@@ -60,3 +60,73 @@ fn api_tokens_of_only_separators_refuse_to_start() {
         );
     }
 }
+
+fn flask() -> Value {
+    json!({
+        "app.py": "from flask import Flask\napp = Flask(__name__)\n",
+        "requirements.txt": "flask==3.0.3\n",
+    })
+}
+
+#[tokio::test]
+async fn bad_settings_are_422_naming_the_setting_not_500() {
+    let server = spawn();
+    let all_stages = json!([
+        "compile", "build", "test", "sast", "quality", "security", "push", "notify", "learn"
+    ]);
+    let cases = [
+        (
+            json!({ "image_path": "noseps{registry}{image}{tag}" }),
+            "settings.image_path",
+        ),
+        (
+            json!({ "image_path": "https://{registry}/{image}:{tag}" }),
+            "settings.image_path",
+        ),
+        (json!({ "pull_registry": "a\nb" }), "settings.pull_registry"),
+        (
+            json!({ "internal_registry": "nexus:5001\n  script: [evil]" }),
+            "settings.internal_registry",
+        ),
+        (json!({ "skip_stages": all_stages }), "settings.skip_stages"),
+        (
+            json!({ "image_name": "x".repeat(300) }),
+            "settings.image_name",
+        ),
+        (json!({ "allow_hosts": ["a\nb"] }), "settings.allow_hosts"),
+    ];
+    for (settings, field) in cases {
+        let (status, body) = server
+            .call(
+                "/api/v1/pipeline/generate",
+                &json!({ "files": flask(), "use_template_only": true, "settings": settings }),
+            )
+            .await;
+        assert_eq!(status, 422, "{settings}: {body}");
+        assert_eq!(error_of(&body)["field"], field, "{body}");
+        assert_eq!(error_of(&body)["code"], "invalid_field", "{body}");
+    }
+    // A library has no build, security or push job: skipping all the others leaves nothing.
+    let library = json!({
+        "Cargo.toml": "[package]\nname = \"lib\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[lib]\n",
+        "src/lib.rs": "pub fn answer() -> u32 { 42 }\n",
+    });
+    let (status, body) = server
+        .call(
+            "/api/v1/pipeline/generate",
+            &json!({ "files": library, "use_template_only": true,
+                     "settings": { "skip_stages": ["compile", "test", "sast", "quality", "notify", "learn"] } }),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(error_of(&body)["field"], "settings.skip_stages", "{body}");
+    // Ordinary settings still generate.
+    let (status, body) = server
+        .call(
+            "/api/v1/pipeline/generate",
+            &json!({ "files": flask(), "use_template_only": true,
+                     "settings": { "pull_registry": "nexus.example.com:5002", "image_path": "{registry}/team/{image}:{tag}", "skip_stages": ["sast"] } }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}

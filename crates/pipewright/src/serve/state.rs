@@ -117,8 +117,13 @@ impl Shared {
         replace_dockerfile: bool,
     ) -> Result<Settings, ApiError> {
         let mut settings = self.settings.clone();
-        config::apply(&mut settings, overrides)
-            .map_err(|e| ApiError::invalid_field("settings", e.to_string()))?;
+        config::apply(&mut settings, overrides).map_err(|e| {
+            let field = match e.setting() {
+                Some(setting) => format!("settings.{setting}"),
+                None => "settings".to_string(),
+            };
+            ApiError::invalid_field(&field, e.to_string())
+        })?;
         if replace_dockerfile {
             settings.generator.replace_dockerfile = true;
         }
