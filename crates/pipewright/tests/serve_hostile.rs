@@ -130,3 +130,91 @@ async fn bad_settings_are_422_naming_the_setting_not_500() {
         .await;
     assert_eq!(status, 200, "{body}");
 }
+
+/// A secret in every place a URL can carry one.
+const URL_SECRET: &str = "S3CR3T-glpat";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_in_urls_reach_no_answer_log_or_run_record() {
+    use pipewright_adapters::fake_gitlab::{FakeGitLab, FAKE_TOKEN};
+    let gitlab = FakeGitLab::start().await.expect("fake GitLab");
+    let files = serve_support::fixture_files("python-flask-pip");
+    let pairs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str().unwrap_or_default()))
+        .collect();
+    gitlab.add_project("team/app", &pairs);
+    let options = Options::default()
+        .env("GITLAB_URL", &gitlab.url())
+        .env("GITLAB_TOKEN", FAKE_TOKEN);
+    let server = tokio::task::spawn_blocking(move || spawn_with(options))
+        .await
+        .expect("spawn");
+    let s = URL_SECRET;
+    let host = gitlab.url().trim_start_matches("http://").to_string();
+    let urls = [
+        // off the configured GitLab: refused (400) with the URL in the message
+        format!("https://user:{s}@gitlab.evil.example/team/app"),
+        format!("https://user:pa/{s}@gitlab.evil.example/team/app"),
+        format!("https://gitlab.evil.example/team/app?private_token={s}"),
+        format!("https://gitlab.evil.example/team/app?ref=main&access_token={s}"),
+        format!("https://gitlab.evil.example/team/app#{s}"),
+        // on the configured GitLab: the run is recorded with the URL
+        format!("http://user:pa/{s}@{host}/team/app"),
+        format!("http://{host}/team/app?private_token={s}"),
+        format!("http://{host}/team/app?token={s}#access_token={s}"),
+    ];
+    for url in &urls {
+        let (status, body) = server
+            .call(
+                "/api/v1/pipeline/workflow",
+                &json!({ "repository_url": url, "use_template_only": true, "monitor": false }),
+            )
+            .await;
+        assert!(
+            !body.to_string().contains(s),
+            "{url} answered {status}: {body}"
+        );
+    }
+    let (status, runs) = server.get_json("/api/v1/pipeline/runs?limit=100").await;
+    assert_eq!(status, 200, "{runs}");
+    let listed = runs["runs"].as_array().expect("runs");
+    assert!(
+        !listed.is_empty(),
+        "the workflow requests were recorded: {runs}"
+    );
+    assert!(!runs.to_string().contains(s), "{runs}");
+    for run in listed {
+        let id = run["id"].as_str().expect("run id");
+        let (_, full) = server
+            .get_json(&format!("/api/v1/pipeline/runs/{id}"))
+            .await;
+        assert!(!full.to_string().contains(s), "{full}");
+    }
+    assert!(!server.log().contains(s), "{}", server.log());
+    let data = server.data_dir.path().join("data");
+    for entry in walk(&data) {
+        let bytes = std::fs::read(&entry).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(s),
+            "{} holds the secret",
+            entry.display()
+        );
+    }
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                out.extend(walk(&path));
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}

@@ -166,7 +166,9 @@ fn open_state(args: &ServeArgs, settings: config::Settings) -> Result<AppState, 
     }
     let (llm, temperature) = args.backends.open_llm();
     match &llm {
-        Ok(l) => tracing::info!(model = %l.model(), endpoint = %l.endpoint(), "LLM configured"),
+        Ok(l) => {
+            tracing::info!(model = %l.model(), endpoint = %pipewright_core::redact::redact_url(l.endpoint()), "LLM configured")
+        }
         Err(reason) => {
             tracing::info!(%reason, "no LLM; the built-in generator writes every pipeline")
         }
