@@ -93,7 +93,11 @@ async fn bad_settings_are_422_naming_the_setting_not_500() {
             json!({ "image_name": "x".repeat(300) }),
             "settings.image_name",
         ),
-        (json!({ "allow_hosts": ["a\nb"] }), "settings.allow_hosts"),
+        (
+            json!({ "allow_hosts": ["a\nb"] }),
+            "settings.allow_hosts[0]",
+        ),
+        (json!({ "allow_hosts": ["a b"] }), "settings.allow_hosts"),
     ];
     for (settings, field) in cases {
         let (status, body) = server
@@ -217,4 +221,78 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// The size of every file under `dir`, summed.
+fn folder_bytes(dir: &std::path::Path) -> u64 {
+    walk(dir)
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+#[tokio::test]
+async fn huge_or_multi_line_fields_are_refused_before_being_stored_logged_or_echoed() {
+    let server = spawn();
+    let data = server.data_dir.path().join("data");
+    let huge = "q".repeat(4 * 1024 * 1024);
+    let before = folder_bytes(&data);
+    let cases = [
+        (
+            "/api/v1/pipeline/workflow",
+            json!({ "project_id": huge }),
+            "project_id",
+        ),
+        (
+            "/api/v1/pipeline/workflow",
+            json!({ "project_id": "team/app", "branch": huge }),
+            "branch",
+        ),
+        (
+            "/api/v1/pipeline/workflow",
+            json!({ "repository_url": huge }),
+            "repository_url",
+        ),
+        (
+            "/api/v1/pipeline/workflow",
+            json!({ "project_id": "team/app", "ref": "main\nX-Injected: 1" }),
+            "ref",
+        ),
+        (
+            "/api/v1/pipeline/generate",
+            json!({ "files": flask(), "settings": { "image_name": huge } }),
+            "settings.image_name",
+        ),
+        (
+            "/api/v1/pipeline/generate",
+            json!({ "files": { "a\nb.py": "print(1)\n" } }),
+            "files[…]",
+        ),
+        ("/api/v1/pipeline/analyze", json!({ "path": huge }), "path"),
+    ];
+    for (route, body, field) in cases {
+        let (status, answer) = server.call(route, &body).await;
+        assert_eq!(status, 422, "{route} {field}: {answer}");
+        assert_eq!(error_of(&answer)["field"], field, "{answer}");
+        assert!(
+            answer.to_string().len() < 2048,
+            "the value is not echoed: {} bytes",
+            answer.to_string().len()
+        );
+    }
+    let (status, answer) = server
+        .get_json(&format!(
+            "/api/v1/pipeline/runs?project={}",
+            "p".repeat(8 * 1024)
+        ))
+        .await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(error_of(&answer)["field"], "project", "{answer}");
+    let grown = folder_bytes(&data).saturating_sub(before);
+    assert!(grown < 1024 * 1024, "the data folder grew by {grown} bytes");
+    assert!(
+        !server.log().contains(&"q".repeat(1024)),
+        "the value is not logged"
+    );
 }

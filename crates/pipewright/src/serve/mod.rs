@@ -5,11 +5,12 @@
 //! requests in flight finish, and exits 0.
 //!
 //! Layout: `state.rs` (what handlers share), `error.rs` (the one error shape and status
-//! table), `auth.rs` (API tokens), `middleware.rs` (request id, time limit), `extract.rs`
+//! table), `auth.rs` (API tokens), `bounds.rs` (bounds on every string a client sends), `middleware.rs` (request id, time limit), `extract.rs`
 //! (JSON/query extractors with JSON refusals), `openapi.rs` (the document's frame),
 //! `routes/` (one module per group of endpoints; `routes/mod.rs` assembles them).
 
 mod auth;
+mod bounds;
 mod error;
 mod extract;
 mod middleware;
