@@ -296,3 +296,92 @@ async fn huge_or_multi_line_fields_are_refused_before_being_stored_logged_or_ech
         "the value is not logged"
     );
 }
+
+/// A raw TCP connection to the server.
+fn connect(server: &serve_support::Server) -> std::net::TcpStream {
+    let addr = server.base.trim_start_matches("http://");
+    let stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    stream
+}
+
+/// Reads until the server closes the connection; what it sent and how long that took. Panics
+/// when the server keeps it open for 10 s.
+fn read_until_closed(stream: &mut std::net::TcpStream) -> (String, Duration) {
+    use std::io::Read;
+    let started = Instant::now();
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => received.extend_from_slice(&buffer[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!(
+                "the server kept the connection open for {:?} ({e}); received {:?}",
+                started.elapsed(),
+                String::from_utf8_lossy(&received)
+            ),
+        }
+    }
+    (
+        String::from_utf8_lossy(&received).into_owned(),
+        started.elapsed(),
+    )
+}
+
+#[test]
+fn silent_half_sent_and_idle_connections_are_closed_after_the_header_timeout() {
+    use std::io::Write;
+    let server = spawn_with(Options::default().arg("--header-read-timeout").arg("1"));
+    // Connected, nothing sent.
+    let mut silent = connect(&server);
+    let (_, took) = read_until_closed(&mut silent);
+    assert!(took < Duration::from_secs(5), "silent: {took:?}");
+    // Half a request head, never finished.
+    let mut half = connect(&server);
+    half.write_all(b"GET /health HTTP/1.1\r\nHost: pipewright\r\nX-Slow: ")
+        .expect("write");
+    let (_, took) = read_until_closed(&mut half);
+    assert!(took < Duration::from_secs(5), "half-sent: {took:?}");
+    // One full request on a keep-alive connection, then idle.
+    let mut idle = connect(&server);
+    idle.write_all(b"GET /health HTTP/1.1\r\nHost: pipewright\r\n\r\n")
+        .expect("write");
+    let (answer, took) = read_until_closed(&mut idle);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        took < Duration::from_secs(5),
+        "idle after a request: {took:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_cap_are_answered_503_and_health_recovers() {
+    let server = tokio::task::spawn_blocking(|| {
+        spawn_with(
+            Options::default()
+                .arg("--max-connections")
+                .arg("4")
+                .arg("--header-read-timeout")
+                .arg("3"),
+        )
+    })
+    .await
+    .expect("spawn");
+    let idle: Vec<_> = (0..4).map(|_| connect(&server)).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut over = connect(&server);
+    let (answer, took) = read_until_closed(&mut over);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("\"code\":\"overloaded\""), "{answer}");
+    assert!(answer.contains("--max-connections"), "{answer}");
+    assert!(took < Duration::from_secs(2), "answered at once: {took:?}");
+    // The idle ones run out of time; then /health answers again.
+    std::thread::sleep(Duration::from_secs(4));
+    let (status, body) = server.get_json("/health").await;
+    assert_eq!(status, 200, "{body}");
+    drop(idle);
+}

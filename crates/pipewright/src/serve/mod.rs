@@ -5,12 +5,14 @@
 //! requests in flight finish, and exits 0.
 //!
 //! Layout: `state.rs` (what handlers share), `error.rs` (the one error shape and status
-//! table), `auth.rs` (API tokens), `bounds.rs` (bounds on every string a client sends), `middleware.rs` (request id, time limit), `extract.rs`
+//! table), `auth.rs` (API tokens), `bounds.rs` (bounds on every string a client sends), `connections.rs`
+//! (the accept loop: header-read timeout, connection cap), `middleware.rs` (request id, time limit), `extract.rs`
 //! (JSON/query extractors with JSON refusals), `openapi.rs` (the document's frame),
 //! `routes/` (one module per group of endpoints; `routes/mod.rs` assembles them).
 
 mod auth;
 mod bounds;
+mod connections;
 mod error;
 mod extract;
 mod middleware;
@@ -46,6 +48,15 @@ pub struct ServeArgs {
     /// Seconds a request may take before it is answered 504 (LLM generation can take minutes).
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub request_timeout: u64,
+    /// Seconds a connection may take to send each request's head (headers), counted from when
+    /// the server starts waiting for it: a connection that sends nothing, trickles a half-sent
+    /// head, or sits idle between requests is closed when it runs out.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub header_read_timeout: u64,
+    /// Connections served at once; a connection beyond them is answered 503 and closed. Keep
+    /// it below the process's descriptor limit (`ulimit -n`).
+    #[arg(long, value_name = "COUNT", default_value_t = 512)]
+    pub max_connections: usize,
     /// Seconds each /health check (store, LLM, GitLab) may take.
     #[arg(long, value_name = "SECONDS", default_value_t = 2)]
     pub health_timeout: u64,
@@ -122,19 +133,13 @@ async fn serve(args: ServeArgs, addr: SocketAddr, settings: config::Settings) ->
     println!("pipewright listening on http://{bound}");
     let _ = std::io::stdout().flush();
     tracing::info!(address = %bound, "listening");
-    match axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-    {
-        Ok(()) => {
-            tracing::info!("stopped: every request in flight was answered");
-            exit::OK
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "the server failed");
-            exit::FAILURE
-        }
-    }
+    let limits = connections::ConnectionLimits {
+        header_read_timeout: Duration::from_secs(args.header_read_timeout.max(1)),
+        max_connections: args.max_connections.max(1),
+    };
+    connections::serve(listener, app, limits, shutdown_signal()).await;
+    tracing::info!("stopped: every request in flight was answered");
+    exit::OK
 }
 
 /// `--listen`, else `0.0.0.0:$PORT`, else `0.0.0.0:8003`.
