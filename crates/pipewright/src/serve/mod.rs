@@ -99,7 +99,11 @@ pub fn run(args: ServeArgs) -> i32 {
     let Some(runtime) = crate::setup::runtime(true) else {
         return exit::FAILURE;
     };
-    runtime.block_on(serve(args, addr, settings))
+    let code = runtime.block_on(serve(args, addr, settings));
+    // Blocking work that ignores cancellation (a folder being listed) must not keep the
+    // process alive after the last answer.
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    code
 }
 
 async fn serve(args: ServeArgs, addr: SocketAddr, settings: config::Settings) -> i32 {
@@ -137,7 +141,12 @@ async fn serve(args: ServeArgs, addr: SocketAddr, settings: config::Settings) ->
         header_read_timeout: Duration::from_secs(args.header_read_timeout.max(1)),
         max_connections: args.max_connections.max(1),
     };
-    connections::serve(listener, app, limits, shutdown_signal()).await;
+    let shutdown = async {
+        shutdown_signal().await;
+        // CPU-heavy work in flight stops instead of holding the shutdown up.
+        pipewright_core::cancel::cancel_all();
+    };
+    connections::serve(listener, app, limits, shutdown).await;
     tracing::info!("stopped: every request in flight was answered");
     exit::OK
 }
@@ -280,12 +289,40 @@ async fn shutdown_signal() {
 }
 
 /// Runs CPU-heavy or blocking work (analysis, generation, validation, listing a folder) on a
-/// blocking thread, inside the request's span.
+/// blocking thread, inside the request's span, cancellably: when the request ends first (its
+/// time limit answered 504, the client went away) or the server shuts down, the work's
+/// cancellation flag is set and its long loops stop ([`pipewright_core::cancel`]). Work
+/// stopped that way is never answered as if it had finished.
 pub async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    /// Sets the flag when the request's future is dropped, finished or not.
+    struct CancelOnDrop(Arc<AtomicBool>);
+    impl Drop for CancelOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
     let span = tracing::Span::current();
-    tokio::task::spawn_blocking(move || span.in_scope(work))
-        .await
-        .map_err(|e| ApiError::internal(format!("the work for this request failed: {e}")))
+    let flag = Arc::new(AtomicBool::new(false));
+    let _cancel = CancelOnDrop(flag.clone());
+    let (output, cancelled) = tokio::task::spawn_blocking(move || {
+        span.in_scope(|| {
+            pipewright_core::cancel::with_flag(flag, || {
+                let output = work();
+                (output, pipewright_core::cancel::requested())
+            })
+        })
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("the work for this request failed: {e}")))?;
+    if cancelled {
+        return Err(ApiError::new(
+            error::ErrorKind::Overloaded,
+            "the server is shutting down and stopped this request's work; send it again",
+        ));
+    }
+    Ok(output)
 }
