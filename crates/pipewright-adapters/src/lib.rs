@@ -19,6 +19,7 @@ pub mod fake_gitlab;
 pub mod gitlab;
 pub mod llm;
 pub mod registry;
+pub mod regular_file;
 pub mod runs;
 pub mod source;
 pub mod store;

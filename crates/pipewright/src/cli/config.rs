@@ -341,6 +341,9 @@ pub fn apply(settings: &mut Settings, o: &SettingsOverrides) -> Result<(), Confi
     Ok(())
 }
 
+/// The largest `pipewright.toml` read (a real one is a few KiB).
+const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
 /// The longest host name DNS allows.
 const MAX_HOST_CHARS: usize = 253;
 
@@ -359,10 +362,13 @@ impl ConfigError {
 
 fn read_file(path: &Path) -> Result<ConfigFile, ConfigError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
-        path: shown.clone(),
-        reason: e.to_string(),
-    })?;
+    let text =
+        pipewright_adapters::regular_file::read_text(path, MAX_CONFIG_BYTES).map_err(|e| {
+            ConfigError::Read {
+                path: shown.clone(),
+                reason: format!("the file {e}"),
+            }
+        })?;
     toml::from_str(&text).map_err(|e| ConfigError::Parse {
         path: shown,
         reason: e.message().to_string(),
