@@ -417,3 +417,60 @@ async fn a_six_thousand_line_export_chain_is_validated_not_timed_out() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn local_paths_are_read_only_inside_the_allowed_folders() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let root_path = std::fs::canonicalize(root.path()).expect("canonical");
+    let app = root_path.join("app");
+    std::fs::create_dir(&app).expect("app folder");
+    std::fs::write(app.join("requirements.txt"), "flask==3.0.3\n").expect("write");
+    std::fs::write(app.join("app.py"), "from flask import Flask\n").expect("write");
+    std::os::unix::fs::symlink("/", root_path.join("escape")).expect("link");
+    let allowed = root_path.to_str().expect("UTF-8").to_string();
+    let server = spawn_with(Options::default().arg("--allow-local-paths").arg(&allowed));
+    let analyze = |path: String| {
+        let server = &server;
+        async move {
+            let started = Instant::now();
+            let (status, body) = server
+                .call("/api/v1/pipeline/analyze", &json!({ "path": path }))
+                .await;
+            (status, body, started.elapsed())
+        }
+    };
+    let (status, body, _) = analyze(app.to_str().unwrap().to_string()).await;
+    assert_eq!(status, 200, "{body}");
+    // The whole disk (26 s of walking before), another folder, a link out, `..` out.
+    for (path, expected) in [
+        ("/".to_string(), 403),
+        ("/etc".to_string(), 403),
+        (format!("{allowed}/escape"), 403),
+        (format!("{allowed}/escape/etc"), 403),
+        (format!("{allowed}/../"), 422),
+        ("relative/app".to_string(), 422),
+    ] {
+        let (status, body, took) = analyze(path.clone()).await;
+        assert_eq!(status, expected, "{path}: {body}");
+        assert_eq!(error_of(&body)["field"], "path", "{body}");
+        assert!(took < Duration::from_secs(5), "{path}: refused in {took:?}");
+    }
+}
+
+#[test]
+fn allowed_local_folders_must_exist() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = dir.path().join("missing");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pipewright"));
+    let output = command
+        .args(["serve", "--listen", "127.0.0.1:0", "--allow-local-paths"])
+        .arg(&missing)
+        .env("PIPEWRIGHT_DATA_DIR", dir.path().join("data"))
+        .env("LLM_PROVIDER", "none")
+        .env_remove("PIPEWRIGHT_API_TOKENS")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--allow-local-paths"));
+}

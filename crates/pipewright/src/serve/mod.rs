@@ -60,9 +60,10 @@ pub struct ServeArgs {
     /// Seconds each /health check (store, LLM, GitLab) may take.
     #[arg(long, value_name = "SECONDS", default_value_t = 2)]
     pub health_timeout: u64,
-    /// Accept `path` (a folder on this server's disk) in analyze and generate requests.
-    #[arg(long)]
-    pub allow_local_paths: bool,
+    /// Accept `path` (a folder on this server's disk) in analyze and generate requests, but
+    /// only inside these folders (one or more; links leading out of them are refused too).
+    #[arg(long, value_name = "DIR", num_args = 1..)]
+    pub allow_local_paths: Vec<PathBuf>,
     /// A pipewright.toml with the base settings (default: ./pipewright.toml when it exists).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -170,6 +171,29 @@ fn listen_address(listen: Option<SocketAddr>) -> Result<SocketAddr, String> {
 fn open_state(args: &ServeArgs, settings: config::Settings) -> Result<AppState, String> {
     // First: a token list that fails open must stop the start before anything is opened.
     let tokens = ApiTokens::parse(&std::env::var("PIPEWRIGHT_API_TOKENS").unwrap_or_default())?;
+    let mut local_roots = Vec::with_capacity(args.allow_local_paths.len());
+    for dir in &args.allow_local_paths {
+        match std::fs::canonicalize(dir) {
+            Ok(root) if root.is_dir() => local_roots.push(root),
+            Ok(_) => {
+                return Err(format!(
+                    "--allow-local-paths {}: not a folder; name the folders requests may read",
+                    dir.display()
+                ))
+            }
+            Err(e) => {
+                return Err(format!(
+                    "--allow-local-paths {}: {e}; name existing folders",
+                    dir.display()
+                ))
+            }
+        }
+    }
+    if local_roots.iter().any(|r| r.parent().is_none()) {
+        tracing::warn!(
+            "--allow-local-paths includes `/`: requests may read any folder on this machine"
+        );
+    }
     let monitor_config =
         pipewright_workflow::monitor::MonitorConfig::from_lookup(|k| std::env::var(k).ok())?;
     let store = args.backends.open_store().map_err(|e| e.to_string());
@@ -229,7 +253,7 @@ fn open_state(args: &ServeArgs, settings: config::Settings) -> Result<AppState, 
         runs,
         gitlab,
         settings,
-        allow_local_paths: args.allow_local_paths,
+        local_roots,
         tokens,
         max_body_bytes: args.max_body_bytes,
         health_timeout: Duration::from_secs(args.health_timeout.max(1)),

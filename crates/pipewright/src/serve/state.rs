@@ -50,8 +50,9 @@ pub struct Shared {
     pub gitlab: Result<Arc<GitLabClient>, GitLabUnset>,
     /// Settings from defaults, `pipewright.toml` and the environment; requests override them.
     pub settings: Settings,
-    /// Whether requests may name a folder on this server's disk.
-    pub allow_local_paths: bool,
+    /// The folders (canonical) inside which requests may name a folder on this server's
+    /// disk (`--allow-local-paths DIR…`); empty: none.
+    pub local_roots: Vec<std::path::PathBuf>,
     pub tokens: ApiTokens,
     pub max_body_bytes: usize,
     /// The time each `/health` check may take.
