@@ -338,7 +338,8 @@ mod tests {
 
     #[test]
     fn bad_settings_are_refused_naming_the_setting() {
-        let cases: Vec<(&str, Box<dyn FnOnce(&mut GeneratorSettings)>)> = vec![
+        type Change = Box<dyn FnOnce(&mut GeneratorSettings)>;
+        let cases: Vec<(&str, Change)> = vec![
             (
                 "image_path",
                 Box::new(|s| s.image_path = "noseps{registry}{image}{tag}".into()),
