@@ -6,7 +6,8 @@
 //! runs out. Beyond `--max-connections` open connections a new one is answered
 //! `503 overloaded` at once (without reading it) and closed, so idle clients can never use up
 //! the descriptors `/health` needs. On shutdown the listener closes first, then every
-//! connection finishes the request it is serving.
+//! connection finishes the request it is serving, within [`SHUTDOWN_GRACE`]; after it the
+//! requests' CPU work is cancelled.
 
 use super::error::{ApiError, ErrorKind};
 use axum::response::IntoResponse;
@@ -34,14 +35,21 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then waits for the connections to
-/// finish the requests in flight.
+/// How long requests in flight may go on after SIGTERM before their CPU work is cancelled.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// How long the server waits for them after that.
+const SHUTDOWN_LAST_WAIT: Duration = Duration::from_secs(5);
+
+/// Serves `app` on `listener` until `shutdown` resolves, then lets the requests in flight
+/// finish: for [`SHUTDOWN_GRACE`], then with their CPU work cancelled. True when every one
+/// was answered.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()>,
-) {
+) -> bool {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -76,7 +84,24 @@ pub async fn serve(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    let drained = graceful.shutdown();
+    let mut drained = std::pin::pin!(drained);
+    if tokio::time::timeout(SHUTDOWN_GRACE, &mut drained)
+        .await
+        .is_ok()
+    {
+        return true;
+    }
+    // Requests still at work: their CPU work is cancelled; what still runs (a call to an
+    // LLM) gets a last few seconds.
+    tracing::warn!(
+        grace_seconds = SHUTDOWN_GRACE.as_secs(),
+        "requests still in flight after the shutdown grace; their work is cancelled"
+    );
+    pipewright_core::cancel::cancel_all();
+    tokio::time::timeout(SHUTDOWN_LAST_WAIT, drained)
+        .await
+        .is_ok()
 }
 
 /// Answers 503 `overloaded` on a connection over the cap, without reading it, and closes it.

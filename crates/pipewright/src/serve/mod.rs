@@ -142,13 +142,11 @@ async fn serve(args: ServeArgs, addr: SocketAddr, settings: config::Settings) ->
         header_read_timeout: Duration::from_secs(args.header_read_timeout.max(1)),
         max_connections: args.max_connections.max(1),
     };
-    let shutdown = async {
-        shutdown_signal().await;
-        // CPU-heavy work in flight stops instead of holding the shutdown up.
-        pipewright_core::cancel::cancel_all();
-    };
-    connections::serve(listener, app, limits, shutdown).await;
-    tracing::info!("stopped: every request in flight was answered");
+    if connections::serve(listener, app, limits, shutdown_signal()).await {
+        tracing::info!("stopped: every request in flight was answered");
+    } else {
+        tracing::warn!("stopped with requests still in flight (their work was cancelled)");
+    }
     exit::OK
 }
 
