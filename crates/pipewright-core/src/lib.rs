@@ -17,6 +17,7 @@
 //! assert_eq!(profile.services[0].language.as_str(), "python");
 //! ```
 
+pub mod cancel;
 pub mod detect;
 pub mod dockerfile;
 pub mod generate;
@@ -28,6 +29,7 @@ pub mod knowledge;
 pub mod llm;
 pub mod monitor;
 pub mod pipeline;
+pub mod redact;
 pub mod runs;
 pub mod source;
 pub mod stack;

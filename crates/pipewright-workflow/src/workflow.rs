@@ -311,6 +311,53 @@ pub fn default_branch_name(now_ms: u64) -> String {
     format!("feature/ai-pipeline-{stamp}")
 }
 
+/// Ref forms a user may write for a branch: the prefix, and `None` when what follows it is the
+/// branch, or why the form is refused (it names no branch, or one GitLab would read apart).
+const REF_FORMS: &[(&str, Option<&str>)] = &[
+    ("refs/heads/", None),
+    ("heads/", None),
+    ("refs/tags/", Some("it names a tag, not a branch")),
+    ("tags/", Some("it names a tag, not a branch")),
+    (
+        "refs/remotes/",
+        Some("it names a remote-tracking ref, not a branch"),
+    ),
+    (
+        "refs/",
+        Some("it names a ref outside `refs/heads/`, not a branch"),
+    ),
+];
+
+/// Names git gives meanings of its own, refused as branch names.
+const RESERVED_BRANCH_NAMES: &[&str] = &["HEAD", "FETCH_HEAD", "ORIG_HEAD", "MERGE_HEAD"];
+
+/// The branch a user's name means: `refs/heads/main` and `heads/main` are `main` (so they
+/// compare equal to the default branch and never create a branch literally called
+/// `refs/heads/main`); tags, other refs and git's reserved names are refused; the result
+/// follows git's rules ([`check_branch_name`]).
+pub fn branch_name(name: &str) -> Result<String, String> {
+    let mut branch = name;
+    for (prefix, refusal) in REF_FORMS {
+        if let Some(rest) = branch.strip_prefix(prefix) {
+            if let Some(why) = refusal {
+                return Err((*why).to_string());
+            }
+            branch = rest;
+            break;
+        }
+    }
+    if branch.starts_with("refs/") || branch.starts_with("heads/") {
+        return Err(
+            "it names a ref inside a ref (`refs/heads/refs/…`); give the branch name alone".into(),
+        );
+    }
+    if RESERVED_BRANCH_NAMES.contains(&branch) {
+        return Err(format!("`{branch}` is a name git reserves"));
+    }
+    check_branch_name(branch)?;
+    Ok(branch.to_string())
+}
+
 /// Checks a branch name against git's rules for ref names (`git check-ref-format`).
 pub fn check_branch_name(name: &str) -> Result<(), String> {
     let bad = |why: &str| Err(why.to_string());
@@ -421,13 +468,17 @@ pub async fn run_workflow(
                 .await)
         }
     };
-    if let Some(branch) = &request.branch {
-        if let Err(reason) = check_branch_name(branch) {
-            let e = WorkflowError::BadBranch {
-                branch: branch.clone(),
-                reason,
-            };
-            return Err(rec.fail("resolve_project", began, e).await);
+    let mut request = request;
+    if let Some(given) = request.branch.take() {
+        match branch_name(&given) {
+            Ok(branch) => request.branch = Some(branch),
+            Err(reason) => {
+                let e = WorkflowError::BadBranch {
+                    branch: given,
+                    reason,
+                };
+                return Err(rec.fail("resolve_project", began, e).await);
+            }
         }
     }
     rec.step(

@@ -15,8 +15,8 @@ use pipewright_core::validate::{has_errors, validate_dockerfile, validate_pipeli
 use pipewright_workflow::generate::{validator_settings, Provenance};
 use pipewright_workflow::paths::PathOptions;
 use pipewright_workflow::workflow::{
-    check_branch_name, default_branch_name, run_workflow, WorkflowContext, WorkflowError,
-    WorkflowOutcome, WorkflowRequest,
+    branch_name, check_branch_name, default_branch_name, run_workflow, WorkflowContext,
+    WorkflowError, WorkflowOutcome, WorkflowRequest,
 };
 use scripted::{answer_json, model, ScriptedModel};
 use std::path::Path;
@@ -337,6 +337,40 @@ async fn the_default_branch_and_malformed_branch_names_are_refused() {
     assert!(err.to_string().contains("default branch"), "{err}");
     assert!(s.gitlab.commits().is_empty());
 
+    // The default branch under its other names is the default branch.
+    for other_name in ["refs/heads/main", "heads/main"] {
+        let mut req = request("team/api");
+        req.branch = Some(other_name.into());
+        let err = run(&s, req, no_llm(), "run_000000000005_0000aaab")
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "invalid_branch", "{other_name}");
+        assert!(
+            err.to_string().contains("default branch"),
+            "{other_name}: {err}"
+        );
+    }
+    // Forms that name no branch are refused before any request.
+    for not_a_branch in [
+        "refs/tags/v1",
+        "refs/remotes/origin/x",
+        "refs/heads/refs/heads/main",
+        "HEAD",
+    ] {
+        s.gitlab.clear_requests();
+        let mut req = request("team/api");
+        req.branch = Some(not_a_branch.into());
+        let err = run(&s, req, no_llm(), "run_000000000005_0000aaac")
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "invalid_branch", "{not_a_branch}");
+        assert!(
+            s.gitlab.requests().is_empty(),
+            "{not_a_branch}: refused before any request"
+        );
+    }
+    assert!(s.gitlab.commits().is_empty());
+
     s.gitlab.clear_requests();
     let mut req = request("team/api");
     req.branch = Some("feature/bad name..x".into());
@@ -536,6 +570,14 @@ fn branch_names_follow_git_rules() {
     ] {
         assert!(check_branch_name(bad).is_err(), "{bad}");
     }
+    assert_eq!(
+        branch_name("refs/heads/feature/x").as_deref(),
+        Ok("feature/x")
+    );
+    assert_eq!(branch_name("heads/main").as_deref(), Ok("main"));
+    assert_eq!(branch_name("main").as_deref(), Ok("main"));
+    assert!(branch_name("refs/heads/").is_err());
+    assert!(branch_name("refs/tags/v1").is_err());
     assert_eq!(
         default_branch_name(1_795_341_845_000),
         "feature/ai-pipeline-20261122-100405"

@@ -65,25 +65,9 @@ fn is_scp_like(t: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
 }
 
-/// Removes a password or token from `scheme://user:secret@host/...`.
-pub fn redact_url(url: &str) -> String {
-    if let Some((scheme, rest)) = url.split_once("://") {
-        let (authority, path) = match rest.find('/') {
-            Some(i) => rest.split_at(i),
-            None => (rest, ""),
-        };
-        if let Some((userinfo, host)) = authority.rsplit_once('@') {
-            let user = userinfo.split(':').next().unwrap_or("");
-            let shown = if userinfo.contains(':') {
-                format!("{user}:***")
-            } else {
-                "***".to_string()
-            };
-            return format!("{scheme}://{shown}@{host}{path}");
-        }
-    }
-    url.to_string()
-}
+/// The one redaction of URLs (userinfo, credential query values, fragment), kept here under
+/// its old path for the adapters that show URLs.
+pub use pipewright_core::redact::{redact_url, redact_urls_in};
 
 /// A shallow clone in a temporary folder, read like a local folder.
 #[derive(Debug)]
@@ -159,7 +143,7 @@ impl GitSource {
             let stderr = stderr
                 .lines()
                 .filter(|l| !l.trim().is_empty())
-                .map(|l| l.replace(url.as_str(), &shown))
+                .map(|l| redact_urls_in(&l.replace(url.as_str(), &shown)))
                 .collect::<Vec<_>>()
                 .join(" ");
             return Err(SourceError::CloneFailed {
@@ -226,6 +210,22 @@ mod tests {
         );
         assert_eq!(redact_url("https://oauth2@host/p"), "https://***@host/p");
         assert_eq!(redact_url("https://host/p"), "https://host/p");
+    }
+
+    #[test]
+    fn a_failed_clone_shows_no_secret_of_the_url() {
+        // Port 9 (discard) on loopback refuses at once: git fails and prints the URL.
+        for url in [
+            "https://user:pa/S3CR3T@127.0.0.1:9/g/p.git",
+            "https://127.0.0.1:9/g/p.git?private_token=S3CR3T",
+            "https://S3CR3T@127.0.0.1:9/g/p.git#S3CR3T",
+        ] {
+            let parsed = GitUrl::parse(url).unwrap().unwrap();
+            let err = GitSource::clone(&parsed, None, Duration::from_secs(20)).unwrap_err();
+            let shown = err.to_string();
+            assert!(!shown.contains("S3CR3T"), "{url}: {shown}");
+            assert!(shown.contains("127.0.0.1:9"), "{shown}");
+        }
     }
 
     #[test]

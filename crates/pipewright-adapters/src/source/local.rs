@@ -88,11 +88,13 @@ impl RepoSource for LocalSource {
             Err(e) => return Content::Unreadable(e.to_string()),
             Ok(_) => {}
         }
-        let file = match fs::File::open(&full) {
-            Ok(f) => f,
+        // Only a regular file, opened without blocking: a FIFO or a device in a repository
+        // must not hang or flood the analysis.
+        let (file, meta) = match crate::regular_file::open_regular(&full) {
+            Ok(opened) => opened,
             Err(e) => return Content::Unreadable(e.to_string()),
         };
-        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let size = meta.len();
         if size > max_bytes {
             return Content::TooLarge(size);
         }

@@ -7,7 +7,7 @@ mod inline;
 mod local;
 mod walk;
 
-pub use git::{redact_url, GitSource, GitUrl, DEFAULT_CLONE_TIMEOUT};
+pub use git::{redact_url, redact_urls_in, GitSource, GitUrl, DEFAULT_CLONE_TIMEOUT};
 pub use inline::{InlineError, InlineSource, MAX_INLINE_FILES};
 pub use local::LocalSource;
 

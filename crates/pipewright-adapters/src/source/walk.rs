@@ -36,6 +36,13 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 const MEASURE_ALL_UP_TO: u32 = 2000;
 const SAMPLE_STRIDE: u32 = 64;
 
+/// The patterns kept from one `.gitignore` or `.ignore` file (real ones hold tens to a few
+/// hundred); the rest are dropped with a warning.
+pub const MAX_IGNORE_PATTERNS: usize = 10_000;
+
+/// The largest ignore file read (past [`MAX_IGNORE_PATTERNS`] lines of long patterns).
+const MAX_IGNORE_BYTES: u64 = 4 * 1024 * 1024;
+
 /// Threads reading folders, the calling thread included.
 const WALK_THREADS: usize = 2;
 
@@ -355,8 +362,8 @@ impl Walk<'_> {
         }
         let rules = if ignore_kind.is_some() || gitignore_kind.is_some() {
             Some(Arc::new(Rules {
-                ignore: self.ignore_file(&job.abs, ".ignore", ignore_kind),
-                gitignore: self.ignore_file(&job.abs, ".gitignore", gitignore_kind),
+                ignore: self.ignore_file(&job.abs, &job.rel, ".ignore", ignore_kind, out),
+                gitignore: self.ignore_file(&job.abs, &job.rel, ".gitignore", gitignore_kind, out),
                 dir: job.rel.clone(),
                 parent: job.rules,
             }))
@@ -432,8 +439,17 @@ impl Walk<'_> {
     }
 
     /// The matcher for one ignore file of `dir`; empty when there is none or it cannot be
-    /// read (as with the `ignore` crate, a bad line is skipped without a warning).
-    fn ignore_file(&self, dir: &Path, name: &str, kind: Option<Kind>) -> Gitignore {
+    /// read (as with the `ignore` crate, a bad line is skipped without a warning). At most
+    /// [`MAX_IGNORE_BYTES`] are read and [`MAX_IGNORE_PATTERNS`] patterns kept, with a
+    /// warning naming the file when it holds more (200,000 patterns took 15 s to match).
+    fn ignore_file(
+        &self,
+        dir: &Path,
+        rel: &[u8],
+        name: &str,
+        kind: Option<Kind>,
+        out: &mut Part,
+    ) -> Gitignore {
         let path = dir.join(name);
         match kind {
             Some(Kind::File) => {}
@@ -447,8 +463,37 @@ impl Walk<'_> {
             // Nothing, a folder, or a pipe or device (which could block a read).
             _ => return Gitignore::empty(),
         }
+        let shown = if rel.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}/{name}", String::from_utf8_lossy(rel))
+        };
+        let text = match crate::regular_file::read_bytes(&path, MAX_IGNORE_BYTES) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(crate::regular_file::ReadError::TooLarge { limit }) => {
+                out.warnings.push(format!(
+                    "{shown}: larger than {limit} bytes, not read; its patterns are not applied"
+                ));
+                return Gitignore::empty();
+            }
+            Err(_) => return Gitignore::empty(),
+        };
         let mut builder = GitignoreBuilder::new(dir);
-        let _ = builder.add(&path);
+        let mut patterns = 0usize;
+        for line in text.lines() {
+            let pattern = line.trim();
+            if pattern.is_empty() || pattern.starts_with('#') {
+                continue;
+            }
+            if patterns == MAX_IGNORE_PATTERNS {
+                out.warnings.push(format!(
+                    "{shown}: more than {MAX_IGNORE_PATTERNS} patterns; only the first {MAX_IGNORE_PATTERNS} are applied"
+                ));
+                break;
+            }
+            patterns += 1;
+            let _ = builder.add_line(Some(path.clone()), line);
+        }
         builder.build().unwrap_or_else(|_| Gitignore::empty())
     }
 
@@ -727,6 +772,44 @@ mod tests {
         }
         out.sort();
         out
+    }
+
+    #[test]
+    fn an_ignore_file_with_too_many_patterns_is_capped_with_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        let mut patterns = String::from("# generated\nfirst.txt\n");
+        for i in 0..200_000 {
+            patterns.push_str(&format!("n{i}/\n"));
+        }
+        patterns.push_str("last.txt\n");
+        write(r, "sub/.gitignore", &patterns);
+        write(r, "sub/first.txt", "x");
+        write(r, "sub/last.txt", "x");
+        write(r, "sub/app.py", "x");
+        let (paths, warnings) = listed(r);
+        assert!(!paths.contains(&"sub/first.txt".to_string()), "{paths:?}");
+        assert!(
+            paths.contains(&"sub/last.txt".to_string()),
+            "beyond the cap: {paths:?}"
+        );
+        assert!(paths.contains(&"sub/app.py".to_string()));
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with("sub/.gitignore: more than 10000 patterns")),
+            "{warnings:?}"
+        );
+        let (_, warnings) = {
+            write(r, "sub/.gitignore", &"x".repeat(5 * 1024 * 1024));
+            listed(r)
+        };
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with("sub/.gitignore: larger than")),
+            "{warnings:?}"
+        );
     }
 
     #[test]

@@ -139,7 +139,7 @@ pub fn read_folders(
     let mut read = Vec::new();
     let mut refused = Vec::new();
     for folder in folders {
-        match read_one(&folder, now) {
+        match read_one(path, &folder, now) {
             Ok(record) => read.push(TemplateFolder { folder, record }),
             Err(findings) => refused.push(Refusal {
                 folder: folder.display().to_string(),
@@ -171,31 +171,41 @@ fn find_folders(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), 
     Ok(())
 }
 
-/// Reads a file of at most [`MAX_FILE_BYTES`]; `Ok(None)` when it does not exist.
-fn read_limited(path: &Path) -> Result<Option<String>, String> {
+/// Reads a regular file of at most [`MAX_FILE_BYTES`] inside `root` (the folder being
+/// imported); `Ok(None)` when it does not exist. A link leading out of `root`, a FIFO, a
+/// device or an oversize file is refused without being read.
+fn read_limited(root: &Path, path: &Path) -> Result<Option<String>, String> {
+    use crate::regular_file::{read_text, ReadError};
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
-    let meta = match fs::metadata(path) {
-        Ok(m) => m,
+    match fs::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("{name}: cannot be read: {e}")),
+        Ok(_) => {}
+    }
+    let inside = match (fs::canonicalize(root), fs::canonicalize(path)) {
+        (Ok(root), Ok(target)) => target.starts_with(root),
+        // A dangling link, or one into a loop.
+        _ => false,
     };
-    if meta.len() > MAX_FILE_BYTES as u64 {
+    if !inside {
         return Err(format!(
-            "{name}: {} bytes, more than the {MAX_FILE_BYTES}-byte limit",
-            meta.len()
+            "{name}: is a link leading out of the folder being imported (or nowhere); copy the file in instead"
         ));
     }
-    fs::read_to_string(path)
-        .map(Some)
-        .map_err(|e| format!("{name}: cannot be read as UTF-8 text: {e}"))
+    match read_text(path, MAX_FILE_BYTES as u64) {
+        Ok(text) => Ok(Some(text)),
+        Err(ReadError::NotFound) => Ok(None),
+        Err(ReadError::NotText) => Err(format!("{name}: cannot be read as UTF-8 text")),
+        Err(e) => Err(format!("{name}: {e}")),
+    }
 }
 
-fn read_one(folder: &Path, now: i64) -> Result<Record, Vec<String>> {
+fn read_one(root: &Path, folder: &Path, now: i64) -> Result<Record, Vec<String>> {
     let mut findings = Vec::new();
-    let mut file = |name: &str| match read_limited(&folder.join(name)) {
+    let mut file = |name: &str| match read_limited(root, &folder.join(name)) {
         Ok(text) => text,
         Err(f) => {
             findings.push(f);

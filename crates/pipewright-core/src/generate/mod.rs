@@ -17,7 +17,7 @@ pub mod tools;
 pub mod versions;
 
 pub use recipes::{Lint, Recipe};
-pub use settings::GeneratorSettings;
+pub use settings::{GeneratorSettings, SettingError};
 pub use tools::{Tool, ToolImage, ToolImages};
 
 use crate::dockerfile::Dockerfile;

@@ -428,8 +428,9 @@ impl Taint<'_> {
     /// What in `text` carries a credential, for the message; empty when nothing does.
     fn carried(&self, text: &str) -> Vec<String> {
         let mut what: Vec<String> = Vec::new();
+        let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
         let mut push = |s: String| {
-            if !what.contains(&s) {
+            if seen.insert(s.clone()) {
                 what.push(s);
             }
         };
@@ -503,43 +504,12 @@ fn exfiltration(
         names: HashMap::new(),
         files: HashMap::new(),
     };
-    // Propagate until nothing new is tainted (each round adds at least one name or file, so
-    // the number of names and files bounds it).
-    let limit = statements.len() + yaml_defs.len() + 2;
-    for _ in 0..limit {
-        let before = (taint.names.len(), taint.files.len());
-        for d in yaml_defs {
-            if taint.name_tainted(&d.name) {
-                continue;
-            }
-            if let Some(origin) = taint.carried(&d.value).first() {
-                taint.names.insert(d.name.clone(), root_of(origin));
-            }
-        }
-        for (st, names) in statements.iter().zip(&assigned) {
-            let writes = shell::written_files(&st.text);
-            if names.is_empty() && writes.is_empty() {
-                continue;
-            }
-            let Some(origin) = taint.carried(&st.text).first().map(|o| root_of(o)) else {
-                continue;
-            };
-            for n in names {
-                taint
-                    .names
-                    .entry(n.clone())
-                    .or_insert_with(|| origin.clone());
-            }
-            for w in writes {
-                taint.files.entry(w).or_insert_with(|| origin.clone());
-            }
-        }
-        if (taint.names.len(), taint.files.len()) == before {
-            break;
-        }
-    }
+    propagate(&mut taint, statements, &assigned, yaml_defs);
     let mut out = Vec::new();
     for st in statements {
+        if crate::cancel::requested() {
+            break;
+        }
         let what = taint.carried(&st.text);
         if what.is_empty() {
             continue;
@@ -573,6 +543,113 @@ fn exfiltration(
         out.push(CREDENTIAL_EXFILTRATION.at(st.pos, message));
     }
     out
+}
+
+/// Taints every variable and file a credential reaches, to a fixpoint, in the order the old
+/// round-by-round loop did (`variables:` entries, then statements, again until nothing
+/// changes) but semi-naively: a site (a definition or a statement) is read again only when a
+/// name it references or a file it mentions became tainted since it was last read. Each site
+/// is read once plus once per newly tainted name it references, so a chain of 6,000
+/// `export Vn="$V(n-1)"` lines in any order costs about 12,000 reads instead of 36 million.
+fn propagate(
+    taint: &mut Taint<'_>,
+    statements: &[ScriptStatement],
+    assigned: &[Vec<String>],
+    yaml_defs: &[VarDef],
+) {
+    // Sites: the `variables:` entries first, then the statements, as the rounds read them.
+    let texts: Vec<&str> = yaml_defs
+        .iter()
+        .map(|d| d.value.as_str())
+        .chain(statements.iter().map(|s| s.text.as_str()))
+        .collect();
+    let yaml_count = yaml_defs.len();
+    let writes: Vec<Vec<String>> = statements
+        .iter()
+        .map(|s| shell::written_files(&s.text))
+        .collect();
+    // Which sites read each name (with `$` or without, as `carried` does).
+    let mut readers: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, text) in texts.iter().enumerate() {
+        let mut names: Vec<&str> = shell::var_refs(text)
+            .chain(ENV_IDENT.find_iter(text).map(|m| m.as_str()))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        for name in names {
+            readers.entry(name).or_default().push(i);
+        }
+    }
+    let mut current: std::collections::BTreeSet<usize> = (0..texts.len()).collect();
+    let mut next = std::collections::BTreeSet::new();
+    // Marks the readers of what was just tainted: later in this pass they are read in this
+    // pass (as the old loop did), earlier ones in the next.
+    let mark = |site: usize,
+                at: usize,
+                current: &mut std::collections::BTreeSet<usize>,
+                next: &mut std::collections::BTreeSet<usize>| {
+        if site > at {
+            current.insert(site);
+        } else {
+            next.insert(site);
+        }
+    };
+    while !current.is_empty() {
+        let mut at = 0;
+        while let Some(&i) = current.range(at..).next() {
+            current.remove(&i);
+            at = i + 1;
+            if crate::cancel::requested() {
+                return;
+            }
+            let mut new_names: Vec<String> = Vec::new();
+            let mut new_files: Vec<String> = Vec::new();
+            if i < yaml_count {
+                let d = &yaml_defs[i];
+                if taint.name_tainted(&d.name) {
+                    continue;
+                }
+                if let Some(origin) = taint.carried(&d.value).first() {
+                    taint.names.insert(d.name.clone(), root_of(origin));
+                    new_names.push(d.name.clone());
+                }
+            } else {
+                let k = i - yaml_count;
+                let (names, files) = (&assigned[k], &writes[k]);
+                if names.is_empty() && files.is_empty() {
+                    continue;
+                }
+                let Some(origin) = taint.carried(texts[i]).first().map(|o| root_of(o)) else {
+                    continue;
+                };
+                for n in names {
+                    if !taint.names.contains_key(n) {
+                        taint.names.insert(n.clone(), origin.clone());
+                        new_names.push(n.clone());
+                    }
+                }
+                for f in files {
+                    if !taint.files.contains_key(f) {
+                        taint.files.insert(f.clone(), origin.clone());
+                        new_files.push(f.clone());
+                    }
+                }
+            }
+            for n in &new_names {
+                for &site in readers.get(n.as_str()).map(Vec::as_slice).unwrap_or(&[]) {
+                    mark(site, i, &mut current, &mut next);
+                }
+            }
+            for f in &new_files {
+                for (site, text) in texts.iter().enumerate() {
+                    if text.contains(f.as_str()) {
+                        mark(site, i, &mut current, &mut next);
+                    }
+                }
+            }
+        }
+        std::mem::swap(&mut current, &mut next);
+    }
 }
 
 /// Whether a statement runs a network tool (or logs in to a registry), and which.

@@ -162,8 +162,10 @@ pub enum ConfigError {
     Parse { path: String, reason: String },
     #[error("unknown stage `{0}` in skip_stages; the stages are compile, build, test, sast, quality, security, push, notify, learn")]
     Stage(String),
-    #[error("the image path template `{0}` must contain {{registry}}, {{image}} and {{tag}}")]
-    ImagePath(String),
+    #[error("setting {0}")]
+    Setting(#[from] pipewright_core::generate::SettingError),
+    #[error("allow_hosts: {0}")]
+    AllowHost(String),
     #[error(transparent)]
     Tool(#[from] pipewright_core::generate::tools::UnknownTool),
     #[error(transparent)]
@@ -302,7 +304,7 @@ pub fn load_base(config: Option<&Path>) -> Result<Settings, ConfigError> {
     })
 }
 
-/// Applies the overrides, then checks what they may have broken (the image path template).
+/// Applies the overrides, then checks every generator setting (`GeneratorSettings::check`).
 pub fn apply(settings: &mut Settings, o: &SettingsOverrides) -> Result<(), ConfigError> {
     let g = &mut settings.generator;
     if let Some(v) = &o.pull_registry {
@@ -323,23 +325,50 @@ pub fn apply(settings: &mut Settings, o: &SettingsOverrides) -> Result<(), Confi
             g.skip_stages.push(stage);
         }
     }
-    settings.allowed_hosts.extend(o.allow_hosts.iter().cloned());
-    let g = &settings.generator;
-    if !["{registry}", "{image}", "{tag}"]
-        .iter()
-        .all(|p| g.image_path.contains(p))
-    {
-        return Err(ConfigError::ImagePath(g.image_path.clone()));
+    for host in &o.allow_hosts {
+        if host.trim().is_empty()
+            || host.len() > MAX_HOST_CHARS
+            || host.chars().any(|c| c.is_control() || c.is_whitespace())
+        {
+            return Err(ConfigError::AllowHost(format!(
+                "`{}` is not a host name: give `host` or `host:port`, at most {MAX_HOST_CHARS} characters, without spaces or control characters",
+                host.chars().take(80).collect::<String>().escape_debug()
+            )));
+        }
     }
+    settings.allowed_hosts.extend(o.allow_hosts.iter().cloned());
+    settings.generator.check()?;
     Ok(())
+}
+
+/// The largest `pipewright.toml` read (a real one is a few KiB).
+const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// The longest host name DNS allows.
+const MAX_HOST_CHARS: usize = 253;
+
+impl ConfigError {
+    /// The setting at fault, as the service's request spells it inside `settings`, when the
+    /// error is about one.
+    pub fn setting(&self) -> Option<&'static str> {
+        match self {
+            ConfigError::Setting(e) => Some(e.setting),
+            ConfigError::Stage(_) => Some("skip_stages"),
+            ConfigError::AllowHost(_) => Some("allow_hosts"),
+            _ => None,
+        }
+    }
 }
 
 fn read_file(path: &Path) -> Result<ConfigFile, ConfigError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
-        path: shown.clone(),
-        reason: e.to_string(),
-    })?;
+    let text =
+        pipewright_adapters::regular_file::read_text(path, MAX_CONFIG_BYTES).map_err(|e| {
+            ConfigError::Read {
+                path: shown.clone(),
+                reason: format!("the file {e}"),
+            }
+        })?;
     toml::from_str(&text).map_err(|e| ConfigError::Parse {
         path: shown,
         reason: e.message().to_string(),

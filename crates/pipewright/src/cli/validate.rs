@@ -14,8 +14,6 @@ use pipewright_core::validate::{
     Severity, ValidatorSettings,
 };
 use serde::Deserialize;
-use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Files larger than this are not read at all (the validator refuses YAML over 4 MiB anyway).
@@ -205,25 +203,16 @@ fn kind_of(path: &Path) -> FileKind {
 }
 
 fn read_text(path: &Path) -> Result<String, String> {
+    use pipewright_adapters::regular_file::{read_text, ReadError};
     let shown = path.display();
-    let file = fs::File::open(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
-    let meta = file
-        .metadata()
-        .map_err(|e| format!("cannot read {shown}: {e}"))?;
-    if meta.is_dir() {
-        return Err(format!("{shown} is a folder; name the file to check"));
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_READ_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read {shown}: {e}"))?;
-    if bytes.len() as u64 > MAX_READ_BYTES {
-        return Err(format!(
+    read_text(path, MAX_READ_BYTES).map_err(|e| match e {
+        ReadError::NotRegular("a folder") => format!("{shown} is a folder; name the file to check"),
+        ReadError::TooLarge { .. } => format!(
             "{shown} is larger than {} MiB; that is no CI file",
             MAX_READ_BYTES / 1024 / 1024
-        ));
-    }
-    String::from_utf8(bytes).map_err(|e| format!("{shown} is not UTF-8 text ({e})"))
+        ),
+        other => format!("{shown} {other}"),
+    })
 }
 
 /// `file:line:col: severity[rule] message`, fixed findings first, then a summary line.

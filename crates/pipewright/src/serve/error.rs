@@ -70,6 +70,8 @@ pub enum ErrorKind {
     StoreFailed,
     /// The request took longer than the server's time limit.
     Timeout,
+    /// The server already serves `--max-connections` connections.
+    Overloaded,
     /// A defect in pipewright.
     Internal,
     /// A clone failed or timed out, or git is missing (the CLI: the service never clones).
@@ -108,6 +110,7 @@ impl ErrorKind {
             StoreUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
             StoreFailed => (StatusCode::INTERNAL_SERVER_ERROR, "store_failed"),
             Timeout => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
+            Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             SourceUnreachable => (StatusCode::BAD_GATEWAY, "source_unreachable"),
             FilesExist => (StatusCode::CONFLICT, "files_exist"),

@@ -57,10 +57,17 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     }
 }
 
-/// Deserializes `bytes`, naming the field at fault.
+/// Deserializes `bytes`, naming the field at fault. Every string is checked against its
+/// bound ([`bounds`](super::bounds)) before the request type sees it.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let json: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::new(
+            ErrorKind::InvalidJson,
+            format!("the body is not valid JSON: {e}"),
+        )
+    })?;
+    super::bounds::check(&json)?;
+    let value = serde_path_to_error::deserialize(json).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if inner.is_syntax() || inner.is_eof() {
@@ -85,13 +92,18 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             None => error,
         }
     })?;
-    de.end().map_err(|e| {
-        ApiError::new(
-            ErrorKind::InvalidJson,
-            format!("the body is not valid JSON: {e}"),
-        )
-    })?;
     Ok(value)
+}
+
+/// Query or path parameters as name → value, each value one bounded line.
+fn check_params(params: &[(String, String)]) -> Result<(), ApiError> {
+    let as_json = serde_json::Value::Object(
+        params
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect(),
+    );
+    super::bounds::check(&as_json)
 }
 
 /// The field a `missing field` message names (serde reports it at the enclosing object; an
@@ -107,6 +119,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        if let Ok(Query(params)) = Query::<Vec<(String, String)>>::try_from_uri(&parts.uri) {
+            check_params(&params)?;
+        }
         Query::<T>::try_from_uri(&parts.uri)
             .map(|Query(value)| ApiQuery(value))
             .map_err(|e| ApiError::new(ErrorKind::InvalidField, e.body_text()))
@@ -120,6 +135,11 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        if let Ok(Path(params)) =
+            Path::<Vec<(String, String)>>::from_request_parts(parts, state).await
+        {
+            check_params(&params)?;
+        }
         Path::<T>::from_request_parts(parts, state)
             .await
             .map(|Path(value)| ApiPath(value))

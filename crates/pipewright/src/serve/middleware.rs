@@ -65,8 +65,9 @@ pub async fn request_context(request: Request, next: Next) -> Response {
     response
 }
 
-/// Answers 504 when the request takes longer than `limit`. Work already handed to a blocking
-/// thread finishes there, but nobody waits for it.
+/// Answers 504 when the request takes longer than `limit`. Dropping the request's future sets
+/// the cancellation flag of work it handed to a blocking thread (`serve::blocking`), whose
+/// long loops then stop.
 pub async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,

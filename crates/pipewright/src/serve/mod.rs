@@ -5,11 +5,14 @@
 //! requests in flight finish, and exits 0.
 //!
 //! Layout: `state.rs` (what handlers share), `error.rs` (the one error shape and status
-//! table), `auth.rs` (API tokens), `middleware.rs` (request id, time limit), `extract.rs`
+//! table), `auth.rs` (API tokens), `bounds.rs` (bounds on every string a client sends), `connections.rs`
+//! (the accept loop: header-read timeout, connection cap), `middleware.rs` (request id, time limit), `extract.rs`
 //! (JSON/query extractors with JSON refusals), `openapi.rs` (the document's frame),
 //! `routes/` (one module per group of endpoints; `routes/mod.rs` assembles them).
 
 mod auth;
+mod bounds;
+mod connections;
 pub(crate) mod error;
 mod extract;
 mod middleware;
@@ -46,12 +49,22 @@ pub struct ServeArgs {
     /// Seconds a request may take before it is answered 504 (LLM generation can take minutes).
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub request_timeout: u64,
+    /// Seconds a connection may take to send each request's head (headers), counted from when
+    /// the server starts waiting for it: a connection that sends nothing, trickles a half-sent
+    /// head, or sits idle between requests is closed when it runs out.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub header_read_timeout: u64,
+    /// Connections served at once; a connection beyond them is answered 503 and closed. Keep
+    /// it below the process's descriptor limit (`ulimit -n`).
+    #[arg(long, value_name = "COUNT", default_value_t = 512)]
+    pub max_connections: usize,
     /// Seconds each /health check (store, LLM, GitLab) may take.
     #[arg(long, value_name = "SECONDS", default_value_t = 2)]
     pub health_timeout: u64,
-    /// Accept `path` (a folder on this server's disk) in analyze and generate requests.
-    #[arg(long)]
-    pub allow_local_paths: bool,
+    /// Accept `path` (a folder on this server's disk) in analyze and generate requests, but
+    /// only inside these folders (one or more; links leading out of them are refused too).
+    #[arg(long, value_name = "DIR", num_args = 1..)]
+    pub allow_local_paths: Vec<PathBuf>,
     /// A pipewright.toml with the base settings (default: ./pipewright.toml when it exists).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -89,7 +102,11 @@ pub fn run(args: ServeArgs, global: &crate::cli::output::GlobalArgs) -> i32 {
     let Some(runtime) = crate::setup::runtime(true) else {
         return exit::FAILURE;
     };
-    runtime.block_on(serve(args, addr, settings))
+    let code = runtime.block_on(serve(args, addr, settings));
+    // Blocking work that ignores cancellation (a folder being listed) must not keep the
+    // process alive after the last answer.
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    code
 }
 
 async fn serve(args: ServeArgs, addr: SocketAddr, settings: config::Settings) -> i32 {
@@ -123,19 +140,16 @@ async fn serve(args: ServeArgs, addr: SocketAddr, settings: config::Settings) ->
     outln!("pipewright listening on http://{bound}");
     let _ = std::io::stdout().flush();
     tracing::info!(address = %bound, "listening");
-    match axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-    {
-        Ok(()) => {
-            tracing::info!("stopped: every request in flight was answered");
-            exit::OK
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "the server failed");
-            exit::FAILURE
-        }
+    let limits = connections::ConnectionLimits {
+        header_read_timeout: Duration::from_secs(args.header_read_timeout.max(1)),
+        max_connections: args.max_connections.max(1),
+    };
+    if connections::serve(listener, app, limits, shutdown_signal()).await {
+        tracing::info!("stopped: every request in flight was answered");
+    } else {
+        tracing::warn!("stopped with requests still in flight (their work was cancelled)");
     }
+    exit::OK
 }
 
 /// `--listen`, else `0.0.0.0:$PORT`, else `0.0.0.0:8003`.
@@ -184,6 +198,31 @@ fn resolve_listen(text: &str) -> Result<SocketAddr, String> {
 /// Opens the store, the LLM and the GitLab client once; failures are kept as reasons. A
 /// monitor setting that does not parse is an error (the service does not start).
 fn open_state(args: &ServeArgs, settings: config::Settings) -> Result<AppState, String> {
+    // First: a token list that fails open must stop the start before anything is opened.
+    let tokens = ApiTokens::parse(&std::env::var("PIPEWRIGHT_API_TOKENS").unwrap_or_default())?;
+    let mut local_roots = Vec::with_capacity(args.allow_local_paths.len());
+    for dir in &args.allow_local_paths {
+        match std::fs::canonicalize(dir) {
+            Ok(root) if root.is_dir() => local_roots.push(root),
+            Ok(_) => {
+                return Err(format!(
+                    "--allow-local-paths {}: not a folder; name the folders requests may read",
+                    dir.display()
+                ))
+            }
+            Err(e) => {
+                return Err(format!(
+                    "--allow-local-paths {}: {e}; name existing folders",
+                    dir.display()
+                ))
+            }
+        }
+    }
+    if local_roots.iter().any(|r| r.parent().is_none()) {
+        tracing::warn!(
+            "--allow-local-paths includes `/`: requests may read any folder on this machine"
+        );
+    }
     let monitor_config =
         pipewright_workflow::monitor::MonitorConfig::from_lookup(|k| std::env::var(k).ok())?;
     let store = args.backends.open_store().map_err(|e| e.to_string());
@@ -195,7 +234,9 @@ fn open_state(args: &ServeArgs, settings: config::Settings) -> Result<AppState, 
     }
     let (llm, temperature) = args.backends.open_llm();
     match &llm {
-        Ok(l) => tracing::info!(model = %l.model(), endpoint = %l.endpoint(), "LLM configured"),
+        Ok(l) => {
+            tracing::info!(model = %l.model(), endpoint = %pipewright_core::redact::redact_url(l.endpoint()), "LLM configured")
+        }
         Err(reason) => {
             tracing::info!(%reason, "no LLM; the built-in generator writes every pipeline")
         }
@@ -218,7 +259,6 @@ fn open_state(args: &ServeArgs, settings: config::Settings) -> Result<AppState, 
             "GitLab not configured; requests that need it are answered 503"
         ),
     }
-    let tokens = ApiTokens::parse(&std::env::var("PIPEWRIGHT_API_TOKENS").unwrap_or_default());
     if tokens.is_empty() {
         tracing::warn!("PIPEWRIGHT_API_TOKENS is not set: the API answers anyone who can reach it");
     }
@@ -242,7 +282,7 @@ fn open_state(args: &ServeArgs, settings: config::Settings) -> Result<AppState, 
         runs,
         gitlab,
         settings,
-        allow_local_paths: args.allow_local_paths,
+        local_roots,
         tokens,
         max_body_bytes: args.max_body_bytes,
         health_timeout: Duration::from_secs(args.health_timeout.max(1)),
@@ -302,12 +342,40 @@ async fn shutdown_signal() {
 }
 
 /// Runs CPU-heavy or blocking work (analysis, generation, validation, listing a folder) on a
-/// blocking thread, inside the request's span.
+/// blocking thread, inside the request's span, cancellably: when the request ends first (its
+/// time limit answered 504, the client went away) or the server shuts down, the work's
+/// cancellation flag is set and its long loops stop ([`pipewright_core::cancel`]). Work
+/// stopped that way is never answered as if it had finished.
 pub async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    /// Sets the flag when the request's future is dropped, finished or not.
+    struct CancelOnDrop(Arc<AtomicBool>);
+    impl Drop for CancelOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
     let span = tracing::Span::current();
-    tokio::task::spawn_blocking(move || span.in_scope(work))
-        .await
-        .map_err(|e| ApiError::internal(format!("the work for this request failed: {e}")))
+    let flag = Arc::new(AtomicBool::new(false));
+    let _cancel = CancelOnDrop(flag.clone());
+    let (output, cancelled) = tokio::task::spawn_blocking(move || {
+        span.in_scope(|| {
+            pipewright_core::cancel::with_flag(flag, || {
+                let output = work();
+                (output, pipewright_core::cancel::requested())
+            })
+        })
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("the work for this request failed: {e}")))?;
+    if cancelled {
+        return Err(ApiError::new(
+            error::ErrorKind::Overloaded,
+            "the server is shutting down and stopped this request's work; send it again",
+        ));
+    }
+    Ok(output)
 }

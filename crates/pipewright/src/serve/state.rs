@@ -50,8 +50,9 @@ pub struct Shared {
     pub gitlab: Result<Arc<GitLabClient>, GitLabUnset>,
     /// Settings from defaults, `pipewright.toml` and the environment; requests override them.
     pub settings: Settings,
-    /// Whether requests may name a folder on this server's disk.
-    pub allow_local_paths: bool,
+    /// The folders (canonical) inside which requests may name a folder on this server's
+    /// disk (`--allow-local-paths DIR…`); empty: none.
+    pub local_roots: Vec<std::path::PathBuf>,
     pub tokens: ApiTokens,
     pub max_body_bytes: usize,
     /// The time each `/health` check may take.
@@ -117,8 +118,13 @@ impl Shared {
         replace_dockerfile: bool,
     ) -> Result<Settings, ApiError> {
         let mut settings = self.settings.clone();
-        config::apply(&mut settings, overrides)
-            .map_err(|e| ApiError::invalid_field("settings", e.to_string()))?;
+        config::apply(&mut settings, overrides).map_err(|e| {
+            let field = match e.setting() {
+                Some(setting) => format!("settings.{setting}"),
+                None => "settings".to_string(),
+            };
+            ApiError::invalid_field(&field, e.to_string())
+        })?;
         if replace_dockerfile {
             settings.generator.replace_dockerfile = true;
         }
@@ -188,15 +194,23 @@ pub fn gitlab_from_env() -> Result<Arc<GitLabClient>, GitLabUnset> {
 pub struct ApiTokens(Vec<[u8; 32]>);
 
 impl ApiTokens {
-    /// Reads a comma-separated list; blanks are ignored.
-    pub fn parse(list: &str) -> Self {
-        ApiTokens(
-            list.split(',')
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(digest)
-                .collect(),
-        )
+    /// Reads a comma-separated list; blank entries are ignored. A list that is not blank but
+    /// holds no token (only separators, `" , "`) is refused: read as "no tokens" it would leave
+    /// the API open to anyone while the operator meant to close it.
+    pub fn parse(list: &str) -> Result<Self, String> {
+        let tokens: Vec<[u8; 32]> = list
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(digest)
+            .collect();
+        if tokens.is_empty() && !list.trim().is_empty() {
+            return Err(
+                "PIPEWRIGHT_API_TOKENS holds only separators and no token, which would leave the API open; give at least one token (`token1,token2`) or unset the variable to run without authentication"
+                    .to_string(),
+            );
+        }
+        Ok(ApiTokens(tokens))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -231,12 +245,17 @@ mod tests {
 
     #[test]
     fn tokens_are_matched_whole_and_never_shown() {
-        let tokens = ApiTokens::parse(" alpha-token , ,beta-token");
+        let tokens = ApiTokens::parse(" alpha-token , ,beta-token").expect("two tokens");
         assert!(tokens.accepts("alpha-token"));
         assert!(tokens.accepts("beta-token"));
         assert!(!tokens.accepts("alpha"));
         assert!(!tokens.accepts(""));
         assert_eq!(format!("{tokens:?}"), "ApiTokens(2 configured)");
-        assert!(ApiTokens::parse(" , ").is_empty());
+        assert!(ApiTokens::parse("").expect("unset").is_empty());
+        assert!(ApiTokens::parse("  ").expect("blank").is_empty());
+        for separators_only in [" , ", ",", ",,,", " ,\t, "] {
+            let refused = ApiTokens::parse(separators_only).unwrap_err();
+            assert!(refused.contains("only separators"), "{refused}");
+        }
     }
 }

@@ -141,17 +141,52 @@ pub async fn open(
         }
         Repository::Files(files) => Ok(Box::new(InlineSource::new("inline", files)?)),
         Repository::Path(path) => {
-            if !state.allow_local_paths {
+            if state.local_roots.is_empty() {
                 return Err(ApiError::new(
                     ErrorKind::Forbidden,
-                    "`path` names a folder on the server, which this server does not accept; send the files inline with `files`, give a GitLab `repository_url`, or start the server with --allow-local-paths",
+                    "`path` names a folder on the server, which this server does not accept; send the files inline with `files`, give a GitLab `repository_url`, or start the server with --allow-local-paths DIR",
                 )
                 .field("path"));
             }
-            let source = crate::serve::blocking(move || LocalSource::open(&path)).await??;
+            let roots = state.local_roots.clone();
+            let source = crate::serve::blocking(move || {
+                let folder = inside_roots(&path, &roots)?;
+                LocalSource::open(&folder).map_err(ApiError::from)
+            })
+            .await??;
             Ok(Box::new(source))
         }
     }
+}
+
+/// The folder `path` names when it lies inside one of `roots` (canonical folders): first by
+/// its text (absolute, no `..`), so nothing outside is even looked up, then by where it
+/// really leads (a link inside a root may point out of it).
+fn inside_roots(path: &str, roots: &[std::path::PathBuf]) -> Result<std::path::PathBuf, ApiError> {
+    use std::path::{Component, Path};
+    let outside = || {
+        ApiError::new(
+            ErrorKind::Forbidden,
+            "`path` is not inside a folder this server allows (--allow-local-paths DIR); send the files inline with `files` instead",
+        )
+        .field("path")
+    };
+    let given = Path::new(path);
+    if !given.is_absolute() || given.components().any(|c| c == Component::ParentDir) {
+        return Err(ApiError::invalid_field(
+            "path",
+            "`path` must be an absolute path without `..`",
+        ));
+    }
+    if !roots.iter().any(|root| given.starts_with(root)) {
+        return Err(outside());
+    }
+    let real = std::fs::canonicalize(given)
+        .map_err(|e| ApiError::invalid_field("path", format!("`path` cannot be opened: {e}")))?;
+    if !roots.iter().any(|root| real.starts_with(root)) {
+        return Err(outside());
+    }
+    Ok(real)
 }
 
 #[cfg(test)]
