@@ -10,6 +10,7 @@
 
 mod jobs;
 pub mod mirrors;
+pub mod names;
 pub mod recipes;
 pub mod settings;
 pub mod test_services;
@@ -225,8 +226,10 @@ pub fn generate(
     let mut stack_lines = Vec::new();
     let mut kept = BTreeMap::new();
     let mut mirror_vars = crate::pipeline::Variables::new();
+    let paths: Vec<&str> = profile.services.iter().map(|s| s.path.as_str()).collect();
+    let slugs = names::service_slugs(&paths);
 
-    for service in &profile.services {
+    for (service, slug) in profile.services.iter().zip(&slugs) {
         let dir = if service.path == "." {
             ""
         } else {
@@ -290,7 +293,7 @@ pub fn generate(
         };
         explanation.extend(recipe.notes.iter().map(|n| format!("{label}{n}")));
         warnings.extend(recipe.warnings.drain(..).map(|w| format!("{label}{w}")));
-        let (service_jobs, notes) = jobs::service_jobs(&ctx, &recipe, monorepo, &plan);
+        let (service_jobs, notes) = jobs::service_jobs(&ctx, &recipe, monorepo, &plan, slug);
         explanation.extend(notes.into_iter().map(|n| format!("{label}{n}")));
         all_jobs.extend(service_jobs);
         mirror_vars.extend(settings.mirrors.variables_for(service));
