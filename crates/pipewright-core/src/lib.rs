@@ -28,6 +28,7 @@ pub mod knowledge;
 pub mod llm;
 pub mod monitor;
 pub mod pipeline;
+pub mod quote;
 pub mod runs;
 pub mod source;
 pub mod stack;

@@ -457,6 +457,25 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    /// The first script line, job name, image or path holding a control character: a newline
+    /// in a script line is a second command to the job's shell. Comments are escaped when
+    /// rendered and YAML scalars quoted, so only what a shell runs is checked.
+    pub fn first_multiline_command(&self) -> Option<&str> {
+        let has = |s: &&String| s.chars().any(crate::quote::invisible);
+        self.jobs
+            .iter()
+            .flat_map(|j| {
+                std::iter::once(&j.name)
+                    .chain(j.before_script.iter())
+                    .chain(j.script.iter())
+                    .chain(j.image.iter().map(|i| &i.name))
+                    .chain(j.rules.iter().flat_map(|r| r.changes.iter()))
+                    .chain(j.artifacts.iter().flat_map(|a| a.paths.iter()))
+            })
+            .find(has)
+            .map(String::as_str)
+    }
+
     pub fn new(header: Vec<String>) -> Self {
         Pipeline {
             header,
