@@ -383,3 +383,61 @@ fn kill_9_during_generate_leaves_no_temporary_file_after_the_next_run() {
     );
     eprintln!("temporary files seen after kills: {left_by_kills}");
 }
+
+/// 500 Go services: the pipeline would be about 4.7 MB, over the 4 MiB a `.gitlab-ci.yml` may
+/// be (and the validator's own limit), which the service answered with a 500.
+fn go_monorepo(services: usize) -> serde_json::Map<String, Value> {
+    let mut files = serde_json::Map::new();
+    for i in 0..services {
+        files.insert(
+            format!("svc{i:03}/go.mod"),
+            json!("module example.com/svc\n\ngo 1.22\n"),
+        );
+        files.insert(
+            format!("svc{i:03}/main.go"),
+            json!("package main\n\nimport \"net/http\"\n\nfunc main() {\n\thttp.ListenAndServe(\":8080\", nil)\n}\n"),
+        );
+    }
+    files
+}
+
+#[test]
+fn a_500_service_monorepo_is_refused_with_what_to_do_and_nothing_written() {
+    let repo = tempfile::tempdir().expect("tempdir");
+    for (rel, text) in go_monorepo(500) {
+        write(repo.path(), &rel, text.as_str().expect("text"));
+    }
+    let out = pipewright(&[
+        "generate",
+        "--template-only",
+        repo.path().to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the pipeline for 500 services would be"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("4194304-byte limit"), "{stderr}");
+    assert!(
+        stderr.contains("run pipewright on each sub-folder"),
+        "{stderr}"
+    );
+    assert!(!repo.path().join(".gitlab-ci.yml").exists());
+    assert!(!repo.path().join("svc000/Dockerfile").exists());
+}
+
+#[tokio::test]
+async fn the_service_answers_a_500_service_monorepo_with_422() {
+    let server = serve_support::spawn();
+    let (status, body) = server
+        .call(
+            "/api/v1/pipeline/generate",
+            &json!({ "files": go_monorepo(500), "use_template_only": true }),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_request", "{body}");
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(message.contains("500 services"), "{message}");
+}
