@@ -89,6 +89,25 @@ pub fn escaped(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `s` for a terminal: like [`escaped`], but line breaks and tabs between lines stay (text
+/// output is made of lines); every other control character, ESC first, is shown escaped, so
+/// a folder name cannot set the title, move the cursor or clear the screen.
+pub fn for_terminal(s: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| invisible(c) && c != '\n' && c != '\t';
+    if !s.chars().any(unsafe_char) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if unsafe_char(c) {
+            out.push_str(&escape_char(c));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// `s` as one POSIX shell word: unchanged when [`portable`], else in single quotes (a `'`
 /// inside written as `'\''`).
 pub fn shell_word(s: &str) -> Cow<'_, str> {
@@ -133,6 +152,12 @@ mod tests {
         assert!(!e.chars().any(invisible), "{e}");
         assert!(e.contains("\\u{1b}]0;x\\u{7}\\r\\n"));
         assert!(matches!(escaped("plain"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn terminal_text_keeps_its_lines_and_loses_its_escapes() {
+        let t = for_terminal("svc/\u{1b}]0;owned\u{7}x\n  - next\tcol\r\u{1b}[2J");
+        assert_eq!(t, "svc/\\u{1b}]0;owned\\u{7}x\n  - next\tcol\\r\\u{1b}[2J");
     }
 
     #[test]

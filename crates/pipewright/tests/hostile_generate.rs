@@ -441,3 +441,32 @@ async fn the_service_answers_a_500_service_monorepo_with_422() {
     let message = body["error"]["message"].as_str().expect("message");
     assert!(message.contains("500 services"), "{message}");
 }
+
+#[test]
+fn terminal_escapes_in_folder_names_are_printed_escaped() {
+    let repo = tempfile::tempdir().expect("tempdir");
+    // Sets the terminal title, then clears the screen.
+    let hostile = "svc-\u{1b}]0;pwned\u{7}-\u{1b}[2J";
+    go_service(repo.path(), hostile);
+    go_service(repo.path(), "ok");
+    let dir = repo.path().to_str().expect("utf-8");
+    for args in [
+        vec!["analyze", dir],
+        vec!["generate", "--dry-run", "--template-only", dir],
+    ] {
+        let out = pipewright(&args);
+        for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            let text = String::from_utf8_lossy(bytes);
+            assert!(
+                !text.contains('\u{1b}') && !text.contains('\u{7}'),
+                "{args:?} {stream} holds a raw escape: {text:?}"
+            );
+        }
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(all.contains("svc-\\u{1b}]0;pwned\\u{7}"), "{args:?}: {all}");
+    }
+}

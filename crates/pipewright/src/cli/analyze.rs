@@ -46,11 +46,17 @@ pub fn run(args: AnalyzeArgs) -> i32 {
                     }
                 }
             } else {
-                print!("{}", render(&profile));
+                print!(
+                    "{}",
+                    pipewright_core::quote::for_terminal(&render(&profile))
+                );
             }
             if profile.services.is_empty() {
                 if !args.json {
-                    eprintln!("pipewright: nothing recognised in {}", profile.root);
+                    eprintln!(
+                        "pipewright: nothing recognised in {}",
+                        pipewright_core::quote::for_terminal(&profile.root)
+                    );
                 }
                 exit::NOTHING_RECOGNISED
             } else {
@@ -63,7 +69,10 @@ pub fn run(args: AnalyzeArgs) -> i32 {
 
 /// Prints a source error (as JSON too with `--json`) and returns its exit code.
 pub fn report_source_error(e: &SourceError, json: bool) -> i32 {
-    eprintln!("error: {e}");
+    eprintln!(
+        "error: {}",
+        pipewright_core::quote::for_terminal(&e.to_string())
+    );
     if json {
         let body = serde_json::json!({ "error": e.to_string(), "warnings": [] });
         println!("{body}");

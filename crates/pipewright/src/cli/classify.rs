@@ -65,7 +65,10 @@ pub fn run(args: ClassifyArgs) -> i32 {
             }
         }
     } else {
-        print!("{}", render(&classification));
+        print!(
+            "{}",
+            pipewright_core::quote::for_terminal(&render(&classification))
+        );
     }
     if classification.class == FailureClass::Unknown {
         exit::NOTHING_RECOGNISED

@@ -100,7 +100,10 @@ pub fn run(args: GenerateArgs) -> i32 {
         Ok(o) => o,
         Err(GenerateFlowError::Source(e)) => return report_source_error(&e, args.json),
         Err(GenerateFlowError::Generate(e)) => {
-            eprintln!("error: {e}");
+            eprintln!(
+                "error: {}",
+                pipewright_core::quote::for_terminal(&e.to_string())
+            );
             if args.json {
                 println!("{}", serde_json::json!({ "error": e.to_string() }));
             }
@@ -135,7 +138,10 @@ pub fn run(args: GenerateArgs) -> i32 {
         match write_files(&out_dir, &outcome, args.force) {
             Ok(w) => written = w,
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!(
+                    "error: {}",
+                    pipewright_core::quote::for_terminal(&e.to_string())
+                );
                 if args.json {
                     println!("{}", serde_json::json!({ "error": e.to_string() }));
                 }
@@ -159,7 +165,15 @@ pub fn run(args: GenerateArgs) -> i32 {
             }
         }
     } else {
-        print!("{}", render(&outcome, &report, &written, args.dry_run));
+        print!(
+            "{}",
+            pipewright_core::quote::for_terminal(&render(
+                &outcome,
+                &report,
+                &written,
+                args.dry_run
+            ))
+        );
     }
     exit::OK
 }

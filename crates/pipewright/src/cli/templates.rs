@@ -258,12 +258,15 @@ pub fn run(args: TemplatesArgs) -> i32 {
                     }
                 }
             } else {
-                print!("{}", out.text);
+                print!("{}", pipewright_core::quote::for_terminal(&out.text));
             }
             exit::OK
         }
         Err(f) => {
-            eprintln!("error: {}", f.message);
+            eprintln!(
+                "error: {}",
+                pipewright_core::quote::for_terminal(&f.message)
+            );
             if json {
                 let mut body = json!({ "error": f.message });
                 if let (Some(obj), Value::Object(extra)) = (body.as_object_mut(), f.details) {

@@ -84,7 +84,7 @@ pub fn run(args: ValidateArgs) -> i32 {
         match read_text(path) {
             Ok(text) => texts.push((path, *kind, text)),
             Err(message) => {
-                eprintln!("error: {message}");
+                eprintln!("error: {}", pipewright_core::quote::for_terminal(&message));
                 if args.json {
                     println!(
                         "{}",
@@ -119,7 +119,10 @@ pub fn run(args: ValidateArgs) -> i32 {
             }
         }
     } else {
-        print!("{}", render(&findings, &fixed));
+        print!(
+            "{}",
+            pipewright_core::quote::for_terminal(&render(&findings, &fixed))
+        );
     }
     if has_errors(&findings) {
         exit::FAILURE
