@@ -394,7 +394,17 @@ pub fn generate(
             value: crate::quote::escaped(value).into_owned(),
         });
     }
-    let text = pipeline.render();
+    let mut text = pipeline.render();
+    if text.len() > crate::yaml::MAX_YAML_BYTES {
+        // What the jobs of one step share goes into hidden templates they extend.
+        let plain = text.len();
+        text = pipeline.render_compact();
+        explanation.push(format!(
+            "the pipeline would be {plain} bytes, over GitLab's {} bytes: what the jobs of each step share across services is in hidden jobs (`.compile`, `.build` …) they extend ({} bytes)",
+            crate::yaml::MAX_YAML_BYTES,
+            text.len()
+        ));
+    }
     if text.len() > crate::yaml::MAX_YAML_BYTES {
         return Err(GenerateError::TooLarge {
             services: profile.services.len(),
