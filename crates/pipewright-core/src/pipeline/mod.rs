@@ -457,6 +457,25 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    /// The first script line, job name, image or path holding a control character: a newline
+    /// in a script line is a second command to the job's shell. Comments are escaped when
+    /// rendered and YAML scalars quoted, so only what a shell runs is checked.
+    pub fn first_multiline_command(&self) -> Option<&str> {
+        let has = |s: &&String| s.chars().any(crate::quote::invisible);
+        self.jobs
+            .iter()
+            .flat_map(|j| {
+                std::iter::once(&j.name)
+                    .chain(j.before_script.iter())
+                    .chain(j.script.iter())
+                    .chain(j.image.iter().map(|i| &i.name))
+                    .chain(j.rules.iter().flat_map(|r| r.changes.iter()))
+                    .chain(j.artifacts.iter().flat_map(|a| a.paths.iter()))
+            })
+            .find(has)
+            .map(String::as_str)
+    }
+
     pub fn new(header: Vec<String>) -> Self {
         Pipeline {
             header,
@@ -475,6 +494,18 @@ impl Pipeline {
 
     /// Renders the pipeline to YAML; the same pipeline always gives the same bytes.
     pub fn render(&self) -> String {
+        self.render_with(false)
+    }
+
+    /// Renders the pipeline with what the jobs of one step share across services (comment,
+    /// image, variables, cache policy … whole top-level keys, equal in every job of the step)
+    /// moved into a hidden job `.<step>` that each extends, as GitLab users write large
+    /// monorepo pipelines. The jobs mean the same: `extends` merges keys a job does not set.
+    pub fn render_compact(&self) -> String {
+        self.render_with(true)
+    }
+
+    fn render_with(&self, compact: bool) -> String {
         let mut top = MapBuilder::new().put(
             "stages",
             Node::Seq(self.stages.iter().map(|s| Node::str(s.as_str())).collect()),
@@ -511,14 +542,158 @@ impl Pipeline {
                 blank_before: true,
             });
         }
-        for job in &self.jobs {
-            top = top.entry(Entry {
+        let jobs: Vec<Entry> = self
+            .jobs
+            .iter()
+            .map(|job| Entry {
                 comment: job.comment.clone(),
                 key: job.name.clone(),
                 value: job.to_node(),
                 blank_before: true,
-            });
+            })
+            .collect();
+        let jobs = if compact { share_templates(jobs) } else { jobs };
+        for entry in jobs {
+            top = top.entry(entry);
         }
         yaml_out::render(&self.header, &top.build())
+    }
+}
+
+/// Keys a template never takes: `stage` stays on each job (the validator and readers see where
+/// a job runs), and what names the job's own files differs per service anyway.
+const KEPT_ON_JOB: &[&str] = &["stage", "needs", "rules", "extends"];
+
+/// Moves the top-level keys every job of a step shares (the step is the name before `:`) into
+/// a hidden job `.<step>` placed before them, which they extend.
+fn share_templates(jobs: Vec<Entry>) -> Vec<Entry> {
+    let step = |name: &str| name.split(':').next().unwrap_or(name).to_string();
+    let mut steps: Vec<String> = Vec::new();
+    for j in &jobs {
+        let s = step(&j.key);
+        if !steps.contains(&s) {
+            steps.push(s);
+        }
+    }
+    let mut out = Vec::new();
+    let mut placed: Vec<String> = Vec::new();
+    let mut shared_of: std::collections::HashMap<String, (Vec<String>, Vec<Entry>)> =
+        Default::default();
+    for s in &steps {
+        let members: Vec<&Entry> = jobs.iter().filter(|j| step(&j.key) == *s).collect();
+        if members.len() < 2 {
+            continue;
+        }
+        let Node::Map(first) = &members[0].value else {
+            continue;
+        };
+        let shared: Vec<Entry> = first
+            .iter()
+            .filter(|e| !KEPT_ON_JOB.contains(&e.key.as_str()))
+            .filter(|e| {
+                members[1..].iter().all(|m| match &m.value {
+                    Node::Map(entries) => {
+                        entries.iter().any(|o| o.key == e.key && o.value == e.value)
+                    }
+                    _ => false,
+                })
+            })
+            .cloned()
+            .collect();
+        if !shared.is_empty() {
+            // The step's comment goes on the template only when every job says the same.
+            let comment = if members.iter().all(|m| m.comment == members[0].comment) {
+                members[0].comment.clone()
+            } else {
+                Vec::new()
+            };
+            shared_of.insert(s.clone(), (comment, shared));
+        }
+    }
+    for mut job in jobs {
+        let s = step(&job.key);
+        let Some((comment, shared)) = shared_of.get(&s) else {
+            out.push(job);
+            continue;
+        };
+        if !placed.contains(&s) {
+            placed.push(s.clone());
+            out.push(Entry {
+                comment: comment.clone(),
+                key: format!(".{s}"),
+                value: Node::Map(shared.clone()),
+                blank_before: true,
+            });
+        }
+        if !comment.is_empty() {
+            job.comment.clear();
+        }
+        if let Node::Map(entries) = &mut job.value {
+            entries.retain(|e| !shared.iter().any(|x| x.key == e.key));
+            entries.insert(
+                0,
+                Entry {
+                    comment: Vec::new(),
+                    key: "extends".into(),
+                    value: Node::str(format!(".{s}")),
+                    blank_before: false,
+                },
+            );
+        }
+        out.push(job);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `extends` resolved by hand: the template's keys under the job's own.
+    fn resolve(doc: &serde_json::Value) -> serde_json::Value {
+        let mut out = serde_json::Map::new();
+        let Some(map) = doc.as_object() else {
+            return doc.clone();
+        };
+        for (k, v) in map {
+            if k.starts_with('.') {
+                continue;
+            }
+            let mut v = v.clone();
+            if let Some(job) = v.as_object_mut() {
+                if let Some(t) = job.remove("extends") {
+                    let template = t
+                        .as_str()
+                        .and_then(|t| map.get(t))
+                        .and_then(|t| t.as_object());
+                    for (tk, tv) in template.into_iter().flatten() {
+                        job.entry(tk.clone()).or_insert_with(|| tv.clone());
+                    }
+                }
+            }
+            out.insert(k.clone(), v);
+        }
+        serde_json::Value::Object(out)
+    }
+
+    #[test]
+    fn compact_rendering_means_the_same_pipeline() {
+        let mut p = Pipeline::new(vec!["test".into()]);
+        for svc in ["a", "b", "c"] {
+            let mut job = Job::new(format!("compile:{svc}"), Stage::Compile)
+                .image("registry/golang:1.22")
+                .comment(["Compiles."])
+                .script([format!("cd {svc}"), "go build".into()]);
+            job.variables.set("GOFLAGS", "-mod=readonly");
+            p.jobs.push(job);
+        }
+        p.jobs
+            .push(Job::new("learn", Stage::Learn).script(["true"]));
+        let compact = p.render_compact();
+        assert!(compact.contains("# Compiles.\n.compile:\n"), "{compact}");
+        assert_eq!(compact.matches("extends: .compile").count(), 3, "{compact}");
+        let plain = crate::yaml::to_json(&p.render()).expect("plain");
+        let compact = crate::yaml::to_json(&compact).expect("compact");
+        assert_eq!(resolve(&compact), resolve(&plain));
     }
 }

@@ -107,7 +107,8 @@ fn push_comment(out: &mut String, indent: usize, line: &str) {
         out.push_str("#\n");
     } else {
         out.push_str("# ");
-        out.push_str(line);
+        // A comment is free text: a newline in it would start a line of YAML.
+        out.push_str(&crate::quote::escaped(line));
         out.push('\n');
     }
 }

@@ -241,6 +241,12 @@ pub const SERVICE_PASSWORD_IN_CLEAR: Rule = rule(
     Pipeline,
     "A throwaway service container's password (POSTGRES_PASSWORD…) is written in clear; never reuse it.",
 );
+pub const REMOTE_CODE_RUN: Rule = rule(
+    "remote-code-run",
+    Error,
+    Both,
+    "No script or RUN pipes a download into a shell or interpreter (`curl … | sh`): download, check a checksum, then run.",
+);
 // Dockerfile
 pub const DOCKERFILE_SYNTAX: Rule = rule(
     "dockerfile-syntax",
@@ -345,6 +351,7 @@ pub const RULES: &[Rule] = &[
     OWNED_LEARN_JOB,
     SECRET_IN_CLEAR,
     SERVICE_PASSWORD_IN_CLEAR,
+    REMOTE_CODE_RUN,
     DOCKERFILE_SYNTAX,
     DOCKERFILE_NO_FROM,
     FROM_UNPINNED,

@@ -646,6 +646,15 @@ fn check_run(
     } else {
         format!("{}\n{}", i.args, i.heredocs.join("\n"))
     };
+    if let Some(hit) = super::remote_code::fetch_and_run(&body) {
+        out.push(Finding {
+            file: "Dockerfile".into(),
+            ..REMOTE_CODE_RUN.at(
+                Pos::new(i.line, 1),
+                format!("`{hit}` runs whatever the server answers at build time; download the file, check its checksum (`sha256sum -c`), then run it"),
+            )
+        });
+    }
     if body.trim_start().starts_with('[') {
         return;
     }

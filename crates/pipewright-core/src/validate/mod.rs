@@ -19,6 +19,7 @@ mod catalog;
 mod dockerfile;
 mod fix;
 mod pipeline_rules;
+mod remote_code;
 mod schema;
 mod secrets;
 mod shell;

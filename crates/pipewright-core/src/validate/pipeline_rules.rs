@@ -241,6 +241,7 @@ pub fn check(
     let allow = AllowList::new(settings);
     check_images(&model, text, lines, settings, &mut out);
     check_pushes(&facts.statements, settings, &facts.defs, &mut out);
+    check_remote_code(&facts.statements, &mut out);
     check_trusted_variables(doc, &allow, &facts.defs, &mut out);
     check_includes(&model, &allow, &mut out);
     if settings.owned {
@@ -931,6 +932,17 @@ fn push_destinations(statement: &str) -> Vec<String> {
         }
     }
     out
+}
+
+fn check_remote_code(statements: &[ScriptStatement], out: &mut Vec<Finding>) {
+    for st in statements {
+        if let Some(hit) = super::remote_code::fetch_and_run(&st.text) {
+            out.push(REMOTE_CODE_RUN.at(
+                st.pos,
+                format!("`{hit}` runs whatever the server answers; download the file, check its checksum, then run it (or use a pinned image that has the tool)"),
+            ));
+        }
+    }
 }
 
 fn check_pushes(

@@ -44,13 +44,16 @@ pub fn run(args: AnalyzeArgs) -> i32 {
             return f.report(false);
         }
     } else {
-        out!("{}", render(&profile));
+        out!(
+            "{}",
+            pipewright_core::quote::for_terminal(&render(&profile))
+        );
     }
     if profile.services.is_empty() {
         if !args.json {
             super::output::note(&format!(
                 "pipewright: nothing recognised in {}",
-                profile.root
+                pipewright_core::quote::for_terminal(&profile.root)
             ));
         }
         exit::NOTHING_RECOGNISED

@@ -57,7 +57,10 @@ pub fn run(args: ClassifyArgs) -> i32 {
             return f.report(false);
         }
     } else {
-        out!("{}", render(&classification));
+        out!(
+            "{}",
+            pipewright_core::quote::for_terminal(&render(&classification))
+        );
     }
     if classification.class == FailureClass::Unknown {
         exit::NOTHING_RECOGNISED

@@ -83,7 +83,10 @@ impl Failure {
     /// Says the failure on stderr and, with `json`, as the contract's body on stdout; returns
     /// the exit code.
     pub fn report(self, json: bool) -> i32 {
-        eprintln!("error: {}", self.error.message);
+        eprintln!(
+            "error: {}",
+            pipewright_core::quote::for_terminal(&self.error.message)
+        );
         if json {
             outln!("{}", self.body());
         }

@@ -1,11 +1,11 @@
 //! `pipewright generate <PATH|GIT_URL>`: writes `.gitlab-ci.yml`, the Dockerfile(s) and
 //! `.dockerignore`(s), and says why each choice was made. Files are never overwritten without
-//! `--force`, and each is written whole (temporary file, then rename) or not at all.
+//! `--force`, and the set is written whole or not at all (`files::write_set`).
 
 use super::config::{self, SettingsArgs};
 use super::exit;
 use super::failure::{print_json, Failure};
-use super::files::write_atomically;
+use super::files::{write_set, WriteError};
 use crate::serve::error::ErrorKind;
 use clap::Args;
 use pipewright_workflow::analyze::AnalyzeOptions;
@@ -143,7 +143,7 @@ fn generate(args: GenerateArgs) -> Result<i32, Failure> {
                     .field("--force")
                     .details(serde_json::json!({ "existing": paths }))
             }
-            WriteError::Io { .. } => {
+            WriteError::Target { .. } | WriteError::Io { .. } => {
                 Failure::new(exit::USAGE, ErrorKind::WriteFailed, e.to_string()).field("--out")
             }
         })?;
@@ -157,49 +157,32 @@ fn generate(args: GenerateArgs) -> Result<i32, Failure> {
         }
         print_json(&body)?;
     } else {
-        out!("{}", render(&outcome, &report, &written, args.dry_run));
+        out!(
+            "{}",
+            pipewright_core::quote::for_terminal(&render(
+                &outcome,
+                &report,
+                &written,
+                args.dry_run
+            ))
+        );
     }
     Ok(exit::OK)
 }
 
-/// Why files could not be written.
-#[derive(Debug, thiserror::Error)]
-pub enum WriteError {
-    #[error("{} already exist(s) in {dir}; pass --force to overwrite, or --out to write elsewhere", .paths.join(", "))]
-    Exists { dir: String, paths: Vec<String> },
-    #[error("cannot write {path}: {reason}")]
-    Io { path: String, reason: String },
-}
-
-/// Writes every file, refusing to overwrite unless `force`; each file is complete or absent.
+/// Writes every file of the bundle, all or nothing, refusing to overwrite unless `force`.
 fn write_files(
     dir: &Path,
     outcome: &GenerateOutcome,
     force: bool,
 ) -> Result<Vec<PathBuf>, WriteError> {
-    let existing: Vec<String> = outcome
+    let files: Vec<(&str, &str)> = outcome
         .bundle
         .files
-        .keys()
-        .filter(|p| dir.join(p).exists())
-        .cloned()
+        .iter()
+        .map(|(rel, text)| (rel.as_str(), text.as_str()))
         .collect();
-    if !force && !existing.is_empty() {
-        return Err(WriteError::Exists {
-            dir: dir.display().to_string(),
-            paths: existing,
-        });
-    }
-    let mut written = Vec::new();
-    for (rel, content) in &outcome.bundle.files {
-        let path = dir.join(rel);
-        write_atomically(&path, content).map_err(|e| WriteError::Io {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        written.push(path);
-    }
-    Ok(written)
+    write_set(dir, &files, force)
 }
 
 fn render(o: &GenerateOutcome, report: &PathReport, written: &[PathBuf], dry_run: bool) -> String {

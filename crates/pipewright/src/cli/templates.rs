@@ -231,7 +231,7 @@ pub fn run(args: TemplatesArgs) -> i32 {
                     return f.report(false);
                 }
             } else {
-                out!("{}", out.text);
+                out!("{}", pipewright_core::quote::for_terminal(&out.text));
             }
             exit::OK
         }

@@ -119,7 +119,10 @@ pub fn run(args: ValidateArgs) -> i32 {
             return f.report(false);
         }
     } else {
-        out!("{}", render(&findings, &fixed));
+        out!(
+            "{}",
+            pipewright_core::quote::for_terminal(&render(&findings, &fixed))
+        );
     }
     if has_errors(&findings) {
         exit::FAILURE

@@ -12,6 +12,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use pipewright_adapters::source::InlineError;
+use pipewright_core::generate::GenerateError;
 use pipewright_core::gitlab::GitLabError;
 use pipewright_core::knowledge::StoreError;
 use pipewright_core::runs::RunStoreError;
@@ -288,8 +289,13 @@ impl From<GenerateFlowError> for ApiError {
     fn from(e: GenerateFlowError) -> Self {
         match e {
             GenerateFlowError::Source(s) => s.into(),
-            GenerateFlowError::Generate(g) => {
+            GenerateFlowError::Generate(g @ GenerateError::NoService(_)) => {
                 ApiError::new(ErrorKind::NothingRecognised, g.to_string())
+            }
+            // The repository as it is cannot be written into a pipeline (a name no shell or
+            // Dockerfile can hold, too many services for one file): the user's to change.
+            GenerateFlowError::Generate(g) => {
+                ApiError::new(ErrorKind::InvalidRequest, g.to_string())
             }
             GenerateFlowError::Invalid(ref findings) => ApiError::internal(e.to_string())
                 .details(serde_json::json!({ "findings": findings })),

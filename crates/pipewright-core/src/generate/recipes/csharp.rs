@@ -195,7 +195,7 @@ impl Scope {
         local.sort_unstable();
         let solution = local
             .iter()
-            .find(|f| f.ends_with(".sln") || f.ends_with(".slnx"))
+            .find(|f| (f.ends_with(".sln") || f.ends_with(".slnx")) && crate::quote::portable(f))
             .map(|s| s.to_string());
         let mut paths: Vec<String> = match &solution {
             Some(sln) => solution_projects(index, sln),
@@ -232,7 +232,12 @@ impl Scope {
         let mut projects: Vec<Project> = Vec::new();
         let mut queue = paths;
         while let Some(path) = queue.pop() {
-            if projects.iter().any(|p| p.path == path) || !index.exists(&path) {
+            // Project paths go into `dotnet` commands and COPY lines unquoted: a name a shell
+            // or Dockerfile reads as syntax (`a\nb.csproj`, `x;y.csproj`) is never one of them.
+            if projects.iter().any(|p| p.path == path)
+                || !index.exists(&path)
+                || !crate::quote::portable(&path)
+            {
                 continue;
             }
             let p = Project::parse(index, &path);
