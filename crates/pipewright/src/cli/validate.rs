@@ -119,10 +119,7 @@ pub fn run(args: ValidateArgs) -> i32 {
             return f.report(false);
         }
     } else {
-        out!(
-            "{}",
-            pipewright_core::quote::for_terminal(&render(&findings, &fixed))
-        );
+        out!("{}", render(&findings, &fixed));
     }
     if has_errors(&findings) {
         exit::FAILURE
@@ -219,23 +216,27 @@ fn read_text(path: &Path) -> Result<String, String> {
 }
 
 /// `file:line:col: severity[rule] message`, fixed findings first, then a summary line.
+/// The human report; every value from the checked files is escaped for the terminal here,
+/// so only pipewright's own colours reach it as control characters.
 fn render(findings: &[Finding], fixed: &[Finding]) -> String {
+    use pipewright_core::quote::for_terminal as t;
     let mut out = String::new();
     for f in fixed {
         let what = f.fix.as_ref().map(|x| x.description.as_str()).unwrap_or("");
         out.push_str(&format!(
-            "{}:{}:{}: {}[{}] {what}\n",
-            f.file,
+            "{}:{}:{}: {}[{}] {}\n",
+            t(&f.file),
             f.line,
             f.column,
             paint("fixed", Tone::Good),
-            f.rule
+            t(&f.rule),
+            t(what)
         ));
     }
     for f in findings {
         out.push_str(&format!(
             "{}:{}:{}: {}[{}] {}{}\n",
-            f.file,
+            t(&f.file),
             f.line,
             f.column,
             paint(
@@ -246,8 +247,8 @@ fn render(findings: &[Finding], fixed: &[Finding]) -> String {
                     Tone::Warning
                 }
             ),
-            f.rule,
-            f.message,
+            t(&f.rule),
+            t(&f.message),
             if f.fix.is_some() {
                 " (fix available)"
             } else {

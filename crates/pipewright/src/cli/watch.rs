@@ -113,9 +113,14 @@ fn job_line(job: &Job) -> String {
         .as_deref()
         .map(|r| format!(" ({r})"))
         .unwrap_or_default();
+    // Names and reasons come from GitLab: escaped, so only our colours are control characters.
+    let t = pipewright_core::quote::for_terminal;
     format!(
-        "[{mark}] {:<12} {:<28} {}{reason}",
-        job.stage, job.name, job.status
+        "[{mark}] {:<12} {:<28} {}{}",
+        t(&job.stage),
+        t(&job.name),
+        job.status,
+        t(&reason)
     )
 }
 
