@@ -83,7 +83,10 @@ pub fn run(args: GenerateArgs) -> i32 {
         (None, false, _) => PathBuf::from(&args.target),
         (None, true, true) => PathBuf::from("."),
         (None, true, false) => {
-            eprintln!("error: `{}` is a git URL; say where to write the files with --out DIR (or use --dry-run)", args.target);
+            eprintln!(
+                "error: `{}` is a git URL; say where to write the files with --out DIR (or use --dry-run)",
+                pipewright_adapters::source::redact_url(&args.target)
+            );
             return exit::USAGE;
         }
     };
