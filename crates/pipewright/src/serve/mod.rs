@@ -348,3 +348,42 @@ pub async fn blocking<T: Send + 'static>(
     }
     Ok(output)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request that ends first (its time limit, a client gone) stops the work it handed to
+    /// a blocking thread: the work sees the cancellation in its loop.
+    #[tokio::test]
+    async fn work_of_a_request_that_ended_is_cancelled() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let request = blocking(move || {
+            let started = std::time::Instant::now();
+            while !pipewright_core::cancel::requested() {
+                if started.elapsed() > Duration::from_secs(30) {
+                    let _ = tx.send(false);
+                    return;
+                }
+                std::hint::spin_loop();
+            }
+            let _ = tx.send(true);
+        });
+        // What `time_limit` does: the request's future is dropped when its time is up.
+        let ended = tokio::time::timeout(Duration::from_millis(100), request).await;
+        assert!(ended.is_err(), "the work ran until cancelled");
+        let stopped = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(5)))
+            .await
+            .expect("join");
+        assert_eq!(
+            stopped,
+            Ok(true),
+            "the work went on after its request ended"
+        );
+    }
+
+    #[tokio::test]
+    async fn work_that_finishes_is_answered() {
+        assert_eq!(blocking(|| 41 + 1).await.ok(), Some(42));
+    }
+}
