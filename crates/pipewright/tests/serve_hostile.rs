@@ -556,3 +556,42 @@ async fn work_past_its_time_limit_stops_and_sigterm_stops_the_server_within_20_s
     // cancelled; never left without an answer while the server still ran.
     let _ = in_flight.await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_a_256_descriptor_limit_300_idle_connections_do_not_silence_health() {
+    use std::io::Write;
+    // The default --max-connections (512) is over what 256 descriptors allow: before, accept
+    // failed (EMFILE) and /health waited unanswered in the kernel's queue.
+    let server = tokio::task::spawn_blocking(|| {
+        spawn_with(
+            Options::default()
+                .descriptor_limit(256)
+                .arg("--header-read-timeout")
+                .arg("8"),
+        )
+    })
+    .await
+    .expect("spawn");
+    assert!(
+        server.log().contains("--max-connections lowered"),
+        "{}",
+        server.log()
+    );
+    let idle: Vec<_> = (0..300).map(|_| connect(&server)).collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut health = connect(&server);
+    health
+        .write_all(b"GET /health HTTP/1.1\r\nHost: pipewright\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    let (answer, took) = read_until_closed(&mut health);
+    assert!(
+        answer.starts_with("HTTP/1.1 503") || answer.starts_with("HTTP/1.1 200"),
+        "{answer}"
+    );
+    assert!(took < Duration::from_secs(2), "answered in {took:?}");
+    // Once the idle ones are closed for their silence, /health is served again.
+    std::thread::sleep(Duration::from_secs(9));
+    let (status, body) = server.get_json("/health").await;
+    assert_eq!(status, 200, "{body}");
+    drop(idle);
+}

@@ -53,8 +53,9 @@ pub struct ServeArgs {
     /// head, or sits idle between requests is closed when it runs out.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub header_read_timeout: u64,
-    /// Connections served at once; a connection beyond them is answered 503 and closed. Keep
-    /// it below the process's descriptor limit (`ulimit -n`).
+    /// Connections served at once; a connection beyond them is answered 503 and closed.
+    /// Lowered at start to fit the process's descriptor limit (`ulimit -n`) with room kept
+    /// for files and outgoing calls.
     #[arg(long, value_name = "COUNT", default_value_t = 512)]
     pub max_connections: usize,
     /// Seconds each /health check (store, LLM, GitLab) may take.
@@ -138,9 +139,19 @@ async fn serve(args: ServeArgs, addr: SocketAddr, settings: config::Settings) ->
     println!("pipewright listening on http://{bound}");
     let _ = std::io::stdout().flush();
     tracing::info!(address = %bound, "listening");
+    let descriptors = connections::descriptor_limit();
+    let max_connections = connections::fit_to_descriptors(args.max_connections, descriptors);
+    if max_connections < args.max_connections {
+        tracing::warn!(
+            requested = args.max_connections,
+            max_connections,
+            descriptor_limit = descriptors,
+            "--max-connections lowered to fit the descriptor limit (ulimit -n); raise the limit to serve more connections at once"
+        );
+    }
     let limits = connections::ConnectionLimits {
         header_read_timeout: Duration::from_secs(args.header_read_timeout.max(1)),
-        max_connections: args.max_connections.max(1),
+        max_connections,
     };
     if connections::serve(listener, app, limits, shutdown_signal()).await {
         tracing::info!("stopped: every request in flight was answered");
