@@ -102,8 +102,8 @@ pub fn run(args: ServeArgs) -> i32 {
         return exit::FAILURE;
     };
     let code = runtime.block_on(serve(args, addr, settings));
-    // Blocking work that ignores cancellation (a folder being listed) must not keep the
-    // process alive after the last answer.
+    // Blocking work that ignores cancellation (a clone, a call that has not timed out yet)
+    // must not keep the process alive after the last answer.
     runtime.shutdown_timeout(Duration::from_secs(5));
     code
 }
