@@ -40,6 +40,12 @@ pub fn with_flag<T>(flag: Arc<AtomicBool>, work: impl FnOnce() -> T) -> T {
     work()
 }
 
+/// The cancellation flag of the work running on this thread, for the threads it starts:
+/// they run their part under it with [`with_flag`].
+pub fn current_flag() -> Option<Arc<AtomicBool>> {
+    FLAG.with(|f| f.borrow().clone())
+}
+
 /// True when the work running on this thread should stop.
 pub fn requested() -> bool {
     ALL.load(Ordering::Relaxed)

@@ -325,6 +325,28 @@ async fn a_named_branch_that_exists_receives_the_commit_on_top() {
 }
 
 #[tokio::test]
+async fn a_branch_in_ref_form_commits_to_the_branch_it_names() {
+    // Before, `refs/heads/ci/pipewright` created a branch literally called that.
+    let s = setup().await;
+    let id = add_fixture(&s, "team/api", "python-flask-pip");
+    let mut req = request("team/api");
+    req.branch = Some("refs/heads/ci/pipewright".into());
+    let out = run(&s, req, no_llm(), "run_000000000004_0000aaab")
+        .await
+        .expect("ok");
+    assert_eq!(out.branch, "ci/pipewright");
+    assert_eq!(
+        s.gitlab.branch_head(id, "ci/pipewright").as_deref(),
+        Some(out.commit_id.as_str())
+    );
+    assert_eq!(
+        s.gitlab.branch_head(id, "refs/heads/ci/pipewright"),
+        None,
+        "no branch named like a ref"
+    );
+}
+
+#[tokio::test]
 async fn the_default_branch_and_malformed_branch_names_are_refused() {
     let s = setup().await;
     add_fixture(&s, "team/api", "python-flask-pip");

@@ -474,3 +474,124 @@ fn allowed_local_folders_must_exist() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--allow-local-paths"));
 }
+
+/// The reversed export chain of `lines` lines ending in `$CI_JOB_TOKEN`: minutes to hours of
+/// CPU for the old credential tracing.
+fn export_chain_pipeline(lines: usize) -> String {
+    let mut script = String::with_capacity(lines * 32);
+    for i in (1..lines).rev() {
+        script.push_str(&format!("    - export V{i}=\"$V{}\"\n", i - 1));
+    }
+    format!(
+        "stages: [test]\njob:\n  stage: test\n  image: $NEXUS_PULL_REGISTRY/apm-repo/demo/alpine:3.20\n  script:\n{script}    - export V0=\"$CI_JOB_TOKEN\"\n"
+    )
+}
+
+/// CPU time (user + system) the process has used, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/<pid>/stat");
+    let after_name = &stat[stat.rfind(')').expect("stat format") + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_past_its_time_limit_stops_and_sigterm_stops_the_server_within_20_s() {
+    // 130,000 chained exports (3.9 MB, under the validator's 4 MiB): seconds of CPU even when
+    // linear in a debug build, so the 1 s limit answers 504 while the work runs.
+    let pipeline = json!({ "gitlab_ci": export_chain_pipeline(130_000) });
+    let server = tokio::task::spawn_blocking(|| {
+        spawn_with(Options::default().arg("--request-timeout").arg("1"))
+    })
+    .await
+    .expect("spawn");
+    let (status, body) = server.call("/api/v1/pipeline/validate", &pipeline).await;
+    assert_eq!(status, 504, "{body}");
+    assert_eq!(error_of(&body)["code"], "timeout", "{body}");
+    // Before, the work went on at 95 % CPU for minutes after the 504. Now the server is idle
+    // soon after: a whole second with less than 0.2 s of CPU, within 20 s.
+    let started = Instant::now();
+    loop {
+        let before = cpu_ticks(server.pid());
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let used = cpu_ticks(server.pid()) - before;
+        if used < 20 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the server still works at {used} ticks/s {:?} after the 504",
+            started.elapsed()
+        );
+    }
+    let (status, _) = server.get_json("/health").await;
+    assert_eq!(status, 200);
+    drop(server);
+
+    // SIGTERM while such a request is in flight: before, the server waited for it (minutes).
+    let mut server = tokio::task::spawn_blocking(|| {
+        spawn_with(Options::default().arg("--request-timeout").arg("600"))
+    })
+    .await
+    .expect("spawn");
+    let client = server.client.clone();
+    let url = server.url("/api/v1/pipeline/validate");
+    let in_flight = tokio::spawn(async move { client.post(url).json(&pipeline).send().await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    server.terminate();
+    let exited = tokio::task::spawn_blocking(move || {
+        let status = server.wait_exit(Duration::from_secs(20));
+        (status, server)
+    })
+    .await
+    .expect("wait");
+    let (status, server) = exited;
+    assert!(
+        status.is_some(),
+        "SIGTERM did not stop the server within 20 s; its log:\n{}",
+        server.log()
+    );
+    // The request was either answered in the grace or answered 503 when its work was
+    // cancelled; never left without an answer while the server still ran.
+    let _ = in_flight.await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_a_256_descriptor_limit_300_idle_connections_do_not_silence_health() {
+    use std::io::Write;
+    // The default --max-connections (512) is over what 256 descriptors allow: before, accept
+    // failed (EMFILE) and /health waited unanswered in the kernel's queue.
+    let server = tokio::task::spawn_blocking(|| {
+        spawn_with(
+            Options::default()
+                .descriptor_limit(256)
+                .arg("--header-read-timeout")
+                .arg("8"),
+        )
+    })
+    .await
+    .expect("spawn");
+    assert!(
+        server.log().contains("--max-connections lowered"),
+        "{}",
+        server.log()
+    );
+    let idle: Vec<_> = (0..300).map(|_| connect(&server)).collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut health = connect(&server);
+    health
+        .write_all(b"GET /health HTTP/1.1\r\nHost: pipewright\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    let (answer, took) = read_until_closed(&mut health);
+    assert!(
+        answer.starts_with("HTTP/1.1 503") || answer.starts_with("HTTP/1.1 200"),
+        "{answer}"
+    );
+    assert!(took < Duration::from_secs(2), "answered in {took:?}");
+    // Once the idle ones are closed for their silence, /health is served again.
+    std::thread::sleep(Duration::from_secs(9));
+    let (status, body) = server.get_json("/health").await;
+    assert_eq!(status, 200, "{body}");
+    drop(idle);
+}

@@ -63,8 +63,18 @@ pub(crate) fn list(root: &Path) -> Listing {
         seen: Mutex::new(HashMap::new()),
         next_id: AtomicUsize::new(1),
     };
+    // The helpers stop with the calling thread's work (a request past its time limit).
+    let flag = pipewright_core::cancel::current_flag();
     let parts = std::thread::scope(|s| {
-        let helpers: Vec<_> = (1..WALK_THREADS).map(|_| s.spawn(|| walk.work())).collect();
+        let helpers: Vec<_> = (1..WALK_THREADS)
+            .map(|_| {
+                let flag = flag.clone();
+                s.spawn(|| match flag {
+                    Some(flag) => pipewright_core::cancel::with_flag(flag, || walk.work()),
+                    None => walk.work(),
+                })
+            })
+            .collect();
         let mut parts = vec![walk.work()];
         for helper in helpers {
             match helper.join() {
@@ -291,7 +301,12 @@ impl Walk<'_> {
                     }
                 }
             };
-            let mut children = self.read_dir(job, &mut out, &mut scratch);
+            // Cancelled: the folders still queued are taken off unread, so every thread ends.
+            let mut children = if pipewright_core::cancel::requested() {
+                Vec::new()
+            } else {
+                self.read_dir(job, &mut out, &mut scratch)
+            };
             // Keep one folder for this thread (depth first), share the rest.
             next = children.pop();
             let mut queue = lock(&self.queue);
@@ -772,6 +787,26 @@ mod tests {
         }
         out.sort();
         out
+    }
+
+    #[test]
+    fn a_cancelled_walk_reads_no_more_folders() {
+        use std::sync::atomic::AtomicBool;
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..50 {
+            write(dir.path(), &format!("d{i}/e/f.txt"), "x");
+        }
+        let root = fs::canonicalize(dir.path()).unwrap();
+        assert_eq!(list(&root).entries.len(), 50);
+        let flag = Arc::new(AtomicBool::new(true));
+        let started = std::time::Instant::now();
+        let listing = pipewright_core::cancel::with_flag(flag, || list(&root));
+        assert!(
+            listing.entries.is_empty(),
+            "{} listed",
+            listing.entries.len()
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 
     #[test]

@@ -96,7 +96,7 @@ fn generate(args: GenerateArgs) -> Result<i32, Failure> {
                 "--out",
                 format!(
                     "`{}` is a git URL; say where to write the files with --out DIR (or use --dry-run)",
-                    args.target
+                    pipewright_adapters::source::redact_url(&args.target)
                 ),
             ));
         }

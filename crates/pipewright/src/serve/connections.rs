@@ -35,6 +35,42 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
 }
 
+/// Descriptors kept for what is not a client connection (the data folder, SQLite, calls to
+/// GitLab, the LLM and ChromaDB, the 503 written to a connection over the cap), at least this
+/// many and at least a quarter of the limit.
+const RESERVED_DESCRIPTORS: u64 = 64;
+
+/// The process's descriptor limit (`ulimit -n`, the soft limit), when it has one.
+pub fn descriptor_limit() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit only writes the struct it is given, which lives for the call.
+        let status = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+        (status == 0 && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur)
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// `wanted` connections, lowered so that they and the reserve fit in `limit` descriptors:
+/// past the limit `accept` fails, new connections (`/health` too) wait unanswered in the
+/// kernel's queue, and the cap's 503 never comes.
+pub fn fit_to_descriptors(wanted: usize, limit: Option<u64>) -> usize {
+    let Some(limit) = limit else {
+        return wanted.max(1);
+    };
+    let room = limit
+        .saturating_sub(RESERVED_DESCRIPTORS.max(limit / 4))
+        .max(1);
+    wanted.clamp(1, usize::try_from(room).unwrap_or(usize::MAX))
+}
+
 /// How long requests in flight may go on after SIGTERM before their CPU work is cancelled.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -139,4 +175,23 @@ async fn refuse(mut stream: TcpStream, max_connections: usize) {
         stream.shutdown().await
     };
     let _ = tokio::time::timeout(REFUSAL_WRITE_LIMIT, write).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cap_leaves_descriptors_for_everything_else() {
+        assert_eq!(fit_to_descriptors(512, None), 512);
+        assert_eq!(fit_to_descriptors(512, Some(1_048_576)), 512);
+        // A 256 limit: 64 kept, 192 connections.
+        assert_eq!(fit_to_descriptors(512, Some(256)), 192);
+        // 1,024: a quarter kept.
+        assert_eq!(fit_to_descriptors(2_000, Some(1_024)), 768);
+        assert_eq!(fit_to_descriptors(100, Some(1_024)), 100);
+        // Absurdly low limits still serve one connection.
+        assert_eq!(fit_to_descriptors(512, Some(10)), 1);
+        assert_eq!(fit_to_descriptors(0, None), 1);
+    }
 }

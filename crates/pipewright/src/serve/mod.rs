@@ -54,8 +54,9 @@ pub struct ServeArgs {
     /// head, or sits idle between requests is closed when it runs out.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub header_read_timeout: u64,
-    /// Connections served at once; a connection beyond them is answered 503 and closed. Keep
-    /// it below the process's descriptor limit (`ulimit -n`).
+    /// Connections served at once; a connection beyond them is answered 503 and closed.
+    /// Lowered at start to fit the process's descriptor limit (`ulimit -n`) with room kept
+    /// for files and outgoing calls.
     #[arg(long, value_name = "COUNT", default_value_t = 512)]
     pub max_connections: usize,
     /// Seconds each /health check (store, LLM, GitLab) may take.
@@ -103,8 +104,8 @@ pub fn run(args: ServeArgs, global: &crate::cli::output::GlobalArgs) -> i32 {
         return exit::FAILURE;
     };
     let code = runtime.block_on(serve(args, addr, settings));
-    // Blocking work that ignores cancellation (a folder being listed) must not keep the
-    // process alive after the last answer.
+    // Blocking work that ignores cancellation (a clone, a call that has not timed out yet)
+    // must not keep the process alive after the last answer.
     runtime.shutdown_timeout(Duration::from_secs(5));
     code
 }
@@ -140,9 +141,19 @@ async fn serve(args: ServeArgs, addr: SocketAddr, settings: config::Settings) ->
     outln!("pipewright listening on http://{bound}");
     let _ = std::io::stdout().flush();
     tracing::info!(address = %bound, "listening");
+    let descriptors = connections::descriptor_limit();
+    let max_connections = connections::fit_to_descriptors(args.max_connections, descriptors);
+    if max_connections < args.max_connections {
+        tracing::warn!(
+            requested = args.max_connections,
+            max_connections,
+            descriptor_limit = descriptors,
+            "--max-connections lowered to fit the descriptor limit (ulimit -n); raise the limit to serve more connections at once"
+        );
+    }
     let limits = connections::ConnectionLimits {
         header_read_timeout: Duration::from_secs(args.header_read_timeout.max(1)),
-        max_connections: args.max_connections.max(1),
+        max_connections,
     };
     if connections::serve(listener, app, limits, shutdown_signal()).await {
         tracing::info!("stopped: every request in flight was answered");
@@ -378,4 +389,43 @@ pub async fn blocking<T: Send + 'static>(
         ));
     }
     Ok(output)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request that ends first (its time limit, a client gone) stops the work it handed to
+    /// a blocking thread: the work sees the cancellation in its loop.
+    #[tokio::test]
+    async fn work_of_a_request_that_ended_is_cancelled() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let request = blocking(move || {
+            let started = std::time::Instant::now();
+            while !pipewright_core::cancel::requested() {
+                if started.elapsed() > Duration::from_secs(30) {
+                    let _ = tx.send(false);
+                    return;
+                }
+                std::hint::spin_loop();
+            }
+            let _ = tx.send(true);
+        });
+        // What `time_limit` does: the request's future is dropped when its time is up.
+        let ended = tokio::time::timeout(Duration::from_millis(100), request).await;
+        assert!(ended.is_err(), "the work ran until cancelled");
+        let stopped = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(5)))
+            .await
+            .expect("join");
+        assert_eq!(
+            stopped,
+            Ok(true),
+            "the work went on after its request ended"
+        );
+    }
+
+    #[tokio::test]
+    async fn work_that_finishes_is_answered() {
+        assert_eq!(blocking(|| 41 + 1).await.ok(), Some(42));
+    }
 }

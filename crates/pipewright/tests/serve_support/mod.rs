@@ -55,6 +55,8 @@ pub struct Options {
     pub env: Vec<(String, String)>,
     /// Leave `LLM_PROVIDER` unset (the default: ollama, unreachable here) instead of `none`.
     pub default_llm: bool,
+    /// Start under this descriptor limit (`ulimit -n`).
+    pub descriptor_limit: Option<u64>,
 }
 
 impl Options {
@@ -65,6 +67,11 @@ impl Options {
 
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn descriptor_limit(mut self, limit: u64) -> Self {
+        self.descriptor_limit = Some(limit);
         self
     }
 }
@@ -79,7 +86,20 @@ pub fn spawn_with(options: Options) -> Server {
     let data_dir = tempfile::tempdir().expect("temp dir");
     let log = data_dir.path().join("serve.log");
     let log_file = std::fs::File::create(&log).expect("log file");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_pipewright"));
+    let binary = env!("CARGO_BIN_EXE_pipewright");
+    let mut command = match options.descriptor_limit {
+        // `exec` keeps the process id: the server is still the child.
+        Some(limit) => {
+            let mut c = Command::new("sh");
+            c.args([
+                "-c",
+                &format!("ulimit -n {limit} && exec \"$0\" \"$@\""),
+                binary,
+            ]);
+            c
+        }
+        None => Command::new(binary),
+    };
     command
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(&options.args)
