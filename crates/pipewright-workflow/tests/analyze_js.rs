@@ -252,7 +252,8 @@ fn django_with_tailwind_package_json_stays_python() {
         "python",
         Some("django"),
         Some("pip"),
-        Some("unittest"),
+        // No test file anywhere: no test framework claimed (issue 14).
+        None,
         Some(("3.12.3", ".python-version")),
     );
     assert_eq!(s.role, Role::Application);

@@ -26,6 +26,7 @@ pub mod elixir;
 pub mod go;
 pub mod javascript;
 pub mod jvm;
+pub mod lockgraph;
 pub mod php;
 pub mod python;
 pub mod ruby;
