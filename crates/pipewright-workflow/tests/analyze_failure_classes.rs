@@ -96,3 +96,111 @@ fn a_uv_workspace_root_is_not_a_service_and_its_members_build_with_uv() {
     // No tests in core: no test framework claimed for it.
     assert_eq!(core.test_framework, None);
 }
+
+// ------------------------------------------------ Spring Boot in multi-module builds
+
+#[test]
+fn spring_cloud_servers_and_a_module_booted_through_its_parent_are_applications() {
+    let p = analyze_fixture("java-spring-cloud-multimodule");
+    let paths: Vec<&str> = p.services.iter().map(|s| s.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        vec![
+            "common",
+            "config-server",
+            "discovery-server",
+            "gateway",
+            "orders-service"
+        ]
+    );
+    for (dir, port) in [
+        ("config-server", 8888),
+        ("discovery-server", 8761),
+        ("gateway", 8080),
+        ("orders-service", 8081),
+    ] {
+        let s = service(&p, dir);
+        assert_eq!(
+            s.framework.map(|f| f.as_str()),
+            Some("spring-boot"),
+            "{dir}"
+        );
+        assert_eq!(s.role, Role::Application, "{dir}");
+        assert_eq!(s.port, Some(port), "{dir}");
+        assert_eq!(
+            s.port_source.as_deref(),
+            Some(format!("{dir}/src/main/resources/application.yml").as_str())
+        );
+    }
+    assert_evidence(
+        service(&p, "config-server"),
+        "framework",
+        "config-server/pom.xml",
+        "org.springframework.cloud:spring-cloud-config-server",
+    );
+    let orders = service(&p, "orders-service");
+    assert_evidence(
+        orders,
+        "framework",
+        "orders-service/src/main/java/com/acme/shop/orders/OrdersApplication.java",
+        "@SpringBootApplication",
+    );
+    assert_evidence(
+        orders,
+        "framework",
+        "pom.xml",
+        "through the parent POM pom.xml",
+    );
+    // JUnit through Boot 4's test starter variant and Testcontainers' JUnit integration.
+    assert_eq!(orders.test_framework.map(|t| t.as_str()), Some("junit"));
+    assert_evidence(
+        orders,
+        "test_framework",
+        "orders-service/pom.xml",
+        "spring-boot-starter-webmvc-test",
+    );
+    // common has a starter but no application class: still a dependency module, built as
+    // the framework says (it is an application by its starter, as before).
+    assert_eq!(
+        service(&p, "common").framework.map(|f| f.as_str()),
+        Some("spring-boot")
+    );
+}
+
+// ------------------------------------------------ Maven and Gradle both present
+
+#[test]
+fn a_repository_with_both_builds_uses_the_one_whose_wrapper_is_committed() {
+    let p = analyze_fixture("java-maven-and-gradle");
+    let s = service(&p, ".");
+    assert_eq!(s.build_tool.map(|b| b.as_str()), Some("gradle"));
+    assert_evidence(
+        s,
+        "build_tool",
+        "build.gradle.kts",
+        "Gradle chosen: its wrapper (gradlew) is committed",
+    );
+    assert_eq!(s.test_framework.map(|t| t.as_str()), Some("junit"));
+    assert_eq!(s.role, Role::Library);
+}
+
+#[test]
+fn with_both_builds_the_test_framework_of_the_other_build_is_still_found() {
+    // Maven decides (mvnw committed), but only the Gradle script names JUnit.
+    let p = common::analyze_tree(&[
+        ("pom.xml", "<project><modelVersion>4.0.0</modelVersion><groupId>a</groupId><artifactId>b</artifactId><version>1</version></project>"),
+        ("mvnw", "#!/bin/sh\n"),
+        ("build.gradle", "plugins { id 'java' }\ndependencies { testImplementation 'org.junit.jupiter:junit-jupiter:5.10.2' }\n"),
+        ("src/main/java/a/B.java", "package a; class B {}\n"),
+        ("src/test/java/a/BTest.java", "package a; class BTest {}\n"),
+    ]);
+    let s = service(&p, ".");
+    assert_eq!(s.build_tool.map(|b| b.as_str()), Some("maven"));
+    assert_eq!(s.test_framework.map(|t| t.as_str()), Some("junit"));
+    assert_evidence(
+        s,
+        "test_framework",
+        "build.gradle",
+        "the other build of the same tests",
+    );
+}

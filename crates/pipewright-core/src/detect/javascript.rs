@@ -455,6 +455,9 @@ impl Ecosystem for JavaScript {
                 c.set_framework(*fw, &pkg.path, format!("`{dep}` {version} in {section}"));
             }
         }
+        if c.framework.is_none() {
+            transitive_framework(ctx, &mut c, &pkg, pm.lockfile.as_deref());
+        }
         test_framework(&mut c, &pkg);
         databases(ctx, &mut c, &pkg);
         port(ctx, &mut c, &pkg);
@@ -462,6 +465,40 @@ impl Ecosystem for JavaScript {
         role(ctx, &mut c, &pkg, parsed, members.as_deref());
         commands(ctx, &mut c, &pkg, &pm);
         Some(c)
+    }
+}
+
+/// A framework no `dependencies` entry names, reached through the lock file from the runtime
+/// dependencies (a server kit that depends on express, a meta-framework on next).
+fn transitive_framework(
+    ctx: &DirContext<'_>,
+    c: &mut Candidate,
+    pkg: &Package,
+    lock: Option<&str>,
+) {
+    let Some(lock) = lock else { return };
+    let Some(text) = ctx.index.text(lock) else {
+        return;
+    };
+    let graph = match crate::index::file_name(lock) {
+        "pnpm-lock.yaml" => super::lockgraph::pnpm_lock(text),
+        "yarn.lock" => super::lockgraph::yarn_lock(text),
+        "package-lock.json" | "npm-shrinkwrap.json" => match serde_json::from_str(text) {
+            Ok(json) => super::lockgraph::npm_lock(&json),
+            Err(_) => return,
+        },
+        _ => return,
+    };
+    let roots = pkg
+        .deps
+        .iter()
+        .filter(|(_, (_, section))| *section == "dependencies")
+        .map(|(name, _)| name.as_str());
+    let wanted: Vec<&str> = FRAMEWORK_DEPS.iter().map(|(d, _)| *d).collect();
+    if let Some(found) = graph.reach(roots, &wanted) {
+        if let Some((_, fw)) = FRAMEWORK_DEPS.iter().find(|(d, _)| *d == found.name) {
+            c.set_framework(*fw, lock, found.describe(crate::index::file_name(lock)));
+        }
     }
 }
 

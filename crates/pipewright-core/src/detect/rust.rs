@@ -19,6 +19,7 @@ pub struct Rust;
 
 const READ_FILES: &[&str] = &[
     "Cargo.toml",
+    "Cargo.lock",
     "rust-toolchain.toml",
     "rust-toolchain",
     "Rocket.toml",
@@ -210,6 +211,21 @@ impl Ecosystem for Rust {
         for (krate, fw) in FRAMEWORK_CRATES {
             if deps.iter().any(|d| d.name == *krate) {
                 c.set_framework(*fw, &path, format!("`{krate}` is in [dependencies]"));
+            }
+        }
+        if c.framework.is_none() {
+            // A framework behind a wrapper crate (`shuttle-axum`, `loco-rs`): Cargo.lock knows.
+            let root = ws.as_ref().map(|(d, _)| d.as_str()).unwrap_or(ctx.dir);
+            let lock_path = join(root, "Cargo.lock");
+            if let Some(text) = ctx.index.text(&lock_path) {
+                let graph = super::lockgraph::cargo_lock(text);
+                let wanted: Vec<&str> = FRAMEWORK_CRATES.iter().map(|(k, _)| *k).collect();
+                let roots: Vec<&str> = deps.iter().map(|d| d.name.as_str()).collect();
+                if let Some(found) = graph.reach(roots, &wanted) {
+                    if let Some((_, fw)) = FRAMEWORK_CRATES.iter().find(|(k, _)| *k == found.name) {
+                        c.set_framework(*fw, &lock_path, found.describe("Cargo.lock"));
+                    }
+                }
             }
         }
         for d in &deps {
