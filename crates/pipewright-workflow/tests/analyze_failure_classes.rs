@@ -204,3 +204,67 @@ fn with_both_builds_the_test_framework_of_the_other_build_is_still_found() {
         "the other build of the same tests",
     );
 }
+
+// ------------------------------------------------ ports from where real apps keep them
+
+#[test]
+fn a_rust_service_port_comes_from_its_layered_configuration_not_a_mail_catcher() {
+    let p = analyze_fixture("rust-actix-layered-config");
+    let s = service(&p, ".");
+    assert_eq!(s.framework.map(|f| f.as_str()), Some("actix-web"));
+    assert_eq!(s.port, Some(8000));
+    assert_eq!(s.port_source.as_deref(), Some("configuration/base.yaml"));
+    assert_evidence(
+        s,
+        "port",
+        "configuration/base.yaml",
+        "application.port = 8000",
+    );
+    assert!(
+        !evidence(s, "port").iter().any(|(_, d)| d.contains("1080")),
+        "the mail catcher's port is no candidate: {:?}",
+        evidence(s, "port")
+    );
+}
+
+#[test]
+fn an_env_example_port_ranks_above_code_and_a_helper_compose_port_is_never_taken() {
+    let p = analyze_fixture("js-express-env-example");
+    let s = service(&p, ".");
+    assert_eq!(s.port, Some(4000));
+    assert_eq!(s.port_source.as_deref(), Some(".env.example"));
+    assert_evidence(s, "port", ".env.example", "APP_PORT=4000 in .env.example");
+
+    // Without the example file, nothing but the framework default is left: the maildev
+    // service's 1080 (built from the same folder) is not the application's.
+    let p = common::analyze_tree(&[
+        ("package.json", r#"{"name":"a","dependencies":{"express":"^4.21.1"}}"#),
+        ("index.js", "const app = require('express')();\napp.listen(process.env.PORT);\n"),
+        (
+            "docker-compose.yml",
+            "services:\n  web:\n    build: .\n  mail:\n    build:\n      context: .\n      dockerfile: Dockerfile.maildev\n    ports: [\"1080:1080\"]\n",
+        ),
+    ]);
+    let s = service(&p, ".");
+    assert_eq!(s.port, Some(3000));
+    assert_eq!(
+        s.port_source.as_deref(),
+        Some("framework default (express)")
+    );
+}
+
+#[test]
+fn a_net8_web_api_listens_on_the_container_default_not_its_launch_profile() {
+    let p = analyze_fixture("csharp-webapi-net8");
+    let s = service(&p, ".");
+    assert_eq!(s.framework.map(|f| f.as_str()), Some("aspnetcore"));
+    assert_eq!(s.port, Some(8080));
+    assert_eq!(s.port_source.as_deref(), Some("Inventory.Api.csproj"));
+    assert_evidence(
+        s,
+        "port",
+        "Inventory.Api.csproj",
+        "ASPNETCORE_HTTP_PORTS=8080",
+    );
+    assert_evidence(s, "port", "Properties/launchSettings.json", "not used");
+}

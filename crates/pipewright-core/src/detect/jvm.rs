@@ -10,7 +10,7 @@
 
 use super::context::{resolve, up_to};
 use super::versions::{add_tool_versions, add_version_file};
-use super::{Candidate, DirContext, Ecosystem};
+use super::{Candidate, DirContext, Ecosystem, PortOrigin};
 use crate::index::{file_name, join, parent_dir};
 use crate::stack::{BuildTool, Database, Framework, Language, Role, TestFramework};
 use regex::Regex;
@@ -1606,7 +1606,12 @@ fn port(ctx: &DirContext<'_>, c: &mut Candidate) {
             let key = key.trim();
             if PORT_KEYS.contains(&key) {
                 if let Some(p) = port_value(value.trim()) {
-                    c.set_port(p, &ctx.path(&props), format!("{key}={}", value.trim()));
+                    c.set_port_from(
+                        PortOrigin::FrameworkConfig,
+                        p,
+                        &ctx.path(&props),
+                        format!("{key}={}", value.trim()),
+                    );
                     return;
                 }
             }
@@ -1627,7 +1632,12 @@ fn port(ctx: &DirContext<'_>, c: &mut Candidate) {
         for key in PORT_KEYS {
             if let Some((_, v)) = flat.iter().find(|(k, _)| k == key) {
                 if let Some(p) = port_value(v) {
-                    c.set_port(p, &ctx.path(&rel), format!("{key}: {v}"));
+                    c.set_port_from(
+                        PortOrigin::FrameworkConfig,
+                        p,
+                        &ctx.path(&rel),
+                        format!("{key}: {v}"),
+                    );
                     return;
                 }
             }
@@ -1639,7 +1649,12 @@ fn port(ctx: &DirContext<'_>, c: &mut Candidate) {
             .captures(text)
             .and_then(|m| m[1].parse::<u16>().ok())
         {
-            c.set_port(p, &ctx.path(&conf), format!("ktor.deployment.port = {p}"));
+            c.set_port_from(
+                PortOrigin::FrameworkConfig,
+                p,
+                &ctx.path(&conf),
+                format!("ktor.deployment.port = {p}"),
+            );
             return;
         }
     }

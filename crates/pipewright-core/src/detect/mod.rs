@@ -35,6 +35,7 @@ mod shared;
 pub mod versions;
 
 pub use context::DirContext;
+pub use shared::env_example_port;
 
 use crate::index::{Exclusion, RepoIndex};
 use crate::stack::{
@@ -70,6 +71,32 @@ pub static ECOSYSTEMS: &[&dyn Ecosystem] = &[
     &javascript::JavaScript,
 ];
 
+/// Where a port came from, best first: the rank decides between several places that name one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PortOrigin {
+    /// Set in `pipewright.toml` by the repository.
+    Override,
+    /// The start command binds it (`Procfile` `web:` with `--bind`/`--port`).
+    StartCommand,
+    /// The framework's own configuration file (`application.yml`, `appsettings.json`,
+    /// `configuration/base.yaml`, `Rocket.toml`, `config/puma.rb`, a Dockerfile `ASPNETCORE_*`).
+    FrameworkConfig,
+    /// `.env.example` / `env-example` (`PORT`, `APP_PORT` …).
+    EnvExample,
+    /// Code that binds (`app.listen(3000)`, `TcpListener::bind`, `http.ListenAndServe`).
+    Code,
+    /// The runtime's container default (.NET 8+ images listen on 8080).
+    ContainerDefault,
+    /// A development launch profile (`launchSettings.json`), used by `dotnet run` only.
+    DevProfile,
+    /// A Dockerfile `EXPOSE`.
+    Dockerfile,
+    /// A compose file publishing the service's own container port.
+    Compose,
+    /// The framework's default port.
+    FrameworkDefault,
+}
+
 /// What one ecosystem found in one folder. Built by a detector, resolved by [`analyze`].
 #[derive(Debug, Clone)]
 pub struct Candidate {
@@ -82,8 +109,9 @@ pub struct Candidate {
     /// Every version pin seen, highest priority first; the first whose name is `runtime`
     /// becomes the service's runtime version.
     pub versions: Vec<RuntimeVersion>,
-    /// The first port set wins: detectors set it in their own priority order.
+    /// The best-ranked port so far ([`PortOrigin`]); between equal ranks the first set wins.
     pub port: Option<(u16, String)>,
+    pub port_origin: Option<PortOrigin>,
     pub databases: BTreeSet<Database>,
     pub commands: Commands,
     pub role: Role,
@@ -103,6 +131,7 @@ impl Candidate {
             runtime,
             versions: Vec::new(),
             port: None,
+            port_origin: None,
             databases: BTreeSet::new(),
             commands: Commands::default(),
             role: Role::Library,
@@ -179,11 +208,39 @@ impl Candidate {
         });
     }
 
-    /// Sets the port once (the first call wins).
+    /// Sets a port found in code that binds (see [`Candidate::set_port_from`]).
     pub fn set_port(&mut self, port: u16, source: &str, detail: impl Into<String>) {
-        if self.port.is_none() && port > 0 {
-            self.port = Some((port, source.to_string()));
-            self.note("port", source, detail);
+        self.set_port_from(PortOrigin::Code, port, source, detail);
+    }
+
+    /// Offers a port from `origin`: it is taken when it ranks above the current one (the first
+    /// of equal rank stays); a lower-ranked port that differs is kept as evidence only.
+    pub fn set_port_from(
+        &mut self,
+        origin: PortOrigin,
+        port: u16,
+        source: &str,
+        detail: impl Into<String>,
+    ) {
+        if port == 0 {
+            return;
+        }
+        let detail = detail.into();
+        match (self.port_origin, &self.port) {
+            (Some(current), Some((p, from))) if current <= origin => {
+                if *p != port {
+                    let note = format!(
+                        "{detail}; not used: {from} ({}) ranks higher",
+                        port_origin_name(current)
+                    );
+                    self.note("port", source, note);
+                }
+            }
+            _ => {
+                self.port = Some((port, source.to_string()));
+                self.port_origin = Some(origin);
+                self.note("port", source, detail);
+            }
         }
     }
 
@@ -199,6 +256,22 @@ impl Candidate {
         self.role = role;
         self.note("role", file, format!("{role:?}: {reason}").to_lowercase());
         self.role_reason = reason;
+    }
+}
+
+/// The phrase for a port origin in evidence.
+pub fn port_origin_name(o: PortOrigin) -> &'static str {
+    match o {
+        PortOrigin::Override => "pipewright.toml",
+        PortOrigin::StartCommand => "start command",
+        PortOrigin::FrameworkConfig => "framework configuration",
+        PortOrigin::EnvExample => "example environment file",
+        PortOrigin::Code => "code that binds",
+        PortOrigin::ContainerDefault => "container default",
+        PortOrigin::DevProfile => "development launch profile",
+        PortOrigin::Dockerfile => "Dockerfile EXPOSE",
+        PortOrigin::Compose => "compose",
+        PortOrigin::FrameworkDefault => "framework default",
     }
 }
 

@@ -262,6 +262,7 @@ impl Ecosystem for Python {
 
         test_framework(ctx, &mut c, &deps, pyproject.as_ref());
         port(ctx, &mut c);
+        super::env_example_port(ctx, &mut c);
         commands(ctx, &mut c, &deps);
 
         let workspace = pyproject.as_ref().and_then(uv_workspace_members);

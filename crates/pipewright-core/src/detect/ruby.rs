@@ -331,6 +331,7 @@ impl Ecosystem for Ruby {
         }
         test_framework(ctx, &mut c, &all);
         port(ctx, &mut c);
+        super::env_example_port(ctx, &mut c);
         commands(ctx, &mut c, &all, gemspec.map(|f| f.name()));
 
         match c.framework {
@@ -616,7 +617,8 @@ fn test_framework(ctx: &DirContext<'_>, c: &mut Candidate, gems: &Gems) {
 
 fn port(ctx: &DirContext<'_>, c: &mut Candidate) {
     if let Some(p) = ctx.text("config/puma.rb").and_then(puma_port) {
-        c.set_port(
+        c.set_port_from(
+            super::PortOrigin::FrameworkConfig,
             p,
             &ctx.path("config/puma.rb"),
             format!("config/puma.rb binds port {p}"),
