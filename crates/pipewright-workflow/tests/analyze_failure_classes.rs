@@ -268,3 +268,45 @@ fn a_net8_web_api_listens_on_the_container_default_not_its_launch_profile() {
     );
     assert_evidence(s, "port", "Properties/launchSettings.json", "not used");
 }
+
+// ------------------------------------------------ compose services built from a Dockerfile alone
+
+#[test]
+fn a_compose_service_with_only_a_dockerfile_and_scripts_is_a_service() {
+    let p = analyze_fixture("monorepo-compose-dockerfile-only");
+    let paths: Vec<&str> = p.services.iter().map(|s| s.path.as_str()).collect();
+    // The nginx proxy is a helper; the renderer (node base image, no package.json) is a service.
+    assert_eq!(paths, vec!["api", "pdf-renderer"]);
+    let r = service(&p, "pdf-renderer");
+    assert_eq!(r.language.as_str(), "javascript");
+    assert_eq!(r.role, Role::Application);
+    assert_eq!(r.build_tool, None);
+    assert_eq!(r.port, Some(3000));
+    assert_eq!(
+        r.runtime_version.as_ref().map(|v| v.value.as_str()),
+        Some("20")
+    );
+    assert_evidence(
+        r,
+        "language",
+        "pdf-renderer/Dockerfile",
+        "compose service `pdf-renderer`",
+    );
+    let api = service(&p, "api");
+    assert_eq!(api.port, Some(8000));
+    assert!(api.databases.iter().any(|d| d.as_str() == "postgresql"));
+}
+
+// ------------------------------------------------ examples, demos, fixtures are not services
+
+#[test]
+fn demo_playground_and_example_folders_beside_a_library_are_not_services() {
+    let p = analyze_fixture("ts-library-with-demo-apps");
+    let paths: Vec<&str> = p.services.iter().map(|s| s.path.as_str()).collect();
+    assert_eq!(paths, vec!["."]);
+    let s = service(&p, ".");
+    // A React component library (react is a peer): a library, never an app to deploy.
+    assert_eq!(s.role, Role::Library);
+    assert_eq!(s.commands.start, None);
+    assert_eq!(s.test_framework.map(|t| t.as_str()), Some("vitest"));
+}

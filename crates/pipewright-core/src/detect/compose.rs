@@ -13,6 +13,9 @@ pub struct ComposeFacts {
     pub port: Option<(u16, String)>,
     /// Database, compose file, detail.
     pub databases: Vec<(Database, String, String)>,
+    /// The compose services built from this folder that are the application (not helpers):
+    /// (service name, compose file, Dockerfile path relative to the folder).
+    pub built_by: Vec<(String, String, String)>,
 }
 
 /// Image name prefixes of well-known databases, caches and brokers.
@@ -165,6 +168,16 @@ fn read_one(path: &str, doc: &Value, out: &mut HashMap<String, ComposeFacts>) {
         let dir = normalize(base, context);
         built.push(dir.clone());
         let facts = out.entry(dir).or_default();
+        if !is_helper(name, svc) {
+            let dockerfile = match svc.get("build") {
+                Some(Value::Object(m)) => m.get("dockerfile").and_then(Value::as_str),
+                _ => None,
+            }
+            .unwrap_or("Dockerfile");
+            facts
+                .built_by
+                .push((name.clone(), path.to_string(), dockerfile.to_string()));
+        }
         let deps: Vec<String> = match svc.get("depends_on") {
             Some(Value::Array(a)) => a
                 .iter()

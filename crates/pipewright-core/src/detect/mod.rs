@@ -20,6 +20,7 @@
 //! ```
 
 mod compose;
+mod container;
 mod context;
 pub mod csharp;
 pub mod elixir;
@@ -304,7 +305,41 @@ pub const NOT_SERVICE_FOLDERS: &[&str] = &[
     "examples",
     "sample",
     "samples",
+    "demo",
+    "demos",
+    "playground",
+    "playgrounds",
+    "sandbox",
+    "benchmark",
+    "benchmarks",
+    "integration-tests",
+    "e2e-tests",
+    "test-apps",
+    "test-app",
+    "cypress",
 ];
+
+/// Name prefixes and suffixes of folders that show, test or sample a project rather than
+/// deploy it (`example-nextjs`, `with-docker-example`, `api-fixtures`).
+const NOT_SERVICE_PREFIXES: &[&str] = &["example-", "examples-", "sample-", "samples-", "demo-"];
+const NOT_SERVICE_SUFFIXES: &[&str] = &[
+    "-example",
+    "-examples",
+    "-sample",
+    "-samples",
+    "-demo",
+    "-fixture",
+    "-fixtures",
+    "-e2e",
+];
+
+/// True when one folder name marks a non-service folder (see [`NOT_SERVICE_FOLDERS`]).
+pub fn is_not_service_folder(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    NOT_SERVICE_FOLDERS.contains(&lower.as_str())
+        || NOT_SERVICE_PREFIXES.iter().any(|p| lower.starts_with(p))
+        || NOT_SERVICE_SUFFIXES.iter().any(|s| lower.ends_with(s))
+}
 
 /// Source folders: a manifest below an application's `src/` belongs to that application's
 /// code (a package of it), not to a service of its own. Only below an application: a .NET
@@ -316,7 +351,7 @@ const SOURCE_FOLDERS: &[&str] = &["src"];
 /// engine test suites, `spec/dummy` and `test/dummy`).
 fn is_fixture_path(dir: &str) -> bool {
     dir.split('/')
-        .any(|c| c.starts_with('.') || NOT_SERVICE_FOLDERS.contains(&c))
+        .any(|c| c.starts_with('.') || is_not_service_folder(c))
 }
 
 /// True when `dir` lies in the source folder of one of `apps` (`src/app/core` below an
@@ -366,6 +401,18 @@ pub fn analyze(index: &RepoIndex, root: &str) -> StackProfile {
             .collect();
         resolved.push((dir.clone(), primary, secondary));
     }
+
+    // Folders a compose file builds from a Dockerfile alone (no manifest): services too.
+    for (dir, facts) in &compose {
+        if resolved.iter().any(|(d, _, _)| d == dir) || is_fixture_path(dir) {
+            continue;
+        }
+        let ctx = DirContext::new(index, dir);
+        if let Some(cand) = container::from_dockerfile(&ctx, facts, &mut warnings) {
+            resolved.push((dir.clone(), cand, Vec::new()));
+        }
+    }
+    resolved.sort_by(|a, b| a.0.cmp(&b.0));
 
     // A package inside an application's source folder is part of that application.
     let apps: Vec<String> = resolved
