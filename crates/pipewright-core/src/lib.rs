@@ -27,6 +27,7 @@ pub mod index;
 pub mod knowledge;
 pub mod llm;
 pub mod monitor;
+pub mod overrides;
 pub mod pipeline;
 pub mod runs;
 pub mod source;

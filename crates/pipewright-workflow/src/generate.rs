@@ -1,7 +1,7 @@
 //! The generation flow without GitLab: analyze a repository, generate the pipeline and
 //! Dockerfiles with the built-in generator, and report what was produced and why.
 
-use crate::analyze::{analyze_with_index, open_source, AnalyzeOptions};
+use crate::analyze::{analyze_with_overrides, open_source, AnalyzeOptions, OverrideLayers};
 use pipewright_core::generate::{generate, GenerateError, GeneratorSettings, PipelineBundle};
 use pipewright_core::source::{RepoSource, SourceError};
 use pipewright_core::stack::StackProfile;
@@ -124,8 +124,25 @@ pub fn generate_for(
     settings: &GeneratorSettings,
     allowed_hosts: &[String],
 ) -> Result<GenerateOutcome, GenerateFlowError> {
+    generate_for_with(
+        target,
+        opts,
+        settings,
+        allowed_hosts,
+        &OverrideLayers::default(),
+    )
+}
+
+/// [`generate_for`] with override layers beside the repository's `pipewright.toml`.
+pub fn generate_for_with(
+    target: &str,
+    opts: &AnalyzeOptions,
+    settings: &GeneratorSettings,
+    allowed_hosts: &[String],
+    layers: &OverrideLayers,
+) -> Result<GenerateOutcome, GenerateFlowError> {
     let source = open_source(target, opts)?;
-    generate_from_source(source.as_ref(), settings, allowed_hosts)
+    generate_with_overrides(source.as_ref(), settings, allowed_hosts, layers)
 }
 
 /// Analyzes an open source (a folder, a clone, posted files, a GitLab project), generates its
@@ -135,7 +152,17 @@ pub fn generate_from_source(
     settings: &GeneratorSettings,
     allowed_hosts: &[String],
 ) -> Result<GenerateOutcome, GenerateFlowError> {
-    let (index, profile) = analyze_with_index(source)?;
+    generate_with_overrides(source, settings, allowed_hosts, &OverrideLayers::default())
+}
+
+/// [`generate_from_source`] with override layers beside the repository's `pipewright.toml`.
+pub fn generate_with_overrides(
+    source: &dyn RepoSource,
+    settings: &GeneratorSettings,
+    allowed_hosts: &[String],
+    layers: &OverrideLayers,
+) -> Result<GenerateOutcome, GenerateFlowError> {
+    let (index, profile) = analyze_with_overrides(source, layers)?;
     let mut bundle = generate(&profile, &index, settings)?;
     let vsettings = validator_settings(settings, allowed_hosts);
     let mut findings = validate_bundle(&bundle, &vsettings);

@@ -273,10 +273,9 @@ pub fn yarn_lock(text: &str) -> LockGraph {
                 .unwrap_or("")
                 .trim_matches('"');
             // Berry writes `"@scope/name": "npm:^1"`; the colon after the quote ends the name.
-            let name = if body.starts_with('"') {
-                body[1..].split('"').next().unwrap_or(name)
-            } else {
-                name
+            let name = match body.strip_prefix('"') {
+                Some(rest) => rest.split('"').next().unwrap_or(name),
+                None => name,
             };
             if !name.is_empty() {
                 g.add(&cur, "", vec![name.to_string()]);

@@ -24,6 +24,7 @@ pub fn wants(name: &str) -> bool {
             | "compose.yml"
             | "compose.yaml"
     ) || ENV_EXAMPLES.contains(&name)
+        || name == crate::overrides::FILE_NAME
 }
 
 /// Example environment files a repository documents its settings in.

@@ -9,7 +9,7 @@ use super::files::write_atomically;
 use clap::Args;
 use pipewright_workflow::analyze::AnalyzeOptions;
 use pipewright_workflow::generate::{
-    generate_for, validator_settings, GenerateFlowError, GenerateOutcome, Provenance,
+    generate_for_with, validator_settings, GenerateFlowError, GenerateOutcome, Provenance,
 };
 use pipewright_workflow::paths::{choose_path, GenerateSummary, PathOptions, PathReport};
 use std::fmt::Write as _;
@@ -91,11 +91,19 @@ pub fn run(args: GenerateArgs) -> i32 {
         reference: args.reference.clone(),
         clone_timeout: Duration::from_secs(args.clone_timeout),
     };
-    let built_in = match generate_for(
+    let layers = match config::override_layers(args.settings.config.as_deref()) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
+    let built_in = match generate_for_with(
         &args.target,
         &opts,
         &settings.generator,
         &settings.allowed_hosts,
+        &layers,
     ) {
         Ok(o) => o,
         Err(GenerateFlowError::Source(e)) => return report_source_error(&e, args.json),
