@@ -159,12 +159,10 @@ fn spring_cloud_servers_and_a_module_booted_through_its_parent_are_applications(
         "orders-service/pom.xml",
         "spring-boot-starter-webmvc-test",
     );
-    // common has a starter but no application class: still a dependency module, built as
-    // the framework says (it is an application by its starter, as before).
-    assert_eq!(
-        service(&p, "common").framework.map(|f| f.as_str()),
-        Some("spring-boot")
-    );
+    // common has a starter but no application class and no Boot plugin: a shared module.
+    let common = service(&p, "common");
+    assert_eq!(common.framework.map(|f| f.as_str()), Some("spring-boot"));
+    assert_eq!(common.role, Role::Library);
 }
 
 // ------------------------------------------------ Maven and Gradle both present

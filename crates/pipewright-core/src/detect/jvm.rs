@@ -309,6 +309,8 @@ struct Facts {
     boot_in_build: Option<(String, String)>,
     /// The source file holding `@SpringBootApplication`, when there is one.
     boot_application: Option<String>,
+    /// A module of a multi-module build (Maven reactor module, Gradle subproject).
+    module: bool,
     /// Set when the folder is a workspace root listing members: (file, reason).
     aggregator: Option<(String, String)>,
     /// An executable jar is built (shade plugin, `mainClass`, Gradle `application`).
@@ -415,8 +417,24 @@ impl Ecosystem for Jvm {
         port(ctx, &mut c);
         commands(ctx, &mut c, &facts);
 
+        let boot_plugin = facts
+            .plugins
+            .iter()
+            .any(|p| FRAMEWORK_PLUGINS.contains(&(p.id.as_str(), Framework::SpringBoot)));
         if let Some((file, reason)) = &facts.aggregator {
             c.set_role(Role::Aggregator, file, reason.clone());
+        } else if c.framework == Some(Framework::SpringBoot)
+            && facts.module
+            && facts.boot_application.is_none()
+            && !boot_plugin
+            && facts.executable.is_none()
+        {
+            // A shared module of a Boot build (entities, clients) uses starters but runs nothing.
+            c.set_role(
+                Role::Library,
+                &ctx.display(),
+                "a module of a multi-module build with Spring Boot starters but no @SpringBootApplication class and no Boot plugin",
+            );
         } else if let Some(fw) = c.framework {
             let file = c
                 .evidence
@@ -746,6 +764,7 @@ fn maven(ctx: &DirContext<'_>, c: &mut Candidate, facts: &mut Facts) {
         }
     };
     if let Some(module) = &module {
+        facts.module = true;
         facts.reactor = format!(" -f {up}pom.xml -pl {module} -am");
         c.note(
             "build_tool",
@@ -1506,6 +1525,7 @@ fn gradle(
             }
         }
         facts.boot_application = boot_application(ctx);
+        facts.module = true;
     }
     if facts.runner == "gradle" {
         c.note(
