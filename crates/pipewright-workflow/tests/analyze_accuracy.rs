@@ -58,10 +58,7 @@ fn every_field_is_right_on_at_least_97_percent_of_the_fixtures() {
     let rows = expected();
     let mut by_fixture: BTreeMap<String, Vec<&toml::Table>> = BTreeMap::new();
     for r in &rows {
-        by_fixture
-            .entry(wanted(r, "fixture"))
-            .or_default()
-            .push(r);
+        by_fixture.entry(wanted(r, "fixture")).or_default().push(r);
     }
     let on_disk: BTreeSet<String> = std::fs::read_dir(fixtures_dir())
         .expect("fixtures/repos")
@@ -113,7 +110,11 @@ fn every_field_is_right_on_at_least_97_percent_of_the_fixtures() {
         }
     }
 
-    println!("analyzer accuracy over {} fixtures, {} services:", by_fixture.len(), rows.len());
+    println!(
+        "analyzer accuracy over {} fixtures, {} services:",
+        by_fixture.len(),
+        rows.len()
+    );
     println!("{:<16} {:>7} {:>7}", "field", "right", "share");
     let share = |(r, t): (usize, usize)| if t == 0 { 1.0 } else { r as f64 / t as f64 };
     let mut below = Vec::new();

@@ -308,3 +308,106 @@ fn demo_playground_and_example_folders_beside_a_library_are_not_services() {
     assert_eq!(s.commands.start, None);
     assert_eq!(s.test_framework.map(|t| t.as_str()), Some("vitest"));
 }
+
+// ------------------------------------------------ lock files of the other ecosystems
+
+#[test]
+fn frameworks_behind_wrapper_packages_are_found_in_npm_composer_and_cargo_locks() {
+    // npm: a server kit whose only runtime dependency brings express.
+    let p = common::analyze_tree(&[
+        (
+            "package.json",
+            r#"{"name":"api","dependencies":{"@acme/server-kit":"^2.0.0"},"devDependencies":{"jest":"^29.7.0"}}"#,
+        ),
+        (
+            "package-lock.json",
+            r#"{"name":"api","lockfileVersion":3,"packages":{"":{"dependencies":{"@acme/server-kit":"^2.0.0"},"devDependencies":{"jest":"^29.7.0"}},"node_modules/@acme/server-kit":{"version":"2.1.0","dependencies":{"express":"^4.19.2"}},"node_modules/express":{"version":"4.21.1"},"node_modules/jest":{"version":"29.7.0"}}}"#,
+        ),
+        ("index.js", "require('@acme/server-kit').start();\n"),
+    ]);
+    let s = service(&p, ".");
+    assert_eq!(s.framework.map(|f| f.as_str()), Some("express"));
+    assert_evidence(
+        s,
+        "framework",
+        "package-lock.json",
+        "through @acme/server-kit → express",
+    );
+
+    // Cargo: axum behind shuttle-axum.
+    let p = common::analyze_tree(&[
+        ("Cargo.toml", "[package]\nname = \"svc\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nshuttle-axum = \"0.47\"\n"),
+        ("Cargo.lock", "version = 3\n\n[[package]]\nname = \"svc\"\nversion = \"0.1.0\"\ndependencies = [\"shuttle-axum\"]\n\n[[package]]\nname = \"shuttle-axum\"\nversion = \"0.47.0\"\ndependencies = [\"axum 0.7.5\"]\n\n[[package]]\nname = \"axum\"\nversion = \"0.7.5\"\n"),
+        ("src/main.rs", "fn main() {}\n"),
+    ]);
+    let s = service(&p, ".");
+    assert_eq!(s.framework.map(|f| f.as_str()), Some("axum"));
+    assert_evidence(
+        s,
+        "framework",
+        "Cargo.lock",
+        "`axum` 0.7.5 resolved in Cargo.lock through shuttle-axum → axum",
+    );
+
+    // Composer: a distribution package that requires laravel/framework.
+    let p = common::analyze_tree(&[
+        (
+            "composer.json",
+            r#"{"name":"acme/shop","type":"project","require":{"php":"^8.2","acme/platform":"^3.0"}}"#,
+        ),
+        (
+            "composer.lock",
+            r#"{"packages":[{"name":"acme/platform","version":"3.0.1","require":{"laravel/framework":"^11.0"}},{"name":"laravel/framework","version":"v11.9.2"}],"packages-dev":[]}"#,
+        ),
+        ("public/index.php", "<?php\n"),
+    ]);
+    let s = service(&p, ".");
+    assert_eq!(s.framework.map(|f| f.as_str()), Some("laravel"));
+    assert_evidence(
+        s,
+        "framework",
+        "composer.lock",
+        "through acme/platform → laravel/framework",
+    );
+}
+
+#[test]
+fn a_dev_only_chain_never_makes_an_application() {
+    // rspec-rails pulls railties, but only from the test group.
+    let p = common::analyze_tree(&[
+        ("Gemfile", "source \"https://rubygems.org\"\ngem \"dry-struct\"\ngroup :test do\n  gem \"rspec-rails\"\nend\n"),
+        ("Gemfile.lock", "GEM\n  remote: https://rubygems.org/\n  specs:\n    dry-struct (1.6.0)\n    railties (7.1.3)\n    rspec-rails (6.1.2)\n      railties (>= 6.1)\n\nDEPENDENCIES\n  dry-struct\n  rspec-rails\n"),
+        ("lib/thing.rb", "module Thing; end\n"),
+    ]);
+    let s = service(&p, ".");
+    assert_eq!(s.framework, None);
+    assert_eq!(s.role, Role::Library);
+}
+
+#[test]
+fn a_gradle_subproject_booted_by_the_root_script_with_an_application_class_is_spring_boot() {
+    let p = common::analyze_tree(&[
+        ("settings.gradle.kts", "rootProject.name = \"shop\"\ninclude(\"orders\", \"model\")\n"),
+        (
+            "build.gradle.kts",
+            "plugins {\n    id(\"org.springframework.boot\") version \"3.3.2\" apply false\n    java\n}\nsubprojects {\n    apply(plugin = \"java\")\n}\n",
+        ),
+        ("orders/build.gradle.kts", "dependencies {\n    implementation(project(\":model\"))\n    testImplementation(\"org.junit.jupiter:junit-jupiter:5.10.2\")\n}\n"),
+        (
+            "orders/src/main/java/shop/orders/OrdersApplication.java",
+            "package shop.orders;\n@org.springframework.boot.autoconfigure.SpringBootApplication\npublic class OrdersApplication {}\n",
+        ),
+        ("model/build.gradle.kts", "dependencies { }\n"),
+        ("model/src/main/java/shop/model/Order.java", "package shop.model; public record Order(long id) {}\n"),
+    ]);
+    let orders = service(&p, "orders");
+    assert_eq!(orders.framework.map(|f| f.as_str()), Some("spring-boot"));
+    assert_eq!(orders.role, Role::Application);
+    assert_evidence(
+        orders,
+        "framework",
+        "build.gradle.kts",
+        "brings the Spring Boot plugin",
+    );
+    assert_eq!(service(&p, "model").framework, None);
+}

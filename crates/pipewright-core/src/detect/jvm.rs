@@ -940,9 +940,13 @@ fn boot_application(ctx: &DirContext<'_>) -> Option<String> {
         .files_under(&ctx.path("src/main"))
         .filter(|f| is_application_class(f.name()))
         .filter(|f| {
-            ctx.index
-                .text(&f.path)
-                .is_some_and(|t| t.contains("@SpringBootApplication"))
+            ctx.index.text(&f.path).is_some_and(|t| {
+                // `@SpringBootApplication`, or written with its package.
+                t.lines().any(|l| {
+                    let l = l.trim_start();
+                    l.starts_with('@') && l.contains("SpringBootApplication")
+                })
+            })
         })
         .map(|f| f.path.as_str())
         .collect();
