@@ -411,3 +411,42 @@ fn a_gradle_subproject_booted_by_the_root_script_with_an_application_class_is_sp
     );
     assert_eq!(service(&p, "model").framework, None);
 }
+
+// ------------------------------------------------ what the repository's CI already knows
+
+#[test]
+fn the_existing_ci_names_the_databases_and_the_runtime_of_its_matrix() {
+    let p = analyze_fixture("python-flask-ci-services");
+    let s = service(&p, ".");
+    let dbs: Vec<&str> = s.databases.iter().map(|d| d.as_str()).collect();
+    assert_eq!(dbs, vec!["postgresql", "redis"]);
+    assert_evidence(
+        s,
+        "database",
+        ".github/workflows/ci.yml",
+        "the CI starts `postgres:16` as a service",
+    );
+    let rv = s
+        .runtime_version
+        .as_ref()
+        .expect("a version from the matrix");
+    assert_eq!(rv.value, "3.12");
+    assert_eq!(
+        rv.source,
+        ".github/workflows/ci.yml (newest of the test matrix 3.10, 3.11, 3.12)"
+    );
+    // The manifests still decide what they know: pytest from requirements-dev.txt.
+    assert_eq!(s.test_framework.map(|t| t.as_str()), Some("pytest"));
+}
+
+#[test]
+fn gitlab_ci_job_services_name_the_databases() {
+    let p = common::analyze_tree(&[
+        ("go.mod", "module example.com/tool\n\ngo 1.22\n"),
+        ("main.go", "package main\nfunc main() {}\n"),
+        (".gitlab-ci.yml", "test:\n  image: golang:1.22\n  services: [\"mysql:8.0\"]\n  script:\n    - go test -race ./...\n"),
+    ]);
+    let s = service(&p, ".");
+    assert!(s.databases.iter().any(|d| d.as_str() == "mysql"));
+    assert_evidence(s, "database", ".gitlab-ci.yml", "mysql:8.0");
+}

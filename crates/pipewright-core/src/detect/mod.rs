@@ -19,6 +19,7 @@
 //! assert_eq!(profile.services[0].framework.map(|f| f.as_str()), Some("flask"));
 //! ```
 
+mod ci_files;
 mod compose;
 mod container;
 mod context;
@@ -284,7 +285,9 @@ pub fn is_manifest(name: &str) -> bool {
 /// True when some ecosystem (or the shared detectors) needs the content of `path`.
 pub fn wants_content(path: &str) -> bool {
     let name = crate::index::file_name(path);
-    shared::wants(name) || ECOSYSTEMS.iter().any(|e| e.wants(path, name))
+    shared::wants(name)
+        || ci_files::wants(path, name)
+        || ECOSYSTEMS.iter().any(|e| e.wants(path, name))
 }
 
 /// Folder names whose contents are never a service of their own, even with a manifest:

@@ -175,6 +175,8 @@ pub fn enrich(ctx: &DirContext<'_>, cand: &mut Candidate, compose: Option<&Compo
             cand.add_database(*db, file, detail.clone());
         }
     }
+    // The repository's own CI: below the manifests (already read), above the defaults.
+    super::ci_files::enrich(ctx, cand);
     if cand.port.is_none() {
         if let Some(fw) = cand.framework {
             if let Some((_, port)) = DEFAULT_PORTS.iter().find(|(f, _)| *f == fw) {
