@@ -480,6 +480,7 @@ pub fn analyze(index: &RepoIndex, root: &str) -> StackProfile {
         .filter(|f| f.excluded.is_some())
         .count();
     StackProfile {
+        schema_version: crate::stack::SchemaVersion,
         root: root.to_string(),
         primary_language,
         monorepo: services.len() > 1,

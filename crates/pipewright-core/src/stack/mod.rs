@@ -12,9 +12,41 @@ pub use names::{BuildTool, Database, Framework, Language, TestFramework};
 
 use serde::{Deserialize, Serialize};
 
+/// The version of the machine contract of `pipewright analyze --json` and `generate --json`
+/// (and the API's analyze and generate answers), described by `schemas/analysis.schema.json`
+/// and `schemas/generate.schema.json`. Adding a field keeps it; removing a field or changing
+/// what one means raises it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Serializes as [`SCHEMA_VERSION`]; reading another version is an error naming both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SchemaVersion;
+
+impl Serialize for SchemaVersion {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u32(SCHEMA_VERSION)
+    }
+}
+
+impl<'de> Deserialize<'de> for SchemaVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let v = u32::deserialize(deserializer)?;
+        if v == SCHEMA_VERSION {
+            Ok(SchemaVersion)
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "schema_version {v} is not supported: this pipewright reads version {SCHEMA_VERSION}"
+            )))
+        }
+    }
+}
+
 /// Everything the analyzer concluded about one repository.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StackProfile {
+    /// The contract version ([`SCHEMA_VERSION`]); absent in profiles written before it existed.
+    #[serde(default)]
+    pub schema_version: SchemaVersion,
     /// What was analyzed, as the user named it (a path or a URL).
     pub root: String,
     /// The language of the main deployable service, not simply the biggest by bytes.
