@@ -450,3 +450,255 @@ fn gitlab_ci_job_services_name_the_databases() {
     assert!(s.databases.iter().any(|d| d.as_str() == "mysql"));
     assert_evidence(s, "database", ".gitlab-ci.yml", "mysql:8.0");
 }
+
+// ------------------------------------------------ more lock files: pnpm, yarn, uv; Rails engines
+
+#[test]
+fn frameworks_behind_wrapper_packages_are_found_in_pnpm_yarn_and_uv_locks() {
+    // pnpm 9: `importers` name the direct dependencies, `snapshots` the edges.
+    let p = common::analyze_tree(&[
+        (
+            "package.json",
+            r#"{"name":"api","dependencies":{"@acme/nest-kit":"^1.0.0"},"devDependencies":{"vitest":"^1.6.0"}}"#,
+        ),
+        (
+            "pnpm-lock.yaml",
+            "lockfileVersion: '9.0'\n\nimporters:\n\n  .:\n    dependencies:\n      '@acme/nest-kit':\n        specifier: ^1.0.0\n        version: 1.2.0\n\npackages:\n\n  '@acme/nest-kit@1.2.0':\n    resolution: {integrity: sha512-x}\n\n  '@nestjs/core@10.3.8':\n    resolution: {integrity: sha512-y}\n\nsnapshots:\n\n  '@acme/nest-kit@1.2.0':\n    dependencies:\n      '@nestjs/core': 10.3.8\n\n  '@nestjs/core@10.3.8': {}\n",
+        ),
+        ("src/main.ts", "import { boot } from '@acme/nest-kit';\nboot();\n"),
+    ]);
+    let s = service(&p, ".");
+    assert_eq!(s.framework.map(|f| f.as_str()), Some("nestjs"));
+    assert_evidence(
+        s,
+        "framework",
+        "pnpm-lock.yaml",
+        "@acme/nest-kit → @nestjs/core",
+    );
+
+    // yarn classic.
+    let p = common::analyze_tree(&[
+        (
+            "package.json",
+            r#"{"name":"web","dependencies":{"@acme/server":"^1.0.0"}}"#,
+        ),
+        (
+            "yarn.lock",
+            "# yarn lockfile v1\n\n\"@acme/server@^1.0.0\":\n  version \"1.0.0\"\n  dependencies:\n    express \"^4.0.0\"\n\nexpress@^4.0.0:\n  version \"4.21.1\"\n",
+        ),
+        ("index.js", "require('@acme/server')();\n"),
+    ]);
+    let s = service(&p, ".");
+    assert_eq!(s.framework.map(|f| f.as_str()), Some("express"));
+    assert_evidence(s, "framework", "yarn.lock", "@acme/server → express");
+
+    // uv: connexion brings flask.
+    let p = common::analyze_tree(&[
+        (
+            "pyproject.toml",
+            "[project]\nname = \"petstore\"\nversion = \"0.1.0\"\nrequires-python = \">=3.11\"\ndependencies = [\"connexion>=2.14\"]\n",
+        ),
+        (
+            "uv.lock",
+            "version = 1\nrequires-python = \">=3.11\"\n\n[[package]]\nname = \"connexion\"\nversion = \"2.14.2\"\nsource = { registry = \"https://pypi.org/simple\" }\ndependencies = [\n    { name = \"flask\" },\n]\n\n[[package]]\nname = \"flask\"\nversion = \"2.2.5\"\nsource = { registry = \"https://pypi.org/simple\" }\n\n[[package]]\nname = \"petstore\"\nversion = \"0.1.0\"\nsource = { editable = \".\" }\ndependencies = [\n    { name = \"connexion\" },\n]\n",
+        ),
+        ("petstore/app.py", "import connexion\napp = connexion.App(__name__)\n"),
+    ]);
+    let s = service(&p, ".");
+    assert_eq!(s.framework.map(|f| f.as_str()), Some("flask"));
+    assert_eq!(s.build_tool.map(|b| b.as_str()), Some("uv"));
+    assert_evidence(s, "framework", "uv.lock", "connexion → flask");
+}
+
+#[test]
+fn a_rails_engine_brings_rails_through_the_gemfile_lock() {
+    // A Spree store: the Gemfile names the engine, the lock resolves it to railties.
+    let p = common::analyze_tree(&[
+        ("Gemfile", "source \"https://rubygems.org\"\ngem \"spree\", \"~> 4.8\"\ngem \"puma\"\n"),
+        (
+            "Gemfile.lock",
+            "GEM\n  remote: https://rubygems.org/\n  specs:\n    puma (6.4.2)\n    railties (7.1.3)\n    spree (4.8.0)\n      spree_core (= 4.8.0)\n    spree_core (4.8.0)\n      rails (~> 7.0)\n    rails (7.1.3)\n      railties (= 7.1.3)\n\nDEPENDENCIES\n  puma\n  spree (~> 4.8)\n",
+        ),
+        ("config.ru", "require_relative \"config/environment\"\nrun Rails.application\n"),
+    ]);
+    let s = service(&p, ".");
+    assert_eq!(s.framework.map(|f| f.as_str()), Some("rails"));
+    assert_eq!(s.role, Role::Application);
+    assert_evidence(s, "framework", "Gemfile.lock", "spree → spree_core → rails");
+}
+
+// ------------------------------------------------ JUnit through Testcontainers alone
+
+#[test]
+fn junit_is_found_through_testcontainers_junit_jupiter_alone() {
+    let p = common::analyze_tree(&[
+        (
+            "pom.xml",
+            "<project><modelVersion>4.0.0</modelVersion><groupId>a</groupId><artifactId>repo</artifactId><version>1</version><dependencies><dependency><groupId>org.testcontainers</groupId><artifactId>junit-jupiter</artifactId><version>1.20.1</version><scope>test</scope></dependency></dependencies></project>",
+        ),
+        ("src/main/java/a/Repo.java", "package a; public class Repo {}\n"),
+        ("src/test/java/a/RepoIT.java", "package a; class RepoIT {}\n"),
+    ]);
+    let s = service(&p, ".");
+    assert_eq!(s.test_framework.map(|t| t.as_str()), Some("junit"));
+    assert_evidence(s, "test_framework", "pom.xml", "junit-jupiter");
+}
+
+// ------------------------------------------------ more places real apps keep their port
+
+#[test]
+fn ports_from_properties_appsettings_docker_env_env_example_and_binding_code() {
+    // Spring: application.properties.
+    let p = common::analyze_tree(&[
+        (
+            "pom.xml",
+            "<project><modelVersion>4.0.0</modelVersion><parent><groupId>org.springframework.boot</groupId><artifactId>spring-boot-starter-parent</artifactId><version>3.3.2</version></parent><groupId>a</groupId><artifactId>b</artifactId><version>1</version><dependencies><dependency><groupId>org.springframework.boot</groupId><artifactId>spring-boot-starter-web</artifactId></dependency></dependencies></project>",
+        ),
+        ("src/main/resources/application.properties", "spring.application.name=b\nserver.port=9090\n"),
+        ("src/main/java/a/App.java", "package a;\n@org.springframework.boot.autoconfigure.SpringBootApplication\npublic class App {}\n"),
+    ]);
+    let s = service(&p, ".");
+    assert_eq!(s.port, Some(9090));
+    assert_eq!(
+        s.port_source.as_deref(),
+        Some("src/main/resources/application.properties")
+    );
+
+    // ASP.NET Core: Kestrel endpoints in appsettings.json win over the container default.
+    let csproj = "<Project Sdk=\"Microsoft.NET.Sdk.Web\"><PropertyGroup><TargetFramework>net8.0</TargetFramework></PropertyGroup></Project>";
+    let p = common::analyze_tree(&[
+        ("Api.csproj", csproj),
+        ("Program.cs", "var app = WebApplication.CreateBuilder(args).Build();\napp.Run();\n"),
+        (
+            "appsettings.json",
+            "{\n  // comments are allowed here\n  \"Kestrel\": { \"Endpoints\": { \"Http\": { \"Url\": \"http://0.0.0.0:5100\" } } }\n}\n",
+        ),
+    ]);
+    let s = service(&p, ".");
+    assert_eq!(s.port, Some(5100));
+    assert_eq!(s.port_source.as_deref(), Some("appsettings.json"));
+
+    // ASPNETCORE_URLS in the repository's Dockerfile.
+    let p = common::analyze_tree(&[
+        ("Api.csproj", csproj),
+        ("Program.cs", "var app = WebApplication.CreateBuilder(args).Build();\napp.Run();\n"),
+        (
+            "Dockerfile",
+            "FROM mcr.microsoft.com/dotnet/aspnet:8.0\nENV ASPNETCORE_URLS=http://+:5005\nCOPY out/ /app\nENTRYPOINT [\"dotnet\", \"/app/Api.dll\"]\n",
+        ),
+    ]);
+    let s = service(&p, ".");
+    assert_eq!(s.port, Some(5005));
+    assert_eq!(s.port_source.as_deref(), Some("Dockerfile"));
+
+    // `env-example` (no dot) names PORT; it ranks above the framework default.
+    let p = common::analyze_tree(&[
+        ("requirements.txt", "fastapi==0.111.0\nuvicorn==0.30.1\n"),
+        ("main.py", "from fastapi import FastAPI\napp = FastAPI()\n"),
+        (
+            "env-example",
+            "DATABASE_URL=postgres://localhost/app\nPORT=8500\n",
+        ),
+    ]);
+    let s = service(&p, ".");
+    assert_eq!(s.port, Some(8500));
+    assert_eq!(s.port_source.as_deref(), Some("env-example"));
+
+    // Go: http.ListenAndServe in code.
+    let p = common::analyze_tree(&[
+        ("go.mod", "module example.com/svc\n\ngo 1.22\n"),
+        (
+            "main.go",
+            "package main\n\nimport \"net/http\"\n\nfunc main() {\n\thttp.HandleFunc(\"/\", nil)\n\thttp.ListenAndServe(\":8090\", nil)\n}\n",
+        ),
+    ]);
+    let s = service(&p, ".");
+    assert_eq!(s.port, Some(8090));
+    assert_eq!(s.port_source.as_deref(), Some("main.go"));
+
+    // Rust: TcpListener::bind with a literal address.
+    let p = common::analyze_tree(&[
+        (
+            "Cargo.toml",
+            "[package]\nname = \"svc\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\naxum = \"0.7\"\ntokio = { version = \"1\", features = [\"full\"] }\n",
+        ),
+        (
+            "src/main.rs",
+            "#[tokio::main]\nasync fn main() {\n    let app = axum::Router::new();\n    let listener = tokio::net::TcpListener::bind(\"0.0.0.0:3400\").await.unwrap();\n    axum::serve(listener, app).await.unwrap();\n}\n",
+        ),
+    ]);
+    let s = service(&p, ".");
+    assert_eq!(s.port, Some(3400));
+    assert_eq!(s.port_source.as_deref(), Some("src/main.rs"));
+
+    // Node: app.listen with a literal.
+    let p = common::analyze_tree(&[
+        (
+            "package.json",
+            r#"{"name":"a","dependencies":{"express":"^4.21.1"}}"#,
+        ),
+        (
+            "server.js",
+            "const app = require('express')();\napp.listen(3700);\n",
+        ),
+    ]);
+    let s = service(&p, ".");
+    assert_eq!(s.port, Some(3700));
+    assert_eq!(s.port_source.as_deref(), Some("server.js"));
+}
+
+// ------------------------------------------------ samples, fixtures and __tests__ folders
+
+#[test]
+fn samples_test_fixtures_and_dunder_tests_folders_are_not_services() {
+    let p = common::analyze_tree(&[
+        (
+            "package.json",
+            r#"{"name":"api","dependencies":{"express":"^4.21.1"},"devDependencies":{"jest":"^29.7.0"}}"#,
+        ),
+        ("index.js", "require('express')().listen(3000);\n"),
+        ("__tests__/api.test.js", "test('x', () => {});\n"),
+        (
+            "__tests__/fixture-app/package.json",
+            r#"{"name":"fixture-app","dependencies":{"koa":"^2.15.0"}}"#,
+        ),
+        (
+            "samples/basic/package.json",
+            r#"{"name":"basic","dependencies":{"express":"^4.21.1"}}"#,
+        ),
+        (
+            "samples/basic/index.js",
+            "require('express')().listen(4000);\n",
+        ),
+        ("test-fixtures/py-app/requirements.txt", "flask==3.0.3\n"),
+        (
+            "test/fixtures/app/package.json",
+            r#"{"name":"f","dependencies":{"express":"^4"}}"#,
+        ),
+        ("sample-worker/requirements.txt", "celery==5.4.0\n"),
+    ]);
+    let paths: Vec<&str> = p.services.iter().map(|s| s.path.as_str()).collect();
+    assert_eq!(paths, vec!["."]);
+    assert_eq!(
+        service(&p, ".").test_framework.map(|t| t.as_str()),
+        Some("jest")
+    );
+}
+
+#[test]
+fn a_test_framework_is_not_claimed_where_the_repository_has_no_tests() {
+    let p = common::analyze_tree(&[
+        (
+            "package.json",
+            r#"{"name":"api","scripts":{"start":"node index.js"},"dependencies":{"express":"^4.21.1"},"devDependencies":{"jest":"^29.7.0"}}"#,
+        ),
+        ("index.js", "require('express')().listen(3000);\n"),
+    ]);
+    let s = service(&p, ".");
+    assert_eq!(
+        s.test_framework,
+        None,
+        "{:?}",
+        evidence(s, "test_framework")
+    );
+}
