@@ -52,11 +52,53 @@ fn analyze_applies_the_repository_file_the_user_file_and_config_in_that_order() 
         String::from_utf8_lossy(&out.stderr)
     );
     let p = profile(&out);
+    assert_eq!(p["schema_version"], 1);
+    // `ignore = ["tools/*"]`: the express app in tools/codegen is no service.
+    assert_eq!(p["services"].as_array().map(Vec::len), Some(1), "{p}");
     let s = &p["services"][0];
-    assert_eq!(s["port"], 8080);
+    assert_eq!(s["path"], ".");
+    assert_eq!(s["language"], "python");
+    assert_eq!(s["framework"], "flask");
+    assert_eq!(s["build_tool"], "pip");
     assert_eq!(s["test_framework"], "pytest");
+    assert_eq!(s["runtime_version"]["value"], "3.12");
+    assert_eq!(s["port"], 8080);
+    assert_eq!(s["port_source"], "pipewright.toml");
     assert_eq!(s["databases"], json!(["postgresql", "redis"]));
-    assert_eq!(s["commands"]["test"], "PYTHONPATH=src pytest -q");
+    assert_eq!(
+        s["commands"],
+        json!({
+            "install": "pip install -r requirements.txt",
+            "build": "python -m compileall -q src",
+            "test": "PYTHONPATH=src pytest -q",
+            "lint": "ruff check src tests",
+            "start": "gunicorn --chdir src 'web.factory:build()' --bind 0.0.0.0:8080"
+        })
+    );
+    for field in [
+        "language",
+        "framework",
+        "build_tool",
+        "test_framework",
+        "runtime_version",
+        "port",
+        "database",
+        "command",
+    ] {
+        assert!(
+            s["evidence"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["conclusion"] == field
+                    && e["file"] == "pipewright.toml"
+                    && e["detail"]
+                        .as_str()
+                        .is_some_and(|d| d.contains("set in pipewright.toml"))),
+            "{field}: {}",
+            s["evidence"]
+        );
+    }
     assert!(s["evidence"]
         .as_array()
         .unwrap()
@@ -104,6 +146,61 @@ fn analyze_applies_the_repository_file_the_user_file_and_config_in_that_order() 
         home.path(),
     );
     assert_eq!(profile(&out)["services"][0]["port"], 1111);
+}
+
+#[test]
+fn generate_json_carries_the_schema_version_and_a_structured_explanation() {
+    let home = tempfile::tempdir().unwrap();
+    let out = pipewright(
+        &[
+            "generate",
+            "--json",
+            "--dry-run",
+            "--template-only",
+            &fixture("monorepo-compose-dockerfile-only"),
+        ],
+        home.path(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = profile(&out);
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["profile"]["schema_version"], 1);
+    let explanation = v["explanation"].as_array().expect("explanation");
+    for e in explanation {
+        let mut keys: Vec<&str> = e
+            .as_object()
+            .expect("an object")
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(keys, vec!["service", "text", "topic"], "{e}");
+    }
+    for service in ["api", "pdf-renderer"] {
+        assert!(
+            explanation
+                .iter()
+                .any(|e| e["service"] == service && e["topic"] == "runtime"),
+            "{service}: {explanation:?}"
+        );
+    }
+    // The terminal keeps the label form.
+    let out = pipewright(
+        &[
+            "generate",
+            "--dry-run",
+            "--template-only",
+            &fixture("monorepo-compose-dockerfile-only"),
+        ],
+        home.path(),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("  - [pdf-renderer] "), "{text}");
 }
 
 #[test]
@@ -202,7 +299,7 @@ async fn the_api_accepts_the_same_overrides_and_refuses_wrong_ones() {
                 "files": files,
                 "overrides": {
                     "services": { ".": {
-                        "framework": "fastapi", "build_tool": "uv", "test_framework": "unittest",
+                        "language": "python", "framework": "fastapi", "build_tool": "uv", "test_framework": "unittest",
                         "runtime_version": "3.13", "port": 9000, "databases": ["mysql"],
                         "commands": { "install": "uv sync", "build": "true", "test": "uv run pytest",
                                       "lint": "uv run ruff check", "start": "uv run app.py" }
@@ -212,14 +309,20 @@ async fn the_api_accepts_the_same_overrides_and_refuses_wrong_ones() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
+    assert_eq!(body["schema_version"], 1);
     let s = &body["services"][0];
+    assert_eq!(s["language"], "python");
     assert_eq!(s["framework"], "fastapi");
     assert_eq!(s["build_tool"], "uv");
     assert_eq!(s["test_framework"], "unittest");
     assert_eq!(s["runtime_version"]["value"], "3.13");
     assert_eq!(s["port"], 9000);
     assert_eq!(s["databases"], json!(["mysql"]));
-    assert_eq!(s["commands"]["start"], "uv run app.py");
+    assert_eq!(
+        s["commands"],
+        json!({ "install": "uv sync", "build": "true", "test": "uv run pytest",
+                "lint": "uv run ruff check", "start": "uv run app.py" })
+    );
     assert_eq!(s["port_source"], "request overrides");
 
     let (status, body) = server
@@ -237,6 +340,23 @@ async fn the_api_accepts_the_same_overrides_and_refuses_wrong_ones() {
         "{msg}"
     );
 
+    // `ignore` through the API: the renderer folder is no service.
+    let (status, body) = server
+        .call(
+            "/api/v1/pipeline/analyze",
+            &json!({ "files": fixture_files("monorepo-compose-dockerfile-only"),
+                     "overrides": { "ignore": ["pdf-renderer"] } }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let paths: Vec<&str> = body["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["path"].as_str())
+        .collect();
+    assert_eq!(paths, vec!["api"], "{body}");
+
     let (status, body) = server
         .call(
             "/api/v1/pipeline/generate",
@@ -246,4 +366,14 @@ async fn the_api_accepts_the_same_overrides_and_refuses_wrong_ones() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert!(body.to_string().contains("9100"), "{body}");
+    // The versioned contract: schema_version, and the explanation as {service, topic, text}.
+    assert_eq!(body["schema_version"], 1);
+    assert_eq!(body["profile"]["schema_version"], 1);
+    let explanation = body["explanation"].as_array().expect("explanation");
+    assert!(explanation
+        .iter()
+        .any(|e| e["service"] == "." && e["topic"] == "runtime" && e["text"].is_string()));
+    assert!(explanation
+        .iter()
+        .any(|e| e["service"].is_null() && e["topic"] == "path"));
 }
