@@ -655,6 +655,7 @@ fn new_service(dir: &str, language: Language) -> ServiceProfile {
         )],
         versions: Vec::new(),
         role: Role::Application,
+        test_variables: Vec::new(),
     }
 }
 

@@ -437,6 +437,60 @@ fn the_existing_ci_names_the_databases_and_the_runtime_of_its_matrix() {
     );
     // The manifests still decide what they know: pytest from requirements-dev.txt.
     assert_eq!(s.test_framework.map(|t| t.as_str()), Some("pytest"));
+
+    // The environment its test job sets: names only, never the postgres image's own settings.
+    let vars: Vec<(&str, &str, &str)> = s
+        .test_variables
+        .iter()
+        .map(|v| (v.name.as_str(), v.database.as_str(), v.part.as_str()))
+        .collect();
+    assert_eq!(
+        vars,
+        vec![
+            ("DATABASE_URL", "postgresql", "url"),
+            ("REDIS_URL", "redis", "url"),
+            ("POSTGRES_HOST", "postgresql", "host"),
+            ("POSTGRES_PORT", "postgresql", "port"),
+            ("DB_NAME", "postgresql", "name"),
+            ("CACHE_REDIS_HOST", "redis", "host"),
+        ]
+    );
+    assert_evidence(
+        s,
+        "database",
+        ".github/workflows/ci.yml",
+        "the CI sets `POSTGRES_HOST` for its tests (host of postgresql)",
+    );
+
+    // The generated test job sets the same names to its own services.
+    let src = pipewright_adapters::source::LocalSource::open_labelled(
+        &common::fixtures_dir().join("python-flask-ci-services"),
+        "python-flask-ci-services",
+    )
+    .unwrap();
+    let outcome =
+        pipewright_workflow::generate::generate_from_source(&src, &Default::default(), &[])
+            .unwrap();
+    let test = outcome
+        .bundle
+        .pipeline
+        .jobs
+        .iter()
+        .find(|j| j.name == "test")
+        .expect("test job");
+    for (name, value) in [
+        ("POSTGRES_HOST", "postgres"),
+        ("POSTGRES_PORT", "5432"),
+        ("DB_NAME", "test"),
+        ("CACHE_REDIS_HOST", "redis"),
+    ] {
+        assert_eq!(test.variables.get(name), Some(value), "{name}");
+    }
+    // Never the service container's settings from the CI (POSTGRES_PASSWORD=postgres).
+    assert_eq!(test.variables.get("POSTGRES_PASSWORD"), None);
+    assert!(outcome.bundle.explanation.iter().any(|e| e
+        .text
+        .contains("the repository's CI names its test databases")));
 }
 
 #[test]

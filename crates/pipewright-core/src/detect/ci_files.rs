@@ -5,8 +5,91 @@
 
 use super::compose::database_for_image;
 use super::{Candidate, DirContext};
-use crate::stack::TestFramework;
+use crate::stack::{ConnectionPart, Database, TestFramework, TestVariable};
 use serde_json::Value;
+
+/// Variables a database image acts on itself (GitLab passes a job's variables to its service
+/// containers too, and `MYSQL_USER=root` stops the MySQL image): the container's settings,
+/// never the application's, so never copied.
+const IMAGE_SETTINGS: &[&str] = &[
+    "POSTGRES_USER",
+    "POSTGRES_PASSWORD",
+    "POSTGRES_DB",
+    "POSTGRES_HOST_AUTH_METHOD",
+    "POSTGRES_INITDB_ARGS",
+    "POSTGRES_INITDB_WALDIR",
+    "PGDATA",
+    "MYSQL_ROOT_PASSWORD",
+    "MYSQL_ROOT_HOST",
+    "MYSQL_DATABASE",
+    "MYSQL_USER",
+    "MYSQL_PASSWORD",
+    "MYSQL_ALLOW_EMPTY_PASSWORD",
+    "MYSQL_RANDOM_ROOT_PASSWORD",
+    "MYSQL_ONETIME_PASSWORD",
+    "ELASTIC_PASSWORD",
+];
+
+/// Prefixes of variables a database image acts on (see [`IMAGE_SETTINGS`]).
+const IMAGE_SETTING_PREFIXES: &[&str] = &["MARIADB_", "MONGO_INITDB_", "RABBITMQ_DEFAULT_"];
+
+/// libpq's own names, whole.
+const LIBPQ: &[(&str, ConnectionPart)] = &[
+    ("PGHOST", ConnectionPart::Host),
+    ("PGPORT", ConnectionPart::Port),
+    ("PGUSER", ConnectionPart::User),
+    ("PGPASSWORD", ConnectionPart::Password),
+    ("PGDATABASE", ConnectionPart::Name),
+];
+
+/// The last word of a variable's name → the part of the connection it carries.
+const PART_WORDS: &[(&str, ConnectionPart)] = &[
+    ("HOST", ConnectionPart::Host),
+    ("HOSTNAME", ConnectionPart::Host),
+    ("PORT", ConnectionPart::Port),
+    ("USER", ConnectionPart::User),
+    ("USERNAME", ConnectionPart::User),
+    ("PASSWORD", ConnectionPart::Password),
+    ("PASS", ConnectionPart::Password),
+    ("NAME", ConnectionPart::Name),
+    ("DATABASE", ConnectionPart::Name),
+    ("URL", ConnectionPart::Url),
+    ("URI", ConnectionPart::Url),
+    ("DSN", ConnectionPart::Url),
+];
+
+/// Words in a variable's name that name one database.
+const DATABASE_WORDS: &[(&str, Database)] = &[
+    ("PG", Database::Postgresql),
+    ("POSTGRES", Database::Postgresql),
+    ("POSTGRESQL", Database::Postgresql),
+    ("MYSQL", Database::Mysql),
+    ("MARIADB", Database::Mariadb),
+    ("REDIS", Database::Redis),
+    ("MONGO", Database::Mongodb),
+    ("MONGODB", Database::Mongodb),
+    ("RABBITMQ", Database::Rabbitmq),
+    ("AMQP", Database::Rabbitmq),
+    ("ELASTICSEARCH", Database::Elasticsearch),
+    ("MEMCACHED", Database::Memcached),
+];
+
+/// Words in a variable's name that mean "the SQL database" without saying which.
+const SQL_WORDS: &[&str] = &["DB", "DATABASE", "SQL", "DATASOURCE"];
+
+/// URL schemes (after an optional `jdbc:`) → the database.
+const URL_SCHEMES: &[(&str, Database)] = &[
+    ("postgres", Database::Postgresql),
+    ("postgresql", Database::Postgresql),
+    ("mysql", Database::Mysql),
+    ("mysql2", Database::Mysql),
+    ("mariadb", Database::Mariadb),
+    ("redis", Database::Redis),
+    ("rediss", Database::Redis),
+    ("mongodb", Database::Mongodb),
+    ("mongodb+srv", Database::Mongodb),
+    ("amqp", Database::Rabbitmq),
+];
 
 /// Test commands a CI step may run, by the test framework they mean; the first word(s) of a
 /// `run:`/`script:` line are matched.
@@ -208,6 +291,114 @@ fn matrix_versions(doc: &Value, runtime: &str) -> Vec<String> {
     out
 }
 
+/// Every variable the CI's jobs and steps set (GitHub `env:`, GitLab `variables:`, CircleCI
+/// `environment:`), name and value, in document order; the settings of service containers
+/// (`services:`, CircleCI's secondary `docker:` images) are not the application's and are
+/// left out.
+fn ci_variables(doc: &Value, out: &mut Vec<(String, String)>) {
+    match doc {
+        Value::Object(m) => {
+            for (k, v) in m {
+                match (k.as_str(), v) {
+                    ("services", _) => {}
+                    ("docker", Value::Array(images)) => {
+                        if let Some(primary) = images.first() {
+                            ci_variables(primary, out);
+                        }
+                    }
+                    ("env" | "variables" | "environment", Value::Object(vars)) => {
+                        for (name, value) in vars {
+                            let text = match value {
+                                Value::String(s) => s.clone(),
+                                Value::Number(n) => n.to_string(),
+                                Value::Object(o) => o
+                                    .get("value")
+                                    .and_then(Value::as_str)
+                                    .unwrap_or_default()
+                                    .to_string(),
+                                _ => String::new(),
+                            };
+                            out.push((name.clone(), text));
+                        }
+                    }
+                    _ => ci_variables(v, out),
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|v| ci_variables(v, out)),
+        _ => {}
+    }
+}
+
+/// The database a URL value names by its scheme (`postgres://…`, `jdbc:mysql://…`).
+fn database_of_url(value: &str) -> Option<Database> {
+    let value = value.trim().strip_prefix("jdbc:").unwrap_or(value.trim());
+    let (scheme, _) = value.split_once("://")?;
+    // SQLAlchemy's `dialect+driver` (`postgresql+psycopg`).
+    let scheme = match scheme.split_once('+') {
+        Some((dialect, "srv")) if dialect == "mongodb" => scheme,
+        Some((dialect, _)) => dialect,
+        None => scheme,
+    };
+    URL_SCHEMES
+        .iter()
+        .find(|(s, _)| s.eq_ignore_ascii_case(scheme))
+        .map(|(_, db)| *db)
+}
+
+/// What a CI variable tells the tests: which database (of those the service uses) and which
+/// part of its connection. `None` for a variable that is about no database the service uses.
+fn test_variable(
+    name: &str,
+    value: &str,
+    databases: &[Database],
+) -> Option<(Database, ConnectionPart)> {
+    let upper = name.to_ascii_uppercase();
+    if IMAGE_SETTINGS.contains(&upper.as_str())
+        || IMAGE_SETTING_PREFIXES.iter().any(|p| upper.starts_with(p))
+    {
+        return None;
+    }
+    let (words, part) = match LIBPQ.iter().find(|(n, _)| *n == upper) {
+        Some((_, part)) => (vec!["PG"], *part),
+        None => {
+            let words: Vec<&str> = upper.split('_').filter(|w| !w.is_empty()).collect();
+            let (last, before) = words.split_last()?;
+            let part = PART_WORDS
+                .iter()
+                .find(|(w, _)| w == last)
+                .map(|(_, p)| *p)?;
+            (before.to_vec(), part)
+        }
+    };
+    let named = words.iter().find_map(|w| {
+        DATABASE_WORDS
+            .iter()
+            .find(|(n, _)| n == w)
+            .map(|(_, db)| *db)
+    });
+    let db = match (database_of_url(value), named) {
+        (Some(db), _) | (None, Some(db)) => db,
+        (None, None) => {
+            // `DB_HOST`, `DATABASE_URL`: the service's one SQL database, when it has one.
+            if !words.iter().any(|w| SQL_WORDS.contains(w)) && upper != "DATABASE_URL" {
+                return None;
+            }
+            let mut sql = databases.iter().filter(|d| {
+                matches!(
+                    d,
+                    Database::Postgresql | Database::Mysql | Database::Mariadb | Database::Mssql
+                )
+            });
+            match (sql.next(), sql.next()) {
+                (Some(db), None) => *db,
+                _ => return None,
+            }
+        }
+    };
+    databases.contains(&db).then_some((db, part))
+}
+
 /// Numeric ordering of dotted versions (`3.9` < `3.12`).
 fn version_key(v: &str) -> Vec<u64> {
     v.split(['.', '-'])
@@ -236,6 +427,31 @@ pub fn enrich(ctx: &DirContext<'_>, cand: &mut Candidate) {
                     format!("{path} (newest of the test matrix {})", found.join(", ")),
                 );
             }
+        }
+        let databases: Vec<Database> = cand.databases.iter().copied().collect();
+        let mut vars = Vec::new();
+        ci_variables(&doc, &mut vars);
+        for (name, value) in vars {
+            let Some((database, part)) = test_variable(&name, &value, &databases) else {
+                continue;
+            };
+            if cand.test_variables.iter().any(|v| v.name == name) {
+                continue;
+            }
+            cand.note(
+                "database",
+                &path,
+                format!(
+                    "the CI sets `{name}` for its tests ({} of {database}); the test job sets it to its own {database} service",
+                    part.as_str()
+                ),
+            );
+            cand.test_variables.push(TestVariable {
+                name,
+                database,
+                part,
+                source: path.clone(),
+            });
         }
         if cand.commands.test.is_none() {
             let mut lines = Vec::new();
@@ -269,6 +485,79 @@ pub fn enrich(ctx: &DirContext<'_>, cand: &mut Candidate) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ci_variables_say_which_database_and_part_by_name_or_url() {
+        use ConnectionPart::*;
+        let pg_redis = [Database::Postgresql, Database::Redis];
+        for (name, value, want) in [
+            ("PGHOST", "localhost", Some((Database::Postgresql, Host))),
+            ("DB_HOST", "127.0.0.1", Some((Database::Postgresql, Host))),
+            ("APP_DB_PORT", "5432", Some((Database::Postgresql, Port))),
+            ("DB_DATABASE", "app", Some((Database::Postgresql, Name))),
+            (
+                "POSTGRES_HOST",
+                "localhost",
+                Some((Database::Postgresql, Host)),
+            ),
+            (
+                "CACHE_REDIS_HOST",
+                "localhost",
+                Some((Database::Redis, Host)),
+            ),
+            (
+                "CACHE_URL",
+                "redis://localhost:6379/1",
+                Some((Database::Redis, Url)),
+            ),
+            (
+                "SQLALCHEMY_DATABASE_URI",
+                "postgresql+psycopg://u@localhost/db",
+                Some((Database::Postgresql, Url)),
+            ),
+            (
+                "SPRING_DATASOURCE_URL",
+                "jdbc:postgresql://localhost:5432/app",
+                Some((Database::Postgresql, Url)),
+            ),
+            // The image's own settings, never the application's.
+            ("POSTGRES_PASSWORD", "postgres", None),
+            ("POSTGRES_DB", "app", None),
+            ("MYSQL_USER", "root", None),
+            // About no database, or one the service does not use.
+            ("APP_HOST", "localhost", None),
+            ("HOSTNAME", "ci", None),
+            ("MONGO_URL", "mongodb://localhost", None),
+        ] {
+            assert_eq!(test_variable(name, value, &pg_redis), want, "{name}");
+        }
+        // Two SQL databases: a generic name says neither.
+        let two = [Database::Postgresql, Database::Mysql];
+        assert_eq!(test_variable("DB_HOST", "localhost", &two), None);
+        assert_eq!(
+            test_variable("MYSQL_HOST", "localhost", &two),
+            Some((Database::Mysql, Host))
+        );
+    }
+
+    #[test]
+    fn service_container_settings_are_not_read_as_the_jobs_variables() {
+        let doc = crate::yaml::to_json(
+            "variables:\n  DB_HOST: mysql\ntest:\n  services:\n    - name: mysql:8\n      variables:\n        DB_PORT: '3306'\n  variables:\n    DB_USER: root\n",
+        )
+        .unwrap();
+        let mut vars = Vec::new();
+        ci_variables(&doc, &mut vars);
+        let names: Vec<&str> = vars.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, vec!["DB_HOST", "DB_USER"]);
+        let circle = crate::yaml::to_json(
+            "jobs:\n  test:\n    docker:\n      - image: cimg/python:3.12\n        environment:\n          PGHOST: localhost\n      - image: cimg/postgres:16.0\n        environment:\n          PGUSER: ignored\n",
+        )
+        .unwrap();
+        let mut vars = Vec::new();
+        ci_variables(&circle, &mut vars);
+        assert_eq!(vars, vec![("PGHOST".to_string(), "localhost".to_string())]);
+    }
 
     #[test]
     fn github_services_matrices_and_run_lines_are_read() {

@@ -121,6 +121,8 @@ pub struct Candidate {
     pub role_reason: String,
     pub evidence: Vec<Evidence>,
     pub warnings: Vec<String>,
+    /// Variables the repository's CI sets for its tests to reach a database.
+    pub test_variables: Vec<crate::stack::TestVariable>,
 }
 
 impl Candidate {
@@ -140,6 +142,7 @@ impl Candidate {
             role_reason: String::new(),
             evidence: Vec::new(),
             warnings: Vec::new(),
+            test_variables: Vec::new(),
         }
     }
 
@@ -598,6 +601,7 @@ fn into_service(dir: &str, cand: Candidate, secondary: Vec<Secondary>) -> Servic
         evidence,
         versions: cand.versions,
         role: cand.role,
+        test_variables: cand.test_variables,
     }
 }
 

@@ -415,6 +415,7 @@ mod tests {
                 )],
                 versions: Vec::new(),
                 role: Role::Application,
+                test_variables: Vec::new(),
             }],
             warnings: Vec::new(),
             index: IndexSummary::default(),

@@ -106,6 +106,46 @@ pub struct ServiceProfile {
     pub versions: Vec<RuntimeVersion>,
     /// What kind of thing this folder is.
     pub role: Role,
+    /// Variables the repository's own CI sets for its tests to reach a database (names only,
+    /// never values): the generated test job sets the same names to its test services.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub test_variables: Vec<TestVariable>,
+}
+
+/// A variable the repository's CI sets so its tests find a database (`DB_HOST`, `PGHOST`,
+/// `REDIS_URL`): which database, and which part of the connection it carries.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TestVariable {
+    pub name: String,
+    pub database: Database,
+    pub part: ConnectionPart,
+    /// The CI file that sets it.
+    pub source: String,
+}
+
+/// The part of a database connection a variable carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionPart {
+    Host,
+    Port,
+    User,
+    Password,
+    Name,
+    Url,
+}
+
+impl ConnectionPart {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionPart::Host => "host",
+            ConnectionPart::Port => "port",
+            ConnectionPart::User => "user",
+            ConnectionPart::Password => "password",
+            ConnectionPart::Name => "name",
+            ConnectionPart::Url => "url",
+        }
+    }
 }
 
 /// A runtime or tool version exactly as written, with the file it came from.
