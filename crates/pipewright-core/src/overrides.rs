@@ -18,6 +18,9 @@
 //! reads the files; values are checked here against the closed sets, and a wrong one is an
 //! error naming the key and the valid values.
 
+use crate::generate::mirrors::Mirrors;
+use crate::generate::tools::{Tool, ToolImages};
+use crate::generate::GeneratorSettings;
 use crate::stack::{
     BuildTool, Database, Evidence, Framework, Language, Role, RuntimeVersion, ServiceProfile,
     StackProfile, TestFramework,
@@ -122,6 +125,141 @@ impl CommandOverrides {
 
 /// A parsed value (TOML or JSON) seen as JSON, so files and API requests are checked alike.
 type Json = serde_json::Value;
+
+/// The generator settings a repository's own `pipewright.toml` may hold: `[tools]` rows and
+/// `[mirrors]`. They fill in what the operator's settings (their `--config`, the
+/// `pipewright.toml` of the folder the CLI runs in, the environment) leave at pipewright's
+/// built-in values: the platform team's choice wins, the repository's word fills the rest.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RepositorySettings {
+    /// Tool → (image, tag, upstream), each part optional.
+    pub tools: Vec<(Tool, Option<String>, Option<String>, Option<String>)>,
+    /// Mirror key (`pypi`, `npm` …) → URL or `$VARIABLE`, already checked.
+    pub mirrors: Vec<(String, String)>,
+}
+
+impl RepositorySettings {
+    /// Reads `[tools]` and `[mirrors]` from a `pipewright.toml`; a wrong entry is an error
+    /// naming the key and what is valid.
+    pub fn from_toml(text: &str, source_name: &str) -> Result<Self, OverrideError> {
+        let err = |key: String, reason: String| OverrideError {
+            source_name: source_name.to_string(),
+            key,
+            reason,
+        };
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            err(
+                "(file)".into(),
+                format!(
+                    "not valid TOML: {}",
+                    e.message().lines().next().unwrap_or("parse error")
+                ),
+            )
+        })?;
+        let mut out = RepositorySettings::default();
+        if let Some(tools) = table.get("tools") {
+            let tools = tools
+                .as_table()
+                .ok_or_else(|| err("tools".into(), "expected a table: [tools]".into()))?;
+            for (key, value) in tools {
+                let tool = ToolImages::tool_for_key(key)
+                    .map_err(|e| err(format!("tools.{key}"), e.to_string()))?;
+                let row = match value {
+                    toml::Value::String(tag) => (tool, None, Some(tag.clone()), None),
+                    toml::Value::Table(t) => {
+                        let part = |name: &str| -> Result<Option<String>, OverrideError> {
+                            match t.get(name) {
+                                None => Ok(None),
+                                Some(toml::Value::String(s)) if !s.trim().is_empty() => {
+                                    Ok(Some(s.trim().to_string()))
+                                }
+                                Some(_) => {
+                                    Err(err(format!("tools.{key}.{name}"), "expected text".into()))
+                                }
+                            }
+                        };
+                        if let Some(k) = t
+                            .keys()
+                            .find(|k| !["image", "tag", "upstream"].contains(&k.as_str()))
+                        {
+                            return Err(err(
+                                format!("tools.{key}.{k}"),
+                                "unknown key; valid keys: image, tag, upstream".into(),
+                            ));
+                        }
+                        (tool, part("image")?, part("tag")?, part("upstream")?)
+                    }
+                    _ => {
+                        return Err(err(
+                            format!("tools.{key}"),
+                            "expected a tag (text) or a table with image, tag, upstream".into(),
+                        ))
+                    }
+                };
+                out.tools.push(row);
+            }
+        }
+        if let Some(mirrors) = table.get("mirrors") {
+            let mirrors = mirrors
+                .as_table()
+                .ok_or_else(|| err("mirrors".into(), "expected a table: [mirrors]".into()))?;
+            for (key, value) in mirrors {
+                let text = value.as_str().ok_or_else(|| {
+                    err(
+                        format!("mirrors.{key}"),
+                        "expected a URL or $VARIABLE".into(),
+                    )
+                })?;
+                Mirrors::default()
+                    .set(key, text)
+                    .map_err(|e| err(format!("mirrors.{key}"), e.to_string()))?;
+                out.mirrors.push((key.clone(), text.trim().to_string()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Fills what `settings` leave at the built-in values; returns one line per value taken.
+    pub fn fill(&self, settings: &mut GeneratorSettings) -> Vec<String> {
+        let builtin = ToolImages::default();
+        let mut taken = Vec::new();
+        for (tool, image, tag, upstream) in &self.tools {
+            if settings.tools.get(*tool) != builtin.get(*tool) {
+                continue;
+            }
+            settings
+                .tools
+                .set(*tool, image.clone(), tag.clone(), upstream.clone());
+            let row = settings.tools.get(*tool);
+            taken.push(format!(
+                "the repository's pipewright.toml sets the {} image to {}:{}",
+                tool_key(*tool),
+                row.image,
+                row.tag
+            ));
+        }
+        for (key, value) in &self.mirrors {
+            if settings.mirrors.is_set(key) {
+                continue;
+            }
+            if settings.mirrors.set(key, value).is_ok() {
+                taken.push(format!(
+                    "the repository's pipewright.toml sets the {key} mirror"
+                ));
+            }
+        }
+        taken
+    }
+}
+
+/// The `[tools]` key of a tool, for messages.
+fn tool_key(tool: Tool) -> String {
+    crate::generate::tools::TOOLS
+        .iter()
+        .find(|(t, ..)| *t == tool)
+        .map(|(_, key, ..)| key.to_string())
+        .unwrap_or_default()
+}
 
 impl Overrides {
     /// Parses the text of a `pipewright.toml`; `source_name` names it in errors and evidence.

@@ -2,7 +2,10 @@
 //! Dockerfiles with the built-in generator, and report what was produced and why.
 
 use crate::analyze::{analyze_with_overrides, open_source, AnalyzeOptions, OverrideLayers};
-use pipewright_core::generate::{generate, GenerateError, GeneratorSettings, PipelineBundle};
+use pipewright_core::generate::{
+    generate, Explanation, GenerateError, GeneratorSettings, PipelineBundle, Topic,
+};
+use pipewright_core::overrides::RepositorySettings;
 use pipewright_core::source::{RepoSource, SourceError};
 use pipewright_core::stack::StackProfile;
 use pipewright_core::validate::{
@@ -163,7 +166,22 @@ pub fn generate_with_overrides(
     layers: &OverrideLayers,
 ) -> Result<GenerateOutcome, GenerateFlowError> {
     let (index, profile) = analyze_with_overrides(source, layers)?;
+    // The repository's own [tools] and [mirrors] fill what the operator left at the defaults.
+    let mut settings = settings.clone();
+    let taken = match index.text(pipewright_core::overrides::FILE_NAME) {
+        Some(text) => RepositorySettings::from_toml(text, pipewright_core::overrides::FILE_NAME)
+            .map_err(SourceError::from)?
+            .fill(&mut settings),
+        None => Vec::new(),
+    };
+    let settings = &settings;
     let mut bundle = generate(&profile, &index, settings)?;
+    bundle.explanation.splice(
+        0..0,
+        taken
+            .into_iter()
+            .map(|t| Explanation::pipeline(Topic::Settings, t)),
+    );
     let vsettings = validator_settings(settings, allowed_hosts);
     let mut findings = validate_bundle(&bundle, &vsettings);
     if has_errors(&findings) {

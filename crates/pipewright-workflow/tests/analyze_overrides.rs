@@ -157,3 +157,95 @@ fn a_wrong_value_is_an_error_naming_the_key_and_the_valid_names() {
         "{msg}"
     );
 }
+
+#[test]
+fn the_repository_files_tools_and_mirrors_fill_what_the_operator_left_at_the_defaults() {
+    use pipewright_core::generate::{GeneratorSettings, Topic};
+    use pipewright_workflow::generate::generate_from_source;
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in [
+        ("requirements.txt", "flask==3.0.3\n"),
+        ("app.py", "from flask import Flask\napp = Flask(__name__)\n"),
+        (
+            "pipewright.toml",
+            "[tools]\ntrivy = \"0.55.1\"\n\n[mirrors]\npypi = \"https://nexus.example.com/repository/pypi/simple\"\nnpm = \"$NPM_MIRROR\"\n",
+        ),
+    ] {
+        std::fs::write(dir.path().join(path), text).unwrap();
+    }
+    let src = LocalSource::open_labelled(dir.path(), "tree").unwrap();
+    let outcome = generate_from_source(&src, &GeneratorSettings::default(), &[]).unwrap();
+    let ci = &outcome.bundle.files[".gitlab-ci.yml"];
+    assert!(ci.contains("trivy:0.55.1"), "{ci}");
+    assert!(
+        ci.contains("PIP_INDEX_URL: https://nexus.example.com/repository/pypi/simple"),
+        "{ci}"
+    );
+    let settings_lines: Vec<&str> = outcome
+        .bundle
+        .explanation
+        .iter()
+        .filter(|e| e.topic == Topic::Settings)
+        .map(|e| e.text.as_str())
+        .collect();
+    assert_eq!(
+        settings_lines,
+        vec![
+            "the repository's pipewright.toml sets the trivy image to trivy:0.55.1",
+            "the repository's pipewright.toml sets the npm mirror",
+            "the repository's pipewright.toml sets the pypi mirror",
+        ]
+    );
+
+    // What the operator set wins over the repository's file.
+    let mut operator = GeneratorSettings::default();
+    operator.tools.set(
+        pipewright_core::generate::Tool::Trivy,
+        None,
+        Some("0.60.0".into()),
+        None,
+    );
+    operator
+        .mirrors
+        .set("pypi", "https://mirror.internal/pypi/simple")
+        .unwrap();
+    let outcome = generate_from_source(&src, &operator, &[]).unwrap();
+    let ci = &outcome.bundle.files[".gitlab-ci.yml"];
+    assert!(
+        ci.contains("trivy:0.60.0") && !ci.contains("0.55.1"),
+        "{ci}"
+    );
+    assert!(ci.contains("https://mirror.internal/pypi/simple"), "{ci}");
+    assert!(!ci.contains("nexus.example.com"), "{ci}");
+
+    // A wrong entry is refused with the valid names.
+    std::fs::write(
+        dir.path().join("pipewright.toml"),
+        "[tools]\ntrivvy = \"1\"\n",
+    )
+    .unwrap();
+    let src = LocalSource::open_labelled(dir.path(), "tree").unwrap();
+    let err = generate_from_source(&src, &GeneratorSettings::default(), &[])
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        err.contains("pipewright.toml: tools.trivvy: unknown tool `trivvy` in [tools]; the tools are kaniko, trivy"),
+        "{err}"
+    );
+    std::fs::write(
+        dir.path().join("pipewright.toml"),
+        "[mirrors]\npypi = \"https://user:secret@nexus.example.com/pypi\"\n",
+    )
+    .unwrap();
+    let src = LocalSource::open_labelled(dir.path(), "tree").unwrap();
+    let err = generate_from_source(&src, &GeneratorSettings::default(), &[])
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        err.contains("mirrors.pypi: the pypi mirror holds credentials"),
+        "{err}"
+    );
+    assert!(!err.contains("secret"), "{err}");
+}

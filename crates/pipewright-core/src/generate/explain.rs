@@ -26,6 +26,8 @@ pub enum Topic {
     Path,
     /// A note from the LLM that wrote or adapted the files.
     Model,
+    /// A setting (tool image, mirror) the repository's own `pipewright.toml` chose.
+    Settings,
 }
 
 impl Topic {
@@ -38,6 +40,7 @@ impl Topic {
         Topic::Stages,
         Topic::Path,
         Topic::Model,
+        Topic::Settings,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,6 +53,7 @@ impl Topic {
             Topic::Stages => "stages",
             Topic::Path => "path",
             Topic::Model => "model",
+            Topic::Settings => "settings",
         }
     }
 }
