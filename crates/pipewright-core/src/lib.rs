@@ -28,6 +28,7 @@ pub mod index;
 pub mod knowledge;
 pub mod llm;
 pub mod monitor;
+pub mod overrides;
 pub mod pipeline;
 pub mod quote;
 pub mod redact;

@@ -41,6 +41,8 @@ pub enum SourceError {
     CloneFailed { url: String, stderr: String },
     #[error("cloning `{url}` took longer than {seconds} s and was stopped; raise --clone-timeout or clone it yourself and analyze the folder")]
     CloneTimedOut { url: String, seconds: u64 },
+    #[error("{0}; fix the value or remove it (see the pipewright.toml reference in the README)")]
+    BadOverrides(#[from] crate::overrides::OverrideError),
     #[error("{0}")]
     Other(String),
 }
@@ -54,6 +56,7 @@ impl SourceError {
                 | SourceError::NotADirectory(_)
                 | SourceError::Unreadable { .. }
                 | SourceError::UnsupportedScheme { .. }
+                | SourceError::BadOverrides(_)
         )
     }
 }

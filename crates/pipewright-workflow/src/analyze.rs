@@ -6,6 +6,7 @@ use pipewright_adapters::source::{GitSource, GitUrl, LocalSource, DEFAULT_CLONE_
 use pipewright_core::detect;
 use pipewright_core::gitlab::{GitLabError, ProjectRef};
 use pipewright_core::index::{RepoIndex, MAX_READ_BYTES};
+use pipewright_core::overrides::{self, Overrides};
 use pipewright_core::source::{RepoSource, SourceError};
 use pipewright_core::stack::StackProfile;
 use std::collections::HashMap;
@@ -70,6 +71,36 @@ pub fn build_index(source: &dyn RepoSource) -> Result<(RepoIndex, Vec<String>), 
     Ok((RepoIndex::build(listing.entries, contents), warnings))
 }
 
+/// Overrides given beside the repository's own `pipewright.toml`: the user's config folder's
+/// file (below the repository's) and `--config` or an API request's (above it).
+#[derive(Debug, Clone, Default)]
+pub struct OverrideLayers {
+    pub user: Option<Overrides>,
+    pub explicit: Option<Overrides>,
+}
+
+impl OverrideLayers {
+    /// The layers merged in precedence order with the repository's file between them.
+    fn with_repository(&self, repo: Option<Overrides>) -> Overrides {
+        let mut all = self.user.clone().unwrap_or_default();
+        if let Some(r) = repo {
+            all.merge(r);
+        }
+        if let Some(e) = &self.explicit {
+            all.merge(e.clone());
+        }
+        all
+    }
+}
+
+/// The repository's own `pipewright.toml` (at its root), checked.
+pub fn repository_overrides(index: &RepoIndex) -> Result<Option<Overrides>, SourceError> {
+    match index.text(overrides::FILE_NAME) {
+        Some(text) => Ok(Some(Overrides::from_toml(text, overrides::FILE_NAME)?)),
+        None => Ok(None),
+    }
+}
+
 /// Analyzes a source that is already open.
 pub fn analyze_source(source: &dyn RepoSource) -> Result<StackProfile, SourceError> {
     analyze_with_index(source).map(|(_, profile)| profile)
@@ -79,9 +110,22 @@ pub fn analyze_source(source: &dyn RepoSource) -> Result<StackProfile, SourceErr
 pub fn analyze_with_index(
     source: &dyn RepoSource,
 ) -> Result<(RepoIndex, StackProfile), SourceError> {
+    analyze_with_overrides(source, &OverrideLayers::default())
+}
+
+/// Analyzes a source, then applies the overrides: the repository's `pipewright.toml` between
+/// the user's and the explicit layer. A wrong value anywhere is an error naming the key.
+pub fn analyze_with_overrides(
+    source: &dyn RepoSource,
+    layers: &OverrideLayers,
+) -> Result<(RepoIndex, StackProfile), SourceError> {
     let (index, warnings) = build_index(source)?;
     let mut profile = detect::analyze(&index, source.label());
     profile.warnings.extend(warnings);
+    let all = layers.with_repository(repository_overrides(&index)?);
+    if !all.is_empty() {
+        all.apply(&mut profile)?;
+    }
     Ok((index, profile))
 }
 

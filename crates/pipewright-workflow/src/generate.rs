@@ -1,8 +1,11 @@
 //! The generation flow without GitLab: analyze a repository, generate the pipeline and
 //! Dockerfiles with the built-in generator, and report what was produced and why.
 
-use crate::analyze::{analyze_with_index, open_source, AnalyzeOptions};
-use pipewright_core::generate::{generate, GenerateError, GeneratorSettings, PipelineBundle};
+use crate::analyze::{analyze_with_overrides, open_source, AnalyzeOptions, OverrideLayers};
+use pipewright_core::generate::{
+    generate, Explanation, GenerateError, GeneratorSettings, PipelineBundle, Topic,
+};
+use pipewright_core::overrides::RepositorySettings;
 use pipewright_core::source::{RepoSource, SourceError};
 use pipewright_core::stack::StackProfile;
 use pipewright_core::validate::{
@@ -124,8 +127,25 @@ pub fn generate_for(
     settings: &GeneratorSettings,
     allowed_hosts: &[String],
 ) -> Result<GenerateOutcome, GenerateFlowError> {
+    generate_for_with(
+        target,
+        opts,
+        settings,
+        allowed_hosts,
+        &OverrideLayers::default(),
+    )
+}
+
+/// [`generate_for`] with override layers beside the repository's `pipewright.toml`.
+pub fn generate_for_with(
+    target: &str,
+    opts: &AnalyzeOptions,
+    settings: &GeneratorSettings,
+    allowed_hosts: &[String],
+    layers: &OverrideLayers,
+) -> Result<GenerateOutcome, GenerateFlowError> {
     let source = open_source(target, opts)?;
-    generate_from_source(source.as_ref(), settings, allowed_hosts)
+    generate_with_overrides(source.as_ref(), settings, allowed_hosts, layers)
 }
 
 /// Analyzes an open source (a folder, a clone, posted files, a GitLab project), generates its
@@ -135,8 +155,33 @@ pub fn generate_from_source(
     settings: &GeneratorSettings,
     allowed_hosts: &[String],
 ) -> Result<GenerateOutcome, GenerateFlowError> {
-    let (index, profile) = analyze_with_index(source)?;
+    generate_with_overrides(source, settings, allowed_hosts, &OverrideLayers::default())
+}
+
+/// [`generate_from_source`] with override layers beside the repository's `pipewright.toml`.
+pub fn generate_with_overrides(
+    source: &dyn RepoSource,
+    settings: &GeneratorSettings,
+    allowed_hosts: &[String],
+    layers: &OverrideLayers,
+) -> Result<GenerateOutcome, GenerateFlowError> {
+    let (index, profile) = analyze_with_overrides(source, layers)?;
+    // The repository's own [tools] and [mirrors] fill what the operator left at the defaults.
+    let mut settings = settings.clone();
+    let taken = match index.text(pipewright_core::overrides::FILE_NAME) {
+        Some(text) => RepositorySettings::from_toml(text, pipewright_core::overrides::FILE_NAME)
+            .map_err(SourceError::from)?
+            .fill(&mut settings),
+        None => Vec::new(),
+    };
+    let settings = &settings;
     let mut bundle = generate(&profile, &index, settings)?;
+    bundle.explanation.splice(
+        0..0,
+        taken
+            .into_iter()
+            .map(|t| Explanation::pipeline(Topic::Settings, t)),
+    );
     let vsettings = validator_settings(settings, allowed_hosts);
     let mut findings = validate_bundle(&bundle, &vsettings);
     if has_errors(&findings) {

@@ -12,14 +12,14 @@
 //! for a bounded number of repair rounds), so an invalid pipeline is never returned.
 
 use crate::generate::{validate_bundle, validate_kept, GenerateOutcome, Provenance};
-use pipewright_core::generate::PipelineBundle;
+use pipewright_core::generate::{Explanation, PipelineBundle, Topic};
 use pipewright_core::knowledge::{retrieve, KnowledgeStore, Record, Retrieval, StackKey};
 use pipewright_core::llm::answer::{parse_answer_for, Expected, GeneratedFiles};
 use pipewright_core::llm::prompt::{
     system_prompt, user_prompt, PromptSettings, ReferenceTemplate, RepairInput, UserPromptInput,
 };
 use pipewright_core::llm::{LlmProvider, LlmRequest};
-use pipewright_core::stack::StackProfile;
+use pipewright_core::stack::{SchemaVersion, StackProfile};
 use pipewright_core::validate::{has_errors, Finding, Severity, ValidatorSettings};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -67,6 +67,10 @@ pub trait BundleCheck: Send + Sync {
 #[derive(Debug, Clone, serde::Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GenerateSummary {
+    /// The contract version (`pipewright_core::stack::SCHEMA_VERSION`), described by
+    /// `schemas/generate.schema.json`.
+    #[cfg_attr(feature = "openapi", schema(value_type = u32))]
+    pub schema_version: SchemaVersion,
     /// The stack profile, as `pipewright analyze --json` prints it.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub profile: StackProfile,
@@ -77,8 +81,9 @@ pub struct GenerateSummary {
     /// `[Template]`.
     pub commit_tag: String,
     pub path: PathReport,
-    /// One line per decision, in the order they were made.
-    pub explanation: Vec<String>,
+    /// One `{service, topic, text}` entry per decision, in the order they were made.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub explanation: Vec<Explanation>,
     /// The validator's findings on the files (never an error: those files are not returned).
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub findings: Vec<Finding>,
@@ -89,6 +94,7 @@ impl GenerateSummary {
     /// The summary of a generation's outcome and the path report.
     pub fn new(outcome: GenerateOutcome, path: PathReport) -> Self {
         GenerateSummary {
+            schema_version: SchemaVersion,
             commit_tag: outcome.provenance.tag().to_string(),
             profile: outcome.profile,
             files: outcome.bundle.files,
@@ -147,17 +153,18 @@ pub async fn choose_path_checked(
     let mut report = PathReport::default();
     let warn = |o: &mut GenerateOutcome, w: String| o.bundle.warnings.push(w);
     if opts.template_only {
-        outcome
-            .bundle
-            .explanation
-            .push("use_template_only: the built-in generator writes the pipeline".into());
+        outcome.bundle.explanation.push(Explanation::pipeline(
+            Topic::Path,
+            "use_template_only: the built-in generator writes the pipeline",
+        ));
         report.elapsed_ms = started.elapsed().as_millis();
         return (outcome, report);
     }
     let [service] = outcome.profile.services.as_slice() else {
-        outcome.bundle.explanation.push(
-            "a monorepo: the built-in generator writes one set of jobs per service (stored pairs describe one stack)".into(),
-        );
+        outcome.bundle.explanation.push(Explanation::pipeline(
+            Topic::Path,
+            "a monorepo: the built-in generator writes one set of jobs per service (stored pairs describe one stack)",
+        ));
         return (outcome, report);
     };
     let stack = StackKey::from_service(service);
@@ -174,10 +181,10 @@ pub async fn choose_path_checked(
         },
     };
     report.retrieval = Some(retrieval.summary());
-    outcome
-        .bundle
-        .explanation
-        .push(format!("retrieval: {}", retrieval.summary()));
+    outcome.bundle.explanation.push(Explanation::pipeline(
+        Topic::Path,
+        format!("retrieval: {}", retrieval.summary()),
+    ));
     for w in &retrieval.warnings {
         warn(&mut outcome, w.clone());
     }
@@ -225,9 +232,9 @@ pub async fn choose_path_checked(
                 .findings
                 .extend(validate_kept(&candidate.bundle, vsettings));
             candidate.provenance = Provenance::RagTemplate;
-            candidate.bundle.explanation.push(format!(
-                "used the stored pair {} as it is (no LLM)",
-                record.id
+            candidate.bundle.explanation.push(Explanation::pipeline(
+                Topic::Path,
+                format!("used the stored pair {} as it is (no LLM)", record.id),
             ));
             report.elapsed_ms = started.elapsed().as_millis();
             return (candidate, report);
@@ -327,25 +334,30 @@ pub async fn choose_path_checked(
                 .findings
                 .extend(validate_kept(&candidate.bundle, vsettings));
             candidate.provenance = provenance;
-            candidate.bundle.explanation.push(format!(
-                "{} by {} after {} attempt(s){}",
-                if provenance == Provenance::RagLlm {
-                    "adapted from the stored reference"
-                } else {
-                    "written"
-                },
-                llm.model(),
-                report.attempts,
-                if round > 0 {
-                    " (repaired with the findings)"
-                } else {
-                    ""
-                }
+            candidate.bundle.explanation.push(Explanation::pipeline(
+                Topic::Path,
+                format!(
+                    "{} by {} after {} attempt(s){}",
+                    if provenance == Provenance::RagLlm {
+                        "adapted from the stored reference"
+                    } else {
+                        "written"
+                    },
+                    llm.model(),
+                    report.attempts,
+                    if round > 0 {
+                        " (repaired with the findings)"
+                    } else {
+                        ""
+                    }
+                ),
             ));
-            candidate
-                .bundle
-                .explanation
-                .extend(files.notes.iter().map(|n| format!("model: {n}")));
+            candidate.bundle.explanation.extend(
+                files
+                    .notes
+                    .iter()
+                    .map(|n| Explanation::pipeline(Topic::Model, format!("model: {n}"))),
+            );
             report.elapsed_ms = started.elapsed().as_millis();
             return (candidate, report);
         }

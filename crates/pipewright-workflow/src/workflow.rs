@@ -97,7 +97,9 @@ pub struct WorkflowOutcome {
     pub files: BTreeMap<String, String>,
     pub actions: Vec<CommittedFile>,
     pub run_id: String,
-    pub explanation: Vec<String>,
+    /// One `{service, topic, text}` entry per decision.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub explanation: Vec<pipewright_core::generate::Explanation>,
     pub warnings: Vec<String>,
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub findings: Vec<Finding>,
@@ -422,7 +424,7 @@ fn commit_message(outcome: &GenerateOutcome, run_id: &str, model_used: &str) -> 
         message.push('\n');
         for line in outcome.bundle.explanation.iter().take(20) {
             message.push_str("- ");
-            message.push_str(line);
+            message.push_str(&line.to_string());
             message.push('\n');
         }
     }

@@ -252,7 +252,8 @@ fn django_with_tailwind_package_json_stays_python() {
         "python",
         Some("django"),
         Some("pip"),
-        Some("unittest"),
+        // No test file anywhere: no test framework claimed (issue 14).
+        None,
         Some(("3.12.3", ".python-version")),
     );
     assert_eq!(s.role, Role::Application);
@@ -483,11 +484,14 @@ fn binary_bun_lock_and_several_lock_files_warn() {
 
 #[test]
 fn npm_placeholder_test_script_is_ignored() {
-    let p = analyze_tree(&[(
-        "package.json",
-        r#"{"name":"c","scripts":{"test":"echo \"Error: no test specified\" && exit 1"},
+    let p = analyze_tree(&[
+        (
+            "package.json",
+            r#"{"name":"c","scripts":{"test":"echo \"Error: no test specified\" && exit 1"},
             "devDependencies":{"jest":"^29.7.0","eslint":"^9.0.0"}}"#,
-    )]);
+        ),
+        ("sum.test.js", "test('adds', () => {});\n"),
+    ]);
     let s = service(&p, ".");
     assert_eq!(s.test_framework.map(|t| t.as_str()), Some("jest"));
     assert_eq!(cmd(&s.commands.test), Some("npx jest"));
@@ -497,10 +501,13 @@ fn npm_placeholder_test_script_is_ignored() {
 
 #[test]
 fn the_test_script_picks_among_several_test_frameworks() {
-    let p = analyze_tree(&[(
-        "package.json",
-        r#"{"name":"d","scripts":{"test":"mocha"},"devDependencies":{"jest":"^29","mocha":"^10"}}"#,
-    )]);
+    let p = analyze_tree(&[
+        (
+            "package.json",
+            r#"{"name":"d","scripts":{"test":"mocha"},"devDependencies":{"jest":"^29","mocha":"^10"}}"#,
+        ),
+        ("test/sum.js", "it('adds', () => {});\n"),
+    ]);
     let s = service(&p, ".");
     assert_eq!(s.test_framework.map(|t| t.as_str()), Some("mocha"));
 }

@@ -926,11 +926,13 @@ fn aspnetcore_ports_from_launch_settings_and_aspnetcore_urls() {
         ),
     ]);
     let s = service(&p, ".");
-    assert_eq!(s.port, Some(5123));
-    assert_eq!(
-        s.port_source.as_deref(),
-        Some("Properties/launchSettings.json")
-    );
+    // The launch profile is `dotnet run`'s; the .NET 8 runtime image listens on 8080
+    // (issue 14), and the profile's port stays as evidence only.
+    assert_eq!(s.port, Some(8080));
+    assert_eq!(s.port_source.as_deref(), Some("Api.csproj"));
+    assert!(s.evidence.iter().any(|e| e.conclusion == "port"
+        && e.file == "Properties/launchSettings.json"
+        && e.detail.contains("not used")));
 
     let p = analyze_tree(&[
         ("Api.csproj", csproj),

@@ -31,9 +31,9 @@ fn job_script(bundle: &PipelineBundle, job: &str) -> Vec<String> {
 }
 
 #[track_caller]
-fn assert_mentions(lines: &[String], needle: &str) {
+fn assert_mentions<T: std::fmt::Display + std::fmt::Debug>(lines: &[T], needle: &str) {
     assert!(
-        lines.iter().any(|l| l.contains(needle)),
+        lines.iter().any(|l| l.to_string().contains(needle)),
         "nothing mentions `{needle}` in {lines:#?}"
     );
 }

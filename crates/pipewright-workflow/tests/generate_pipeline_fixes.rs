@@ -59,7 +59,7 @@ fn a_kept_dockerfile_without_test_or_runtime_stages_is_built_by_its_last_stage()
     assert!(
         b.explanation
             .iter()
-            .any(|e| e.contains("no test stage") && e.contains("language image")),
+            .any(|e| e.text.contains("no test stage") && e.text.contains("language image")),
         "{:#?}",
         b.explanation
     );

@@ -13,6 +13,9 @@ pub struct ComposeFacts {
     pub port: Option<(u16, String)>,
     /// Database, compose file, detail.
     pub databases: Vec<(Database, String, String)>,
+    /// The compose services built from this folder that are the application (not helpers):
+    /// (service name, compose file, Dockerfile path relative to the folder).
+    pub built_by: Vec<(String, String, String)>,
 }
 
 /// Image name prefixes of well-known databases, caches and brokers.
@@ -42,6 +45,51 @@ const DATABASE_IMAGES: &[(&str, Database)] = &[
     ("cassandra", Database::Cassandra),
     ("mcr.microsoft.com/mssql/server", Database::Mssql),
 ];
+
+/// Words naming a development helper beside the application (mail catchers, proxies, admin
+/// UIs, local cloud emulators): a compose service named so, or built from such a Dockerfile,
+/// never gives the application's port.
+const HELPER_WORDS: &[&str] = &[
+    "mail",
+    "smtp",
+    "maildev",
+    "mailhog",
+    "mailpit",
+    "mailcatcher",
+    "nginx",
+    "traefik",
+    "caddy",
+    "proxy",
+    "adminer",
+    "pgadmin",
+    "phpmyadmin",
+    "localstack",
+    "minio",
+    "prometheus",
+    "grafana",
+    "jaeger",
+    "otel",
+    "collector",
+    "selenium",
+    "chrome",
+    "docs",
+    "swagger",
+    "mock",
+];
+
+/// True when a compose service is a helper rather than the application it sits beside.
+fn is_helper(name: &str, svc: &Value) -> bool {
+    let dockerfile = match svc.get("build") {
+        Some(Value::Object(m)) => m.get("dockerfile").and_then(Value::as_str).unwrap_or(""),
+        _ => "",
+    };
+    let words = |s: &str| {
+        s.to_ascii_lowercase()
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|w| HELPER_WORDS.contains(&w))
+    };
+    words(name) || words(dockerfile)
+}
 
 /// The database an image reference names, if any.
 pub fn database_for_image(image: &str) -> Option<Database> {
@@ -120,6 +168,16 @@ fn read_one(path: &str, doc: &Value, out: &mut HashMap<String, ComposeFacts>) {
         let dir = normalize(base, context);
         built.push(dir.clone());
         let facts = out.entry(dir).or_default();
+        if !is_helper(name, svc) {
+            let dockerfile = match svc.get("build") {
+                Some(Value::Object(m)) => m.get("dockerfile").and_then(Value::as_str),
+                _ => None,
+            }
+            .unwrap_or("Dockerfile");
+            facts
+                .built_by
+                .push((name.clone(), path.to_string(), dockerfile.to_string()));
+        }
         let deps: Vec<String> = match svc.get("depends_on") {
             Some(Value::Array(a)) => a
                 .iter()
@@ -138,7 +196,7 @@ fn read_one(path: &str, doc: &Value, out: &mut HashMap<String, ComposeFacts>) {
                 ));
             }
         }
-        if facts.port.is_none() {
+        if facts.port.is_none() && !is_helper(name, svc) {
             if let Some(port) = first_container_port(svc.get("ports")) {
                 facts.port = Some((port, path.to_string()));
             }

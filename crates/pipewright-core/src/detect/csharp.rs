@@ -25,6 +25,7 @@ const READ_FILES: &[&str] = &[
     "Directory.Build.props",
     "launchSettings.json",
     "appsettings.json",
+    "appsettings.Production.json",
 ];
 
 /// NuGet package (case-insensitive; a trailing `.` means "this prefix") → service it talks to.
@@ -606,31 +607,34 @@ fn lenient_json(text: &str) -> Result<serde_json::Value, serde_json::Error> {
 /// Dockerfile, then `launchSettings.json` (used by `dotnet run` only).
 fn port(ctx: &DirContext<'_>, c: &mut Candidate, main: &Project) {
     let dir = main.dir();
-    let appsettings = join(dir, "appsettings.json");
-    if let Some(text) = ctx.index.text(&appsettings) {
-        match lenient_json(text) {
-            Ok(v) => {
-                let endpoints = v
-                    .get("Kestrel")
-                    .and_then(|k| k.get("Endpoints"))
-                    .and_then(|e| e.as_object());
-                let url = endpoints.into_iter().flatten().find_map(|(name, ep)| {
-                    ep.get("Url")
-                        .and_then(|u| u.as_str())
-                        .map(|u| (name.clone(), u.to_string()))
-                });
-                if let Some((name, url)) = url {
-                    if let Some(p) = url_port(&url) {
-                        c.set_port(
-                            p,
-                            &appsettings,
-                            format!("Kestrel:Endpoints:{name}:Url = {url}"),
-                        );
-                        return;
+    for name in ["appsettings.Production.json", "appsettings.json"] {
+        let appsettings = join(dir, name);
+        if let Some(text) = ctx.index.text(&appsettings) {
+            match lenient_json(text) {
+                Ok(v) => {
+                    let endpoints = v
+                        .get("Kestrel")
+                        .and_then(|k| k.get("Endpoints"))
+                        .and_then(|e| e.as_object());
+                    let url = endpoints.into_iter().flatten().find_map(|(name, ep)| {
+                        ep.get("Url")
+                            .and_then(|u| u.as_str())
+                            .map(|u| (name.clone(), u.to_string()))
+                    });
+                    if let Some((name, url)) = url {
+                        if let Some(p) = url_port(&url) {
+                            c.set_port_from(
+                                super::PortOrigin::FrameworkConfig,
+                                p,
+                                &appsettings,
+                                format!("Kestrel:Endpoints:{name}:Url = {url}"),
+                            );
+                            return;
+                        }
                     }
                 }
+                Err(e) => c.warn(&appsettings, format!("malformed JSON, ignored: {e}")),
             }
-            Err(e) => c.warn(&appsettings, format!("malformed JSON, ignored: {e}")),
         }
     }
     let mut dockerfiles = vec![join(dir, "Dockerfile")];
@@ -646,9 +650,46 @@ fn port(ctx: &DirContext<'_>, c: &mut Candidate, main: &Project) {
             (&*RE_ENV_URLS, "ASPNETCORE_URLS"),
         ] {
             if let Some(p) = re.captures(text).and_then(|m| m[1].parse::<u16>().ok()) {
-                c.set_port(p, &path, format!("{key} sets port {p}"));
+                c.set_port_from(
+                    super::PortOrigin::FrameworkConfig,
+                    p,
+                    &path,
+                    format!("{key} sets port {p}"),
+                );
                 return;
             }
+        }
+    }
+    // The official ASP.NET images set ASPNETCORE_HTTP_PORTS=8080 from .NET 8 on, and
+    // ASPNETCORE_URLS=http://+:80 before.
+    if let Some((tfm, source)) = main
+        .target
+        .as_ref()
+        .filter(|_| c.framework == Some(Framework::AspNetCore))
+    {
+        let major = tfm
+            .trim_start_matches("net")
+            .split('.')
+            .next()
+            .and_then(|m| m.parse::<u32>().ok());
+        if let Some(major) = major.filter(|m| (5..100).contains(m)) {
+            let (p, why) = if major >= 8 {
+                (
+                    8080,
+                    "ASPNETCORE_HTTP_PORTS=8080 in the .NET 8+ runtime images",
+                )
+            } else {
+                (
+                    80,
+                    "ASPNETCORE_URLS=http://+:80 in the runtime images before .NET 8",
+                )
+            };
+            c.set_port_from(
+                super::PortOrigin::ContainerDefault,
+                p,
+                source.split(' ').next().unwrap_or(source),
+                format!("{tfm}: {why}"),
+            );
         }
     }
     let launch = join(dir, "Properties/launchSettings.json");
@@ -672,7 +713,8 @@ fn port(ctx: &DirContext<'_>, c: &mut Candidate, main: &Project) {
                         .and_then(|u| u.as_str())
                         .and_then(|u| url_port(u).map(|p| (p, u.to_string())));
                     if let Some(p) = from_env {
-                        c.set_port(
+                        c.set_port_from(
+                            super::PortOrigin::DevProfile,
                             p,
                             &launch,
                             format!("profile {name}: environment sets port {p}"),
@@ -680,7 +722,8 @@ fn port(ctx: &DirContext<'_>, c: &mut Candidate, main: &Project) {
                         return;
                     }
                     if let Some((p, url)) = from_url {
-                        c.set_port(
+                        c.set_port_from(
+                            super::PortOrigin::DevProfile,
                             p,
                             &launch,
                             format!("profile {name}: applicationUrl {url} (first http URL)"),

@@ -344,7 +344,12 @@ fn port(ctx: &DirContext<'_>, c: &mut Candidate, mix: &str) {
     for f in PORT_CONFIGS {
         let path = join(&config_dir, f);
         if let Some(p) = ctx.index.text(&path).and_then(config_port) {
-            c.set_port(p, &path, format!("{f} sets port {p}"));
+            c.set_port_from(
+                super::PortOrigin::FrameworkConfig,
+                p,
+                &path,
+                format!("{f} sets port {p}"),
+            );
             return;
         }
     }

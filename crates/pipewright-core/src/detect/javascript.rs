@@ -455,13 +455,50 @@ impl Ecosystem for JavaScript {
                 c.set_framework(*fw, &pkg.path, format!("`{dep}` {version} in {section}"));
             }
         }
-        test_framework(&mut c, &pkg);
+        if c.framework.is_none() {
+            transitive_framework(ctx, &mut c, &pkg, pm.lockfile.as_deref());
+        }
+        test_framework(ctx, &mut c, &pkg);
         databases(ctx, &mut c, &pkg);
         port(ctx, &mut c, &pkg);
         let members = workspaces(ctx, &mut c, &pkg);
         role(ctx, &mut c, &pkg, parsed, members.as_deref());
         commands(ctx, &mut c, &pkg, &pm);
         Some(c)
+    }
+}
+
+/// A framework no `dependencies` entry names, reached through the lock file from the runtime
+/// dependencies (a server kit that depends on express, a meta-framework on next).
+fn transitive_framework(
+    ctx: &DirContext<'_>,
+    c: &mut Candidate,
+    pkg: &Package,
+    lock: Option<&str>,
+) {
+    let Some(lock) = lock else { return };
+    let Some(text) = ctx.index.text(lock) else {
+        return;
+    };
+    let graph = match crate::index::file_name(lock) {
+        "pnpm-lock.yaml" => super::lockgraph::pnpm_lock(text),
+        "yarn.lock" => super::lockgraph::yarn_lock(text),
+        "package-lock.json" | "npm-shrinkwrap.json" => match serde_json::from_str(text) {
+            Ok(json) => super::lockgraph::npm_lock(&json),
+            Err(_) => return,
+        },
+        _ => return,
+    };
+    let roots = pkg
+        .deps
+        .iter()
+        .filter(|(_, (_, section))| *section == "dependencies")
+        .map(|(name, _)| name.as_str());
+    let wanted: Vec<&str> = FRAMEWORK_DEPS.iter().map(|(d, _)| *d).collect();
+    if let Some(found) = graph.reach(roots, &wanted) {
+        if let Some((_, fw)) = FRAMEWORK_DEPS.iter().find(|(d, _)| *d == found.name) {
+            c.set_framework(*fw, lock, found.describe(crate::index::file_name(lock)));
+        }
     }
 }
 
@@ -1164,7 +1201,59 @@ fn runner_in_script(script: &str) -> Option<TestFramework> {
         .map(|(_, tf)| *tf)
 }
 
-fn test_framework(c: &mut Candidate, pkg: &Package) {
+/// Folders whose JavaScript/TypeScript files are tests by convention (Mocha's `test/`, Jest's
+/// `__tests__/`, Playwright's and Cypress's end-to-end folders).
+const JS_TEST_DIRS: &[&str] = &["test", "tests", "__tests__", "spec", "e2e", "cypress"];
+
+/// Name parts that mark a test file: `x.test.ts`, `x.spec.js`, `x.cy.ts`, `x_test.js`.
+const JS_TEST_MARKS: &[&str] = &[".test.", ".spec.", ".cy.", "_test.", "-test."];
+
+const JS_EXTENSIONS: &[&str] = &[
+    ".js", ".jsx", ".ts", ".tsx", ".mjs", ".cjs", ".mts", ".cts", ".vue", ".svelte",
+];
+
+/// True when the folder holds JavaScript or TypeScript tests (outside `node_modules`).
+fn has_js_tests(ctx: &DirContext<'_>) -> bool {
+    ctx.files_under().any(|f| {
+        let name = f.name();
+        if f.excluded == Some(crate::index::Exclusion::Vendored)
+            || !JS_EXTENSIONS.iter().any(|e| name.ends_with(e))
+        {
+            return false;
+        }
+        JS_TEST_MARKS.iter().any(|m| name.contains(m))
+            || f.path
+                .split('/')
+                .rev()
+                .skip(1)
+                .any(|dir| JS_TEST_DIRS.contains(&dir))
+    })
+}
+
+/// The test framework, when the folder has tests for it to run or its `test` script runs it:
+/// a runner only listed in devDependencies, with no test files and no script calling it, is a
+/// leftover of a template, not the repository's tests. (A script that calls the runner is
+/// kept: the generator then passes `--passWithNoTests` and says why.)
+fn test_framework(ctx: &DirContext<'_>, c: &mut Candidate, pkg: &Package) {
+    let scripted = pkg.test_script().and_then(runner_in_script).is_some();
+    if !scripted && !has_js_tests(ctx) {
+        let named: Vec<&str> = TEST_DEPS
+            .iter()
+            .filter(|(dep, _)| pkg.deps.contains_key(*dep))
+            .map(|(dep, _)| *dep)
+            .collect();
+        if !named.is_empty() {
+            c.note(
+                "test_framework",
+                pkg.path.clone(),
+                format!(
+                    "`{}` is a dependency but the folder holds no test files: no test framework",
+                    named.join("`, `")
+                ),
+            );
+        }
+        return;
+    }
     if let Some(script) = pkg.test_script() {
         if let Some(tf) = runner_in_script(script) {
             c.set_test_framework(

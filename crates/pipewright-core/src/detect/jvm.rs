@@ -10,7 +10,7 @@
 
 use super::context::{resolve, up_to};
 use super::versions::{add_tool_versions, add_version_file};
-use super::{Candidate, DirContext, Ecosystem};
+use super::{Candidate, DirContext, Ecosystem, PortOrigin};
 use crate::index::{file_name, join, parent_dir};
 use crate::stack::{BuildTool, Database, Framework, Language, Role, TestFramework};
 use regex::Regex;
@@ -113,6 +113,31 @@ const JUNIT_ARTIFACTS: &[&str] = &[
     "quarkus-junit5",
     "micronaut-test-junit5",
 ];
+
+/// True when an artifact brings JUnit: the list above, every Spring Boot test starter
+/// (`spring-boot-starter-test`, Boot 4's `spring-boot-starter-webmvc-test` …), and
+/// Testcontainers' JUnit 5 integration (`testcontainers-junit-jupiter`, `org.testcontainers:junit-jupiter`).
+fn brings_junit(group: &str, artifact: &str) -> bool {
+    JUNIT_ARTIFACTS.contains(&artifact)
+        || (artifact.starts_with("spring-boot-starter") && artifact.ends_with("-test"))
+        || artifact == "testcontainers-junit-jupiter"
+        || (group == "org.testcontainers" && artifact == "junit-jupiter")
+}
+
+/// Spring Cloud artifacts that make a Boot application on their own (config server,
+/// discovery server, gateway, and every `spring-cloud-starter-*`).
+fn is_spring_cloud_app(group: &str, artifact: &str) -> bool {
+    group == "org.springframework.cloud"
+        && (artifact.starts_with("spring-cloud-starter")
+            || artifact == "spring-cloud-config-server"
+            || artifact == "spring-cloud-netflix-eureka-server"
+            || artifact == "spring-cloud-gateway-server")
+}
+
+/// `*Application.java` / `*Application.kt`: where `@SpringBootApplication` lives.
+fn is_application_class(name: &str) -> bool {
+    name.ends_with("Application.java") || name.ends_with("Application.kt")
+}
 
 /// Build plugins (Maven `group:artifact`, Gradle plugin id) that decide the framework.
 const FRAMEWORK_PLUGINS: &[(&str, Framework)] = &[
@@ -278,6 +303,14 @@ struct Facts {
     inherited_plugins: Vec<Plugin>,
     /// The `org.springframework.boot` parent POM, when it is the direct parent: (file, detail).
     spring_parent: Option<(String, String)>,
+    /// Spring Boot reaches this module only through the build above it (a grandparent POM
+    /// whose parent is Boot's, a BOM import, a root Gradle script applying the plugin to
+    /// subprojects): (file, detail). With an `@SpringBootApplication` class it is an app.
+    boot_in_build: Option<(String, String)>,
+    /// The source file holding `@SpringBootApplication`, when there is one.
+    boot_application: Option<String>,
+    /// A module of a multi-module build (Maven reactor module, Gradle subproject).
+    module: bool,
     /// Set when the folder is a workspace root listing members: (file, reason).
     aggregator: Option<(String, String)>,
     /// An executable jar is built (shade plugin, `mainClass`, Gradle `application`).
@@ -305,6 +338,7 @@ impl Ecosystem for Jvm {
         MANIFESTS.contains(&name)
             || READ_FILES.contains(&name)
             || (KOTLIN_ENTRY_FILES.contains(&name) && path.contains("src/main/kotlin/"))
+            || (is_application_class(name) && path.contains("src/main/"))
     }
 
     fn detect(&self, ctx: &DirContext<'_>) -> Option<Candidate> {
@@ -339,33 +373,68 @@ impl Ecosystem for Jvm {
 
         versions_from_files(ctx, &mut c);
         let mut facts = Facts::default();
-        if has_pom {
-            if let Some(b) = build_file {
-                c.note(
-                    "build_tool",
-                    ctx.path(b),
-                    format!("{b} is also present; pom.xml decides"),
-                );
+        // The other build's facts when both Maven and Gradle builds are shipped.
+        let mut other = Facts::default();
+        match (has_pom, build_file) {
+            (true, Some(b)) => {
+                let (tool, file, reason) = choose_build(ctx, b);
+                c.note("build_tool", file, reason);
+                let mut scratch = Candidate::new(language, "java");
+                if tool == BuildTool::Maven {
+                    maven(ctx, &mut c, &mut facts);
+                    gradle(ctx, &mut scratch, &mut other, build_file, settings_file);
+                } else {
+                    gradle(ctx, &mut c, &mut facts, build_file, settings_file);
+                    maven(ctx, &mut scratch, &mut other);
+                }
             }
-            maven(ctx, &mut c, &mut facts);
-        } else {
-            gradle(ctx, &mut c, &mut facts, build_file, settings_file);
+            (true, None) => maven(ctx, &mut c, &mut facts),
+            (false, _) => gradle(ctx, &mut c, &mut facts, build_file, settings_file),
         }
 
         framework(&mut c, &facts);
         for dep in &facts.deps {
-            if JUNIT_ARTIFACTS.contains(&dep.artifact.as_str()) {
+            if brings_junit(&dep.group, &dep.artifact) {
                 c.set_test_framework(TestFramework::Junit, &dep.file, dep.detail.clone());
             }
             if let Some((_, db)) = DATABASE_ARTIFACTS.iter().find(|(a, _)| *a == dep.artifact) {
                 c.add_database(*db, &dep.file, dep.detail.clone());
             }
         }
+        if c.test_framework.is_none() {
+            if let Some(dep) = other
+                .deps
+                .iter()
+                .find(|d| brings_junit(&d.group, &d.artifact))
+            {
+                c.set_test_framework(
+                    TestFramework::Junit,
+                    &dep.file,
+                    format!("{} (the other build of the same tests)", dep.detail),
+                );
+            }
+        }
         port(ctx, &mut c);
         commands(ctx, &mut c, &facts);
 
+        let boot_plugin = facts
+            .plugins
+            .iter()
+            .any(|p| FRAMEWORK_PLUGINS.contains(&(p.id.as_str(), Framework::SpringBoot)));
         if let Some((file, reason)) = &facts.aggregator {
             c.set_role(Role::Aggregator, file, reason.clone());
+        } else if c.framework == Some(Framework::SpringBoot)
+            && facts.module
+            && facts.boot_application.is_none()
+            && !boot_plugin
+            && facts.executable.is_none()
+        {
+            // A shared module of a Boot build (entities, clients) uses starters but runs nothing.
+            c.set_role(
+                Role::Library,
+                &ctx.display(),
+                "a module of a multi-module build with Spring Boot starters but no @SpringBootApplication class and no Boot plugin",
+            );
         } else if let Some(fw) = c.framework {
             let file = c
                 .evidence
@@ -389,6 +458,61 @@ impl Ecosystem for Jvm {
         }
         Some(c)
     }
+}
+
+/// Maven or Gradle, when a folder ships both builds: the one whose wrapper is committed, then
+/// the one the repository's CI runs, else Maven (pom.xml); with the file and the reason.
+fn choose_build(ctx: &DirContext<'_>, gradle_file: &str) -> (BuildTool, String, String) {
+    let gradlew = ctx.find_up_dir("gradlew").is_some();
+    let mvnw = ctx.find_up_dir("mvnw").is_some();
+    if gradlew != mvnw {
+        return if gradlew {
+            (
+                BuildTool::Gradle,
+                ctx.path(gradle_file),
+                "both pom.xml and a Gradle build; Gradle chosen: its wrapper (gradlew) is committed and mvnw is not".into(),
+            )
+        } else {
+            (
+                BuildTool::Maven,
+                ctx.path("pom.xml"),
+                "both pom.xml and a Gradle build; Maven chosen: its wrapper (mvnw) is committed and gradlew is not".into(),
+            )
+        };
+    }
+    let mut ci: Vec<&str> = ctx
+        .index
+        .files_in(".github/workflows")
+        .map(|f| f.path.as_str())
+        .chain([".gitlab-ci.yml", ".circleci/config.yml"])
+        .collect();
+    ci.sort_unstable();
+    for path in ci {
+        let Some(text) = ctx.index.text(path) else {
+            continue;
+        };
+        let gradle = text.contains("gradlew") || text.contains("gradle ");
+        let maven = text.contains("mvnw") || text.contains("mvn ");
+        if gradle != maven {
+            let tool = if gradle {
+                BuildTool::Gradle
+            } else {
+                BuildTool::Maven
+            };
+            return (
+                tool,
+                path.to_string(),
+                format!("both pom.xml and a Gradle build; {tool} chosen: {path} runs it"),
+            );
+        }
+    }
+    (
+        BuildTool::Maven,
+        ctx.path("pom.xml"),
+        format!(
+            "{gradle_file} is also present; pom.xml decides (no wrapper or CI file prefers either)"
+        ),
+    )
 }
 
 /// True for Gradle builds that only hold build logic: `buildSrc/`, and folders an enclosing
@@ -478,6 +602,8 @@ struct Pom {
     modules: Vec<String>,
     properties: HashMap<String, String>,
     deps: Vec<(String, String)>,
+    /// `<dependencyManagement>` entries (BOM imports such as `spring-boot-dependencies`).
+    managed: Vec<(String, String)>,
     plugins: Vec<PomPlugin>,
 }
 
@@ -536,6 +662,14 @@ impl Pom {
         if let Some(deps) = root.child("dependencies") {
             for d in deps.children_named("dependency") {
                 pom.deps.push((
+                    d.child_text("groupId").unwrap_or("").to_string(),
+                    d.child_text("artifactId").unwrap_or("").to_string(),
+                ));
+            }
+        }
+        if let Some(deps) = root.path(&["dependencyManagement", "dependencies"]) {
+            for d in deps.children_named("dependency") {
+                pom.managed.push((
                     d.child_text("groupId").unwrap_or("").to_string(),
                     d.child_text("artifactId").unwrap_or("").to_string(),
                 ));
@@ -630,6 +764,7 @@ fn maven(ctx: &DirContext<'_>, c: &mut Candidate, facts: &mut Facts) {
         }
     };
     if let Some(module) = &module {
+        facts.module = true;
         facts.reactor = format!(" -f {up}pom.xml -pl {module} -am");
         c.note(
             "build_tool",
@@ -708,6 +843,7 @@ fn maven(ctx: &DirContext<'_>, c: &mut Candidate, facts: &mut Facts) {
     if let Some((ppath, parent)) = &parent_pom {
         maven_versions(c, parent, ppath);
     }
+    boot_through_ancestors(ctx, &pom, &path, parent_pom.as_ref(), facts);
 
     if let Some(p) = pom.plugins.iter().find(|p| {
         p.main_class || p.artifact == "maven-shade-plugin" || p.artifact == "maven-assembly-plugin"
@@ -730,6 +866,95 @@ fn maven(ctx: &DirContext<'_>, c: &mut Candidate, facts: &mut Facts) {
     // Written into a `cp` in the Dockerfile: a name a shell or Dockerfile would read as syntax
     // (a `<version>` holding `&#10;RUN …`) falls back to `target/*.jar`, as an unknown one does.
     .filter(|jar| crate::quote::portable(jar));
+}
+
+/// Walks the in-repository parent POMs above this one (at most a few levels): a Spring Boot
+/// parent or a `spring-boot-dependencies` import anywhere above means Boot reaches this
+/// module through its build; dependencies declared by grandparents are inherited too.
+fn boot_through_ancestors(
+    ctx: &DirContext<'_>,
+    pom: &Pom,
+    path: &str,
+    parent: Option<&(String, Pom)>,
+    facts: &mut Facts,
+) {
+    let boot_mark = |p: &Pom| {
+        p.managed
+            .iter()
+            .find(|(g, a)| g == "org.springframework.boot" && a == "spring-boot-dependencies")
+            .map(|_| "imports the `spring-boot-dependencies` BOM".to_string())
+            .or_else(|| {
+                p.parent
+                    .as_ref()
+                    .filter(|(g, _, _)| g == "org.springframework.boot")
+                    .map(|(g, a, _)| format!("has `{g}:{a}` as its parent"))
+            })
+    };
+    if let Some(why) = boot_mark(pom).filter(|_| facts.spring_parent.is_none()) {
+        facts.boot_in_build = Some((path.to_string(), format!("{path} {why}")));
+    }
+    let mut current = parent.cloned();
+    let mut depth = 0;
+    while let Some((ppath, ppom)) = current {
+        if facts.boot_in_build.is_none() {
+            if let Some(why) = boot_mark(&ppom) {
+                facts.boot_in_build = Some((
+                    ppath.clone(),
+                    format!("Spring Boot reaches this module through the parent POM {ppath}, which {why}"),
+                ));
+            }
+        }
+        if depth > 0 {
+            for (g, a) in &ppom.deps {
+                facts.deps.push(Dep {
+                    group: g.clone(),
+                    artifact: a.clone(),
+                    file: ppath.clone(),
+                    detail: format!(
+                        "`{g}:{a}` is a dependency inherited from the parent POM {ppath}"
+                    ),
+                });
+            }
+        }
+        depth += 1;
+        if depth > 5 {
+            break;
+        }
+        let dir = parent_dir(&ppath).to_string();
+        current = ppom.parent_path.as_ref().and_then(|rel| {
+            let rel = if rel.ends_with(".xml") {
+                rel.clone()
+            } else {
+                format!("{rel}/pom.xml")
+            };
+            let p = resolve(&dir, &rel)?;
+            let next = read_pom(ctx, &p)?;
+            let wanted = ppom.parent.as_ref().map(|(_, a, _)| a.as_str());
+            (next.artifact_id.as_deref() == wanted).then_some((p, next))
+        });
+    }
+    facts.boot_application = boot_application(ctx);
+}
+
+/// The `*Application` source file under `src/main/` that carries `@SpringBootApplication`.
+fn boot_application(ctx: &DirContext<'_>) -> Option<String> {
+    let mut found: Vec<&str> = ctx
+        .index
+        .files_under(&ctx.path("src/main"))
+        .filter(|f| is_application_class(f.name()))
+        .filter(|f| {
+            ctx.index.text(&f.path).is_some_and(|t| {
+                // `@SpringBootApplication`, or written with its package.
+                t.lines().any(|l| {
+                    let l = l.trim_start();
+                    l.starts_with('@') && l.contains("SpringBootApplication")
+                })
+            })
+        })
+        .map(|f| f.path.as_str())
+        .collect();
+    found.sort_unstable();
+    found.first().map(|s| s.to_string())
 }
 
 fn maven_plugin(p: &PomPlugin, file: &str, suffix: &str) -> Plugin {
@@ -1290,14 +1515,24 @@ fn gradle(
             facts.executable = Some((path.clone(), "the `application` plugin is applied".into()));
         }
     }
-    // Toolchains are often set once for every subproject in the root build script.
+    // Toolchains are often set once for every subproject in the root build script, and so
+    // is the Spring Boot plugin (`subprojects { apply plugin: … }`, or declared `apply false`).
     if root != ctx.dir {
         for b in ["build.gradle.kts", "build.gradle"] {
             let path = join(root, b);
             if let Some(text) = ctx.index.text(&path) {
-                gradle_versions(c, &strip_comments(text), &path);
+                let text = strip_comments(text);
+                gradle_versions(c, &text, &path);
+                if text.contains("org.springframework.boot") {
+                    facts.boot_in_build = Some((
+                        path.clone(),
+                        format!("the root build script {path} brings the Spring Boot plugin"),
+                    ));
+                }
             }
         }
+        facts.boot_application = boot_application(ctx);
+        facts.module = true;
     }
     if facts.runner == "gradle" {
         c.note(
@@ -1341,7 +1576,9 @@ fn dep_framework(group: &str, artifact: &str) -> Option<Framework> {
     if test_only {
         return None;
     }
-    if group == "org.springframework.boot" && artifact.starts_with("spring-boot-starter") {
+    if (group == "org.springframework.boot" && artifact.starts_with("spring-boot-starter"))
+        || is_spring_cloud_app(group, artifact)
+    {
         Some(Framework::SpringBoot)
     } else if group == "io.quarkus" && artifact.starts_with("quarkus-") {
         Some(Framework::Quarkus)
@@ -1374,6 +1611,11 @@ fn framework(c: &mut Candidate, facts: &Facts) {
         } else if *fw == Framework::SpringBoot {
             if let Some((file, detail)) = &facts.spring_parent {
                 c.set_framework(*fw, file, detail.clone());
+            } else if let (Some((bfile, bdetail)), Some(class)) =
+                (&facts.boot_in_build, &facts.boot_application)
+            {
+                c.set_framework(*fw, class, format!("@SpringBootApplication in {class}"));
+                c.note("framework", bfile, bdetail.clone());
             }
         }
     }
@@ -1391,7 +1633,12 @@ fn port(ctx: &DirContext<'_>, c: &mut Candidate) {
             let key = key.trim();
             if PORT_KEYS.contains(&key) {
                 if let Some(p) = port_value(value.trim()) {
-                    c.set_port(p, &ctx.path(&props), format!("{key}={}", value.trim()));
+                    c.set_port_from(
+                        PortOrigin::FrameworkConfig,
+                        p,
+                        &ctx.path(&props),
+                        format!("{key}={}", value.trim()),
+                    );
                     return;
                 }
             }
@@ -1412,7 +1659,12 @@ fn port(ctx: &DirContext<'_>, c: &mut Candidate) {
         for key in PORT_KEYS {
             if let Some((_, v)) = flat.iter().find(|(k, _)| k == key) {
                 if let Some(p) = port_value(v) {
-                    c.set_port(p, &ctx.path(&rel), format!("{key}: {v}"));
+                    c.set_port_from(
+                        PortOrigin::FrameworkConfig,
+                        p,
+                        &ctx.path(&rel),
+                        format!("{key}: {v}"),
+                    );
                     return;
                 }
             }
@@ -1424,7 +1676,12 @@ fn port(ctx: &DirContext<'_>, c: &mut Candidate) {
             .captures(text)
             .and_then(|m| m[1].parse::<u16>().ok())
         {
-            c.set_port(p, &ctx.path(&conf), format!("ktor.deployment.port = {p}"));
+            c.set_port_from(
+                PortOrigin::FrameworkConfig,
+                p,
+                &ctx.path(&conf),
+                format!("ktor.deployment.port = {p}"),
+            );
             return;
         }
     }

@@ -19,13 +19,16 @@
 //! assert_eq!(profile.services[0].framework.map(|f| f.as_str()), Some("flask"));
 //! ```
 
+mod ci_files;
 mod compose;
+mod container;
 mod context;
 pub mod csharp;
 pub mod elixir;
 pub mod go;
 pub mod javascript;
 pub mod jvm;
+pub mod lockgraph;
 pub mod php;
 pub mod python;
 pub mod ruby;
@@ -34,6 +37,7 @@ mod shared;
 pub mod versions;
 
 pub use context::DirContext;
+pub use shared::env_example_port;
 
 use crate::index::{Exclusion, RepoIndex};
 use crate::stack::{
@@ -69,6 +73,32 @@ pub static ECOSYSTEMS: &[&dyn Ecosystem] = &[
     &javascript::JavaScript,
 ];
 
+/// Where a port came from, best first: the rank decides between several places that name one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PortOrigin {
+    /// Set in `pipewright.toml` by the repository.
+    Override,
+    /// The start command binds it (`Procfile` `web:` with `--bind`/`--port`).
+    StartCommand,
+    /// The framework's own configuration file (`application.yml`, `appsettings.json`,
+    /// `configuration/base.yaml`, `Rocket.toml`, `config/puma.rb`, a Dockerfile `ASPNETCORE_*`).
+    FrameworkConfig,
+    /// `.env.example` / `env-example` (`PORT`, `APP_PORT` …).
+    EnvExample,
+    /// Code that binds (`app.listen(3000)`, `TcpListener::bind`, `http.ListenAndServe`).
+    Code,
+    /// The runtime's container default (.NET 8+ images listen on 8080).
+    ContainerDefault,
+    /// A development launch profile (`launchSettings.json`), used by `dotnet run` only.
+    DevProfile,
+    /// A Dockerfile `EXPOSE`.
+    Dockerfile,
+    /// A compose file publishing the service's own container port.
+    Compose,
+    /// The framework's default port.
+    FrameworkDefault,
+}
+
 /// What one ecosystem found in one folder. Built by a detector, resolved by [`analyze`].
 #[derive(Debug, Clone)]
 pub struct Candidate {
@@ -81,8 +111,9 @@ pub struct Candidate {
     /// Every version pin seen, highest priority first; the first whose name is `runtime`
     /// becomes the service's runtime version.
     pub versions: Vec<RuntimeVersion>,
-    /// The first port set wins: detectors set it in their own priority order.
+    /// The best-ranked port so far ([`PortOrigin`]); between equal ranks the first set wins.
     pub port: Option<(u16, String)>,
+    pub port_origin: Option<PortOrigin>,
     pub databases: BTreeSet<Database>,
     pub commands: Commands,
     pub role: Role,
@@ -90,6 +121,8 @@ pub struct Candidate {
     pub role_reason: String,
     pub evidence: Vec<Evidence>,
     pub warnings: Vec<String>,
+    /// Variables the repository's CI sets for its tests to reach a database.
+    pub test_variables: Vec<crate::stack::TestVariable>,
 }
 
 impl Candidate {
@@ -102,12 +135,14 @@ impl Candidate {
             runtime,
             versions: Vec::new(),
             port: None,
+            port_origin: None,
             databases: BTreeSet::new(),
             commands: Commands::default(),
             role: Role::Library,
             role_reason: String::new(),
             evidence: Vec::new(),
             warnings: Vec::new(),
+            test_variables: Vec::new(),
         }
     }
 
@@ -178,11 +213,39 @@ impl Candidate {
         });
     }
 
-    /// Sets the port once (the first call wins).
+    /// Sets a port found in code that binds (see [`Candidate::set_port_from`]).
     pub fn set_port(&mut self, port: u16, source: &str, detail: impl Into<String>) {
-        if self.port.is_none() && port > 0 {
-            self.port = Some((port, source.to_string()));
-            self.note("port", source, detail);
+        self.set_port_from(PortOrigin::Code, port, source, detail);
+    }
+
+    /// Offers a port from `origin`: it is taken when it ranks above the current one (the first
+    /// of equal rank stays); a lower-ranked port that differs is kept as evidence only.
+    pub fn set_port_from(
+        &mut self,
+        origin: PortOrigin,
+        port: u16,
+        source: &str,
+        detail: impl Into<String>,
+    ) {
+        if port == 0 {
+            return;
+        }
+        let detail = detail.into();
+        match (self.port_origin, &self.port) {
+            (Some(current), Some((p, from))) if current <= origin => {
+                if *p != port {
+                    let note = format!(
+                        "{detail}; not used: {from} ({}) ranks higher",
+                        port_origin_name(current)
+                    );
+                    self.note("port", source, note);
+                }
+            }
+            _ => {
+                self.port = Some((port, source.to_string()));
+                self.port_origin = Some(origin);
+                self.note("port", source, detail);
+            }
         }
     }
 
@@ -201,6 +264,22 @@ impl Candidate {
     }
 }
 
+/// The phrase for a port origin in evidence.
+pub fn port_origin_name(o: PortOrigin) -> &'static str {
+    match o {
+        PortOrigin::Override => "pipewright.toml",
+        PortOrigin::StartCommand => "start command",
+        PortOrigin::FrameworkConfig => "framework configuration",
+        PortOrigin::EnvExample => "example environment file",
+        PortOrigin::Code => "code that binds",
+        PortOrigin::ContainerDefault => "container default",
+        PortOrigin::DevProfile => "development launch profile",
+        PortOrigin::Dockerfile => "Dockerfile EXPOSE",
+        PortOrigin::Compose => "compose",
+        PortOrigin::FrameworkDefault => "framework default",
+    }
+}
+
 /// True when `name` is a manifest of some ecosystem (its folder is a candidate service).
 pub fn is_manifest(name: &str) -> bool {
     ECOSYSTEMS.iter().any(|e| e.is_manifest(name))
@@ -209,7 +288,9 @@ pub fn is_manifest(name: &str) -> bool {
 /// True when some ecosystem (or the shared detectors) needs the content of `path`.
 pub fn wants_content(path: &str) -> bool {
     let name = crate::index::file_name(path);
-    shared::wants(name) || ECOSYSTEMS.iter().any(|e| e.wants(path, name))
+    shared::wants(name)
+        || ci_files::wants(path, name)
+        || ECOSYSTEMS.iter().any(|e| e.wants(path, name))
 }
 
 /// Folder names whose contents are never a service of their own, even with a manifest:
@@ -230,7 +311,41 @@ pub const NOT_SERVICE_FOLDERS: &[&str] = &[
     "examples",
     "sample",
     "samples",
+    "demo",
+    "demos",
+    "playground",
+    "playgrounds",
+    "sandbox",
+    "benchmark",
+    "benchmarks",
+    "integration-tests",
+    "e2e-tests",
+    "test-apps",
+    "test-app",
+    "cypress",
 ];
+
+/// Name prefixes and suffixes of folders that show, test or sample a project rather than
+/// deploy it (`example-nextjs`, `with-docker-example`, `api-fixtures`).
+const NOT_SERVICE_PREFIXES: &[&str] = &["example-", "examples-", "sample-", "samples-", "demo-"];
+const NOT_SERVICE_SUFFIXES: &[&str] = &[
+    "-example",
+    "-examples",
+    "-sample",
+    "-samples",
+    "-demo",
+    "-fixture",
+    "-fixtures",
+    "-e2e",
+];
+
+/// True when one folder name marks a non-service folder (see [`NOT_SERVICE_FOLDERS`]).
+pub fn is_not_service_folder(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    NOT_SERVICE_FOLDERS.contains(&lower.as_str())
+        || NOT_SERVICE_PREFIXES.iter().any(|p| lower.starts_with(p))
+        || NOT_SERVICE_SUFFIXES.iter().any(|s| lower.ends_with(s))
+}
 
 /// Source folders: a manifest below an application's `src/` belongs to that application's
 /// code (a package of it), not to a service of its own. Only below an application: a .NET
@@ -242,7 +357,7 @@ const SOURCE_FOLDERS: &[&str] = &["src"];
 /// engine test suites, `spec/dummy` and `test/dummy`).
 fn is_fixture_path(dir: &str) -> bool {
     dir.split('/')
-        .any(|c| c.starts_with('.') || NOT_SERVICE_FOLDERS.contains(&c))
+        .any(|c| c.starts_with('.') || is_not_service_folder(c))
 }
 
 /// True when `dir` lies in the source folder of one of `apps` (`src/app/core` below an
@@ -292,6 +407,18 @@ pub fn analyze(index: &RepoIndex, root: &str) -> StackProfile {
             .collect();
         resolved.push((dir.clone(), primary, secondary));
     }
+
+    // Folders a compose file builds from a Dockerfile alone (no manifest): services too.
+    for (dir, facts) in &compose {
+        if resolved.iter().any(|(d, _, _)| d == dir) || is_fixture_path(dir) {
+            continue;
+        }
+        let ctx = DirContext::new(index, dir);
+        if let Some(cand) = container::from_dockerfile(&ctx, facts, &mut warnings) {
+            resolved.push((dir.clone(), cand, Vec::new()));
+        }
+    }
+    resolved.sort_by(|a, b| a.0.cmp(&b.0));
 
     // A package inside an application's source folder is part of that application.
     let apps: Vec<String> = resolved
@@ -356,6 +483,7 @@ pub fn analyze(index: &RepoIndex, root: &str) -> StackProfile {
         .filter(|f| f.excluded.is_some())
         .count();
     StackProfile {
+        schema_version: crate::stack::SchemaVersion,
         root: root.to_string(),
         primary_language,
         monorepo: services.len() > 1,
@@ -473,6 +601,7 @@ fn into_service(dir: &str, cand: Candidate, secondary: Vec<Secondary>) -> Servic
         evidence,
         versions: cand.versions,
         role: cand.role,
+        test_variables: cand.test_variables,
     }
 }
 

@@ -212,6 +212,29 @@ fn versions(ctx: &DirContext<'_>, c: &mut Candidate, composer: Option<&Value>) {
     }
 }
 
+/// A framework reached through `composer.lock` from the runtime requirements (a distribution
+/// such as a CMS or a starter kit that requires `laravel/framework` itself).
+fn transitive_framework(ctx: &DirContext<'_>, c: &mut Candidate, composer: Option<&Value>) {
+    let Some(lock) = ctx
+        .text("composer.lock")
+        .and_then(|t| serde_json::from_str::<Value>(t).ok())
+    else {
+        return;
+    };
+    let graph = super::lockgraph::composer_lock(&lock);
+    let roots = keys(composer.and_then(|j| j.get("require")));
+    let wanted: Vec<&str> = FRAMEWORK_PACKAGES.iter().map(|(p, _)| *p).collect();
+    if let Some(found) = graph.reach(roots, &wanted) {
+        if let Some((_, fw)) = FRAMEWORK_PACKAGES.iter().find(|(p, _)| *p == found.name) {
+            c.set_framework(
+                *fw,
+                &ctx.path("composer.lock"),
+                found.describe("composer.lock"),
+            );
+        }
+    }
+}
+
 fn framework(ctx: &DirContext<'_>, c: &mut Candidate, composer: Option<&Value>, pk: &Packages) {
     // Composer's own default type is `library`, so only an explicit type other than
     // `project` marks a package (bundle, plugin, library) rather than an application.
@@ -232,6 +255,9 @@ fn framework(ctx: &DirContext<'_>, c: &mut Candidate, composer: Option<&Value>, 
             }
             None => c.set_framework(*fw, file, format!("`{pkg}` is required")),
         }
+    }
+    if c.framework.is_none() && kind.is_none() {
+        transitive_framework(ctx, c, composer);
     }
     if c.framework.is_none() && kind.is_none() {
         // Symfony Flex records every installed recipe in symfony.lock.

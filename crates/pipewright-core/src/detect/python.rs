@@ -7,10 +7,10 @@
 //! `runtime.txt`, `Pipfile` `python_version`, then `requires-python`, in that order.
 
 use super::versions::{add_tool_versions, add_version_file};
-use super::{Candidate, DirContext, Ecosystem};
+use super::{lockgraph, Candidate, DirContext, Ecosystem};
 use crate::stack::{BuildTool, Database, Framework, Language, Role, TestFramework};
 use regex::Regex;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
 /// The Python detector.
@@ -146,6 +146,26 @@ pub fn normalize(name: &str) -> String {
 /// Dependencies by normalized name → the file that declares them.
 type Deps = BTreeMap<String, String>;
 
+/// The dependencies the application needs at run time (normalized names): not the dev,
+/// test, docs or optional extras, which may name a framework a library only documents.
+type Runtime = BTreeSet<String>;
+
+/// `requirements-<what>.txt` / `requirements/<what>.txt` names that are not the runtime set.
+const NON_RUNTIME_REQUIREMENTS: &[&str] = &[
+    "dev", "test", "tests", "testing", "doc", "docs", "lint", "ci", "local", "typing", "mypy",
+];
+
+fn is_runtime_requirements(path: &str) -> bool {
+    let name = crate::index::file_name(path).trim_end_matches(".txt");
+    let what = name
+        .strip_prefix("requirements")
+        .unwrap_or(name)
+        .trim_start_matches(['-', '_', '.']);
+    !what
+        .split(['-', '_', '.'])
+        .any(|w| NON_RUNTIME_REQUIREMENTS.contains(&w))
+}
+
 impl Ecosystem for Python {
     fn name(&self) -> &'static str {
         "python"
@@ -159,6 +179,8 @@ impl Ecosystem for Python {
         self.is_manifest(name)
             || ENTRY_FILES.contains(&name)
             || name == "poetry.lock"
+            || name == "uv.lock"
+            || name == "pdm.lock"
             || name == ".gitlab-ci.yml"
             || (path.starts_with(".github/workflows/")
                 && (name.ends_with(".yml") || name.ends_with(".yaml")))
@@ -173,10 +195,18 @@ impl Ecosystem for Python {
             return None;
         }
         let mut deps = Deps::new();
+        let mut runtime = Runtime::new();
         let pyproject = ctx.toml("pyproject.toml", &mut c);
-        read_requirements(ctx, &mut deps);
+        read_requirements(ctx, &mut deps, &mut runtime);
         if let Some(py) = &pyproject {
-            read_pyproject(ctx, py, &mut deps);
+            read_pyproject(ctx, py, &mut deps, &mut runtime);
+        }
+        // A uv workspace member shares the root's dev groups (pytest, ruff are usually there).
+        if let Some(root) = workspace_root(ctx) {
+            let root_ctx = DirContext::new(ctx.index, &root);
+            if let Some(py) = root_ctx.toml("pyproject.toml", &mut c) {
+                read_pyproject(&root_ctx, &py, &mut deps, &mut Runtime::new());
+            }
         }
         let pipfile = ctx.toml("Pipfile", &mut c);
         if let Some(pf) = &pipfile {
@@ -185,20 +215,19 @@ impl Ecosystem for Python {
                     for k in t.keys() {
                         deps.entry(normalize(k))
                             .or_insert_with(|| ctx.path("Pipfile"));
+                        if section == "packages" {
+                            runtime.insert(normalize(k));
+                        }
                     }
                 }
             }
         }
-        read_setup(ctx, &mut deps);
+        read_setup(ctx, &mut deps, &mut runtime);
 
         build_tool(ctx, &mut c, pyproject.as_ref(), pipfile.is_some());
         versions(ctx, &mut c, pyproject.as_ref(), pipfile.as_ref());
 
-        for (dep, fw) in FRAMEWORK_DEPS {
-            if let Some(file) = deps.get(*dep) {
-                c.set_framework(*fw, file, format!("`{dep}` is a dependency"));
-            }
-        }
+        framework(ctx, &mut c, &deps, &runtime, pyproject.as_ref());
         if c.framework.is_none() && ctx.has("manage.py") {
             if let Some(text) = ctx.text("manage.py") {
                 if text.contains("django") {
@@ -233,9 +262,19 @@ impl Ecosystem for Python {
 
         test_framework(ctx, &mut c, &deps, pyproject.as_ref());
         port(ctx, &mut c);
+        super::env_example_port(ctx, &mut c);
         commands(ctx, &mut c, &deps);
 
+        let workspace = pyproject.as_ref().and_then(uv_workspace_members);
         match c.framework {
+            None if workspace.is_some() => {
+                let members = workspace.unwrap_or_default().join(", ");
+                c.set_role(
+                    Role::Aggregator,
+                    &ctx.path("pyproject.toml"),
+                    format!("uv workspace root listing members {members}"),
+                );
+            }
             Some(fw) => {
                 let file = c
                     .evidence
@@ -262,7 +301,137 @@ impl Ecosystem for Python {
     }
 }
 
-fn read_requirements(ctx: &DirContext<'_>, deps: &mut Deps) {
+/// The framework from the runtime dependencies, else reached through the lock file from them;
+/// a framework only among dev/docs/test/optional dependencies is noted, never concluded.
+fn framework(
+    ctx: &DirContext<'_>,
+    c: &mut Candidate,
+    deps: &Deps,
+    runtime: &Runtime,
+    py: Option<&toml::Table>,
+) {
+    for (dep, fw) in FRAMEWORK_DEPS {
+        if runtime.contains(*dep) {
+            if let Some(file) = deps.get(*dep) {
+                c.set_framework(*fw, file, format!("`{dep}` is a dependency"));
+            }
+        }
+    }
+    if c.framework.is_some() {
+        return;
+    }
+    let wanted: Vec<&str> = FRAMEWORK_DEPS.iter().map(|(d, _)| *d).collect();
+    let own = py
+        .and_then(|p| p.get("project"))
+        .and_then(|p| p.get("name"))
+        .and_then(|v| v.as_str())
+        .map(normalize);
+    for lock in ["uv.lock", "poetry.lock", "pdm.lock"] {
+        let Some((path, text)) = lock_up(ctx, lock) else {
+            continue;
+        };
+        let graph = lockgraph::python_lock(text, normalize);
+        // uv records the project itself with its dependencies: start there when it is in.
+        let roots = own
+            .iter()
+            .filter(|n| graph.packages.contains_key(n.as_str()))
+            .chain(runtime.iter())
+            .map(String::as_str);
+        if let Some(found) = graph.reach(roots, &wanted) {
+            if let Some((_, fw)) = FRAMEWORK_DEPS.iter().find(|(d, _)| *d == found.name) {
+                c.set_framework(*fw, &path, found.describe(lock));
+                return;
+            }
+        }
+    }
+    if let Some((dep, file)) = FRAMEWORK_DEPS
+        .iter()
+        .find_map(|(d, _)| deps.get(*d).map(|f| (*d, f)))
+    {
+        c.note(
+            "framework",
+            file,
+            format!(
+                "`{dep}` is only a development, test, docs or optional dependency: not the application's framework"
+            ),
+        );
+    }
+}
+
+/// A lock file in this folder, or at the root of the workspace this folder is a member of.
+fn lock_up<'a>(ctx: &DirContext<'a>, lock: &str) -> Option<(String, &'a str)> {
+    if let Some(text) = ctx.text(lock) {
+        return Some((ctx.path(lock), text));
+    }
+    let root = workspace_root(ctx)?;
+    let path = crate::index::join(&root, lock);
+    ctx.index.text(&path).map(|t| (path, t))
+}
+
+/// The folder of the uv workspace (`[tool.uv.workspace]`) this folder is a member of, if any.
+fn workspace_root(ctx: &DirContext<'_>) -> Option<String> {
+    let mut dir = ctx.dir;
+    while !dir.is_empty() {
+        dir = crate::index::parent_dir(dir);
+        let path = crate::index::join(dir, "pyproject.toml");
+        let Some(text) = ctx.index.text(&path) else {
+            continue;
+        };
+        let Ok(py) = text.parse::<toml::Table>() else {
+            continue;
+        };
+        if let Some(members) = uv_workspace_members(&py) {
+            let rel = if dir.is_empty() {
+                ctx.dir.to_string()
+            } else {
+                ctx.dir[dir.len() + 1..].to_string()
+            };
+            if members.iter().any(|m| glob_match(m, &rel)) {
+                return Some(dir.to_string());
+            }
+        }
+    }
+    None
+}
+
+/// `[tool.uv.workspace] members` (globs relative to the root), when the file declares one.
+fn uv_workspace_members(py: &toml::Table) -> Option<Vec<String>> {
+    let ws = py.get("tool")?.get("uv")?.get("workspace")?;
+    Some(
+        ws.get("members")
+            .and_then(|m| m.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m.as_str())
+            .map(|m| m.trim_start_matches("./").trim_end_matches('/').to_string())
+            .collect(),
+    )
+}
+
+/// A member glob (`packages/*`, `apps/api`) against a relative folder, `*` within one segment.
+fn glob_match(pattern: &str, path: &str) -> bool {
+    let pat: Vec<&str> = pattern.split('/').collect();
+    let parts: Vec<&str> = path.split('/').collect();
+    if pat.last() == Some(&"**") {
+        return parts.len() >= pat.len() - 1
+            && pat[..pat.len() - 1]
+                .iter()
+                .zip(&parts)
+                .all(|(p, s)| segment_match(p, s));
+    }
+    pat.len() == parts.len() && pat.iter().zip(&parts).all(|(p, s)| segment_match(p, s))
+}
+
+fn segment_match(pat: &str, s: &str) -> bool {
+    match pat.split_once('*') {
+        None => pat == s,
+        Some((pre, post)) => {
+            s.len() >= pre.len() + post.len() && s.starts_with(pre) && s.ends_with(post)
+        }
+    }
+}
+
+fn read_requirements(ctx: &DirContext<'_>, deps: &mut Deps, runtime: &mut Runtime) {
     let mut files: Vec<String> = ctx
         .files()
         .filter(|f| f.name().starts_with("requirements") && f.name().ends_with(".txt"))
@@ -287,6 +456,9 @@ fn read_requirements(ctx: &DirContext<'_>, deps: &mut Deps) {
             if let Some(m) = REQ_NAME.captures(line).and_then(|c| c.get(1)) {
                 deps.entry(normalize(m.as_str()))
                     .or_insert_with(|| path.clone());
+                if is_runtime_requirements(&path) {
+                    runtime.insert(normalize(m.as_str()));
+                }
             }
         }
     }
@@ -306,12 +478,28 @@ fn dep_names_from_pep508(list: Option<&toml::Value>) -> Vec<String> {
         .collect()
 }
 
-fn read_pyproject(ctx: &DirContext<'_>, py: &toml::Table, deps: &mut Deps) {
+fn read_pyproject(ctx: &DirContext<'_>, py: &toml::Table, deps: &mut Deps, runtime: &mut Runtime) {
     let file = ctx.path("pyproject.toml");
+    let project = py.get("project").and_then(|v| v.as_table());
+    runtime.extend(dep_names_from_pep508(
+        project.and_then(|p| p.get("dependencies")),
+    ));
+    if let Some(t) = py
+        .get("tool")
+        .and_then(|t| t.get("poetry"))
+        .and_then(|p| p.get("dependencies"))
+        .and_then(|v| v.as_table())
+    {
+        runtime.extend(
+            t.keys()
+                .filter(|k| k.as_str() != "python")
+                .map(|k| normalize(k)),
+        );
+    }
     let mut add = |name: String| {
         deps.entry(name).or_insert_with(|| file.clone());
     };
-    if let Some(project) = py.get("project").and_then(|v| v.as_table()) {
+    if let Some(project) = project {
         dep_names_from_pep508(project.get("dependencies"))
             .into_iter()
             .for_each(&mut add);
@@ -368,11 +556,12 @@ fn read_pyproject(ctx: &DirContext<'_>, py: &toml::Table, deps: &mut Deps) {
     }
 }
 
-fn read_setup(ctx: &DirContext<'_>, deps: &mut Deps) {
+fn read_setup(ctx: &DirContext<'_>, deps: &mut Deps, runtime: &mut Runtime) {
     if let Some(text) = ctx.text("setup.py") {
         if let Some(block) = SETUP_PY_DEPS.captures(text).and_then(|c| c.get(1)) {
             for q in QUOTED.captures_iter(block.as_str()) {
                 if let Some(m) = REQ_NAME.captures(&q[1]).and_then(|c| c.get(1)) {
+                    runtime.insert(normalize(m.as_str()));
                     deps.entry(normalize(m.as_str()))
                         .or_insert_with(|| ctx.path("setup.py"));
                 }
@@ -395,6 +584,7 @@ fn read_setup(ctx: &DirContext<'_>, deps: &mut Deps) {
                     continue;
                 }
                 if let Some(m) = REQ_NAME.captures(trimmed).and_then(|c| c.get(1)) {
+                    runtime.insert(normalize(m.as_str()));
                     deps.entry(normalize(m.as_str()))
                         .or_insert_with(|| ctx.path("setup.cfg"));
                 }
@@ -413,6 +603,15 @@ fn build_tool(ctx: &DirContext<'_>, c: &mut Candidate, py: Option<&toml::Table>,
         .unwrap_or("");
     if ctx.has("uv.lock") {
         c.set_build_tool(BuildTool::Uv, &ctx.path("uv.lock"), "uv.lock is present");
+    } else if let Some(root) = workspace_root(ctx) {
+        c.set_build_tool(
+            BuildTool::Uv,
+            &crate::index::join(&root, "pyproject.toml"),
+            format!(
+                "a member of the uv workspace at {} (one uv.lock for all members)",
+                super::context::display_dir(&root)
+            ),
+        );
     } else if ctx.has("poetry.lock") {
         c.set_build_tool(
             BuildTool::Poetry,
@@ -582,7 +781,27 @@ fn proven_versions(ctx: &DirContext<'_>, c: &mut Candidate) {
     }
 }
 
+/// True when the folder holds Python tests: `test_*.py`, `*_test.py`, `tests.py`, `conftest.py`.
+fn has_python_tests(ctx: &DirContext<'_>) -> bool {
+    ctx.files_under().any(|f| {
+        let n = f.name();
+        f.excluded.is_none()
+            && n.ends_with(".py")
+            && (n.starts_with("test") || n.ends_with("_test.py") || n == "conftest.py")
+    })
+}
+
 fn test_framework(ctx: &DirContext<'_>, c: &mut Candidate, deps: &Deps, py: Option<&toml::Table>) {
+    if !has_python_tests(ctx) {
+        if let Some(file) = deps.get("pytest") {
+            c.note(
+                "test_framework",
+                file,
+                "`pytest` is a dependency but the folder holds no test files: no test framework",
+            );
+        }
+        return;
+    }
     if let Some(file) = deps.get("pytest") {
         c.set_test_framework(TestFramework::Pytest, file, "`pytest` is a dependency");
     }
@@ -687,7 +906,7 @@ fn commands(ctx: &DirContext<'_>, c: &mut Candidate, deps: &Deps) {
     c.commands.install = match c.build_tool {
         Some(BuildTool::Poetry) => Some("poetry install --no-interaction --no-root".into()),
         Some(BuildTool::Uv) => Some(
-            if ctx.has("uv.lock") {
+            if ctx.has("uv.lock") || workspace_root(ctx).is_some() {
                 "uv sync --frozen"
             } else {
                 "uv sync"

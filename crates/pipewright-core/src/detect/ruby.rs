@@ -7,11 +7,11 @@
 //! gemspec's `required_ruby_version`; ports from `config/puma.rb`, `config.ru` and `app.rb`.
 
 use super::versions::{add_tool_versions, first_line};
-use super::{Candidate, DirContext, Ecosystem};
+use super::{lockgraph, Candidate, DirContext, Ecosystem};
 use crate::index::{file_name, join};
 use crate::stack::{BuildTool, Database, Framework, Language, Role, TestFramework};
 use regex::Regex;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
 /// The Ruby detector.
@@ -310,6 +310,9 @@ impl Ecosystem for Ruby {
             required_ruby.as_ref(),
         );
         framework(ctx, &mut c, &bundle, &spec_gems, lock.as_ref());
+        if c.framework.is_none() {
+            transitive_framework(ctx, &mut c, &bundle);
+        }
         for (gem, db) in DATABASE_GEMS {
             if let Some(file) = all.get(*gem) {
                 c.add_database(*db, file, format!("gem `{gem}`"));
@@ -328,6 +331,7 @@ impl Ecosystem for Ruby {
         }
         test_framework(ctx, &mut c, &all);
         port(ctx, &mut c);
+        super::env_example_port(ctx, &mut c);
         commands(ctx, &mut c, &all, gemspec.map(|f| f.name()));
 
         match c.framework {
@@ -515,6 +519,62 @@ fn framework(
     }
 }
 
+/// Gems the Gemfile puts only in the development or test groups (`group :test do … end`,
+/// `gem "x", group: :test`): their own dependencies never make the bundle an application.
+pub fn dev_test_gems(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut stack: Vec<bool> = Vec::new();
+    for raw in text.lines() {
+        let line = raw.split('#').next().unwrap_or("").trim();
+        if let Some(groups) = line.strip_prefix("group ") {
+            let dev = !groups.contains(":production") && !groups.contains(":default");
+            stack.push(dev);
+            continue;
+        }
+        if line == "end" {
+            stack.pop();
+            continue;
+        }
+        if line.ends_with(" do") || line == "do" {
+            // Another block (platforms, source, git): keeps the enclosing group.
+            stack.push(stack.last().copied().unwrap_or(false));
+            continue;
+        }
+        if let Some(c) = GEM_LINE.captures(line) {
+            let inline = line.contains("group:") || line.contains(":group =>");
+            let inline_dev = inline && !line.contains(":production") && !line.contains(":default");
+            if stack.last().copied().unwrap_or(false) || inline_dev {
+                out.insert(c[1].to_string());
+            }
+        }
+    }
+    out
+}
+
+/// A framework no gem of the bundle names, reached through the lock's dependency graph from
+/// the runtime gems (an engine that depends on Rails, `sinatra-activerecord` on Sinatra).
+fn transitive_framework(ctx: &DirContext<'_>, c: &mut Candidate, bundle: &Gems) {
+    let Some(text) = ctx.text("Gemfile.lock") else {
+        return;
+    };
+    let graph = lockgraph::gemfile_lock(text);
+    let dev = ctx.text("Gemfile").map(dev_test_gems).unwrap_or_default();
+    let roots = bundle
+        .keys()
+        .filter(|g| !dev.contains(*g))
+        .map(String::as_str);
+    let wanted: Vec<&str> = FRAMEWORK_GEMS.iter().map(|(g, _)| *g).collect();
+    if let Some(found) = graph.reach(roots, &wanted) {
+        if let Some((_, fw)) = FRAMEWORK_GEMS.iter().find(|(g, _)| *g == found.name) {
+            c.set_framework(
+                *fw,
+                &ctx.path("Gemfile.lock"),
+                found.describe("Gemfile.lock"),
+            );
+        }
+    }
+}
+
 fn has_files_under(ctx: &DirContext<'_>, dir: &str, suffix: &str) -> bool {
     ctx.index
         .files_under(&ctx.path(dir))
@@ -557,7 +617,8 @@ fn test_framework(ctx: &DirContext<'_>, c: &mut Candidate, gems: &Gems) {
 
 fn port(ctx: &DirContext<'_>, c: &mut Candidate) {
     if let Some(p) = ctx.text("config/puma.rb").and_then(puma_port) {
-        c.set_port(
+        c.set_port_from(
+            super::PortOrigin::FrameworkConfig,
             p,
             &ctx.path("config/puma.rb"),
             format!("config/puma.rb binds port {p}"),

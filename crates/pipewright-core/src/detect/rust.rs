@@ -19,6 +19,7 @@ pub struct Rust;
 
 const READ_FILES: &[&str] = &[
     "Cargo.toml",
+    "Cargo.lock",
     "rust-toolchain.toml",
     "rust-toolchain",
     "Rocket.toml",
@@ -176,7 +177,7 @@ impl Ecosystem for Rust {
     }
 
     fn wants(&self, path: &str, name: &str) -> bool {
-        READ_FILES.contains(&name) || path.ends_with("src/main.rs")
+        READ_FILES.contains(&name) || path.ends_with("src/main.rs") || is_config_file(path, name)
     }
 
     fn detect(&self, ctx: &DirContext<'_>) -> Option<Candidate> {
@@ -210,6 +211,21 @@ impl Ecosystem for Rust {
         for (krate, fw) in FRAMEWORK_CRATES {
             if deps.iter().any(|d| d.name == *krate) {
                 c.set_framework(*fw, &path, format!("`{krate}` is in [dependencies]"));
+            }
+        }
+        if c.framework.is_none() {
+            // A framework behind a wrapper crate (`shuttle-axum`, `loco-rs`): Cargo.lock knows.
+            let root = ws.as_ref().map(|(d, _)| d.as_str()).unwrap_or(ctx.dir);
+            let lock_path = join(root, "Cargo.lock");
+            if let Some(text) = ctx.index.text(&lock_path) {
+                let graph = super::lockgraph::cargo_lock(text);
+                let wanted: Vec<&str> = FRAMEWORK_CRATES.iter().map(|(k, _)| *k).collect();
+                let roots: Vec<&str> = deps.iter().map(|d| d.name.as_str()).collect();
+                if let Some(found) = graph.reach(roots, &wanted) {
+                    if let Some((_, fw)) = FRAMEWORK_CRATES.iter().find(|(k, _)| *k == found.name) {
+                        c.set_framework(*fw, &lock_path, found.describe("Cargo.lock"));
+                    }
+                }
             }
         }
         for d in &deps {
@@ -362,6 +378,75 @@ fn versions(
     }
 }
 
+/// Layered configuration files the `config`/`figment` crates read (`configuration/base.yaml`,
+/// `config/default.toml` …), by the names such projects use.
+const CONFIG_NAMES: &[&str] = &[
+    "production",
+    "base",
+    "default",
+    "settings",
+    "config",
+    "local",
+];
+const CONFIG_DIRS: &[&str] = &["configuration", "config"];
+
+fn is_config_file(path: &str, name: &str) -> bool {
+    let Some((stem, ext)) = name.rsplit_once('.') else {
+        return false;
+    };
+    matches!(ext, "yaml" | "yml" | "toml" | "json")
+        && CONFIG_NAMES.contains(&stem)
+        && CONFIG_DIRS
+            .iter()
+            .any(|d| parent_dir(path) == *d || parent_dir(path).ends_with(&format!("/{d}")))
+}
+
+/// `application.port` / `server.port` / `port` in the layered configuration, production first.
+fn config_crate_port(ctx: &DirContext<'_>, c: &mut Candidate) {
+    for dir in CONFIG_DIRS {
+        for stem in CONFIG_NAMES {
+            for ext in ["yaml", "yml", "toml", "json"] {
+                let rel = format!("{dir}/{stem}.{ext}");
+                let Some(text) = ctx.text(&rel) else { continue };
+                let doc: Option<serde_json::Value> = match ext {
+                    "toml" => text
+                        .parse::<toml::Table>()
+                        .ok()
+                        .and_then(|t| serde_json::to_value(t).ok()),
+                    "json" => serde_json::from_str(text).ok(),
+                    _ => crate::yaml::to_json(text).ok(),
+                };
+                let Some(doc) = doc else { continue };
+                for key in [
+                    "/application/port",
+                    "/server/port",
+                    "/http/port",
+                    "/app/port",
+                    "/port",
+                ] {
+                    let port = doc.pointer(key).and_then(|v| {
+                        v.as_u64()
+                            .and_then(|n| u16::try_from(n).ok())
+                            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                    });
+                    if let Some(p) = port {
+                        c.set_port_from(
+                            super::PortOrigin::FrameworkConfig,
+                            p,
+                            &ctx.path(&rel),
+                            format!(
+                                "{} = {p} in {rel}",
+                                key.trim_start_matches('/').replace('/', ".")
+                            ),
+                        );
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn port(ctx: &DirContext<'_>, c: &mut Candidate) {
     if let Some(text) = ctx.text("Rocket.toml") {
         if let Ok(t) = text.parse::<toml::Table>() {
@@ -372,7 +457,8 @@ fn port(ctx: &DirContext<'_>, c: &mut Candidate) {
                     .and_then(|p| p.as_integer())
                     .and_then(|p| u16::try_from(p).ok())
                 {
-                    c.set_port(
+                    c.set_port_from(
+                        super::PortOrigin::FrameworkConfig,
                         p,
                         &ctx.path("Rocket.toml"),
                         format!("[{profile}] port = {p}"),
@@ -382,6 +468,7 @@ fn port(ctx: &DirContext<'_>, c: &mut Candidate) {
             }
         }
     }
+    config_crate_port(ctx, c);
     let main = ctx.path("src/main.rs");
     let Some(text) = ctx.index.text(&main) else {
         return;

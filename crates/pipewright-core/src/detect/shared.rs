@@ -3,7 +3,7 @@
 //! pinned. Applied after the ecosystem's own detector, which always wins.
 
 use super::compose::ComposeFacts;
-use super::{Candidate, DirContext};
+use super::{Candidate, DirContext, PortOrigin};
 use crate::stack::{Framework, Role};
 use regex::Regex;
 use std::sync::LazyLock;
@@ -23,7 +23,58 @@ pub fn wants(name: &str) -> bool {
             | "docker-compose.yaml"
             | "compose.yml"
             | "compose.yaml"
-    )
+    ) || ENV_EXAMPLES.contains(&name)
+        || name == crate::overrides::FILE_NAME
+}
+
+/// Example environment files a repository documents its settings in.
+pub const ENV_EXAMPLES: &[&str] = &[
+    ".env.example",
+    ".env.sample",
+    ".env.dist",
+    ".env.template",
+    "env-example",
+    "env.example",
+    "example.env",
+];
+
+/// Keys of an example environment file that hold the application's HTTP port, in order.
+const ENV_PORT_KEYS: &[&str] = &[
+    "PORT",
+    "APP_PORT",
+    "HTTP_PORT",
+    "SERVER_PORT",
+    "WEB_PORT",
+    "API_PORT",
+];
+
+/// The port an example environment file documents (`PORT=8080`), offered at its rank.
+pub fn env_example_port(ctx: &DirContext<'_>, cand: &mut Candidate) {
+    for name in ENV_EXAMPLES {
+        let Some(text) = ctx.text(name) else { continue };
+        let vars: Vec<(&str, &str)> = text
+            .lines()
+            .map(|l| l.trim())
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.strip_prefix("export ").unwrap_or(l).split_once('='))
+            .map(|(k, v)| (k.trim(), v.trim().trim_matches(['"', '\''])))
+            .collect();
+        for key in ENV_PORT_KEYS {
+            if let Some(p) = vars
+                .iter()
+                .find(|(k, _)| k == key)
+                .and_then(|(_, v)| v.parse::<u16>().ok())
+            {
+                cand.set_port_from(
+                    PortOrigin::EnvExample,
+                    p,
+                    &ctx.path(name),
+                    format!("{key}={p} in {name}"),
+                );
+                return;
+            }
+        }
+    }
 }
 
 /// The port a framework listens on when nothing says otherwise, where it has one.
@@ -78,8 +129,8 @@ pub fn enrich(ctx: &DirContext<'_>, cand: &mut Candidate, compose: Option<&Compo
                 .and_then(|m| m.as_str().parse::<u16>().ok())
                 .filter(|p| *p > 0)
             {
-                cand.port = None;
-                cand.set_port(
+                cand.set_port_from(
+                    PortOrigin::StartCommand,
                     port,
                     &ctx.path("Procfile"),
                     format!("the Procfile web command binds port {port}"),
@@ -95,6 +146,7 @@ pub fn enrich(ctx: &DirContext<'_>, cand: &mut Candidate, compose: Option<&Compo
             }
         }
     }
+    env_example_port(ctx, cand);
     if let Some(text) = ctx.text("Dockerfile") {
         if let Some(port) = EXPOSE
             .captures(text)
@@ -102,12 +154,18 @@ pub fn enrich(ctx: &DirContext<'_>, cand: &mut Candidate, compose: Option<&Compo
             .and_then(|m| m.as_str().parse::<u16>().ok())
         {
             let path = ctx.path("Dockerfile");
-            cand.set_port(port, &path, format!("EXPOSE {port}"));
+            cand.set_port_from(
+                PortOrigin::Dockerfile,
+                port,
+                &path,
+                format!("EXPOSE {port}"),
+            );
         }
     }
     if let Some(facts) = compose {
         if let Some((port, file)) = &facts.port {
-            cand.set_port(
+            cand.set_port_from(
+                PortOrigin::Compose,
                 *port,
                 file,
                 format!("compose publishes container port {port}"),
@@ -117,11 +175,14 @@ pub fn enrich(ctx: &DirContext<'_>, cand: &mut Candidate, compose: Option<&Compo
             cand.add_database(*db, file, detail.clone());
         }
     }
+    // The repository's own CI: below the manifests (already read), above the defaults.
+    super::ci_files::enrich(ctx, cand);
     if cand.port.is_none() {
         if let Some(fw) = cand.framework {
             if let Some((_, port)) = DEFAULT_PORTS.iter().find(|(f, _)| *f == fw) {
                 let source = format!("framework default ({fw})");
-                cand.set_port(
+                cand.set_port_from(
+                    PortOrigin::FrameworkDefault,
                     *port,
                     &source,
                     format!("{fw} listens on {port} unless told otherwise"),

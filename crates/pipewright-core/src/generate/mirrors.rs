@@ -116,6 +116,14 @@ impl Mirrors {
         self.0.is_empty()
     }
 
+    /// True when the mirror of a `pipewright.toml` key (`pypi`, `npm` …) is set.
+    pub fn is_set(&self, key: &str) -> bool {
+        MIRRORS
+            .iter()
+            .find(|(_, k, ..)| *k == key)
+            .is_some_and(|(kind, ..)| self.0.iter().any(|(k, _)| k == kind))
+    }
+
     /// The setup commands a service's package managers need (Maven, Composer, Bundler), each
     /// with the words that mark a command calling the tool.
     pub fn setups_for(

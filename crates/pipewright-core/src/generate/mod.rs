@@ -8,6 +8,7 @@
 //! (Kaniko), `test` (inside the image `build` produced), `sast`, `quality`, `security`,
 //! `push`, `notify-success`, `notify-failure`, `learn`.
 
+pub mod explain;
 mod jobs;
 pub mod mirrors;
 pub mod names;
@@ -17,6 +18,7 @@ pub mod test_services;
 pub mod tools;
 pub mod versions;
 
+pub use explain::{Explanation, Topic};
 pub use recipes::{Lint, Recipe};
 pub use settings::{GeneratorSettings, SettingError};
 pub use tools::{Tool, ToolImage, ToolImages};
@@ -38,8 +40,8 @@ pub struct PipelineBundle {
     /// job in (build, security and push when every service is a library).
     pub left_out: Vec<Stage>,
     pub pipeline: Pipeline,
-    /// One line per decision, in the order they were made.
-    pub explanation: Vec<String>,
+    /// One entry per decision, in the order they were made.
+    pub explanation: Vec<Explanation>,
     pub warnings: Vec<String>,
 }
 
@@ -273,7 +275,8 @@ pub fn generate(
         } else {
             String::new()
         };
-        explanation.push(format!("{label}{}", resolved.reason));
+        let about = |topic: Topic, text: String| Explanation::service(&service.path, topic, text);
+        explanation.push(about(Topic::Runtime, resolved.reason.clone()));
         if let Some(w) = &resolved.warning {
             warnings.push(format!("{label}{w}"));
         }
@@ -281,18 +284,18 @@ pub fn generate(
         let dockerfile_path = crate::index::join(dir, "Dockerfile");
         let existing = index.exists(&dockerfile_path) && !settings.replace_dockerfile;
         let plan = if service.role == Role::Library {
-            explanation.push(format!(
-                "{label}a library ({}): compile, test, sast and quality run; no image is built, scanned or pushed, and no Dockerfile is written",
+            explanation.push(about(Topic::Image, format!(
+                "a library ({}): compile, test, sast and quality run; no image is built, scanned or pushed, and no Dockerfile is written",
                 service_role_reason(service)
-            ));
+            )));
             BuildPlan::NoImage
         } else if existing {
             let text = index.text(&dockerfile_path).unwrap_or("");
             let plan = BuildPlan::for_kept(text);
-            explanation.push(format!(
-                "{label}kept the repository's own {dockerfile_path} (use --replace-dockerfile to write pipewright's); {}",
+            explanation.push(about(Topic::Image, format!(
+                "kept the repository's own {dockerfile_path} (use --replace-dockerfile to write pipewright's); {}",
                 plan.describe()
-            ));
+            )));
             kept.insert(dockerfile_path.clone(), text.to_string());
             plan
         } else {
@@ -320,10 +323,10 @@ pub fn generate(
             );
             BuildPlan::own()
         };
-        explanation.extend(recipe.notes.iter().map(|n| format!("{label}{n}")));
+        explanation.extend(recipe.notes.iter().map(|n| about(Topic::Recipe, n.clone())));
         warnings.extend(recipe.warnings.drain(..).map(|w| format!("{label}{w}")));
         let (service_jobs, notes) = jobs::service_jobs(&ctx, &recipe, monorepo, &plan, slug);
-        explanation.extend(notes.into_iter().map(|n| format!("{label}{n}")));
+        explanation.extend(notes.into_iter().map(|n| about(Topic::Jobs, n)));
         all_jobs.extend(service_jobs);
         mirror_vars.extend(settings.mirrors.variables_for(service));
         stack_lines.push(describe(service, &resolved));
@@ -350,13 +353,16 @@ pub fn generate(
         .collect();
     pipeline.variables.set("GIT_DEPTH", "20");
     if !mirror_vars.is_empty() {
-        explanation.push(format!(
-            "package mirrors: {} for every job and image build",
-            mirror_vars
-                .iter()
-                .map(|(k, _)| k)
-                .collect::<Vec<_>>()
-                .join(", ")
+        explanation.push(Explanation::pipeline(
+            Topic::Mirrors,
+            format!(
+                "package mirrors: {} for every job and image build",
+                mirror_vars
+                    .iter()
+                    .map(|(k, _)| k)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         ));
     }
     pipeline.variables.extend(mirror_vars.iter());
@@ -376,9 +382,9 @@ pub fn generate(
         .collect();
     if !settings.skip_stages.is_empty() {
         let names: Vec<&str> = settings.skip_stages.iter().map(|s| s.as_str()).collect();
-        explanation.push(format!(
-            "left out the stages {} as configured",
-            names.join(", ")
+        explanation.push(Explanation::pipeline(
+            Topic::Stages,
+            format!("left out the stages {} as configured", names.join(", ")),
         ));
         // A job must not need a job that was left out.
         let present: Vec<String> = pipeline.jobs.iter().map(|j| j.name.clone()).collect();
@@ -399,11 +405,11 @@ pub fn generate(
         // What the jobs of one step share goes into hidden templates they extend.
         let plain = text.len();
         text = pipeline.render_compact();
-        explanation.push(format!(
+        explanation.push(Explanation::pipeline(Topic::Jobs, format!(
             "the pipeline would be {plain} bytes, over GitLab's {} bytes: what the jobs of each step share across services is in hidden jobs (`.compile`, `.build` …) they extend ({} bytes)",
             crate::yaml::MAX_YAML_BYTES,
             text.len()
-        ));
+        )));
     }
     if text.len() > crate::yaml::MAX_YAML_BYTES {
         return Err(GenerateError::TooLarge {

@@ -14,7 +14,7 @@
 
 use super::ServiceContext;
 use crate::pipeline::{Service, Variables};
-use crate::stack::{Database, Framework};
+use crate::stack::{ConnectionPart, Database, Framework};
 
 /// How an application reaches one test database: the facts the convention templates use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -497,9 +497,10 @@ fn collect(
     vars
 }
 
-/// The job services and connection variables for the databases the service needs, and one
-/// explanation line when a shared name had to choose between two databases.
-pub fn test_services(ctx: &ServiceContext<'_>) -> (Vec<Service>, Variables, Option<String>) {
+/// The job services and connection variables for the databases the service needs, and the
+/// explanation lines: when a shared name had to choose between two databases, and the names
+/// the repository's own CI used for its tests (set too, pointing to the job's services).
+pub fn test_services(ctx: &ServiceContext<'_>) -> (Vec<Service>, Variables, Vec<String>) {
     let connections = connections(&ctx.service.databases);
     let services = connections
         .iter()
@@ -527,6 +528,37 @@ pub fn test_services(ctx: &ServiceContext<'_>) -> (Vec<Service>, Variables, Opti
             vars.set_if_absent(name, url.clone());
         }
     }
+    let mut notes = Vec::new();
+    let mut from_ci = Vec::new();
+    for tv in &ctx.service.test_variables {
+        let Some(c) = connections.iter().find(|c| c.db == tv.database) else {
+            continue;
+        };
+        let value = match tv.part {
+            ConnectionPart::Host => c.host.to_string(),
+            ConnectionPart::Port => c.port.to_string(),
+            ConnectionPart::User => c.user.to_string(),
+            ConnectionPart::Password => String::new(),
+            ConnectionPart::Name => c.name.to_string(),
+            // The URL under the framework's scheme (Rails' `mysql2://`) when it has one.
+            ConnectionPart::Url => {
+                connection_variables(ctx.service.framework, std::slice::from_ref(c))
+                    .iter()
+                    .map(|(_, v)| v.to_string())
+                    .find(|v| v.contains("://"))
+                    .unwrap_or_else(|| c.url.to_string())
+            }
+        };
+        if vars.set_if_absent(tv.name.clone(), value) {
+            from_ci.push(format!("{} ({})", tv.name, tv.source));
+        }
+    }
+    if !from_ci.is_empty() {
+        notes.push(format!(
+            "the repository's CI names its test databases {}: the test job sets the same names to its own services",
+            from_ci.join(", ")
+        ));
+    }
     let sql: Vec<&Connection> = connections.iter().filter(|c| is_sql(c.db)).collect();
     let note = (sql.len() > 1).then(|| {
         format!(
@@ -540,7 +572,8 @@ pub fn test_services(ctx: &ServiceContext<'_>) -> (Vec<Service>, Variables, Opti
                 .join(", ")
         )
     });
-    (services, vars, note)
+    notes.extend(note);
+    (services, vars, notes)
 }
 
 #[cfg(test)]

@@ -388,6 +388,7 @@ mod tests {
 
     fn profile() -> StackProfile {
         StackProfile {
+            schema_version: crate::stack::SchemaVersion,
             root: "demo-app".into(),
             primary_language: Some(Language::Ruby),
             monorepo: false,
@@ -414,6 +415,7 @@ mod tests {
                 )],
                 versions: Vec::new(),
                 role: Role::Application,
+                test_variables: Vec::new(),
             }],
             warnings: Vec::new(),
             index: IndexSummary::default(),

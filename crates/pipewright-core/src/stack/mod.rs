@@ -12,9 +12,41 @@ pub use names::{BuildTool, Database, Framework, Language, TestFramework};
 
 use serde::{Deserialize, Serialize};
 
+/// The version of the machine contract of `pipewright analyze --json` and `generate --json`
+/// (and the API's analyze and generate answers), described by `schemas/analysis.schema.json`
+/// and `schemas/generate.schema.json`. Adding a field keeps it; removing a field or changing
+/// what one means raises it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Serializes as [`SCHEMA_VERSION`]; reading another version is an error naming both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SchemaVersion;
+
+impl Serialize for SchemaVersion {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u32(SCHEMA_VERSION)
+    }
+}
+
+impl<'de> Deserialize<'de> for SchemaVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let v = u32::deserialize(deserializer)?;
+        if v == SCHEMA_VERSION {
+            Ok(SchemaVersion)
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "schema_version {v} is not supported: this pipewright reads version {SCHEMA_VERSION}"
+            )))
+        }
+    }
+}
+
 /// Everything the analyzer concluded about one repository.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StackProfile {
+    /// The contract version ([`SCHEMA_VERSION`]); absent in profiles written before it existed.
+    #[serde(default)]
+    pub schema_version: SchemaVersion,
     /// What was analyzed, as the user named it (a path or a URL).
     pub root: String,
     /// The language of the main deployable service, not simply the biggest by bytes.
@@ -74,6 +106,46 @@ pub struct ServiceProfile {
     pub versions: Vec<RuntimeVersion>,
     /// What kind of thing this folder is.
     pub role: Role,
+    /// Variables the repository's own CI sets for its tests to reach a database (names only,
+    /// never values): the generated test job sets the same names to its test services.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub test_variables: Vec<TestVariable>,
+}
+
+/// A variable the repository's CI sets so its tests find a database (`DB_HOST`, `PGHOST`,
+/// `REDIS_URL`): which database, and which part of the connection it carries.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TestVariable {
+    pub name: String,
+    pub database: Database,
+    pub part: ConnectionPart,
+    /// The CI file that sets it.
+    pub source: String,
+}
+
+/// The part of a database connection a variable carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionPart {
+    Host,
+    Port,
+    User,
+    Password,
+    Name,
+    Url,
+}
+
+impl ConnectionPart {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionPart::Host => "host",
+            ConnectionPart::Port => "port",
+            ConnectionPart::User => "user",
+            ConnectionPart::Password => "password",
+            ConnectionPart::Name => "name",
+            ConnectionPart::Url => "url",
+        }
+    }
 }
 
 /// A runtime or tool version exactly as written, with the file it came from.

@@ -4,7 +4,7 @@ use super::exit;
 use super::failure::{print_json, Failure};
 use clap::Args;
 use pipewright_core::stack::StackProfile;
-use pipewright_workflow::analyze::{analyze_with_index, open_source, AnalyzeOptions};
+use pipewright_workflow::analyze::{analyze_with_overrides, open_source, AnalyzeOptions};
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -21,6 +21,10 @@ pub struct AnalyzeArgs {
     /// Seconds a clone may take before it is stopped.
     #[arg(long, default_value_t = 120)]
     pub clone_timeout: u64,
+    /// A pipewright.toml whose `[services."path"]`/`ignore` entries win over the repository's
+    /// own pipewright.toml and over detection.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: AnalyzeArgs) -> i32 {
@@ -28,8 +32,21 @@ pub fn run(args: AnalyzeArgs) -> i32 {
         reference: args.reference.clone(),
         clone_timeout: Duration::from_secs(args.clone_timeout),
     };
+    let layers = match super::config::override_layers(args.config.as_deref()) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "error": e.to_string(), "warnings": [] })
+                );
+            }
+            return exit::USAGE;
+        }
+    };
     let analyzed = open_source(&args.target, &opts).and_then(|source| {
-        let (index, profile) = analyze_with_index(source.as_ref())?;
+        let (index, profile) = analyze_with_overrides(source.as_ref(), &layers)?;
         // The process ends once the profile is printed: freeing an index of 100,000 paths
         // one by one would only delay that, the system takes the memory back at once.
         std::mem::forget(index);

@@ -56,6 +56,12 @@ struct ConfigFile {
     mirrors: std::collections::BTreeMap<String, String>,
     #[serde(default)]
     images: ImagesSection,
+    /// The repository's overrides (`[services."path"]`, `ignore`): read by the analysis
+    /// (`override_layers`), not by the settings.
+    #[serde(default, rename = "services")]
+    _services: Option<toml::Value>,
+    #[serde(default, rename = "ignore")]
+    _ignore: Option<toml::Value>,
 }
 
 /// One `[tools]` entry: a tag, or the parts of the row to replace.
@@ -198,6 +204,37 @@ pub struct ImagesConfig {
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// The user's config folder's `pipewright.toml` (`$XDG_CONFIG_HOME/pipewright/`, else
+/// `~/.config/pipewright/`), when it exists.
+pub fn user_config_file() -> Option<PathBuf> {
+    let base = env("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    Some(base.join("pipewright").join("pipewright.toml")).filter(|p| p.is_file())
+}
+
+/// The override layers around the repository's own `pipewright.toml`: the user's config
+/// folder below it, `--config FILE` above it. A wrong value is an error naming the key.
+pub fn override_layers(
+    config: Option<&Path>,
+) -> Result<pipewright_workflow::analyze::OverrideLayers, ConfigError> {
+    let read = |path: &Path| -> Result<pipewright_core::overrides::Overrides, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        pipewright_core::overrides::Overrides::from_toml(&text, &path.display().to_string())
+            .map_err(|e| ConfigError::Parse {
+                path: path.display().to_string(),
+                reason: format!("{}: {}", e.key, e.reason),
+            })
+    };
+    Ok(pipewright_workflow::analyze::OverrideLayers {
+        user: user_config_file().as_deref().map(read).transpose()?,
+        explicit: config.map(read).transpose()?,
+    })
 }
 
 /// Builds the settings from defaults, file, environment and flags.

@@ -10,7 +10,7 @@ use crate::serve::error::ErrorKind;
 use clap::Args;
 use pipewright_workflow::analyze::AnalyzeOptions;
 use pipewright_workflow::generate::{
-    generate_for, validator_settings, GenerateFlowError, GenerateOutcome, Provenance,
+    generate_for_with, validator_settings, GenerateFlowError, GenerateOutcome, Provenance,
 };
 use pipewright_workflow::paths::{choose_path, GenerateSummary, PathOptions, PathReport};
 use std::fmt::Write as _;
@@ -105,11 +105,14 @@ fn generate(args: GenerateArgs) -> Result<i32, Failure> {
         reference: args.reference.clone(),
         clone_timeout: Duration::from_secs(args.clone_timeout),
     };
-    let built_in = match generate_for(
+    let layers = config::override_layers(args.settings.config.as_deref())
+        .map_err(|e| Failure::usage("--config", e.to_string()))?;
+    let built_in = match generate_for_with(
         &args.target,
         &opts,
         &settings.generator,
         &settings.allowed_hosts,
+        &layers,
     ) {
         Ok(o) => o,
         Err(GenerateFlowError::Source(e)) => return Err(e.into()),

@@ -12,6 +12,7 @@ mod failure;
 mod files;
 mod generate;
 pub mod images;
+mod init;
 mod templates;
 pub mod validate;
 mod watch;
@@ -42,6 +43,8 @@ pub enum Command {
     Analyze(analyze::AnalyzeArgs),
     /// Write .gitlab-ci.yml, Dockerfile and .dockerignore for a repository, and say why.
     Generate(Box<generate::GenerateArgs>),
+    /// Write a commented starter pipewright.toml from the current detection.
+    Init(init::InitArgs),
     /// List the images generated files use and copy the missing ones into the team's registry.
     Images(images::ImagesArgs),
     /// Manage the knowledge store: list, show, import, export, delete, stats.
@@ -69,6 +72,7 @@ pub fn run(cli: Cli) -> i32 {
     let code = match cli.command {
         Command::Analyze(args) => analyze::run(args),
         Command::Generate(args) => generate::run(*args),
+        Command::Init(args) => init::run(args),
         Command::Images(args) => images::run(args),
         Command::Templates(args) => templates::run(args),
         Command::Validate(args) => validate::run(args),

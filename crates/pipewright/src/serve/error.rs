@@ -270,6 +270,7 @@ impl From<SourceError> for ApiError {
             | SourceError::Unreadable { .. }
             | SourceError::UnsupportedScheme { .. } => ApiError::invalid_field("path", message),
             SourceError::Other(_) => ApiError::new(ErrorKind::InvalidRequest, message),
+            SourceError::BadOverrides(_) => ApiError::invalid_field("overrides", message),
             // No request reaches a clone (GitLab projects are read through its API), so these
             // would be a defect.
             SourceError::GitMissing { .. }

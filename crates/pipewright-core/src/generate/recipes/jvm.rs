@@ -1009,6 +1009,7 @@ pub(super) mod tests {
             evidence: Vec::new(),
             versions: Vec::new(),
             role: Role::Application,
+            test_variables: Vec::new(),
         }
     }
 

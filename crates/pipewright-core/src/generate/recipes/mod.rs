@@ -91,6 +91,26 @@ pub struct Recipe {
 
 /// The recipe for the service's language.
 pub fn recipe_for(ctx: &ServiceContext<'_>) -> Recipe {
+    let mut recipe = language_recipe(ctx);
+    // A folder a compose file builds from its Dockerfile alone (no manifest, so no build
+    // tool): nothing to install, compile, test or lint; the image is built from that Dockerfile.
+    if ctx.service.build_tool.is_none() {
+        recipe.compile.clear();
+        recipe.compile_artifacts.clear();
+        recipe.cache = None;
+        recipe.test_setup.clear();
+        recipe.test.clear();
+        recipe.junit = None;
+        recipe.lint = None;
+        recipe.notes.push(
+            "no manifest in the folder (built from its own Dockerfile by compose): nothing to install, compile, test or lint"
+                .to_string(),
+        );
+    }
+    recipe
+}
+
+fn language_recipe(ctx: &ServiceContext<'_>) -> Recipe {
     match ctx.service.language {
         Language::Python => python::recipe(ctx),
         Language::JavaScript | Language::TypeScript => javascript::recipe(ctx),

@@ -12,13 +12,36 @@ use pipewright_core::stack::StackProfile;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+/// A request's `overrides`, checked like a `pipewright.toml` (400 naming the key when wrong).
+pub(crate) fn request_overrides(
+    value: Option<serde_json::Value>,
+) -> Result<pipewright_workflow::analyze::OverrideLayers, ApiError> {
+    let explicit = match value {
+        None => None,
+        Some(v) => Some(
+            pipewright_core::overrides::Overrides::from_json(&v, "request overrides", false)
+                .map_err(|e| ApiError::invalid_field("overrides", e.to_string()))?,
+        ),
+    };
+    Ok(pipewright_workflow::analyze::OverrideLayers {
+        user: None,
+        explicit,
+    })
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(analyze))
 }
 
 repository_request! {
     /// A repository to analyze: exactly one of `repository_url`, `files`, `path`.
-    AnalyzeRequest {}
+    AnalyzeRequest {
+        /// What the repository is, where detection needs correcting: the `[services."path"]`
+        /// and `ignore` entries of `pipewright.toml` as JSON; they win over the repository's
+        /// own `pipewright.toml` and over detection.
+        #[schema(value_type = Option<Object>)]
+        overrides: Option<serde_json::Value>,
+    }
 }
 
 /// Detects every service of a repository: language, framework, build tool, test framework,
@@ -38,9 +61,11 @@ async fn analyze(
     State(state): State<AppState>,
     ApiJson(mut request): ApiJson<AnalyzeRequest>,
 ) -> Result<Json<StackProfile>, ApiError> {
+    let layers = request_overrides(request.overrides.take())?;
     let source = repository::open(&state, request.repository()?).await?;
     let profile = crate::serve::blocking(move || {
-        pipewright_workflow::analyze::analyze_source(source.as_ref())
+        pipewright_workflow::analyze::analyze_with_overrides(source.as_ref(), &layers)
+            .map(|(_, profile)| profile)
     })
     .await??;
     if profile.services.is_empty() {

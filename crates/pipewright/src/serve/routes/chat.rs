@@ -306,7 +306,7 @@ fn from_summary(s: GenerateSummary) -> ChatContext {
         files: s.files,
         commit_tag: Some(s.commit_tag),
         retrieval: s.path.retrieval,
-        explanation: s.explanation,
+        explanation: s.explanation.iter().map(ToString::to_string).collect(),
         findings: s.findings,
         ..ChatContext::default()
     }

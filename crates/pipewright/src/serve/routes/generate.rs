@@ -12,7 +12,7 @@ use crate::serve::openapi::{CommonErrors, RepositoryErrors};
 use crate::serve::state::AppState;
 use axum::extract::State;
 use axum::Json;
-use pipewright_workflow::generate::{generate_from_source, validator_settings};
+use pipewright_workflow::generate::{generate_with_overrides, validator_settings};
 use pipewright_workflow::paths::{choose_path, GenerateSummary};
 use pipewright_workflow::preview::{existing_files, ExistingFile};
 use std::collections::BTreeMap;
@@ -32,6 +32,10 @@ repository_request! {
         replace_dockerfile: bool,
         /// Overrides of the server's settings for this request.
         settings: SettingsOverrides,
+        /// What the repository is, where detection needs correcting (`pipewright.toml`'s
+        /// `[services."path"]` and `ignore` as JSON).
+        #[schema(value_type = Option<Object>)]
+        overrides: Option<serde_json::Value>,
     }
 }
 
@@ -52,15 +56,17 @@ async fn generate(
     State(state): State<AppState>,
     ApiJson(mut request): ApiJson<GenerateRequest>,
 ) -> Result<Json<GeneratePreview>, ApiError> {
+    let layers = super::analyze::request_overrides(request.overrides.take())?;
     let repository = request.repository()?;
     let settings = state.settings_for(&request.settings, request.replace_dockerfile)?;
     let source = repository::open(&state, repository).await?;
     let for_generator = settings.clone();
     let (built_in, source) = crate::serve::blocking(move || {
-        let built_in = generate_from_source(
+        let built_in = generate_with_overrides(
             source.as_ref(),
             &for_generator.generator,
             &for_generator.allowed_hosts,
+            &layers,
         );
         (built_in, source)
     })
