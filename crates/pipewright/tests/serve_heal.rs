@@ -3,7 +3,7 @@
 //! branch (`[Self-Heal 1/10] …` with the `Pipewright-Run` trailer), the next pipeline goes
 //! green and the healed pair is stored; the same failure after the same fix stops early with
 //! the reason; a failing unit test ends `needs_code_fix` without a commit; a runner failure
-//! commits nothing.
+//! is retried unchanged (twice) and commits nothing.
 
 mod serve_support;
 
@@ -238,7 +238,10 @@ async fn a_runner_failure_commits_nothing() {
         "runner_system_failure"
     );
     assert!(
-        monitor["heal_note"].as_str().unwrap().contains("retry"),
+        monitor["heal_note"]
+            .as_str()
+            .unwrap()
+            .contains("2 unchanged retries"),
         "{monitor}"
     );
 }

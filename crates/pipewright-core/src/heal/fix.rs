@@ -35,7 +35,7 @@ impl GeneratedFile {
         self.path.rsplit('/').next() == Some(".gitlab-ci.yml")
     }
 
-    fn is_dockerfile(&self) -> bool {
+    pub(crate) fn is_dockerfile(&self) -> bool {
         let name = self
             .path
             .rsplit('/')

@@ -22,6 +22,7 @@ mod clean;
 mod edit;
 mod fix;
 mod guard;
+mod llm;
 mod patterns;
 mod reason;
 
@@ -36,6 +37,10 @@ pub use guard::{
     assess, base_job_name, commit_message, distinct_signatures, file_state_hash, mask_evidence,
     parse_subject, parse_trailer, FailureSignature, HealGuard, Observation, Progress, RunTrailer,
     StopReason, DEFAULT_MAX_ATTEMPTS, MAX_INEFFECTIVE_PER_SIGNATURE, RUN_TRAILER,
+};
+pub use llm::{
+    heal_request, pipeline_weakening, read_llm_fix, HealPromptInput, LlmFixError, FAILURE, JOB_LOG,
+    PREVIOUS_FIX,
 };
 pub use patterns::{
     Meaning, Signature, EXIT_CODE_HINTS, POST_FAILURE_SECTIONS, ROOT_CAUSES, SIGNATURES,
