@@ -12,11 +12,14 @@ mod scripted;
 
 use pipewright_adapters::fake_gitlab::{FakeGitLab, JobOutcome, PipelineScript, FAKE_TOKEN};
 use pipewright_adapters::gitlab::GitLabClient;
+use pipewright_adapters::registry::{ClientSettings, CopySettings, NativeRegistry};
 use pipewright_adapters::runs::SqliteRunStore;
 use pipewright_adapters::source::LocalSource;
 use pipewright_adapters::store::sqlite::SqliteStore;
+use pipewright_adapters::test_registry::{RegistryServer, TestBlob, TestImage, TestPlatform};
 use pipewright_core::generate::{generate, GeneratorSettings};
 use pipewright_core::gitlab::{GitLab, ProjectRef};
+use pipewright_core::images::{ImageSettings, Mirror, Registry};
 use pipewright_core::knowledge::{BuiltinEmbedder, Collection, KnowledgeStore, StackKey};
 use pipewright_core::monitor::{MonitorStatus, MonitorStore, MonitorTask};
 use pipewright_workflow::analyze::analyze_with_index;
@@ -491,4 +494,91 @@ async fn a_model_fix_that_works_is_committed_and_the_pair_stored() {
         .as_deref()
         .unwrap_or("")
         .contains("PIPEWRIGHT_FIXED"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_image_is_seeded_the_job_retried_and_the_green_pair_stored() {
+    let (Some(upstream), Some(nexus)) = (RegistryServer::start(None), RegistryServer::start(None))
+    else {
+        return;
+    };
+    let python = TestImage {
+        repository: "library/python".into(),
+        tag: "3.12-slim".into(),
+        platforms: vec![TestPlatform::new(
+            "linux",
+            "amd64",
+            vec![TestBlob {
+                seed: 7,
+                size: 20_000,
+            }],
+        )],
+        index: false,
+    }
+    .push(&upstream.url(), None)
+    .await;
+    let (_, stack) = generated("python-flask-pip");
+    let ci = "stages: [test]\ntest:\n  stage: test\n  image: $NEXUS_PULL_REGISTRY/apm-repo/demo/python:3.12-slim\n  script:\n    - python -m pytest\n";
+    let dockerfile = "ARG BASE_REGISTRY=ai-nexus:5001\nFROM ${BASE_REGISTRY}/apm-repo/demo/python:3.12-slim AS runtime\nCMD [\"python\"]\n";
+    let files: BTreeMap<String, String> = [(".gitlab-ci.yml", ci), ("Dockerfile", dockerfile)]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let missing = format!("{}/apm-repo/demo/python:3.12-slim", nexus.host);
+    let trace = log("image_not_found", "runner-job-image-manifest-unknown.log")
+        .replace("localhost:5001/apm-repo/demo/node:23.1-alpine", &missing);
+    // The job fails while the image is missing; its retry runs after the seeding.
+    let script = PipelineScript::every(STEP)
+        .job("test", failed("script_failure", trace))
+        .flaky("test", 1);
+    let mut settings =
+        ImageSettings::for_registry(&nexus.host, None, &GeneratorSettings::default());
+    settings.mirrors = Mirror::parse_list(&format!("docker.io={}", upstream.host)).unwrap();
+    let registry = NativeRegistry::new(
+        ClientSettings {
+            insecure: vec![nexus.host.clone(), upstream.host.clone()],
+            ..Default::default()
+        },
+        CopySettings::default(),
+    )
+    .unwrap();
+    let tools = HealTools {
+        llm: None,
+        images: Some((Arc::new(registry) as Arc<dyn Registry>, settings)),
+    };
+    let l = Loop::start(&files, stack, script, tools, 10).await;
+    let task = l.finished().await;
+    assert_eq!(task.status, MonitorStatus::Succeeded, "{}", task.to_json());
+    assert_eq!(
+        test_job(&task.attempts[0]).class.as_deref(),
+        Some("image_not_found")
+    );
+    let fix = task.attempts[1].fix.as_ref().unwrap();
+    assert_eq!(fix.strategy, "seed_image", "{fix:?}");
+    assert!(fix.summary.contains(&missing), "{}", fix.summary);
+    assert!(l.fix_commits().is_empty(), "seeding commits nothing");
+    // The image is in the registry now, with the upstream's digest.
+    let check = NativeRegistry::new(
+        ClientSettings {
+            insecure: vec![nexus.host.clone()],
+            ..Default::default()
+        },
+        CopySettings::default(),
+    )
+    .unwrap();
+    let found = check
+        .digest(&pipewright_core::images::ImageRef::parse(&missing).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(found.map(|d| d.to_string()), Some(python.digest.clone()));
+    let pipewright_core::monitor::Learning::Done { template_id } = &task.learning else {
+        panic!("not learned: {:?}", task.learning);
+    };
+    let record = l
+        .knowledge
+        .get(Collection::Successful, template_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.gitlab_ci.as_deref(), Some(ci));
 }
