@@ -234,6 +234,9 @@ pub struct AttemptFix {
     pub diff: String,
     /// The fix commit (`None` for a retry or an image seeding, which commit nothing).
     pub commit_id: Option<String>,
+    /// The failure the fix aimed at (none for fixes recorded before it was kept).
+    #[serde(default)]
+    pub signature: Option<FailureSignature>,
 }
 
 /// The most of a job's log kept in a task.
@@ -838,6 +841,7 @@ mod tests {
                 summary: "timeout 1h for test".into(),
                 diff: "-a\n+b\n".into(),
                 commit_id: Some("def".into()),
+                signature: None,
             }),
             3,
         );

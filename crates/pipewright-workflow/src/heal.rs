@@ -9,9 +9,9 @@
 //! anything else stops the loop with the reason.
 
 use pipewright_core::heal::{
-    assess, commit_message, decide, distinct_signatures, file_state_hash, heal_request,
+    assess, check_fix, commit_message, decide, distinct_signatures, file_state_hash, heal_request,
     read_llm_fix, Classification, FailureClass, FailureSignature, FixContext, GeneratedFile,
-    HealDecision, HealGuard, HealPromptInput, Observation, StopReason,
+    HealDecision, HealGuard, HealPromptInput, LearnedFix, Observation, StopReason,
 };
 use pipewright_core::llm::prompt::PromptSettings;
 use pipewright_core::llm::LlmProvider;
@@ -138,6 +138,7 @@ pub fn plan(
     settings: &ValidatorSettings,
     parent_sha: &str,
     abilities: HealAbilities,
+    learned: &BTreeMap<FailureSignature, Vec<LearnedFix>>,
 ) -> HealPlan {
     let files = generated_files(&task.files);
     let guard = task
@@ -222,6 +223,27 @@ pub fn plan(
             jobs: retry_jobs,
             signatures: retry_sigs,
         };
+    }
+    // What worked before for the same failure is tried first.
+    for (_, sig, decision) in &decisions {
+        if matches!(decision, HealDecision::Retry { .. }) {
+            continue;
+        }
+        for fix in learned.get(sig).map(Vec::as_slice).unwrap_or(&[]) {
+            let Some(changed) = fix.apply(&files) else {
+                continue;
+            };
+            if check_fix(&files, &changed, settings).is_err() {
+                continue;
+            }
+            let strategy = format!("{LEARNED_PREFIX}{}", fix.strategy);
+            let summary = format!("{} (learned from {})", fix.summary, fix.project);
+            if let Ok(intent) =
+                commit_intent(task, &guard, sig, &strategy, &summary, &changed, parent_sha)
+            {
+                return HealPlan::Commit(Box::new(intent));
+            }
+        }
     }
     let mut stop: Option<String> = None;
     let mut later: Option<HealPlan> = None;
@@ -396,6 +418,7 @@ pub fn attempt_fix(intent: &HealIntent, commit_id: &str) -> AttemptFix {
         summary: intent.summary.clone(),
         diff: intent.diff.clone(),
         commit_id: Some(commit_id.to_string()),
+        signature: Some(intent.signature.clone()),
     }
 }
 
@@ -487,6 +510,43 @@ pub async fn llm_fix(
         Ok(intent) => HealPlan::Commit(Box::new(intent)),
         Err(why) => stop(why.to_string()),
     }
+}
+
+/// The strategy name of a learned fix starts with this, then the strategy that made it.
+pub const LEARNED_PREFIX: &str = "learned:";
+
+/// The fixes of a run that worked, once its pipeline passed the gate: a committed fix whose
+/// signature is gone from the pipeline it led to.
+pub fn fixes_that_worked(task: &MonitorTask, now_ms: u64) -> Vec<LearnedFix> {
+    task.attempts
+        .iter()
+        .filter_map(|a| {
+            let fix = a.fix.as_ref()?;
+            fix.commit_id.as_ref()?;
+            let sig = fix.signature.as_ref()?;
+            let still = a
+                .failed_jobs
+                .iter()
+                .filter(|j| j.status == "failed")
+                .any(|j| signature(j).as_ref() == Some(sig));
+            if still {
+                return None;
+            }
+            let strategy = fix
+                .strategy
+                .strip_prefix(LEARNED_PREFIX)
+                .unwrap_or(&fix.strategy);
+            LearnedFix::from_diff(
+                sig,
+                strategy,
+                &fix.summary,
+                &fix.diff,
+                &task.project_path,
+                &task.run_id,
+                now_ms,
+            )
+        })
+        .collect()
 }
 
 /// The strategy name of a model's fix.

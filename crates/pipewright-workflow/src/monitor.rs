@@ -14,7 +14,7 @@
 use crate::heal::{self, ClassifiedJob, HealAbilities, HealPlan, RetryJob};
 use pipewright_adapters::runs::now_ms;
 use pipewright_core::gitlab::{GitLab, GitLabError, NewProjectHook, PipelineStatus, ProjectRef};
-use pipewright_core::heal::{classify, parse_subject};
+use pipewright_core::heal::{classify, parse_subject, FailureSignature, FixMemory, LearnedFix};
 use pipewright_core::images::{ImageSettings, Registry};
 use pipewright_core::knowledge::{Collection, KnowledgeStore, Origin, Record, StackKey};
 use pipewright_core::llm::LlmProvider;
@@ -166,6 +166,8 @@ pub struct HealTools {
     pub llm: Option<(Arc<dyn LlmProvider>, f32)>,
     /// The registry and how the files name it.
     pub images: Option<(Arc<dyn Registry>, ImageSettings)>,
+    /// Where fixes that worked are kept and found again.
+    pub memory: Option<Arc<dyn FixMemory>>,
 }
 
 struct Inner {
@@ -659,6 +661,7 @@ impl Monitor {
             seed_images: self.0.tools.images.is_some(),
             llm: self.0.tools.llm.is_some(),
         };
+        let learned = self.recall(jobs).await;
         let mut plan = heal::plan(
             &mut next,
             jobs,
@@ -666,6 +669,7 @@ impl Monitor {
             &settings,
             &head,
             abilities,
+            &learned,
         );
         if let HealPlan::AskLlm {
             job,
@@ -749,6 +753,35 @@ impl Monitor {
                 self.finish_heal_commit(task).await
             }
         }
+    }
+
+    /// The fixes that worked before for each failed job's signature (none without a memory;
+    /// a memory that cannot be read is logged and skipped: healing goes on without it).
+    async fn recall(&self, jobs: &[ClassifiedJob]) -> BTreeMap<FailureSignature, Vec<LearnedFix>> {
+        let mut out = BTreeMap::new();
+        let Some(memory) = &self.0.tools.memory else {
+            return out;
+        };
+        for job in jobs {
+            let sig = FailureSignature::new(
+                &job.job.name,
+                job.classification.class,
+                job.classification.evidence.as_deref(),
+            );
+            if out.contains_key(&sig) {
+                continue;
+            }
+            match memory.recall(sig.class, &sig.template, 5).await {
+                Ok(fixes) if !fixes.is_empty() => {
+                    out.insert(sig, fixes);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "learned fixes could not be read; healing without them")
+                }
+            }
+        }
+        out
     }
 
     /// Seeds the pipeline's images (the missing `image` among them) into the team's registry;
@@ -836,6 +869,7 @@ impl Monitor {
                 summary,
                 diff: String::new(),
                 commit_id: None,
+                signature: signatures.first().cloned(),
             }),
             now,
         );
@@ -921,6 +955,19 @@ impl Monitor {
         Ok(())
     }
 
+    /// Keeps the fixes that led to this green pipeline (the same fix twice is one entry, so a
+    /// restart that learns again changes nothing).
+    async fn remember_fixes(&self, task: &MonitorTask) {
+        let Some(memory) = &self.0.tools.memory else {
+            return;
+        };
+        for fix in heal::fixes_that_worked(task, now_ms()) {
+            if let Err(e) = memory.remember(&fix).await {
+                tracing::warn!(run_id = %task.run_id, error = %e, "a fix that worked could not be kept");
+            }
+        }
+    }
+
     async fn finish_learning(&self, task: &mut MonitorTask) -> Result<(), StepError> {
         let mut next = task.clone();
         next.learning = match task.learnable_pair() {
@@ -931,9 +978,12 @@ impl Monitor {
                     .learn_pair(stack, ci, dockerfile, &task.project_path, pipeline_id)
                     .await
                 {
-                    Ok(outcome) => Learning::Done {
-                        template_id: outcome.template_id,
-                    },
+                    Ok(outcome) => {
+                        self.remember_fixes(task).await;
+                        Learning::Done {
+                            template_id: outcome.template_id,
+                        }
+                    }
                     Err(reason) if self.0.knowledge.is_err() => Learning::Skipped {
                         reason: format!("the knowledge store is not available: {reason}"),
                     },

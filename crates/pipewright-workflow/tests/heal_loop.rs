@@ -106,6 +106,11 @@ impl Loop {
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let tasks = Arc::new(SqliteRunStore::open(dir.path()).unwrap());
+        let mut tools = tools;
+        // Unless the test shares one between runs, this run's store remembers fixes.
+        if tools.memory.is_none() {
+            tools.memory = Some(tasks.clone());
+        }
         let knowledge =
             Arc::new(SqliteStore::open(dir.path(), Arc::new(BuiltinEmbedder::default())).unwrap());
         let config = MonitorConfig {
@@ -301,7 +306,7 @@ fn timeout_script() -> PipelineScript {
 fn llm_tools(model: Arc<scripted::ScriptedModel>) -> HealTools {
     HealTools {
         llm: Some((model, 0.1)),
-        images: None,
+        ..HealTools::default()
     }
 }
 
@@ -545,6 +550,7 @@ async fn a_missing_image_is_seeded_the_job_retried_and_the_green_pair_stored() {
     let tools = HealTools {
         llm: None,
         images: Some((Arc::new(registry) as Arc<dyn Registry>, settings)),
+        ..HealTools::default()
     };
     let l = Loop::start(&files, stack, script, tools, 10).await;
     let task = l.finished().await;
@@ -581,4 +587,85 @@ async fn a_missing_image_is_seeded_the_job_retried_and_the_green_pair_stored() {
         .unwrap()
         .unwrap();
     assert_eq!(record.gitlab_ci.as_deref(), Some(ci));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fix_that_worked_is_remembered_and_tried_first_next_time() {
+    let (files, stack) = generated("python-flask-pip");
+    let fixed = touched(&files[".gitlab-ci.yml"], "PIPEWRIGHT_FIXED");
+    let script = || {
+        PipelineScript::every(STEP)
+            .job(
+                "test",
+                failed("script_failure", log("unknown", "custom-exit-3.log")),
+            )
+            .fixed_by("test", "PIPEWRIGHT_FIXED")
+    };
+    let memory_dir = tempfile::tempdir().unwrap();
+    let memory = Arc::new(SqliteRunStore::open(memory_dir.path()).unwrap());
+    let first_model = scripted::model(vec![Ok(scripted::answer_json(
+        &fixed,
+        &files["Dockerfile"],
+    ))]);
+    let first = Loop::start(
+        &files,
+        stack.clone(),
+        script(),
+        HealTools {
+            llm: Some((first_model, 0.1)),
+            memory: Some(memory.clone()),
+            ..HealTools::default()
+        },
+        10,
+    )
+    .await;
+    assert_eq!(first.finished().await.status, MonitorStatus::Succeeded);
+    let kept = pipewright_core::heal::FixMemory::recall(
+        memory.as_ref(),
+        pipewright_core::heal::FailureClass::Unknown,
+        &first.finished().await.attempts[0]
+            .failed_jobs
+            .iter()
+            .find(|j| j.name == "test")
+            .and_then(|j| j.evidence.as_deref())
+            .map(pipewright_core::heal::mask_evidence)
+            .unwrap_or_default(),
+        5,
+    )
+    .await
+    .unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0].strategy, "llm");
+
+    // Another project fails the same way: the learned fix comes first, the model is not asked.
+    let second_model = scripted::model(vec![Ok("not asked".to_string())]);
+    let second = Loop::start(
+        &files,
+        stack,
+        script(),
+        HealTools {
+            llm: Some((second_model.clone(), 0.1)),
+            memory: Some(memory.clone()),
+            ..HealTools::default()
+        },
+        10,
+    )
+    .await;
+    let task = second.finished().await;
+    assert_eq!(task.status, MonitorStatus::Succeeded, "{}", task.to_json());
+    assert!(second_model.prompts.lock().unwrap().is_empty());
+    let fix = task.attempts[1].fix.as_ref().unwrap();
+    assert_eq!(fix.strategy, "learned:llm");
+    assert!(
+        fix.summary.contains("learned from team/app"),
+        "{}",
+        fix.summary
+    );
+    let commits = second.fix_commits();
+    assert_eq!(commits.len(), 1);
+    assert!(
+        commits[0].starts_with("[Self-Heal 1/10] unknown: the model's fix"),
+        "{}",
+        commits[0]
+    );
 }

@@ -31,7 +31,7 @@ impl GeneratedFile {
         }
     }
 
-    fn is_pipeline(&self) -> bool {
+    pub(crate) fn is_pipeline(&self) -> bool {
         self.path.rsplit('/').next() == Some(".gitlab-ci.yml")
     }
 

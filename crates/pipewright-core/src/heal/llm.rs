@@ -204,6 +204,42 @@ pub fn read_llm_fix(
     Ok(changed)
 }
 
+/// The checks any fix not made by a deterministic strategy passes (a model's, a learned
+/// one): each changed file is one pipewright generated, hides no failure and passes the
+/// validator.
+pub fn check_fix(
+    files: &[GeneratedFile],
+    changed: &[GeneratedFile],
+    settings: &ValidatorSettings,
+) -> Result<(), LlmFixError> {
+    for f in changed {
+        let Some(before) = files.iter().find(|o| o.path == f.path) else {
+            return Err(LlmFixError::Weakens {
+                path: f.path.clone(),
+                what: "a file pipewright did not generate".into(),
+            });
+        };
+        if f.is_pipeline() {
+            if let Some(what) = pipeline_weakening(&before.text, &f.text) {
+                return Err(LlmFixError::Weakens {
+                    path: f.path.clone(),
+                    what,
+                });
+            }
+            check(&f.path, &validate_pipeline(&f.text, settings))?;
+        } else {
+            if let Some(what) = text_weakening(&before.text, &f.text) {
+                return Err(LlmFixError::Weakens {
+                    path: f.path.clone(),
+                    what,
+                });
+            }
+            check(&f.path, &validate_dockerfile(&f.text, settings))?;
+        }
+    }
+    Ok(())
+}
+
 fn check(path: &str, findings: &[Finding]) -> Result<(), LlmFixError> {
     if !has_errors(findings) {
         return Ok(());

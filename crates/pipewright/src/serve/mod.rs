@@ -197,7 +197,7 @@ fn open_state(args: &ServeArgs, settings: config::Settings) -> Result<AppState, 
             std::sync::Arc::new(tasks.clone()),
             store.clone(),
             monitor_config,
-            heal_tools(&llm, temperature, &settings),
+            heal_tools(&llm, temperature, &settings, tasks),
         )),
         (Err(unset), _) => Err(format!("GitLab is not configured: {}", unset.message)),
         (_, Err(reason)) => Err(format!("the run store is not available: {reason}")),
@@ -227,6 +227,7 @@ fn heal_tools(
     llm: &Result<std::sync::Arc<dyn pipewright_core::llm::LlmProvider>, String>,
     temperature: f32,
     settings: &config::Settings,
+    memory: &pipewright_adapters::runs::SqliteRunStore,
 ) -> pipewright_workflow::monitor::HealTools {
     let images = match crate::cli::images::seeding(&settings.images, &settings.generator, None) {
         Ok(s) => Some((
@@ -242,6 +243,7 @@ fn heal_tools(
     pipewright_workflow::monitor::HealTools {
         llm: llm.as_ref().ok().map(|l| (l.clone(), temperature)),
         images,
+        memory: Some(std::sync::Arc::new(memory.clone())),
     }
 }
 
