@@ -455,7 +455,7 @@ impl MonitorTask {
     /// The `.gitlab-ci.yml` and the one Dockerfile to learn, or why the pair cannot be.
     pub fn learnable_pair(&self) -> Result<(StackKey, String, String), String> {
         let Some(stack) = self.stack.clone() else {
-            return Err("a monorepo: stored pairs describe one stack, so it is not learned".into());
+            return Err("no single stack is known (a monorepo, or a heal started from the command line): stored pairs describe one stack, so it is not learned".into());
         };
         let Some(ci) = self.files.get(".gitlab-ci.yml") else {
             return Err("no .gitlab-ci.yml was committed".into());

@@ -7,6 +7,7 @@ pub mod config;
 pub mod exit;
 mod files;
 mod generate;
+mod heal;
 pub mod images;
 mod templates;
 pub mod validate;
@@ -40,6 +41,8 @@ pub enum Command {
     Serve(Box<crate::serve::ServeArgs>),
     /// Follow a GitLab pipeline to its end and run the quality gate (exit 0 when it passes).
     Watch(watch::WatchArgs),
+    /// Heal a branch's failing pipeline: classify, retry or fix, recommit, at most --max times.
+    Heal(Box<heal::HealArgs>),
 }
 
 /// Runs the parsed command and returns the process exit code.
@@ -53,5 +56,6 @@ pub fn run(cli: Cli) -> i32 {
         Command::Classify(args) => classify::run(args),
         Command::Serve(args) => crate::serve::run(*args),
         Command::Watch(args) => watch::run(args),
+        Command::Heal(args) => heal::run(*args),
     }
 }
