@@ -101,6 +101,7 @@ async fn gate(AxumState(shared): SharedState, request: Request, next: Next) -> R
             f.kind.clone()
         })
     };
+    let mut late = None;
     match fault {
         Some(FaultKind::RateLimited {
             retry_after,
@@ -108,13 +109,19 @@ async fn gate(AxumState(shared): SharedState, request: Request, next: Next) -> R
         }) => return rate_limited(retry_after, reset_in),
         Some(FaultKind::Status(code)) => return server_error(code),
         Some(FaultKind::Delay(wait)) => tokio::time::sleep(wait).await,
+        Some(FaultKind::DelayAnswer(wait)) => late = Some(wait),
         None => {}
     }
     if !authenticated {
         return message(StatusCode::UNAUTHORIZED, "401 Unauthorized");
     }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    if let Some(wait) = late {
+        tokio::time::sleep(wait).await;
+    }
+    response
 }
 
 fn rate_limited(retry_after: Option<String>, reset_in: Option<Duration>) -> Response {
