@@ -217,6 +217,7 @@ pub const SIGNATURES: &[Signature] = &[
     sig("gradle_daemon_disappeared", OutOfMemory, &["daemon has disappeared unexpectedly"], None, 76),
     sig("python_memory_error", OutOfMemory, &["memoryerror"], Some(r"(^|\s)MemoryError\b"), 80),
     sig("out_of_memory_generic", OutOfMemory, &["out of memory"], None, 70),
+    sig("child_exit_137", OutOfMemory, &["code 137", "status 137"], Some(r"(exited|terminated|failed) with (exit )?code 137\b|exit status 137\b"), 62),
     sig("killed_signal", OutOfMemory, &["killed", "sigkill"], Some(r"(^|\s|\d)Killed(\s|$)|signal: killed|SIGKILL"), 60),
     // --- timeout_error ----------------------------------------------------------------------------
     sig("job_execution_timeout", TimeoutError, &["execution took longer than"], None, 96),
@@ -280,7 +281,7 @@ pub const SIGNATURES: &[Signature] = &[
     sig("module_not_found", DependencyResolution, &["modulenotfounderror", "cannot find module"], Some(r"ModuleNotFoundError: No module named|Error: Cannot find module '[^./]"), 55),
     // --- security_scan_failure --------------------------------------------------------------------
     sig("trivy_findings", SecurityScanFailure, &["total:"], Some(r"^Total: [1-9]\d* \((UNKNOWN|LOW|MEDIUM|HIGH|CRITICAL)"), 86),
-    sig("semgrep_findings", SecurityScanFailure, &["findings", "blocking finding"], Some(r"(?i)Ran \d+ rules? on \d+ files?: [1-9]\d* findings?|[1-9]\d* blocking findings?|Blocking Findings"),
+    sig("semgrep_findings", SecurityScanFailure, &["finding"], Some(r"(?i)Ran \d+ rules? on \d+ files?: [1-9]\d* findings?|[1-9]\d* blocking (code |supply chain |secrets )?findings?|Blocking Findings|Has findings for blocking rules"),
         86,
     ),
     sig("brakeman_warnings", SecurityScanFailure, &["security warnings:"], Some(r"Security Warnings: [1-9]"), 86),
@@ -328,6 +329,7 @@ pub const SIGNATURES: &[Signature] = &[
     sig("go_compile_error", BuildFailure, &[".go:"], Some(r"\.go:\d+:\d+: (undefined|syntax error|cannot use|missing return|too many|not enough|declared and not used|imported and not used|\S+ redeclared)"),
         74,
     ),
+    sig("mypy_found_errors", LintFailure, &["source file"], Some(r"^Found [1-9]\d* errors? in \d+ files? \(checked \d+ source files?\)"), 80),
     sig("typescript_found_errors", BuildFailure, &["found "], Some(r"^Found [1-9]\d* errors? in "), 72),
     sig("typescript_error", BuildFailure, &["error ts"], Some(r"error TS\d+:"), 76),
     sig("csharp_error", BuildFailure, &["error cs"], Some(r"error CS\d{4}"), 76),
