@@ -32,7 +32,10 @@ bytes="$(stat -c %s "$log")"
 grep -q '"class": "disk_full"' "$work/out.json" || { cat "$work/out.json"; echo "unexpected class" >&2; exit 1; }
 secs="$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,p,":"); s=0; for(i=1;i<=n;i++) s=s*60+p[i]; print s}' "$work/time.txt")"
 rss_kb="$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/time.txt")"
-awk -v b="$bytes" -v s="$secs" -v r="$rss_kb" 'BEGIN {
-  printf "classify %.0f MB log: %.2f s = %.2f GB/s, max RSS %.1f MB (target < 64 MB)\n", b/1e6, s, b/s/1e9, r/1024 }'
+cpu="$(awk -F': ' '/User time \(seconds\)/ {u=$2} /System time \(seconds\)/ {s=$2} END {print u+s}' "$work/time.txt")"
+# Wall time counts the time other processes held the cores on a shared machine; CPU time
+# (user + system) is what the classifier itself used.
+awk -v b="$bytes" -v s="$secs" -v c="$cpu" -v r="$rss_kb" -v l="$(cut -d' ' -f1 /proc/loadavg)" 'BEGIN {
+  printf "classify %.0f MB log: %.2f s wall = %.2f GB/s; %.2f s CPU = %.2f GB/s (load average %s); max RSS %.1f MB (target < 64 MB)\n", b/1e6, s, b/s/1e9, c, b/c/1e9, l, r/1024 }'
 
 cargo bench -p pipewright-core --bench classify

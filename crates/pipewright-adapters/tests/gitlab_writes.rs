@@ -352,3 +352,70 @@ async fn project_hooks_are_created_and_listed_without_their_token() {
         .filter(|r| r.method == "GET")
         .any(|r| r.body.contains("hook-secret")));
 }
+
+#[tokio::test]
+async fn a_finished_job_is_retried_in_its_pipeline_and_a_running_one_is_refused() {
+    let gitlab = spawn().await;
+    let id = gitlab.add_project("team/api", PYTHON_SERVICE);
+    let client = client(&gitlab);
+    let project = ProjectRef::Id(id);
+    let commit = client
+        .commit_files(
+            &project,
+            "feature/r",
+            Some("main"),
+            "add CI",
+            &pipeline_files(),
+        )
+        .await
+        .unwrap();
+    let pipeline_id = client
+        .pipelines_for_sha(&project, &commit.id, None)
+        .await
+        .unwrap()[0]
+        .id;
+    let build = client
+        .pipeline_jobs(&project, pipeline_id, false)
+        .await
+        .unwrap()[0]
+        .id;
+    assert!(gitlab.set_job_status(build, "failed", Some("runner_system_failure")));
+    gitlab.set_pipeline_status(pipeline_id, "failed");
+    gitlab.clear_requests();
+
+    let new = client.retry_job(&project, build).await.unwrap();
+    assert_ne!(new.id, build);
+    assert_eq!(new.name, "build");
+    let sent = gitlab.requests();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].method, "POST");
+    assert!(
+        sent[0]
+            .path
+            .ends_with(&format!("/projects/{id}/jobs/{build}/retry")),
+        "{}",
+        sent[0].path
+    );
+    // The failed run is kept as a retried job; the pipeline runs again.
+    let latest = client
+        .pipeline_jobs(&project, pipeline_id, false)
+        .await
+        .unwrap();
+    assert!(latest.iter().any(|j| j.id == new.id));
+    assert!(latest.iter().all(|j| j.id != build));
+    let all = client
+        .pipeline_jobs(&project, pipeline_id, true)
+        .await
+        .unwrap();
+    assert!(all.iter().any(|j| j.id == build));
+    let pipeline = client.pipeline(&project, pipeline_id).await.unwrap();
+    assert_eq!(pipeline.status, PipelineStatus::Running);
+
+    // The retried run cannot be retried again, nor can a running job; an unknown job is 404.
+    for job in [build, new.id] {
+        let e = client.retry_job(&project, job).await.unwrap_err();
+        assert!(matches!(e, GitLabError::Forbidden { .. }), "{e:?}");
+    }
+    let e = client.retry_job(&project, 999_999).await.unwrap_err();
+    assert!(matches!(e, GitLabError::NotFound { .. }), "{e:?}");
+}

@@ -579,6 +579,12 @@ pub trait GitLab: Send + Sync {
         max_bytes: u64,
     ) -> Result<JobTrace, GitLabError>;
 
+    /// Retries a finished job unchanged (`POST /projects/:id/jobs/:job_id/retry`): GitLab
+    /// creates a new job with the same name in the same pipeline and answers it; the old one
+    /// is then listed only with `include_retried`. A job that is not retryable (running,
+    /// or its pipeline archived) is refused with 403.
+    async fn retry_job(&self, project: &ProjectRef, job_id: u64) -> Result<Job, GitLabError>;
+
     /// The project's webhooks, all pages.
     async fn project_hooks(&self, project: &ProjectRef) -> Result<Vec<ProjectHook>, GitLabError>;
 

@@ -234,6 +234,9 @@ pub struct AttemptFix {
     pub diff: String,
     /// The fix commit (`None` for a retry or an image seeding, which commit nothing).
     pub commit_id: Option<String>,
+    /// The failure the fix aimed at (none for fixes recorded before it was kept).
+    #[serde(default)]
+    pub signature: Option<FailureSignature>,
 }
 
 /// The most of a job's log kept in a task.
@@ -452,7 +455,7 @@ impl MonitorTask {
     /// The `.gitlab-ci.yml` and the one Dockerfile to learn, or why the pair cannot be.
     pub fn learnable_pair(&self) -> Result<(StackKey, String, String), String> {
         let Some(stack) = self.stack.clone() else {
-            return Err("a monorepo: stored pairs describe one stack, so it is not learned".into());
+            return Err("no single stack is known (a monorepo, or a heal started from the command line): stored pairs describe one stack, so it is not learned".into());
         };
         let Some(ci) = self.files.get(".gitlab-ci.yml") else {
             return Err("no .gitlab-ci.yml was committed".into());
@@ -838,6 +841,7 @@ mod tests {
                 summary: "timeout 1h for test".into(),
                 diff: "-a\n+b\n".into(),
                 commit_id: Some("def".into()),
+                signature: None,
             }),
             3,
         );

@@ -11,14 +11,16 @@
 //! not counted twice. A webhook only wakes a task: its payload's status is never trusted.
 //! GitLab failures (5xx, 429, timeouts) keep the task and back off; only the deadline ends it.
 
-use crate::heal::{self, ClassifiedJob, HealPlan};
+use crate::heal::{self, ClassifiedJob, HealAbilities, HealPlan, RetryJob};
 use pipewright_adapters::runs::now_ms;
 use pipewright_core::gitlab::{GitLab, GitLabError, NewProjectHook, PipelineStatus, ProjectRef};
-use pipewright_core::heal::{classify, parse_subject};
+use pipewright_core::heal::{classify, parse_subject, FailureSignature, FixMemory, LearnedFix};
+use pipewright_core::images::{ImageSettings, Registry};
 use pipewright_core::knowledge::{Collection, KnowledgeStore, Origin, Record, StackKey};
+use pipewright_core::llm::LlmProvider;
 use pipewright_core::monitor::{
-    on_failure_jobs, quality_gate, stage_order, trace_excerpt, Event, FailedJob, GateInput,
-    GateVerdict, Learning, MonitorStatus, MonitorStore, MonitorTask, MAX_FAILED_JOBS,
+    on_failure_jobs, quality_gate, stage_order, trace_excerpt, AttemptFix, Event, FailedJob,
+    GateInput, GateVerdict, Learning, MonitorStatus, MonitorStore, MonitorTask, MAX_FAILED_JOBS,
     TRACE_EXCERPT_BYTES,
 };
 use pipewright_core::runs::RunStoreError;
@@ -32,6 +34,8 @@ use tokio::sync::{broadcast, Notify};
 pub const WEBHOOK_PATH: &str = "/api/v1/webhooks/gitlab";
 /// How much of a failed job's log is downloaded (the excerpt kept is smaller).
 const TRACE_DOWNLOAD_BYTES: u64 = 64 * 1024;
+/// How much of a failed job's log the language model is shown.
+const LLM_LOG_BYTES: usize = 8 * 1024;
 /// The longest wait between polls after failures.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
@@ -154,8 +158,21 @@ pub enum StepError {
     Store(#[from] RunStoreError),
 }
 
+/// What self-heal may use beyond GitLab: a language model for failures no deterministic fix
+/// covers, and the team's registry to seed missing images into.
+#[derive(Clone, Default)]
+pub struct HealTools {
+    /// The model and its temperature.
+    pub llm: Option<(Arc<dyn LlmProvider>, f32)>,
+    /// The registry and how the files name it.
+    pub images: Option<(Arc<dyn Registry>, ImageSettings)>,
+    /// Where fixes that worked are kept and found again.
+    pub memory: Option<Arc<dyn FixMemory>>,
+}
+
 struct Inner {
     gitlab: Arc<dyn GitLab>,
+    tools: HealTools,
     tasks: Arc<dyn MonitorStore>,
     knowledge: Result<Arc<dyn KnowledgeStore>, String>,
     config: MonitorConfig,
@@ -181,9 +198,21 @@ impl Monitor {
         knowledge: Result<Arc<dyn KnowledgeStore>, String>,
         config: MonitorConfig,
     ) -> Self {
+        Self::with_tools(gitlab, tasks, knowledge, config, HealTools::default())
+    }
+
+    /// A monitor whose self-heal may also ask a model and seed images.
+    pub fn with_tools(
+        gitlab: Arc<dyn GitLab>,
+        tasks: Arc<dyn MonitorStore>,
+        knowledge: Result<Arc<dyn KnowledgeStore>, String>,
+        config: MonitorConfig,
+        tools: HealTools,
+    ) -> Self {
         let (events, _) = broadcast::channel(1024);
         Monitor(Arc::new(Inner {
             gitlab,
+            tools,
             tasks,
             knowledge,
             config,
@@ -535,6 +564,10 @@ impl Monitor {
                 None,
             )
             .await?;
+        // A retried job may still be starting while GitLab reports the pipeline as finished.
+        if verdict.blocking.iter().any(|j| !j.status.is_terminal()) {
+            return Ok(());
+        }
         let mut next = task.clone();
         if verdict.passed {
             // Saved with the learn pending before the knowledge store is written.
@@ -546,7 +579,7 @@ impl Monitor {
         }
         let mut classified = Vec::new();
         for job in verdict.blocking.iter().take(MAX_FAILED_JOBS) {
-            let (excerpt, classification) = if job.status == PipelineStatus::Failed {
+            let (excerpt, tail, classification) = if job.status == PipelineStatus::Failed {
                 let log = match self
                     .0
                     .gitlab
@@ -559,6 +592,7 @@ impl Monitor {
                 };
                 (
                     trace_excerpt(&log, TRACE_EXCERPT_BYTES),
+                    trace_excerpt(&log, LLM_LOG_BYTES),
                     Some(classify(
                         log.as_bytes(),
                         job.failure_reason.as_deref(),
@@ -566,7 +600,7 @@ impl Monitor {
                     )),
                 )
             } else {
-                (String::new(), None)
+                (String::new(), String::new(), None)
             };
             let failed = FailedJob {
                 name: job.name.clone(),
@@ -580,11 +614,11 @@ impl Monitor {
                 evidence: classification.as_ref().and_then(|c| c.evidence.clone()),
                 line: classification.as_ref().and_then(|c| c.line),
             };
-            classified.push((failed, classification));
+            classified.push((job.id, failed, tail, classification));
         }
-        next.current_mut().failed_jobs = classified.iter().map(|(j, _)| j.clone()).collect();
+        next.current_mut().failed_jobs = classified.iter().map(|(_, j, _, _)| j.clone()).collect();
         let max = self.0.config.max_heal_attempts;
-        let any_failed = classified.iter().any(|(_, c)| c.is_some());
+        let any_failed = classified.iter().any(|(_, _, _, c)| c.is_some());
         if max == 0 || !any_failed {
             if next.apply(Event::GateFailed, now_ms()).is_ok() {
                 self.commit(task, next).await?;
@@ -593,10 +627,12 @@ impl Monitor {
         }
         let jobs: Vec<ClassifiedJob> = classified
             .into_iter()
-            .filter_map(|(job, c)| {
+            .filter_map(|(job_id, job, log_tail, c)| {
                 c.map(|classification| ClassifiedJob {
+                    job_id,
                     job,
                     classification,
+                    log_tail,
                 })
             })
             .collect();
@@ -621,13 +657,54 @@ impl Monitor {
             .map(|b| b.commit.id)
             .unwrap_or_else(|| next.commit_id.clone());
         let settings = ValidatorSettings::default();
+        let abilities = HealAbilities {
+            seed_images: self.0.tools.images.is_some(),
+            llm: self.0.tools.llm.is_some(),
+        };
+        let learned = self.recall(jobs).await;
         let mut plan = heal::plan(
             &mut next,
             jobs,
             self.0.config.max_heal_attempts,
             &settings,
             &head,
+            abilities,
+            &learned,
         );
+        if let HealPlan::AskLlm {
+            job,
+            signature,
+            reason,
+        } = &plan
+        {
+            plan = match &self.0.tools.llm {
+                Some((llm, temperature)) => {
+                    heal::llm_fix(
+                        llm.as_ref(),
+                        *temperature,
+                        &next,
+                        job,
+                        signature,
+                        reason,
+                        &settings,
+                        &head,
+                    )
+                    .await
+                }
+                None => HealPlan::Exhausted(format!(
+                    "`{}` ({}): no deterministic fix and no LLM configured ({reason})",
+                    job.job.name, signature.class
+                )),
+            };
+        }
+        if let HealPlan::SeedImage {
+            image,
+            jobs,
+            signature,
+        } = &plan
+        {
+            plan = self.seed_for_heal(&next, image, jobs, signature).await;
+        }
         // A patched pipeline goes through GitLab's CI Lint too, as the workflow's commit does.
         if let HealPlan::Commit(intent) = &plan {
             if let Some(ci) = intent.files.get(".gitlab-ci.yml") {
@@ -654,6 +731,18 @@ impl Monitor {
                 next.apply(Event::HealExhausted, now).ok();
                 self.commit(task, next).await
             }
+            HealPlan::Retry {
+                jobs,
+                signatures,
+                summary,
+            } => {
+                self.retry_jobs(task, next, project, &jobs, &signatures, "retry", summary)
+                    .await
+            }
+            HealPlan::SeedImage { .. } | HealPlan::AskLlm { .. } => {
+                // Both were turned into a retry, a commit or a stop above.
+                Ok(())
+            }
             HealPlan::Commit(intent) => {
                 if next.apply(Event::HealStarted, now).is_err() {
                     return Ok(());
@@ -664,6 +753,142 @@ impl Monitor {
                 self.finish_heal_commit(task).await
             }
         }
+    }
+
+    /// The fixes that worked before for each failed job's signature (none without a memory;
+    /// a memory that cannot be read is logged and skipped: healing goes on without it).
+    async fn recall(&self, jobs: &[ClassifiedJob]) -> BTreeMap<FailureSignature, Vec<LearnedFix>> {
+        let mut out = BTreeMap::new();
+        let Some(memory) = &self.0.tools.memory else {
+            return out;
+        };
+        for job in jobs {
+            let sig = FailureSignature::new(
+                &job.job.name,
+                job.classification.class,
+                job.classification.evidence.as_deref(),
+            );
+            if out.contains_key(&sig) {
+                continue;
+            }
+            match memory.recall(sig.class, &sig.template, 5).await {
+                Ok(fixes) if !fixes.is_empty() => {
+                    out.insert(sig, fixes);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "learned fixes could not be read; healing without them")
+                }
+            }
+        }
+        out
+    }
+
+    /// Seeds the pipeline's images (the missing `image` among them) into the team's registry;
+    /// the plan becomes a retry of the jobs when it is there afterwards.
+    async fn seed_for_heal(
+        &self,
+        task: &MonitorTask,
+        image: &str,
+        jobs: &[RetryJob],
+        signature: &pipewright_core::heal::FailureSignature,
+    ) -> HealPlan {
+        let Some((registry, settings)) = &self.0.tools.images else {
+            return HealPlan::Exhausted(format!(
+                "image `{image}` is missing and no registry is configured to seed it into"
+            ));
+        };
+        let plan = crate::images::plan_files(&task.files, settings);
+        let options = crate::images::SeedOptions {
+            seed: true,
+            ..Default::default()
+        };
+        let report = crate::images::seed_images(registry.as_ref(), &plan, &options).await;
+        if !report.all_present() {
+            return HealPlan::Exhausted(format!(
+                "image `{image}` is missing and seeding the registry did not help: {}",
+                report.failures().join("; ")
+            ));
+        }
+        let copied: Vec<&str> = report
+            .images
+            .iter()
+            .filter(|i| i.copied)
+            .map(|i| i.target.as_str())
+            .collect();
+        let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
+        HealPlan::Retry {
+            jobs: jobs.to_vec(),
+            signatures: vec![signature.clone()],
+            summary: format!(
+                "seeded {} into the registry and retried {} unchanged",
+                if copied.is_empty() {
+                    image.to_string()
+                } else {
+                    copied.join(", ")
+                },
+                names.join(", ")
+            ),
+        }
+    }
+
+    /// Retries `jobs` unchanged in their pipeline (no commit): saved first as a new attempt
+    /// on the same commit whose `fix` names the retry, then sent. The retry budget per
+    /// signature is the guard's.
+    #[allow(clippy::too_many_arguments)]
+    async fn retry_jobs(
+        &self,
+        task: &mut MonitorTask,
+        mut next: MonitorTask,
+        project: &ProjectRef,
+        jobs: &[RetryJob],
+        signatures: &[pipewright_core::heal::FailureSignature],
+        strategy: &str,
+        summary: String,
+    ) -> Result<(), StepError> {
+        let now = now_ms();
+        if next.apply(Event::HealStarted, now).is_err() {
+            return Ok(());
+        }
+        if let Some(guard) = next.heal_guard.as_mut() {
+            for sig in signatures {
+                guard.record_retry(sig);
+            }
+        }
+        let strategy = if summary.starts_with("seeded") {
+            "seed_image"
+        } else {
+            strategy
+        };
+        let commit_id = next.commit_id.clone();
+        let pipeline = next.current().pipeline_id;
+        next.push_attempt(
+            commit_id,
+            Some(AttemptFix {
+                strategy: strategy.to_string(),
+                summary,
+                diff: String::new(),
+                commit_id: None,
+                signature: signatures.first().cloned(),
+            }),
+            now,
+        );
+        next.current_mut().pipeline_id = pipeline;
+        next.deadline_ms = now.saturating_add(self.0.config.timeout.as_millis() as u64);
+        self.commit(task, next).await?;
+        for job in jobs {
+            match self.0.gitlab.retry_job(project, job.job_id).await {
+                Ok(new) => {
+                    tracing::info!(run_id = %task.run_id, job = %job.name, new_job = new.id, "job retried unchanged")
+                }
+                // Refused (already retried, not retryable): the next look at the pipeline
+                // sees the failure again and spends the budget.
+                Err(e) => {
+                    tracing::warn!(run_id = %task.run_id, job = %job.name, error = %e, "the job could not be retried")
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Sends the saved fix commit, unless the branch already has it (a crash after the
@@ -730,6 +955,19 @@ impl Monitor {
         Ok(())
     }
 
+    /// Keeps the fixes that led to this green pipeline (the same fix twice is one entry, so a
+    /// restart that learns again changes nothing).
+    async fn remember_fixes(&self, task: &MonitorTask) {
+        let Some(memory) = &self.0.tools.memory else {
+            return;
+        };
+        for fix in heal::fixes_that_worked(task, now_ms()) {
+            if let Err(e) = memory.remember(&fix).await {
+                tracing::warn!(run_id = %task.run_id, error = %e, "a fix that worked could not be kept");
+            }
+        }
+    }
+
     async fn finish_learning(&self, task: &mut MonitorTask) -> Result<(), StepError> {
         let mut next = task.clone();
         next.learning = match task.learnable_pair() {
@@ -740,9 +978,12 @@ impl Monitor {
                     .learn_pair(stack, ci, dockerfile, &task.project_path, pipeline_id)
                     .await
                 {
-                    Ok(outcome) => Learning::Done {
-                        template_id: outcome.template_id,
-                    },
+                    Ok(outcome) => {
+                        self.remember_fixes(task).await;
+                        Learning::Done {
+                            template_id: outcome.template_id,
+                        }
+                    }
                     Err(reason) if self.0.knowledge.is_err() => Learning::Skipped {
                         reason: format!("the knowledge store is not available: {reason}"),
                     },

@@ -3,11 +3,14 @@
 //! branch (`[Self-Heal 1/10] …` with the `Pipewright-Run` trailer), the next pipeline goes
 //! green and the healed pair is stored; the same failure after the same fix stops early with
 //! the reason; a failing unit test ends `needs_code_fix` without a commit; a runner failure
-//! commits nothing.
+//! is retried unchanged (twice) and commits nothing; a server killed with SIGKILL after GitLab
+//! made its fix commit but before the answer came back commits nothing twice after a restart.
 
 mod serve_support;
 
-use pipewright_adapters::fake_gitlab::{FakeGitLab, JobOutcome, PipelineScript, FAKE_TOKEN};
+use pipewright_adapters::fake_gitlab::{
+    FakeGitLab, Fault, FaultKind, JobOutcome, PipelineScript, FAKE_TOKEN,
+};
 use serde_json::{json, Value};
 use serve_support::{fixture_files, spawn_with, Options, Server};
 use std::path::Path;
@@ -32,10 +35,18 @@ fn log(class: &str, name: &str) -> String {
 }
 
 async fn start(gitlab: &FakeGitLab) -> Server {
-    let options = Options::default()
+    start_in(gitlab, None).await
+}
+
+/// A server keeping its runs in `data` when given (so a restarted one finds them).
+async fn start_in(gitlab: &FakeGitLab, data: Option<&Path>) -> Server {
+    let mut options = Options::default()
         .env("GITLAB_URL", &gitlab.url())
         .env("GITLAB_TOKEN", FAKE_TOKEN)
         .env("PIPEWRIGHT_POLL_INTERVAL", "0.05");
+    if let Some(data) = data {
+        options = options.env("PIPEWRIGHT_DATA_DIR", &data.to_string_lossy());
+    }
     tokio::task::spawn_blocking(move || spawn_with(options))
         .await
         .expect("spawn")
@@ -238,7 +249,79 @@ async fn a_runner_failure_commits_nothing() {
         "runner_system_failure"
     );
     assert!(
-        monitor["heal_note"].as_str().unwrap().contains("retry"),
+        monitor["heal_note"]
+            .as_str()
+            .unwrap()
+            .contains("2 unchanged retries"),
         "{monitor}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_after_gitlab_made_the_fix_commit_and_before_its_answer_commits_nothing_twice() {
+    let gitlab = FakeGitLab::start().await.unwrap();
+    let p = add_fixture(&gitlab, "team/app", "python-flask-pip");
+    gitlab.script_pipelines(
+        p,
+        PipelineScript::every(Duration::from_millis(200))
+            .job(
+                "test",
+                failed(
+                    "job_execution_timeout",
+                    log("timeout_error", "job-execution-took-longer.log"),
+                ),
+            )
+            .fixed_by("test", "timeout: 2h"),
+    );
+    let data = tempfile::tempdir().unwrap();
+    let server = start_in(&gitlab, Some(data.path())).await;
+    let body = commit(&server, p).await;
+    let run_id = body["run_id"].as_str().unwrap().to_string();
+    // The next commit (the fix) is made at once, but its answer is held back: the server is
+    // killed in between, so its store never learns the commit happened.
+    gitlab.inject(
+        Fault::new(FaultKind::DelayAnswer(Duration::from_secs(60)), 1)
+            .on_method("POST")
+            .on_path("/repository/commits"),
+    );
+    let started = Instant::now();
+    while gitlab.commits().len() < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no fix commit: {}",
+            server.log()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (_, run) = server
+        .get_json(&format!("/api/v1/pipeline/runs/{run_id}"))
+        .await;
+    assert_eq!(
+        run["monitor"]["attempts"].as_array().map(Vec::len),
+        Some(1),
+        "the fix is not saved yet: {run}"
+    );
+    drop(server); // SIGKILL
+
+    let server = start_in(&gitlab, Some(data.path())).await;
+    let monitor = final_monitor(&server, &run_id).await;
+    assert_eq!(monitor["status"], "succeeded", "{monitor}");
+    let commits = gitlab.commits();
+    assert_eq!(
+        commits.len(),
+        2,
+        "the workflow's commit and one fix, never two"
+    );
+    let attempts = monitor["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{monitor}");
+    assert_eq!(
+        attempts[1]["fix"]["commit_id"].as_str(),
+        Some(commits[1].sha.as_str()),
+        "the fix found on the branch is the one recorded"
+    );
+    assert!(
+        server.log().contains("already on the branch"),
+        "{}",
+        server.log()
     );
 }

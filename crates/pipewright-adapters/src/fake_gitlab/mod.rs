@@ -103,6 +103,9 @@ pub enum FaultKind {
     Status(u16),
     /// Waits this long, then answers normally.
     Delay(Duration),
+    /// Handles the request at once (a commit is made), then waits this long before answering:
+    /// GitLab acted but its answer is late, as when the client dies or gives up meanwhile.
+    DelayAnswer(Duration),
 }
 
 /// A fault for the next `times` matching requests.

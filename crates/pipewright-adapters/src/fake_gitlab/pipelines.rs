@@ -42,9 +42,15 @@ pub struct PipelineScript {
     /// Moves every pipeline on by one step this often; `None`: only
     /// [`super::FakeGitLab::advance_pipeline`] moves it.
     pub step: Option<Duration>,
-    /// Job name → a text whose presence in the pipeline's committed `.gitlab-ci.yml` makes
-    /// the job succeed whatever `outcomes` says (a failure that a change to the file fixes).
+    /// Job name → a text whose presence in the pipeline's committed files makes the job
+    /// succeed whatever `outcomes` says (a failure that a change to a file fixes).
     pub fixed_by: BTreeMap<String, String>,
+    /// Job name → failures in order, each with the text that fixes it: the job fails with
+    /// the first one whose text the committed files lack, and succeeds when all are fixed.
+    pub failures: BTreeMap<String, Vec<(JobOutcome, String)>>,
+    /// Job name → how many of its runs in one pipeline fail as `outcomes` says; later runs
+    /// (retries through `POST /jobs/:id/retry`) succeed: a flaky job.
+    pub flaky: BTreeMap<String, u32>,
 }
 
 impl PipelineScript {
@@ -54,6 +60,8 @@ impl PipelineScript {
             outcomes: BTreeMap::new(),
             step: Some(step),
             fixed_by: BTreeMap::new(),
+            flaky: BTreeMap::new(),
+            failures: BTreeMap::new(),
         }
     }
 
@@ -68,7 +76,21 @@ impl PipelineScript {
         self
     }
 
-    /// The job named `name` succeeds in pipelines whose `.gitlab-ci.yml` contains `text`.
+    /// The job named `name` fails (as its outcome says) in its first `failures` runs of a
+    /// pipeline and succeeds when retried after that.
+    pub fn flaky(mut self, name: &str, failures: u32) -> Self {
+        self.flaky.insert(name.to_string(), failures);
+        self
+    }
+
+    /// The job named `name` fails with each outcome in turn until the committed files hold
+    /// its text (one failure after another, each fixed by its own change).
+    pub fn failures(mut self, name: &str, failures: Vec<(JobOutcome, String)>) -> Self {
+        self.failures.insert(name.to_string(), failures);
+        self
+    }
+
+    /// The job named `name` succeeds in pipelines whose committed files contain `text`.
     pub fn fixed_by(mut self, name: &str, text: &str) -> Self {
         self.fixed_by.insert(name.to_string(), text.to_string());
         self
@@ -219,19 +241,30 @@ pub(super) fn advance(state: &mut State, pipeline_id: u64) -> bool {
             .get(&p.project_id)
             .cloned()
             .unwrap_or_default();
-        let ci = state
+        let files: Vec<String> = state
             .project(&p.project_id.to_string())
             .and_then(|project| project.snapshot(Some(&p.sha)))
-            .and_then(|(_, snapshot)| snapshot.files.get(".gitlab-ci.yml").cloned())
+            .map(|(_, snapshot)| snapshot.files.values().cloned().collect())
             .unwrap_or_default();
+        let holds = |needle: &str| files.iter().any(|f| f.contains(needle));
         let fixed: Vec<String> = script
             .fixed_by
             .iter()
-            .filter(|(_, needle)| ci.contains(needle.as_str()))
+            .filter(|(_, needle)| holds(needle))
             .map(|(job, _)| job.clone())
             .collect();
         for job in fixed {
             script.outcomes.remove(&job);
+        }
+        for (job, chain) in &script.failures {
+            match chain.iter().find(|(_, needle)| !holds(needle)) {
+                Some((outcome, _)) => {
+                    script.outcomes.insert(job.clone(), outcome.clone());
+                }
+                None => {
+                    script.outcomes.remove(job);
+                }
+            }
         }
         script
     };
@@ -250,8 +283,24 @@ pub(super) fn advance(state: &mut State, pipeline_id: u64) -> bool {
             true
         }
         "running" => {
-            for job in p.jobs.iter_mut().filter(|j| j.status == "running") {
-                finish_job(job, &script);
+            let earlier_runs = |jobs: &[FakeJob], name: &str| {
+                jobs.iter().filter(|j| j.retried && j.name == name).count() as u32
+            };
+            let runs: Vec<u32> = p
+                .jobs
+                .iter()
+                .map(|j| earlier_runs(&p.jobs, &j.name))
+                .collect();
+            for (job, before) in p.jobs.iter_mut().zip(runs) {
+                if job.status != "running" {
+                    continue;
+                }
+                let flaky_passed = script.flaky.get(&job.name).is_some_and(|n| before >= *n);
+                if flaky_passed {
+                    finish_job(job, &PipelineScript::default());
+                } else {
+                    finish_job(job, &script);
+                }
             }
             if !start_next_stage(p) {
                 conclude(p);
@@ -290,6 +339,7 @@ fn finish_job(job: &mut FakeJob, script: &PipelineScript) {
 fn blocked(p: &FakePipeline) -> bool {
     p.jobs
         .iter()
+        .filter(|j| !j.retried)
         .any(|j| (j.status == "failed" && !j.allow_failure) || j.status == "canceled")
 }
 
@@ -334,7 +384,7 @@ fn start_next_stage(p: &mut FakePipeline) -> bool {
 }
 
 fn conclude(p: &mut FakePipeline) {
-    p.status = if p.jobs.iter().any(|j| j.status == "canceled") {
+    p.status = if p.jobs.iter().any(|j| !j.retried && j.status == "canceled") {
         "canceled"
     } else if blocked(p) {
         "failed"
@@ -343,6 +393,59 @@ fn conclude(p: &mut FakePipeline) {
     }
     .into();
     p.finished_at = Some(SystemTime::now());
+}
+
+/// Why a job cannot be retried (GitLab answers 403 or 404).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum RetryRefused {
+    NoSuchJob,
+    NotRetryable,
+}
+
+/// `POST /projects/:id/jobs/:job_id/retry`, as GitLab does it: the finished job (failed,
+/// canceled or success) is kept as a retried attempt and a new job with the same name
+/// starts in the same pipeline, which runs again; skipped jobs of later stages are
+/// processed again. Returns the new job and its pipeline's id.
+pub(super) fn retry(
+    state: &mut State,
+    project_id: u64,
+    job_id: u64,
+) -> Result<(FakeJob, u64), RetryRefused> {
+    let new_id = state.next_job_id;
+    let p = state
+        .pipelines
+        .iter_mut()
+        .filter(|p| p.project_id == project_id)
+        .find(|p| p.jobs.iter().any(|j| j.id == job_id))
+        .ok_or(RetryRefused::NoSuchJob)?;
+    let index = p
+        .jobs
+        .iter()
+        .position(|j| j.id == job_id)
+        .ok_or(RetryRefused::NoSuchJob)?;
+    let old = &p.jobs[index];
+    if old.retried || !["failed", "canceled", "success"].contains(&old.status.as_str()) {
+        return Err(RetryRefused::NotRetryable);
+    }
+    let mut job = FakeJob::new(&old.name, &old.stage, "running");
+    job.id = new_id;
+    job.when = old.when.clone();
+    job.allow_failure = old.allow_failure;
+    let stage = old.stage.clone();
+    p.jobs[index].retried = true;
+    let stage_of = |name: &str, jobs: &[FakeJob]| jobs.iter().position(|j| j.stage == name);
+    let first_of_stage = stage_of(&stage, &p.jobs).unwrap_or(0);
+    for later in p.jobs.iter_mut().skip(first_of_stage) {
+        if later.stage != stage && later.status == "skipped" && !later.retried {
+            later.status = "created".into();
+        }
+    }
+    p.jobs.push(job.clone());
+    p.status = "running".into();
+    p.finished_at = None;
+    let pipeline_id = p.id;
+    state.next_job_id += 1;
+    Ok((job, pipeline_id))
 }
 
 /// GitLab's webhook time format: `2016-08-12 15:23:28 UTC`.

@@ -49,6 +49,7 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
             get(list_jobs),
         )
         .route("/projects/{id}/jobs/{job_id}/trace", get(get_trace))
+        .route("/projects/{id}/jobs/{job_id}/retry", post(retry_job))
         .route("/projects/{id}/ci/lint", post(lint))
         .route("/projects/{id}/hooks", get(list_hooks).post(create_hook));
     Router::new()
@@ -100,6 +101,7 @@ async fn gate(AxumState(shared): SharedState, request: Request, next: Next) -> R
             f.kind.clone()
         })
     };
+    let mut late = None;
     match fault {
         Some(FaultKind::RateLimited {
             retry_after,
@@ -107,13 +109,19 @@ async fn gate(AxumState(shared): SharedState, request: Request, next: Next) -> R
         }) => return rate_limited(retry_after, reset_in),
         Some(FaultKind::Status(code)) => return server_error(code),
         Some(FaultKind::Delay(wait)) => tokio::time::sleep(wait).await,
+        Some(FaultKind::DelayAnswer(wait)) => late = Some(wait),
         None => {}
     }
     if !authenticated {
         return message(StatusCode::UNAUTHORIZED, "401 Unauthorized");
     }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    if let Some(wait) = late {
+        tokio::time::sleep(wait).await;
+    }
+    response
 }
 
 fn rate_limited(retry_after: Option<String>, reset_in: Option<Duration>) -> Response {
@@ -1045,6 +1053,62 @@ async fn list_jobs(
         })
         .collect();
     offset_page(&shared.base_url, &uri, &params, items)
+}
+
+/// `POST /projects/:id/jobs/:job_id/retry`: 201 with the new job; 403 when the job is not
+/// retryable (still running, or already retried); 404 for an unknown job.
+async fn retry_job(
+    AxumState(shared): SharedState,
+    Path((id, job_id)): Path<(String, String)>,
+) -> Response {
+    let (answer, queued, step) = {
+        let mut state = shared.lock();
+        let Some(project) = state.project(&id) else {
+            return project_not_found();
+        };
+        let (project_id, project_path) = (project.id, project.path.clone());
+        let job_id = job_id.parse::<u64>().unwrap_or(0);
+        let (job, pipeline_id) = match super::pipelines::retry(&mut state, project_id, job_id) {
+            Ok(done) => done,
+            Err(super::pipelines::RetryRefused::NoSuchJob) => {
+                return message(StatusCode::NOT_FOUND, "404 Job Not Found")
+            }
+            Err(super::pipelines::RetryRefused::NotRetryable) => {
+                return message(
+                    StatusCode::FORBIDDEN,
+                    "403 Forbidden - Job is not retryable",
+                )
+            }
+        };
+        let queued = super::pipelines::queue_deliveries(&shared, &mut state, pipeline_id);
+        let step = state.scripts.get(&project_id).and_then(|s| s.step);
+        let Some(p) = state.pipelines.iter().find(|p| p.id == pipeline_id) else {
+            return message(StatusCode::NOT_FOUND, "404 Not found");
+        };
+        let answer = json!({
+            "id": job.id,
+            "name": job.name,
+            "stage": job.stage,
+            "status": job.status,
+            "failure_reason": null,
+            "allow_failure": job.allow_failure,
+            "ref": p.git_ref,
+            "tag": false,
+            "created_at": now_iso(),
+            "started_at": null,
+            "finished_at": null,
+            "duration": null,
+            "web_url": format!("{}/{project_path}/-/jobs/{}", shared.base_url, job.id),
+            "pipeline": { "id": p.id, "project_id": p.project_id, "ref": p.git_ref, "sha": p.sha, "status": p.status },
+        });
+        (answer, (queued, pipeline_id), step)
+    };
+    let (queued, pipeline_id) = queued;
+    tokio::spawn(super::pipelines::send(shared.clone(), queued));
+    if let Some(step) = step {
+        shared.drive(pipeline_id, step);
+    }
+    json_response(StatusCode::CREATED, answer)
 }
 
 async fn get_trace(

@@ -1017,6 +1017,27 @@ impl GitLab for GitLabClient {
         })
     }
 
+    async fn retry_job(&self, project: &ProjectRef, job_id: u64) -> Result<Job, GitLabError> {
+        let what = format!("retrying job {job_id} of {project}");
+        let url = self.url(
+            &format!("projects/{}/jobs/{job_id}/retry", project_segment(project)),
+            &[],
+        );
+        // A retry that may have reached GitLab is not sent again: a second one would start a
+        // second copy of the job.
+        let reply = self
+            .send(
+                &what,
+                Method::POST,
+                url,
+                None,
+                Effect::Write,
+                Keep::Head(JSON_LIMIT),
+            )
+            .await?;
+        parse_json(&what, &reply)
+    }
+
     async fn project_hooks(&self, project: &ProjectRef) -> Result<Vec<ProjectHook>, GitLabError> {
         let what = format!("listing the webhooks of {project}");
         let url = self.url(

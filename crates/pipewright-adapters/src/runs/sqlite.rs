@@ -2,6 +2,7 @@
 //! are JSON in the row, the fields lists filter on are columns with an index.
 
 use async_trait::async_trait;
+use pipewright_core::heal::{memory_key, FailureClass, FixMemory, LearnedFix};
 use pipewright_core::monitor::{MonitorStore, MonitorTask};
 use pipewright_core::runs::{Run, RunFilter, RunStatus, RunStore, RunStoreError};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -39,6 +40,14 @@ const MIGRATIONS: &[&str] = &[
         key TEXT PRIMARY KEY,
         received_at_ms INTEGER NOT NULL
     );",
+    // Self-heal's memory: fixes that led to a green pipeline, found by failure key.
+    "CREATE TABLE learned_fixes (
+        id TEXT PRIMARY KEY,
+        key TEXT NOT NULL,
+        learned_at_ms INTEGER NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE INDEX learned_fixes_key ON learned_fixes(key, learned_at_ms);",
 ];
 
 /// Most runs one list returns.
@@ -219,6 +228,51 @@ fn decode_task(body: String) -> rusqlite::Result<MonitorTask> {
 
 /// Deliveries older than this are forgotten (GitLab retries a delivery for far less long).
 const DELIVERY_MEMORY_MS: u64 = 7 * 24 * 3600 * 1000;
+
+#[async_trait]
+impl FixMemory for SqliteRunStore {
+    async fn remember(&self, fix: &LearnedFix) -> Result<bool, RunStoreError> {
+        let body = serde_json::to_string(fix)
+            .map_err(|e| failure(&self.shown, "encode a learned fix", e))?;
+        let (id, key, at) = (fix.id(), fix.key(), fix.learned_at_ms as i64);
+        self.blocking("remember a fix", move |conn| {
+            conn.execute(
+                "INSERT INTO learned_fixes (id, key, learned_at_ms, body) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(id) DO NOTHING",
+                params![id, key, at, body],
+            )
+            .map(|changed| changed > 0)
+        })
+        .await
+    }
+
+    async fn recall(
+        &self,
+        class: FailureClass,
+        template: &str,
+        limit: usize,
+    ) -> Result<Vec<LearnedFix>, RunStoreError> {
+        let key = memory_key(class, template);
+        self.blocking("recall learned fixes", move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT body FROM learned_fixes WHERE key = ?1 ORDER BY learned_at_ms DESC, id LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![key, limit as i64], |r| r.get::<_, String>(0))?;
+            rows.map(|body| {
+                let body = body?;
+                serde_json::from_str::<LearnedFix>(&body).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        0,
+                        rusqlite::types::Type::Text,
+                        Box::new(e),
+                    )
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+}
 
 #[async_trait]
 impl MonitorStore for SqliteRunStore {

@@ -31,11 +31,11 @@ impl GeneratedFile {
         }
     }
 
-    fn is_pipeline(&self) -> bool {
+    pub(crate) fn is_pipeline(&self) -> bool {
         self.path.rsplit('/').next() == Some(".gitlab-ci.yml")
     }
 
-    fn is_dockerfile(&self) -> bool {
+    pub(crate) fn is_dockerfile(&self) -> bool {
         let name = self
             .path
             .rsplit('/')

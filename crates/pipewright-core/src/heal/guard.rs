@@ -231,6 +231,9 @@ pub struct HealGuard {
     pub ineffective: HashMap<String, u32>,
     /// File-state hash → the attempt after which it was committed (0: as generated).
     pub states: HashMap<String, u32>,
+    /// Signature id → unchanged job retries spent on it (their own budget, not attempts).
+    #[serde(default)]
+    pub retries: HashMap<String, u32>,
 }
 
 impl HealGuard {
@@ -276,12 +279,18 @@ impl HealGuard {
                 fix: fix.to_string(),
             });
         }
-        if let Some(&seen) = self.states.get(new_state) {
+        if let Some(&seen) = self.states.get(new_state).filter(|_| !new_state.is_empty()) {
             return Err(StopReason::FileStateRepeated {
                 seen_after_attempt: seen,
             });
         }
         Ok(())
+    }
+
+    /// May `fix` be tried on `signature` at all (before its files are known)? The same
+    /// checks as [`HealGuard::check`] but the file state.
+    pub fn may_try(&self, signature: &FailureSignature, fix: &str) -> Result<(), StopReason> {
+        self.check(signature, fix, "")
     }
 
     /// Records a committed fix (the attempt counter moves on).
@@ -298,6 +307,18 @@ impl HealGuard {
             .push(fix.to_string());
         self.states.insert(new_state.to_string(), self.attempts);
         self.attempts
+    }
+
+    /// Unchanged retries spent on `signature` so far.
+    pub fn retries_used(&self, signature: &FailureSignature) -> u32 {
+        self.retries.get(&signature.id()).copied().unwrap_or(0)
+    }
+
+    /// Records one unchanged retry of the jobs failing with `signature`.
+    pub fn record_retry(&mut self, signature: &FailureSignature) -> u32 {
+        let n = self.retries.entry(signature.id()).or_default();
+        *n += 1;
+        *n
     }
 
     /// Records what the next pipeline showed about the fixed signature.

@@ -22,6 +22,8 @@ mod clean;
 mod edit;
 mod fix;
 mod guard;
+mod llm;
+mod memory;
 mod patterns;
 mod reason;
 
@@ -37,6 +39,11 @@ pub use guard::{
     parse_subject, parse_trailer, FailureSignature, HealGuard, Observation, Progress, RunTrailer,
     StopReason, DEFAULT_MAX_ATTEMPTS, MAX_INEFFECTIVE_PER_SIGNATURE, RUN_TRAILER,
 };
+pub use llm::{
+    check_fix, heal_request, pipeline_weakening, read_llm_fix, HealPromptInput, LlmFixError,
+    FAILURE, JOB_LOG, PREVIOUS_FIX,
+};
+pub use memory::{memory_key, split_diff, FilePatch, FixMemory, LearnedFix};
 pub use patterns::{
     Meaning, Signature, EXIT_CODE_HINTS, POST_FAILURE_SECTIONS, ROOT_CAUSES, SIGNATURES,
 };

@@ -11,6 +11,7 @@ pub mod exit;
 mod failure;
 mod files;
 mod generate;
+mod heal;
 pub mod images;
 mod init;
 mod templates;
@@ -61,6 +62,8 @@ pub enum Command {
     Completions(docs::CompletionsArgs),
     /// Print the man page (roff) to stdout: `pipewright man > pipewright.1`.
     Man,
+    /// Heal a branch's failing pipeline: classify, retry or fix, recommit, at most --max times.
+    Heal(Box<heal::HealArgs>),
 }
 
 /// Runs the parsed command and returns the process exit code.
@@ -81,6 +84,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Watch(args) => watch::run(args),
         Command::Completions(args) => docs::completions(&args),
         Command::Man => docs::man(),
+        Command::Heal(args) => heal::run(*args),
     };
     output::flush_stdout();
     code

@@ -98,7 +98,7 @@ async fn find_pipeline(
     Ok(pipelines.into_iter().max_by_key(|p| p.id))
 }
 
-fn job_line(job: &Job) -> String {
+pub(super) fn job_line(job: &Job) -> String {
     use super::output::{paint, Tone};
     let (mark, tone) = match job.status.as_str() {
         "success" => ("  ok", Some(Tone::Good)),

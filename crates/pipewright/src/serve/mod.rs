@@ -274,11 +274,12 @@ fn open_state(args: &ServeArgs, settings: config::Settings) -> Result<AppState, 
         tracing::warn!("PIPEWRIGHT_API_TOKENS is not set: the API answers anyone who can reach it");
     }
     let monitor = match (&gitlab, &sqlite_runs) {
-        (Ok(client), Ok(tasks)) => Ok(pipewright_workflow::monitor::Monitor::new(
+        (Ok(client), Ok(tasks)) => Ok(pipewright_workflow::monitor::Monitor::with_tools(
             client.clone(),
             std::sync::Arc::new(tasks.clone()),
             store.clone(),
             monitor_config,
+            heal_tools(&llm, temperature, &settings, tasks),
         )),
         (Err(unset), _) => Err(format!("GitLab is not configured: {}", unset.message)),
         (_, Err(reason)) => Err(format!("the run store is not available: {reason}")),
@@ -300,6 +301,32 @@ fn open_state(args: &ServeArgs, settings: config::Settings) -> Result<AppState, 
         started: Instant::now(),
         monitor,
     }))
+}
+
+/// What self-heal may use: the configured model, and the team's registry when `[images]`
+/// names one (else a missing image stops the loop with what to do).
+fn heal_tools(
+    llm: &Result<std::sync::Arc<dyn pipewright_core::llm::LlmProvider>, String>,
+    temperature: f32,
+    settings: &config::Settings,
+    memory: &pipewright_adapters::runs::SqliteRunStore,
+) -> pipewright_workflow::monitor::HealTools {
+    let images = match crate::cli::images::seeding(&settings.images, &settings.generator, None) {
+        Ok(s) => Some((
+            std::sync::Arc::new(s.registry)
+                as std::sync::Arc<dyn pipewright_core::images::Registry>,
+            s.settings,
+        )),
+        Err(reason) => {
+            tracing::info!(%reason, "self-heal cannot seed missing images");
+            None
+        }
+    };
+    pipewright_workflow::monitor::HealTools {
+        llm: llm.as_ref().ok().map(|l| (l.clone(), temperature)),
+        images,
+        memory: Some(std::sync::Arc::new(memory.clone())),
+    }
 }
 
 /// Logs to stderr, as text or one JSON object per line, each with its request's span (and so
