@@ -132,10 +132,18 @@ type Json = serde_json::Value;
 /// built-in values: the platform team's choice wins, the repository's word fills the rest.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RepositorySettings {
-    /// Tool → (image, tag, upstream), each part optional.
-    pub tools: Vec<(Tool, Option<String>, Option<String>, Option<String>)>,
+    pub tools: Vec<ToolRowOverride>,
     /// Mirror key (`pypi`, `npm` …) → URL or `$VARIABLE`, already checked.
     pub mirrors: Vec<(String, String)>,
+}
+
+/// One `[tools]` entry: the parts of the tool's row it replaces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolRowOverride {
+    pub tool: Tool,
+    pub image: Option<String>,
+    pub tag: Option<String>,
+    pub upstream: Option<String>,
 }
 
 impl RepositorySettings {
@@ -165,7 +173,12 @@ impl RepositorySettings {
                 let tool = ToolImages::tool_for_key(key)
                     .map_err(|e| err(format!("tools.{key}"), e.to_string()))?;
                 let row = match value {
-                    toml::Value::String(tag) => (tool, None, Some(tag.clone()), None),
+                    toml::Value::String(tag) => ToolRowOverride {
+                        tool,
+                        image: None,
+                        tag: Some(tag.clone()),
+                        upstream: None,
+                    },
                     toml::Value::Table(t) => {
                         let part = |name: &str| -> Result<Option<String>, OverrideError> {
                             match t.get(name) {
@@ -187,7 +200,12 @@ impl RepositorySettings {
                                 "unknown key; valid keys: image, tag, upstream".into(),
                             ));
                         }
-                        (tool, part("image")?, part("tag")?, part("upstream")?)
+                        ToolRowOverride {
+                            tool,
+                            image: part("image")?,
+                            tag: part("tag")?,
+                            upstream: part("upstream")?,
+                        }
                     }
                     _ => {
                         return Err(err(
@@ -223,17 +241,17 @@ impl RepositorySettings {
     pub fn fill(&self, settings: &mut GeneratorSettings) -> Vec<String> {
         let builtin = ToolImages::default();
         let mut taken = Vec::new();
-        for (tool, image, tag, upstream) in &self.tools {
-            if settings.tools.get(*tool) != builtin.get(*tool) {
+        for r in &self.tools {
+            if settings.tools.get(r.tool) != builtin.get(r.tool) {
                 continue;
             }
             settings
                 .tools
-                .set(*tool, image.clone(), tag.clone(), upstream.clone());
-            let row = settings.tools.get(*tool);
+                .set(r.tool, r.image.clone(), r.tag.clone(), r.upstream.clone());
+            let row = settings.tools.get(r.tool);
             taken.push(format!(
                 "the repository's pipewright.toml sets the {} image to {}:{}",
-                tool_key(*tool),
+                tool_key(r.tool),
                 row.image,
                 row.tag
             ));

@@ -225,10 +225,10 @@ fn the_repository_files_tools_and_mirrors_fill_what_the_operator_left_at_the_def
     )
     .unwrap();
     let src = LocalSource::open_labelled(dir.path(), "tree").unwrap();
-    let err = generate_from_source(&src, &GeneratorSettings::default(), &[])
-        .err()
-        .expect("refused")
-        .to_string();
+    let Err(err) = generate_from_source(&src, &GeneratorSettings::default(), &[]) else {
+        panic!("refused");
+    };
+    let err = err.to_string();
     assert!(
         err.contains("pipewright.toml: tools.trivvy: unknown tool `trivvy` in [tools]; the tools are kaniko, trivy"),
         "{err}"
@@ -239,10 +239,10 @@ fn the_repository_files_tools_and_mirrors_fill_what_the_operator_left_at_the_def
     )
     .unwrap();
     let src = LocalSource::open_labelled(dir.path(), "tree").unwrap();
-    let err = generate_from_source(&src, &GeneratorSettings::default(), &[])
-        .err()
-        .expect("refused")
-        .to_string();
+    let Err(err) = generate_from_source(&src, &GeneratorSettings::default(), &[]) else {
+        panic!("refused");
+    };
+    let err = err.to_string();
     assert!(
         err.contains("mirrors.pypi: the pypi mirror holds credentials"),
         "{err}"

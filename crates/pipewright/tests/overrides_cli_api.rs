@@ -204,6 +204,82 @@ fn generate_json_carries_the_schema_version_and_a_structured_explanation() {
 }
 
 #[test]
+fn the_repository_files_tools_and_mirrors_apply_from_anywhere_and_config_wins() {
+    let home = tempfile::tempdir().unwrap();
+    let repo = tempfile::tempdir().unwrap();
+    for (path, text) in [
+        ("requirements.txt", "flask==3.0.3\n"),
+        ("app.py", "from flask import Flask\napp = Flask(__name__)\n"),
+        (
+            "pipewright.toml",
+            "[tools]\ntrivy = \"0.55.1\"\n[mirrors]\npypi = \"https://nexus.example.com/repository/pypi/simple\"\n",
+        ),
+    ] {
+        std::fs::write(repo.path().join(path), text).unwrap();
+    }
+    let dir = repo.path().to_str().unwrap();
+    // Run from elsewhere (the test's own folder), not from inside the repository.
+    let out = pipewright(
+        &["generate", "--json", "--dry-run", "--template-only", dir],
+        home.path(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = profile(&out);
+    let ci = v["files"][".gitlab-ci.yml"].as_str().expect("pipeline");
+    assert!(ci.contains("trivy:0.55.1"), "{ci}");
+    assert!(
+        ci.contains("https://nexus.example.com/repository/pypi/simple"),
+        "{ci}"
+    );
+    assert!(v["explanation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["topic"] == "settings" && e["service"].is_null()));
+
+    // The operator's --config wins over the repository's file.
+    let cfg = home.path().join("ops.toml");
+    std::fs::write(&cfg, "[tools]\ntrivy = \"0.60.0\"\n").unwrap();
+    let out = pipewright(
+        &[
+            "generate",
+            "--json",
+            "--dry-run",
+            "--template-only",
+            "--config",
+            cfg.to_str().unwrap(),
+            dir,
+        ],
+        home.path(),
+    );
+    let v = profile(&out);
+    let ci = v["files"][".gitlab-ci.yml"].as_str().expect("pipeline");
+    assert!(
+        ci.contains("trivy:0.60.0") && !ci.contains("0.55.1"),
+        "{ci}"
+    );
+
+    // A wrong entry in the repository's file stops the command, naming it.
+    std::fs::write(
+        repo.path().join("pipewright.toml"),
+        "[tools]\ntrivvy = \"1\"\n",
+    )
+    .unwrap();
+    let out = pipewright(
+        &["generate", "--dry-run", "--template-only", dir],
+        home.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("tools.trivvy: unknown tool `trivvy`"), "{err}");
+}
+
+#[test]
 fn a_wrong_value_in_config_is_refused_with_the_valid_names() {
     let home = tempfile::tempdir().unwrap();
     let cfg = home.path().join("bad.toml");

@@ -336,7 +336,7 @@ fn database_of_url(value: &str) -> Option<Database> {
     let (scheme, _) = value.split_once("://")?;
     // SQLAlchemy's `dialect+driver` (`postgresql+psycopg`).
     let scheme = match scheme.split_once('+') {
-        Some((dialect, "srv")) if dialect == "mongodb" => scheme,
+        Some(("mongodb", "srv")) => scheme,
         Some((dialect, _)) => dialect,
         None => scheme,
     };

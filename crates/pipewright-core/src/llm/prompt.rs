@@ -293,9 +293,13 @@ fn repair_section(repair: &RepairInput<'_>) -> String {
     parts.join("\n\n")
 }
 
-/// The profile as pretty JSON, without the evidence lists (long, and only needed by humans).
+/// The profile as pretty JSON, without the evidence lists (long, and only needed by humans)
+/// and the contract's `schema_version` (nothing for a model to act on).
 fn profile_json(profile: &StackProfile) -> String {
     let mut value = serde_json::to_value(profile).unwrap_or(Value::Null);
+    if let Some(map) = value.as_object_mut() {
+        map.retain(|key, _| key != "schema_version");
+    }
     if let Some(services) = value.get_mut("services").and_then(Value::as_array_mut) {
         for service in services {
             if let Some(map) = service.as_object_mut() {
