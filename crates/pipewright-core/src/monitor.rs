@@ -746,6 +746,55 @@ pub trait MonitorStore: Send + Sync {
     ) -> Result<Option<MonitorTask>, RunStoreError>;
     /// Records a webhook delivery key; false when it was already recorded (a redelivery).
     async fn record_delivery(&self, key: &str, now_ms: u64) -> Result<bool, RunStoreError>;
+
+    // Leases: which instance drives a task. A task is driven only by the holder of its lease;
+    // an instance that dies stops renewing, and once the lease has run out another instance
+    // claims the task and resumes it from its last save.
+
+    /// Claims up to `limit` unfinished tasks that nobody holds (no lease, or an expired one)
+    /// for `owner` for `lease_ms`, oldest first; two instances claiming at once never get the
+    /// same task. (A restarted instance finds the tasks it still holds with `renew_leases`.)
+    async fn claim_tasks(
+        &self,
+        owner: &str,
+        lease_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<MonitorTask>, RunStoreError>;
+    /// Claims one task (a new one right after its first save, or one `owner` holds) unless
+    /// another owner holds a live lease on it or it is finished; the task as stored now.
+    async fn claim_task(
+        &self,
+        run_id: &str,
+        owner: &str,
+        lease_ms: u64,
+    ) -> Result<Option<MonitorTask>, RunStoreError>;
+    /// Extends `owner`'s lease on one task; false when `owner` no longer holds it (another
+    /// instance took it over) or it is gone. Checked before every side effect.
+    async fn renew_lease(
+        &self,
+        run_id: &str,
+        owner: &str,
+        lease_ms: u64,
+    ) -> Result<bool, RunStoreError>;
+    /// Extends every lease `owner` holds; returns the run ids it still holds.
+    async fn renew_leases(&self, owner: &str, lease_ms: u64) -> Result<Vec<String>, RunStoreError>;
+    /// Gives a lease up (the task finished, or the instance stops).
+    async fn release_task(&self, run_id: &str, owner: &str) -> Result<(), RunStoreError>;
+    /// Unfinished tasks held by a live lease, and not held (waiting for an instance).
+    async fn lease_counts(&self) -> Result<LeaseCounts, RunStoreError>;
+    /// Tells every instance sharing the store that a pipeline of this commit changed (a
+    /// webhook arrived here), so the one holding its task wakes it. An embedded store has
+    /// one instance: nothing to tell (false).
+    async fn announce(&self, _project_id: u64, _commit_id: &str) -> Result<bool, RunStoreError> {
+        Ok(false)
+    }
+}
+
+/// How many unfinished tasks are driven by some instance, and how many wait for one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct LeaseCounts {
+    pub held: u64,
+    pub free: u64,
 }
 
 #[cfg(test)]

@@ -21,10 +21,13 @@ use crate::cli::config;
 use crate::cli::exit;
 use clap::{Args, ValueEnum};
 use error::ApiError;
+use pipewright_core::monitor::MonitorStore;
+use pipewright_core::runs::RunStore;
 use state::{gitlab_from_env, ApiTokens, AppState, Shared};
 use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The port when neither `--listen` nor `PORT` says otherwise.
@@ -54,6 +57,16 @@ pub struct ServeArgs {
     /// A pipewright.toml with the base settings (default: ./pipewright.toml when it exists).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// The shared run store: `postgres://user:password@host:5432/database`, for several
+    /// instances sharing runs, monitor tasks and webhooks [default: the embedded SQLite file
+    /// in the data folder].
+    #[arg(
+        long,
+        env = "PIPEWRIGHT_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
     #[command(flatten)]
     pub backends: crate::setup::BackendArgs,
 }
@@ -91,7 +104,7 @@ pub fn run(args: ServeArgs) -> i32 {
 }
 
 async fn serve(args: ServeArgs, addr: SocketAddr, settings: config::Settings) -> i32 {
-    let state = match open_state(&args, settings) {
+    let state = match open_state(&args, settings).await {
         Ok(s) => s,
         Err(message) => {
             eprintln!("error: {message}");
@@ -152,8 +165,8 @@ fn listen_address(listen: Option<SocketAddr>) -> Result<SocketAddr, String> {
 
 /// Opens the store, the LLM and the GitLab client once; failures are kept as reasons. A
 /// monitor setting that does not parse is an error (the service does not start).
-fn open_state(args: &ServeArgs, settings: config::Settings) -> Result<AppState, String> {
-    let monitor_config =
+async fn open_state(args: &ServeArgs, settings: config::Settings) -> Result<AppState, String> {
+    let mut monitor_config =
         pipewright_workflow::monitor::MonitorConfig::from_lookup(|k| std::env::var(k).ok())?;
     let store = args.backends.open_store().map_err(|e| e.to_string());
     match &store {
@@ -169,10 +182,22 @@ fn open_state(args: &ServeArgs, settings: config::Settings) -> Result<AppState, 
             tracing::info!(%reason, "no LLM; the built-in generator writes every pipeline")
         }
     }
-    let sqlite_runs = args.backends.open_sqlite_runs();
-    let runs = sqlite_runs
-        .clone()
-        .map(|s| std::sync::Arc::new(s) as std::sync::Arc<dyn pipewright_core::runs::RunStore>);
+    let shared = open_shared_runs(args.database_url.as_deref(), &mut monitor_config).await?;
+    let (runs, tasks, wakeups) = match shared {
+        Some((store, wakeups)) => (
+            Ok(store.clone() as Arc<dyn RunStore>),
+            Ok(store as Arc<dyn MonitorStore>),
+            Some(wakeups),
+        ),
+        None => {
+            let sqlite = args.backends.open_sqlite_runs().map(Arc::new);
+            (
+                sqlite.clone().map(|s| s as Arc<dyn RunStore>),
+                sqlite.map(|s| s as Arc<dyn MonitorStore>),
+                None,
+            )
+        }
+    };
     match &runs {
         Ok(_) => tracing::info!("run store opened"),
         Err(reason) => {
@@ -191,13 +216,19 @@ fn open_state(args: &ServeArgs, settings: config::Settings) -> Result<AppState, 
     if tokens.is_empty() {
         tracing::warn!("PIPEWRIGHT_API_TOKENS is not set: the API answers anyone who can reach it");
     }
-    let monitor = match (&gitlab, &sqlite_runs) {
-        (Ok(client), Ok(tasks)) => Ok(pipewright_workflow::monitor::Monitor::new(
-            client.clone(),
-            std::sync::Arc::new(tasks.clone()),
-            store.clone(),
-            monitor_config,
-        )),
+    let monitor = match (&gitlab, &tasks) {
+        (Ok(client), Ok(tasks)) => {
+            let monitor = pipewright_workflow::monitor::Monitor::new(
+                client.clone(),
+                tasks.clone(),
+                store.clone(),
+                monitor_config,
+            );
+            if let Some(wakeups) = wakeups {
+                monitor.listen(wakeups);
+            }
+            Ok(monitor)
+        }
         (Err(unset), _) => Err(format!("GitLab is not configured: {}", unset.message)),
         (_, Err(reason)) => Err(format!("the run store is not available: {reason}")),
     };
@@ -218,6 +249,41 @@ fn open_state(args: &ServeArgs, settings: config::Settings) -> Result<AppState, 
         started: Instant::now(),
         monitor,
     }))
+}
+
+/// The shared run store when `--database-url` / `PIPEWRIGHT_DATABASE_URL` is set: connected,
+/// its schema migrated, its wake-ups listened to. An unreachable database or a newer schema is
+/// an error (the service does not start: another instance would not see its runs). Each
+/// instance on a shared database holds leases under an id of its own unless
+/// `PIPEWRIGHT_INSTANCE_ID` names one.
+async fn open_shared_runs(
+    url: Option<&str>,
+    monitor: &mut pipewright_workflow::monitor::MonitorConfig,
+) -> Result<
+    Option<(
+        Arc<pipewright_adapters::runs::PgRunStore>,
+        tokio::sync::mpsc::Receiver<pipewright_adapters::runs::Wakeup>,
+    )>,
+    String,
+> {
+    let Some(url) = url.map(str::trim).filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    let store = pipewright_adapters::runs::PgRunStore::connect(url)
+        .await
+        .map_err(|e| format!("{e}; pipewright does not start without the database it was given"))?;
+    if monitor.instance_id == pipewright_workflow::monitor::EMBEDDED_INSTANCE {
+        let host = std::env::var("HOSTNAME")
+            .ok()
+            .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "pipewright".into());
+        monitor.instance_id = format!("{host}-{}-{:08x}", std::process::id(), fastrand::u32(..));
+    }
+    tracing::info!(database = %store.describe(), instance = %monitor.instance_id, "shared run store opened");
+    let wakeups = store.listen();
+    Ok(Some((Arc::new(store), wakeups)))
 }
 
 /// Logs to stderr, as text or one JSON object per line, each with its request's span (and so
