@@ -13,6 +13,7 @@ mod serve_support;
 use pipewright_adapters::fake_gitlab::{FakeGitLab, JobOutcome, PipelineScript, FAKE_TOKEN};
 use serde_json::{json, Value};
 use serve_support::{fixture_files, spawn_with, Options, Server};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -207,6 +208,11 @@ async fn a_run_made_on_a_is_read_on_b_and_a_webhook_to_b_finishes_it() {
     );
     assert!(!detail.contains("password"), "{health}");
 
+    // B streams the changes A makes (read from the shared store).
+    let mut events = b
+        .get(&format!("/api/v1/pipeline/runs/{run_id}/events"))
+        .await;
+    assert_eq!(events.status().as_u16(), 200);
     let pipeline = gitlab.pipelines(p)[0].id;
     assert_eq!(
         gitlab.finish_pipeline(pipeline).await.as_deref(),
@@ -214,6 +220,21 @@ async fn a_run_made_on_a_is_read_on_b_and_a_webhook_to_b_finishes_it() {
     );
     let monitor = wait_monitor(&a, &[&b], run_id, is_final).await;
     assert_eq!(monitor["status"], "succeeded", "{monitor}");
+    let mut text = String::new();
+    let read = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(chunk) = events.chunk().await.unwrap() {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "B's stream did not end: {text}");
+    let last: Value = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .last()
+        .unwrap();
+    assert_eq!(last["status"], "succeeded", "{text}");
     let deliveries = gitlab.deliveries();
     assert!(!deliveries.is_empty());
     assert!(
@@ -302,30 +323,83 @@ async fn eight_workflows_over_both_instances_finish_with_no_duplicate_commit() {
                 .to_string(),
         );
     }
+    // A pair healed on one instance is learned there, and a later workflow on that instance
+    // may start from it and pass at once: each run's expected commits are its attempts.
+    let mut expected = BTreeMap::new();
     for (i, run_id) in runs.iter().enumerate() {
         let (reader, other) = if i % 2 == 0 { (&b, &a) } else { (&a, &b) };
         let monitor = wait_monitor(reader, &[other], run_id, is_final).await;
         assert_eq!(monitor["status"], "succeeded", "{monitor}");
-        assert_eq!(
-            monitor["attempts"].as_array().unwrap().len(),
-            2,
-            "{monitor}"
-        );
+        let attempts = monitor["attempts"].as_array().unwrap().len();
+        assert!((1..=2).contains(&attempts), "{monitor}");
+        expected.insert(projects[i], attempts);
     }
     let commits = gitlab.commits();
-    for p in &projects {
+    for (p, attempts) in &expected {
         let of_project: Vec<&str> = commits
             .iter()
             .filter(|c| c.project_id == *p)
             .map(|c| c.message.lines().next().unwrap_or(""))
             .collect();
-        assert_eq!(of_project.len(), 2, "project {p}: {of_project:?}");
-        assert!(
-            of_project[1].starts_with("[Self-Heal 1/10]"),
-            "{of_project:?}"
-        );
+        assert_eq!(of_project.len(), *attempts, "project {p}: {of_project:?}");
+        if *attempts == 2 {
+            assert!(
+                of_project[1].starts_with("[Self-Heal 1/10]"),
+                "{of_project:?}"
+            );
+        }
     }
-    assert_eq!(commits.len(), 16);
+    let healed = expected.values().filter(|a| **a == 2).count();
+    assert!(
+        healed >= 2,
+        "at least the first run on each instance healed"
+    );
+    assert_eq!(commits.len(), 8 + healed, "no duplicate commit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_database_connection_dropped_mid_run_loses_nothing() {
+    let Some(url) = database("connections_dropped").await else {
+        return;
+    };
+    let gitlab = FakeGitLab::start().await.unwrap();
+    let p = add_fixture(&gitlab, "team/app", "python-flask-pip");
+    gitlab.script_pipelines(p, PipelineScript::by_hand());
+    // Webhooks only: the wake-up has to cross the database after it dropped everything.
+    let a = start(&gitlab, &url, "a", "3600", "30").await;
+    let b = start(&gitlab, &url, "b", "3600", "30").await;
+    gitlab.add_hook(p, &b.url(WEBHOOK), Some(SECRET));
+    let body = commit(&a, p).await;
+    let run_id = body["run_id"].as_str().unwrap();
+    wait_monitor(&b, &[&a], run_id, |m| m["status"] == "running").await;
+
+    // The server ends every connection to the database (a failover or restart does this).
+    let server = std::env::var("PIPEWRIGHT_TEST_DATABASE_URL").unwrap();
+    let (admin, connection) = tokio_postgres::connect(&server, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let db = url.rsplit('/').next().unwrap().to_string();
+    let ended = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            &[&db],
+        )
+        .await
+        .unwrap();
+    assert!(ended.len() >= 2, "both instances had connections");
+    // The listeners reconnect after a short backoff.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let pipeline = gitlab.pipelines(p)[0].id;
+    assert_eq!(
+        gitlab.finish_pipeline(pipeline).await.as_deref(),
+        Some("success")
+    );
+    let monitor = wait_monitor(&b, &[&a], run_id, is_final).await;
+    assert_eq!(monitor["status"], "succeeded", "{monitor}");
+    assert!(gitlab.deliveries().iter().all(|d| d.status == Some(200)));
+    assert_eq!(gitlab.commits().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
