@@ -211,6 +211,13 @@ impl PgRunStore {
                 format!("{e}; write it as postgres://user:password@host:5432/database"),
             )
         })?;
+        if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+            return Err(failure(
+                &describe(&config),
+                "connect",
+                "sslmode=require: this build has no TLS for PostgreSQL; reach the database over a private network (sslmode=disable or prefer) or through a TLS-terminating proxy",
+            ));
+        }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(5));
         }
@@ -725,6 +732,17 @@ mod tests {
         );
         assert_eq!(parse_wakeup("x:abc"), None);
         assert_eq!(parse_wakeup("abc"), None);
+    }
+
+    #[tokio::test]
+    async fn required_tls_is_refused_before_connecting() {
+        let err = PgRunStore::connect("postgres://pw:s3cret@127.0.0.1:1/runs?sslmode=require")
+            .await
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("sslmode=require"), "{err}");
+        assert!(!err.contains("s3cret"), "{err}");
     }
 
     #[tokio::test]
