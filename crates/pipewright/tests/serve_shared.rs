@@ -231,8 +231,8 @@ async fn a_run_made_on_a_is_read_on_b_and_a_webhook_to_b_finishes_it() {
     let last: Value = text
         .lines()
         .filter_map(|l| l.strip_prefix("data: "))
+        .next_back()
         .map(|d| serde_json::from_str(d).unwrap())
-        .last()
         .unwrap();
     assert_eq!(last["status"], "succeeded", "{text}");
     let deliveries = gitlab.deliveries();
