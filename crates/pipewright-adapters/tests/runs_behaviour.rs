@@ -302,6 +302,19 @@ async fn monitor_tasks_move_forward_only(h: Harness) {
         .await
         .unwrap()
         .is_none());
+    // A fix commit moves the task to a new commit: webhooks for it find the task.
+    let mut moved = t.clone();
+    moved.commit_id = "commit1fix".into();
+    moved.version += 1;
+    assert!(store.save_task(&moved).await.unwrap());
+    assert_eq!(
+        reopened
+            .task_for_commit(7, "commit1fix")
+            .await
+            .unwrap()
+            .unwrap(),
+        moved
+    );
 }
 
 async fn deliveries_are_recorded_once(h: Harness) {

@@ -428,11 +428,21 @@ impl Monitor {
     }
 
     /// A webhook for a pipeline of this commit: wakes the task here when this instance
-    /// drives it, else tells the other instances sharing the store. True when a task was
-    /// woken or the others were told.
+    /// drives it, else, when an unfinished task watches the commit, tells the other
+    /// instances sharing the store (the holder wakes it; nobody holds it: the next claim
+    /// reads GitLab anyway). True when a task was woken or the others were told.
     pub async fn deliver(&self, project_id: u64, commit_id: &str) -> Result<bool, RunStoreError> {
         if self.wake_for(project_id, commit_id) {
             return Ok(true);
+        }
+        let watched = self
+            .0
+            .tasks
+            .task_for_commit(project_id, commit_id)
+            .await?
+            .is_some_and(|t| t.is_unfinished());
+        if !watched {
+            return Ok(false);
         }
         self.0.tasks.announce(project_id, commit_id).await
     }

@@ -244,7 +244,7 @@ impl MonitorStore for SqliteRunStore {
                 "INSERT INTO monitor_tasks (run_id, project_id, commit_id, status, unfinished, version, body)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT(run_id) DO UPDATE SET status = excluded.status,
-                   unfinished = excluded.unfinished, version = excluded.version, body = excluded.body
+                   commit_id = excluded.commit_id, unfinished = excluded.unfinished, version = excluded.version, body = excluded.body
                  WHERE excluded.version > monitor_tasks.version",
                 params![
                     task.run_id,
