@@ -296,6 +296,28 @@ impl Monitor {
         Ok(n)
     }
 
+    /// Gives up every lease this instance holds (a graceful stop), so another instance takes
+    /// the tasks over at once instead of when the leases run out. Returns how many.
+    pub async fn release_all(&self) -> usize {
+        let driving: Vec<String> = self
+            .0
+            .lost
+            .lock()
+            .map(|l| l.keys().cloned().collect())
+            .unwrap_or_default();
+        let mut released = 0;
+        for run_id in driving {
+            self.mark_lost(&run_id);
+            match self.0.tasks.release_task(&run_id, self.owner()).await {
+                Ok(()) => released += 1,
+                Err(e) => {
+                    tracing::warn!(%run_id, error = %e, "a lease could not be released; it runs out")
+                }
+            }
+        }
+        released
+    }
+
     fn owner(&self) -> &str {
         &self.0.config.instance_id
     }

@@ -296,6 +296,40 @@ async fn a_killed_while_monitoring_b_takes_over_with_exactly_the_expected_commit
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_instance_hands_its_tasks_over_at_once() {
+    let Some(url) = database("sigterm_handover").await else {
+        return;
+    };
+    let gitlab = FakeGitLab::start().await.unwrap();
+    let p = add_fixture(&gitlab, "team/app", "python-flask-pip");
+    gitlab.script_pipelines(p, PipelineScript::by_hand());
+    // A 30 s lease: B could only take over this fast if A gave its lease up.
+    let mut a = start(&gitlab, &url, "a", "0.1", "30").await;
+    let b = start(&gitlab, &url, "b", "0.1", "30").await;
+    let run_id = commit(&a, p).await["run_id"].as_str().unwrap().to_string();
+    wait_monitor(&b, &[&a], &run_id, |m| m["status"] == "running").await;
+    let stopped = Instant::now();
+    a.terminate();
+    assert!(
+        a.wait_exit(Duration::from_secs(20)).is_some(),
+        "{}",
+        a.log()
+    );
+    assert!(a.log().contains("monitor leases released"), "{}", a.log());
+    let finisher = finish_pipelines_by_hand(&gitlab, p);
+    let monitor = wait_monitor(&b, &[], &run_id, is_final).await;
+    finisher.abort();
+    assert_eq!(monitor["status"], "succeeded", "{monitor}");
+    assert!(
+        stopped.elapsed() < Duration::from_secs(25),
+        "taken over before the lease would have run out ({:?})",
+        stopped.elapsed()
+    );
+    assert!(b.log().contains("monitor task claimed"), "{}", b.log());
+    assert_eq!(gitlab.commits().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_workflows_over_both_instances_finish_with_no_duplicate_commit() {
     let Some(url) = database("eight_workflows").await else {
         return;

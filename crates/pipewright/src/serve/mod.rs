@@ -129,15 +129,26 @@ async fn serve(args: ServeArgs, addr: SocketAddr, settings: config::Settings) ->
         }
     };
     let bound = listener.local_addr().unwrap_or(addr);
+    let state_monitor = state.monitor.as_ref().ok().cloned();
     let app = routes::router(state, Duration::from_secs(args.request_timeout.max(1)));
     // The one line tests and operators read to find the server.
     println!("pipewright listening on http://{bound}");
     let _ = std::io::stdout().flush();
     tracing::info!(address = %bound, "listening");
-    match axum::serve(listener, app)
+    let monitor = state_monitor;
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
-        .await
-    {
+        .await;
+    if let Some(monitor) = monitor {
+        let released = monitor.release_all().await;
+        if released > 0 {
+            tracing::info!(
+                tasks = released,
+                "monitor leases released for the other instances"
+            );
+        }
+    }
+    match served {
         Ok(()) => {
             tracing::info!("stopped: every request in flight was answered");
             exit::OK
