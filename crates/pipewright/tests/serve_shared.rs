@@ -436,6 +436,33 @@ async fn every_database_connection_dropped_mid_run_loses_nothing() {
     assert_eq!(gitlab.commits().len(), 1);
 }
 
+/// Runs a `pipewright serve` that must refuse to start: its output once it exited (killed,
+/// and the test failed, when it is still running after 30 s).
+fn refused_start(command: &mut std::process::Command) -> std::process::Output {
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run pipewright serve");
+    let started = Instant::now();
+    while child
+        .try_wait()
+        .expect("wait for pipewright serve")
+        .is_none()
+    {
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let output = child.wait_with_output().expect("collect the output");
+            panic!(
+                "pipewright serve started instead of refusing: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().expect("collect the output")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_database_stops_the_start_with_a_clear_message() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -444,20 +471,62 @@ async fn an_unreachable_database_stops_the_start_with_a_clear_message() {
         .unwrap()
         .port();
     let data = tempfile::tempdir().unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_pipewright"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("LLM_PROVIDER", "none")
-        .env(
-            "PIPEWRIGHT_DATABASE_URL",
-            format!("postgres://pw:s3cret@127.0.0.1:{port}/runs"),
-        )
-        .env("PIPEWRIGHT_DATA_DIR", data.path())
-        .output()
-        .expect("run pipewright serve");
+    let output = refused_start(
+        std::process::Command::new(env!("CARGO_BIN_EXE_pipewright"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("LLM_PROVIDER", "none")
+            .env(
+                "PIPEWRIGHT_DATABASE_URL",
+                format!("postgres://pw:s3cret@127.0.0.1:{port}/runs"),
+            )
+            .env("PIPEWRIGHT_DATA_DIR", data.path()),
+    );
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("PIPEWRIGHT_DATABASE_URL"), "{stderr}");
     assert!(stderr.contains("does not start"), "{stderr}");
     assert!(!stderr.contains("s3cret"), "{stderr}");
     assert!(String::from_utf8_lossy(&output.stdout).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_newer_than_the_binary_stops_the_start_and_is_left_alone() {
+    let Some(url) = database("newer_schema").await else {
+        return;
+    };
+    // An instance of this version migrates the database, then a newer one records version 99.
+    drop(
+        pipewright_adapters::runs::PgRunStore::connect(&url)
+            .await
+            .unwrap(),
+    );
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute("INSERT INTO pipewright_schema (version) VALUES (99)")
+        .await
+        .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let output = refused_start(
+        std::process::Command::new(env!("CARGO_BIN_EXE_pipewright"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url])
+            .env("LLM_PROVIDER", "none")
+            .env_remove("PIPEWRIGHT_DATABASE_URL")
+            .env("PIPEWRIGHT_DATA_DIR", data.path()),
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("schema version is 99"), "{stderr}");
+    assert!(stderr.contains("upgrade this instance"), "{stderr}");
+    assert!(stderr.contains("does not start"), "{stderr}");
+    assert!(String::from_utf8_lossy(&output.stdout).is_empty());
+    // Nothing was changed: the newer schema is still the newest.
+    let newest: i32 = client
+        .query_one("SELECT MAX(version) FROM pipewright_schema", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(newest, 99);
 }
