@@ -172,6 +172,21 @@ fn finish_pipelines_by_hand(gitlab: &FakeGitLab, project: u64) -> tokio::task::J
     })
 }
 
+/// Sends a delivery the fake GitLab made to another instance, with the secret.
+async fn send_delivery(
+    server: &Server,
+    d: &pipewright_adapters::fake_gitlab::Delivery,
+) -> (u16, Value) {
+    let mut request = server.client.post(server.url(WEBHOOK)).json(&d.body);
+    for (k, v) in &d.headers {
+        if k.eq_ignore_ascii_case("content-type") {
+            continue;
+        }
+        request = request.header(k.as_str(), v.as_str());
+    }
+    serve_support::json(request.send().await.unwrap()).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_made_on_a_is_read_on_b_and_a_webhook_to_b_finishes_it() {
     let Some(url) = database("webhook_to_b").await else {
@@ -240,6 +255,13 @@ async fn a_run_made_on_a_is_read_on_b_and_a_webhook_to_b_finishes_it() {
     assert!(
         deliveries.iter().all(|d| d.status == Some(200)),
         "{deliveries:?}"
+    );
+    // Deduplication is shared: a delivery B received, redelivered to A, is a duplicate there.
+    let redelivered = send_delivery(&a, &deliveries[0]).await;
+    assert_eq!(
+        (redelivered.0, redelivered.1["status"].as_str()),
+        (200, Some("duplicate")),
+        "{redelivered:?}"
     );
     assert!(
         a.log().contains("monitor task finished"),
