@@ -566,6 +566,13 @@ async fn postgres_announcements_reach_every_listener() {
     .await
     .expect("a wake-up within 10 s");
     assert_eq!(got, wanted);
+    // Tasks given up (an instance stopping): every listener is told to claim now.
+    while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(300), heard.recv()).await {}
+    assert!(a.announce_free().await.unwrap());
+    let claim = tokio::time::timeout(Duration::from_secs(10), heard.recv())
+        .await
+        .expect("a claim notice within 10 s");
+    assert_eq!(claim, Some(Wakeup::Claim));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -788,6 +788,12 @@ pub trait MonitorStore: Send + Sync {
     async fn announce(&self, _project_id: u64, _commit_id: &str) -> Result<bool, RunStoreError> {
         Ok(false)
     }
+    /// Tells every instance sharing the store that tasks were given up (an instance is
+    /// stopping), so they claim them now rather than at their next lease round. An embedded
+    /// store: nothing to tell (false).
+    async fn announce_free(&self) -> Result<bool, RunStoreError> {
+        Ok(false)
+    }
 }
 
 /// How many unfinished tasks are driven by some instance, and how many wait for one.

@@ -196,6 +196,10 @@ struct Inner {
     lost: Mutex<HashMap<String, Arc<AtomicBool>>>,
     /// The lease keeper runs (started by the first `resume`).
     keeping: AtomicBool,
+    /// Wakes the lease keeper for a claim round now (another instance gave tasks up).
+    claim_now: Notify,
+    /// Set by `release_all`: this instance is stopping and claims nothing more.
+    stopping: AtomicBool,
     /// (project id, commit) → run id, for webhooks.
     by_commit: Mutex<HashMap<(u64, String), String>>,
     /// Projects whose hook was checked in this process.
@@ -225,6 +229,8 @@ impl Monitor {
             wakers: Mutex::new(HashMap::new()),
             lost: Mutex::new(HashMap::new()),
             keeping: AtomicBool::new(false),
+            claim_now: Notify::new(),
+            stopping: AtomicBool::new(false),
             by_commit: Mutex::new(HashMap::new()),
             hooked: tokio::sync::Mutex::new(HashSet::new()),
             learning: tokio::sync::Mutex::new(()),
@@ -271,8 +277,11 @@ impl Monitor {
         self.0.tasks.save_task(&task).await?;
         self.publish(&task);
         let lease = self.lease_ms();
-        if let Some(claimed) = self.0.tasks.claim_task(run_id, self.owner(), lease).await? {
-            self.spawn(claimed);
+        // A stopping instance leaves the new task to the others.
+        if !self.0.stopping.load(Ordering::SeqCst) {
+            if let Some(claimed) = self.0.tasks.claim_task(run_id, self.owner(), lease).await? {
+                self.spawn(claimed);
+            }
         }
         let me = self.clone();
         tokio::spawn(async move {
@@ -296,9 +305,11 @@ impl Monitor {
         Ok(n)
     }
 
-    /// Gives up every lease this instance holds (a graceful stop), so another instance takes
-    /// the tasks over at once instead of when the leases run out. Returns how many.
+    /// Gives up every lease this instance holds (a graceful stop) and tells the other
+    /// instances, so they take the tasks over at once instead of when the leases run out;
+    /// from then on this instance claims nothing. Returns how many.
     pub async fn release_all(&self) -> usize {
+        self.0.stopping.store(true, Ordering::SeqCst);
         let driving: Vec<String> = self
             .0
             .lost
@@ -315,6 +326,11 @@ impl Monitor {
                 }
             }
         }
+        if released > 0 {
+            if let Err(e) = self.0.tasks.announce_free().await {
+                tracing::warn!(error = %e, "the other instances could not be told; they claim the tasks at their next lease round");
+            }
+        }
         released
     }
 
@@ -329,6 +345,9 @@ impl Monitor {
     /// Renews the leases held, stops the drivers that lost theirs, claims free tasks; with
     /// `own`, also takes back the tasks this owner holds but drives no more (a restart).
     async fn claim_round(&self, own: bool) -> Result<usize, RunStoreError> {
+        if self.0.stopping.load(Ordering::SeqCst) {
+            return Ok(0);
+        }
         let lease = self.lease_ms();
         let driving: Vec<String> = self
             .0
@@ -394,7 +413,10 @@ impl Monitor {
     async fn keep_leases(&self) {
         let every = (self.0.config.lease / 3).max(Duration::from_millis(50));
         loop {
-            tokio::time::sleep(every).await;
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = self.0.claim_now.notified() => {}
+            }
             if let Err(e) = self.claim_round(false).await {
                 tracing::warn!(error = %e, "monitor leases could not be renewed or claimed; trying again");
             }
@@ -417,8 +439,8 @@ impl Monitor {
     }
 
     /// Wake-ups announced by other instances (`PgRunStore::listen`): wakes the task of that
-    /// commit when this instance drives it; `All` (announcements may have been missed)
-    /// wakes every task.
+    /// commit when this instance drives it; `Claim` (an instance gave its tasks up) runs a
+    /// claim round now; `All` (announcements may have been missed) does both for every task.
     pub fn listen(
         &self,
         mut wakeups: tokio::sync::mpsc::Receiver<pipewright_adapters::runs::Wakeup>,
@@ -434,7 +456,9 @@ impl Monitor {
                     } => {
                         me.wake_for(project_id, &commit_id);
                     }
+                    Wakeup::Claim => me.0.claim_now.notify_one(),
                     Wakeup::All => {
+                        me.0.claim_now.notify_one();
                         let all: Vec<Arc<Notify>> =
                             me.0.wakers
                                 .lock()
@@ -657,6 +681,13 @@ impl Monitor {
         let mut failures: u32 = 0;
         while task.is_unfinished() {
             if lost.load(Ordering::SeqCst) {
+                return;
+            }
+            if self.0.stopping.load(Ordering::SeqCst) {
+                // Claimed while `release_all` ran: given up too.
+                if let Err(e) = self.0.tasks.release_task(&task.run_id, self.owner()).await {
+                    tracing::warn!(run_id = %task.run_id, error = %e, "a lease could not be released; it runs out");
+                }
                 return;
             }
             let mut wait = poll;

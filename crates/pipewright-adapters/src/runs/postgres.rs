@@ -68,13 +68,18 @@ const POOL_SIZE: usize = 16;
 /// Deliveries older than this are forgotten (GitLab retries a delivery for far less long).
 const DELIVERY_MEMORY_MS: u64 = 7 * 24 * 3600 * 1000;
 
-/// A webhook announced by some instance: the commit whose pipeline changed, or `All` after the
-/// listening connection was lost and came back (announcements may have been missed).
+/// A webhook announced by some instance: the commit whose pipeline changed; `Claim` when an
+/// instance gave its leases up (stopping), so the others claim its tasks now; or `All` after
+/// the listening connection was lost and came back (announcements may have been missed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Wakeup {
     Commit { project_id: u64, commit_id: String },
+    Claim,
     All,
 }
+
+/// The payload of [`Wakeup::Claim`] (a commit's payload always holds a `:`).
+const CLAIM_PAYLOAD: &str = "claim";
 
 /// The shared run store.
 #[derive(Clone)]
@@ -386,6 +391,9 @@ impl PgRunStore {
 }
 
 fn parse_wakeup(payload: &str) -> Option<Wakeup> {
+    if payload == CLAIM_PAYLOAD {
+        return Some(Wakeup::Claim);
+    }
     let (project, commit) = payload.split_once(':')?;
     Some(Wakeup::Commit {
         project_id: project.parse().ok()?,
@@ -707,6 +715,14 @@ impl MonitorStore for PgRunStore {
             Ok(true)
         })
     }
+
+    async fn announce_free(&self) -> Result<bool, RunStoreError> {
+        retrying!(self, "announce free tasks", |c| {
+            c.execute("SELECT pg_notify($1, $2)", &[&WAKE_CHANNEL, &CLAIM_PAYLOAD])
+                .await?;
+            Ok(true)
+        })
+    }
 }
 
 #[cfg(test)]
@@ -730,6 +746,7 @@ mod tests {
                 commit_id: "abc".into()
             })
         );
+        assert_eq!(parse_wakeup("claim"), Some(Wakeup::Claim));
         assert_eq!(parse_wakeup("x:abc"), None);
         assert_eq!(parse_wakeup("abc"), None);
     }
