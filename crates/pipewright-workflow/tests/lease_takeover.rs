@@ -107,8 +107,9 @@ fn healing_task(run_id: &str, project: u64, parent: &str, message: &str) -> Moni
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_instances_fix_is_committed_once_after_its_lease_runs_out() {
-    for (store, _dir) in stores("dead_fix").await {
-        for sent_before_death in [true, false] {
+    // A fresh store per case: the monitor of one case never sees the other's task.
+    for sent_before_death in [true, false] {
+        for (store, _dir) in stores(&format!("dead_fix_{sent_before_death}")).await {
             let gitlab = FakeGitLab::start().await.unwrap();
             let p = gitlab.add_project(
                 "team/app",
@@ -191,6 +192,8 @@ async fn a_dead_instances_fix_is_committed_once_after_its_lease_runs_out() {
                 .filter(|c| c.message == message)
                 .count();
             assert_eq!(fix_commits, 1, "the fix is on GitLab exactly once");
+            // B stops (as at SIGTERM).
+            b.release_all().await;
         }
     }
 }
