@@ -118,6 +118,7 @@ behaviours!(
     two_owners_claiming_at_once_share_no_task,
     an_expired_lease_is_taken_over_and_the_old_owner_knows,
     an_owner_reclaims_its_own_tasks_at_once,
+    the_next_lease_end_of_other_owners_is_known,
     finished_tasks_are_never_claimed,
     the_check_names_the_backend_and_schema,
 );
@@ -417,6 +418,56 @@ async fn an_expired_lease_is_taken_over_and_the_old_owner_knows(h: Harness) {
     );
     b.release_task(&t.run_id, "b").await.unwrap();
     assert_eq!(a.claim_tasks("a", 60_000, 10).await.unwrap().len(), 1);
+}
+
+async fn the_next_lease_end_of_other_owners_is_known(h: Harness) {
+    let a = h.open().await;
+    assert_eq!(a.next_lease_end("b").await.unwrap(), None, "no task");
+    for i in 1..=3 {
+        a.save_task(&task(i)).await.unwrap();
+    }
+    assert_eq!(
+        a.next_lease_end("b").await.unwrap(),
+        None,
+        "nobody holds one"
+    );
+    assert!(a
+        .claim_task(&task(1).run_id, "a", 60_000)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(a
+        .claim_task(&task(2).run_id, "a", 2_000)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(a
+        .claim_task(&task(3).run_id, "b", 500)
+        .await
+        .unwrap()
+        .is_some());
+    let end = a.next_lease_end("b").await.unwrap().expect("a's leases");
+    assert!(
+        end > Duration::from_millis(1_000) && end <= Duration::from_millis(2_000),
+        "the sooner of a's two leases: {end:?}"
+    );
+    assert_eq!(
+        a.next_lease_end("a")
+            .await
+            .unwrap()
+            .map(|d| d <= Duration::from_millis(500)),
+        Some(true),
+        "b's lease, not a's own"
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        a.next_lease_end("a").await.unwrap(),
+        Some(Duration::ZERO),
+        "an ended lease: claim now"
+    );
+    // A released lease does not count.
+    a.release_task(&task(3).run_id, "b").await.unwrap();
+    assert_eq!(a.next_lease_end("a").await.unwrap(), None);
 }
 
 async fn an_owner_reclaims_its_own_tasks_at_once(h: Harness) {

@@ -23,6 +23,7 @@ use crate::runs::RunStoreError;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 /// Where a monitor task stands (the `monitor.status` users see). The self-heal issue adds
 /// statuses between `running` and the final ones.
@@ -782,6 +783,10 @@ pub trait MonitorStore: Send + Sync {
     async fn release_task(&self, run_id: &str, owner: &str) -> Result<(), RunStoreError>;
     /// Unfinished tasks held by a live lease, and not held (waiting for an instance).
     async fn lease_counts(&self) -> Result<LeaseCounts, RunStoreError>;
+    /// How long until the first lease another owner than `owner` holds on an unfinished task
+    /// runs out (zero when one already has); `None` when others hold none. The lease keeper
+    /// claims then, so a dead instance's tasks move on as soon as its leases end.
+    async fn next_lease_end(&self, owner: &str) -> Result<Option<Duration>, RunStoreError>;
     /// Tells every instance sharing the store that a pipeline of this commit changed (a
     /// webhook arrived here), so the one holding its task wakes it. An embedded store has
     /// one instance: nothing to tell (false).

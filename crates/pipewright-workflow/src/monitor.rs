@@ -95,6 +95,8 @@ impl Default for MonitorConfig {
 pub const EMBEDDED_INSTANCE: &str = "embedded";
 /// Most tasks one claim takes.
 const CLAIM_BATCH: usize = 500;
+/// How long after another instance's lease ends the keeper claims (and the least it waits).
+const LEASE_END_MARGIN: Duration = Duration::from_millis(50);
 
 impl MonitorConfig {
     /// Reads the variables through `lookup`; a bad number is an error naming the variable.
@@ -410,12 +412,28 @@ impl Monitor {
         }
     }
 
+    /// Every third of the lease a claim round, or sooner: when another instance's lease runs
+    /// out before then (it died: its tasks move on as its leases end, not up to a third of
+    /// a lease later), or when one gave its tasks up.
     async fn keep_leases(&self) {
         let every = (self.0.config.lease / 3).max(Duration::from_millis(50));
         loop {
+            let wait = match self.0.tasks.next_lease_end(self.owner()).await {
+                // Just past the end (claims take leases that ended before now), never a busy
+                // loop.
+                Ok(Some(end)) => (end + LEASE_END_MARGIN).clamp(LEASE_END_MARGIN, every),
+                Ok(None) => every,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the next lease end could not be read");
+                    every
+                }
+            };
             tokio::select! {
-                _ = tokio::time::sleep(every) => {}
+                _ = tokio::time::sleep(wait) => {}
                 _ = self.0.claim_now.notified() => {}
+            }
+            if self.0.stopping.load(Ordering::SeqCst) {
+                return;
             }
             if let Err(e) = self.claim_round(false).await {
                 tracing::warn!(error = %e, "monitor leases could not be renewed or claimed; trying again");

@@ -157,7 +157,9 @@ async fn a_dead_instances_fix_is_committed_once_after_its_lease_runs_out() {
                 store.clone(),
                 Err("not used".into()),
                 // One id per monitor: the same id is a restart, which takes its own back.
-                config(&format!("b-{sent_before_death}"), 600),
+                // B's own lease is long (a claim round every 10 s): it claims the dead
+                // instance's task when that lease ends, not at its next round.
+                config(&format!("b-{sent_before_death}"), 30_000),
             );
             assert_eq!(
                 b.resume().await.unwrap(),
@@ -176,6 +178,11 @@ async fn a_dead_instances_fix_is_committed_once_after_its_lease_runs_out() {
             assert!(
                 died.elapsed() >= Duration::from_millis(800),
                 "taken over only after the lease ran out ({:?})",
+                died.elapsed()
+            );
+            assert!(
+                died.elapsed() < Duration::from_secs(8),
+                "taken over as the lease ended, not at B's next round ({:?})",
                 died.elapsed()
             );
             let expected = if sent_before_death { 0 } else { 1 };

@@ -707,6 +707,21 @@ impl MonitorStore for PgRunStore {
         })
     }
 
+    async fn next_lease_end(&self, owner: &str) -> Result<Option<Duration>, RunStoreError> {
+        retrying!(self, "find the next lease end", |c| {
+            let row = c
+                .query_one(
+                    "SELECT (EXTRACT(EPOCH FROM MIN(lease_until) - now()) * 1000)::float8
+                     FROM monitor_tasks
+                     WHERE unfinished AND lease_owner IS NOT NULL AND lease_owner <> $1",
+                    &[&owner],
+                )
+                .await?;
+            let ms: Option<f64> = row.get(0);
+            Ok(ms.map(|ms| Duration::from_millis(ms.max(0.0) as u64)))
+        })
+    }
+
     async fn announce(&self, project_id: u64, commit_id: &str) -> Result<bool, RunStoreError> {
         let payload = format!("{project_id}:{commit_id}");
         retrying!(self, "announce a webhook", |c| {

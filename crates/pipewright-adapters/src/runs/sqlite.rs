@@ -430,6 +430,21 @@ impl MonitorStore for SqliteRunStore {
         .await
     }
 
+    async fn next_lease_end(&self, owner: &str) -> Result<Option<Duration>, RunStoreError> {
+        let owner = owner.to_string();
+        self.blocking("find the next lease end", move |conn| {
+            let now = super::now_ms() as i64;
+            let until: Option<i64> = conn.query_row(
+                "SELECT MIN(lease_until_ms) FROM monitor_tasks
+                 WHERE unfinished = 1 AND lease_owner IS NOT NULL AND lease_owner <> ?1",
+                [&owner],
+                |r| r.get(0),
+            )?;
+            Ok(until.map(|u| Duration::from_millis(u.saturating_sub(now).max(0) as u64)))
+        })
+        .await
+    }
+
     async fn lease_counts(&self) -> Result<LeaseCounts, RunStoreError> {
         self.blocking("count leases", move |conn| {
             let now = super::now_ms() as i64;
