@@ -134,6 +134,17 @@ async fn shared_database_figures() {
         .await
         .unwrap()
         .get::<_, i64>(0);
+    // When A's last lease ends (the database's clock), measured just before the kill.
+    let a_leases_left: f64 = db
+        .query_one(
+            "SELECT (EXTRACT(EPOCH FROM MAX(lease_until) - now()))::float8
+             FROM monitor_tasks WHERE unfinished AND lease_owner = 'a'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get::<_, Option<f64>>(0)
+        .unwrap_or(0.0);
     let killed = Instant::now();
     drop(a); // SIGKILL
     let owned_again = loop {
@@ -162,8 +173,9 @@ async fn shared_database_figures() {
         window.as_secs()
     );
     println!(
-        "  A killed -9: every task held again after {:.1} s",
-        owned_again.as_secs_f64()
+        "  A killed -9: every task held again after {:.2} s ({:.2} s after A's last lease ended)",
+        owned_again.as_secs_f64(),
+        owned_again.as_secs_f64() - a_leases_left
     );
     println!(
         "  B alone after the takeover:           {after:.2} ({after_n} in {} s)",
