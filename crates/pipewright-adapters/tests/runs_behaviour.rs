@@ -327,6 +327,11 @@ async fn deliveries_are_recorded_once(h: Harness) {
         "a redelivery to another handle is a duplicate"
     );
     assert!(b.record_delivery("k2", 6).await.unwrap());
+    // A delivery that could not be acted on is forgotten: its retry is new.
+    b.forget_delivery("k1").await.unwrap();
+    assert!(a.record_delivery("k1", 7).await.unwrap());
+    assert!(!a.record_delivery("k2", 7).await.unwrap());
+    b.forget_delivery("never-seen").await.unwrap();
 }
 
 async fn two_owners_claiming_at_once_share_no_task(h: Harness) {

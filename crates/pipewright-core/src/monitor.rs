@@ -747,6 +747,9 @@ pub trait MonitorStore: Send + Sync {
     ) -> Result<Option<MonitorTask>, RunStoreError>;
     /// Records a webhook delivery key; false when it was already recorded (a redelivery).
     async fn record_delivery(&self, key: &str, now_ms: u64) -> Result<bool, RunStoreError>;
+    /// Forgets a recorded delivery key (it could not be acted on: GitLab's retry must count
+    /// as new).
+    async fn forget_delivery(&self, key: &str) -> Result<(), RunStoreError>;
 
     // Leases: which instance drives a task. A task is driven only by the holder of its lease;
     // an instance that dies stops renewing, and once the lease has run out another instance

@@ -557,3 +557,64 @@ async fn a_schema_newer_than_the_binary_stops_the_start_and_is_left_alone() {
         .get(0);
     assert_eq!(newest, 99);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_that_could_not_be_passed_on_is_new_when_gitlab_retries_it() {
+    let Some(url) = database("webhook_retry").await else {
+        return;
+    };
+    let gitlab = FakeGitLab::start().await.unwrap();
+    let p = add_fixture(&gitlab, "team/app", "python-flask-pip");
+    gitlab.script_pipelines(p, PipelineScript::by_hand());
+    let a = start(&gitlab, &url, "a", "3600", "30").await;
+    let b = start(&gitlab, &url, "b", "3600", "30").await;
+    let run_id = commit(&a, p).await["run_id"].as_str().unwrap().to_string();
+    wait_monitor(&b, &[&a], &run_id, |m| m["status"] == "running").await;
+    let sha = gitlab.commits()[0].sha.clone();
+    // A pipeline event for A's task, delivered to B, which passes it on through the database.
+    let deliver = || async {
+        let response = b
+            .client
+            .post(b.url(WEBHOOK))
+            .header("X-Gitlab-Event", "Pipeline Hook")
+            .header("X-Gitlab-Token", SECRET)
+            .header("X-Gitlab-Event-UUID", "retried-delivery-1")
+            .json(&json!({
+                "object_kind": "pipeline",
+                "project": { "id": p },
+                "object_attributes": { "sha": sha, "status": "running" }
+            }))
+            .send()
+            .await
+            .unwrap();
+        serve_support::json(response).await
+    };
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    // The tasks' table is out of reach: the delivery is recorded, but cannot be passed on.
+    client
+        .batch_execute("ALTER TABLE monitor_tasks RENAME TO monitor_tasks_away")
+        .await
+        .unwrap();
+    let (status, answer) = deliver().await;
+    client
+        .batch_execute("ALTER TABLE monitor_tasks_away RENAME TO monitor_tasks")
+        .await
+        .unwrap();
+    assert!(status >= 500, "{status} {answer}");
+    // GitLab retries the same delivery: acted on, not taken for a duplicate.
+    let (status, answer) = deliver().await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("queued")),
+        "{answer}"
+    );
+    let (status, answer) = deliver().await;
+    assert_eq!(
+        (status, answer["status"].as_str()),
+        (200, Some("duplicate")),
+        "{answer}"
+    );
+}

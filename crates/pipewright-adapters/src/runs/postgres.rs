@@ -592,6 +592,14 @@ impl MonitorStore for PgRunStore {
         })
     }
 
+    async fn forget_delivery(&self, key: &str) -> Result<(), RunStoreError> {
+        retrying!(self, "forget a webhook delivery", |c| {
+            c.execute("DELETE FROM webhook_deliveries WHERE key = $1", &[&key])
+                .await?;
+            Ok(())
+        })
+    }
+
     async fn claim_tasks(
         &self,
         owner: &str,

@@ -325,6 +325,15 @@ impl MonitorStore for SqliteRunStore {
         .await
     }
 
+    async fn forget_delivery(&self, key: &str) -> Result<(), RunStoreError> {
+        let key = key.to_string();
+        self.blocking("forget a webhook delivery", move |conn| {
+            conn.execute("DELETE FROM webhook_deliveries WHERE key = ?1", [key])
+                .map(|_| ())
+        })
+        .await
+    }
+
     async fn claim_tasks(
         &self,
         owner: &str,

@@ -142,12 +142,20 @@ async fn gitlab_webhook(
         }
     }
     // Woken here, or announced to the instances sharing the database (the one holding the
-    // task wakes it).
-    if monitor
-        .deliver(project_id, sha)
-        .await
-        .map_err(ApiError::from)?
-    {
+    // task wakes it). When that fails the delivery is forgotten, so GitLab's retry of it is
+    // acted on rather than taken for a duplicate.
+    let delivered = match monitor.deliver(project_id, sha).await {
+        Ok(delivered) => delivered,
+        Err(e) => {
+            if let Some(key) = key {
+                if let Err(forget) = monitor.store().forget_delivery(key).await {
+                    tracing::warn!(error = %forget, "a delivery that was not acted on could not be forgotten; the poll reads the pipeline");
+                }
+            }
+            return Err(ApiError::from(e));
+        }
+    };
+    if delivered {
         Ok(answer(
             "queued",
             "the task watching this commit reads the pipeline now",
