@@ -279,13 +279,14 @@ async fn a_killed_while_monitoring_b_takes_over_with_exactly_the_expected_commit
     let gitlab = FakeGitLab::start().await.unwrap();
     let p = add_fixture(&gitlab, "team/app", "python-flask-pip");
     gitlab.script_pipelines(p, timeout_until_fixed(PipelineScript::by_hand()));
-    let a = start(&gitlab, &url, "a", "0.1", "1").await;
-    let b = start(&gitlab, &url, "b", "0.1", "1").await;
+    // A 2 s lease, renewed every 667 ms: a loaded machine does not delay a renewal that long.
+    let a = start(&gitlab, &url, "a", "0.1", "2").await;
+    let b = start(&gitlab, &url, "b", "0.1", "2").await;
     let body = commit(&a, p).await;
     let run_id = body["run_id"].as_str().unwrap().to_string();
     wait_monitor(&b, &[&a], &run_id, |m| m["status"] == "running").await;
     // A holds the task across several renewals; B does not touch it.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     assert!(!b.log().contains("monitor task claimed"), "{}", b.log());
 
     let killed = Instant::now();
