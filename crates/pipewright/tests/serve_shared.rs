@@ -619,3 +619,43 @@ async fn a_webhook_that_could_not_be_passed_on_is_new_when_gitlab_retries_it() {
         "{answer}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_reports_a_database_that_went_away() {
+    let Some(url) = database("health_down").await else {
+        return;
+    };
+    let gitlab = FakeGitLab::start().await.unwrap();
+    let a = start(&gitlab, &url, "a", "3600", "30").await;
+    let (_, health) = a.get_json("/health").await;
+    assert_eq!(
+        health["dependencies"]["database"]["state"], "ok",
+        "{health}"
+    );
+    // The database is dropped under the running instance.
+    let server = std::env::var("PIPEWRIGHT_TEST_DATABASE_URL").unwrap();
+    let name = url.rsplit_once('/').unwrap().1.to_string();
+    let (admin, connection) = tokio_postgres::connect(&server, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    admin
+        .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let (status, health) = a.get_json("/health").await;
+    assert_eq!(status, 200, "{health}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "answered within the health timeout ({:?})",
+        started.elapsed()
+    );
+    assert_eq!(health["status"], "degraded", "{health}");
+    let database = &health["dependencies"]["database"];
+    assert_eq!(database["state"], "unavailable", "{health}");
+    assert!(
+        database["reason"].as_str().is_some_and(|r| !r.is_empty()),
+        "{health}"
+    );
+}

@@ -48,7 +48,7 @@ pub struct ServeArgs {
     /// Seconds a request may take before it is answered 504 (LLM generation can take minutes).
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub request_timeout: u64,
-    /// Seconds each /health check (store, LLM, GitLab) may take.
+    /// Seconds each /health check (store, LLM, GitLab, database) may take.
     #[arg(long, value_name = "SECONDS", default_value_t = 2)]
     pub health_timeout: u64,
     /// Accept `path` (a folder on this server's disk) in analyze and generate requests.
