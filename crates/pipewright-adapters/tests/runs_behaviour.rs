@@ -599,6 +599,25 @@ async fn postgres_an_unreachable_server_is_a_clear_error_without_the_password() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_missing_database_is_named_in_the_servers_words() {
+    let Some(server) = server_url("postgres_a_missing_database_is_named_in_the_servers_words")
+    else {
+        return;
+    };
+    let (base, _) = server.rsplit_once('/').unwrap();
+    let err = PgRunStore::connect(&format!("{base}/pw_no_such_database"))
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("database \"pw_no_such_database\" does not exist"),
+        "{err}"
+    );
+    assert!(err.contains("PIPEWRIGHT_DATABASE_URL"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_announcements_reach_every_listener() {
     use pipewright_adapters::runs::Wakeup;
     let Some(server) = server_url("postgres_announcements_reach_every_listener") else {

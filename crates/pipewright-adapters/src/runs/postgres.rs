@@ -112,34 +112,45 @@ impl Failure {
     /// A connection problem that another try (on a fresh connection) may not have.
     fn is_transient(&self) -> bool {
         match self {
+            // A new connection the server refused for good (no such database, a refused
+            // login) is not retried; one it could not be reached for is.
+            Failure::Pool(deadpool_postgres::PoolError::Backend(e)) => transient(e),
             Failure::Pool(_) => true,
             Failure::Data(_) => false,
-            Failure::Db(e) => match e.code() {
-                // Connection exceptions, shutdowns, serialization failures and deadlocks.
-                Some(code) => {
-                    let code = code.code();
-                    code.starts_with("08")
-                        || code.starts_with("57P")
-                        || code == "40001"
-                        || code == "40P01"
-                }
-                None => e.is_closed() || e.as_db_error().is_none(),
-            },
+            Failure::Db(e) => transient(e),
         }
     }
 
     fn message(&self) -> String {
         match self {
+            // The server's own words (a database that does not exist, a refused login).
+            Failure::Pool(deadpool_postgres::PoolError::Backend(e)) => db_message(e),
             Failure::Pool(e) => e.to_string(),
             Failure::Data(m) => m.clone(),
-            Failure::Db(e) => match e.as_db_error() {
-                Some(db) => format!("{} ({})", db.message(), db.code().code()),
-                None => match std::error::Error::source(e) {
-                    Some(cause) => format!("{e}: {cause}"),
-                    None => e.to_string(),
-                },
-            },
+            Failure::Db(e) => db_message(e),
         }
+    }
+}
+
+/// A connection problem, shutdown, serialization failure or deadlock: another try may not
+/// have it.
+fn transient(e: &tokio_postgres::Error) -> bool {
+    match e.code() {
+        Some(code) => {
+            let code = code.code();
+            code.starts_with("08") || code.starts_with("57P") || code == "40001" || code == "40P01"
+        }
+        None => e.is_closed() || e.as_db_error().is_none(),
+    }
+}
+
+fn db_message(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => match std::error::Error::source(e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        },
     }
 }
 
@@ -469,7 +480,9 @@ impl RunStore for PgRunStore {
     }
 
     async fn check(&self) -> Result<String, RunStoreError> {
-        retrying!(self, "check the database", |c| {
+        // One try, not retried: a health check reports what it finds now, and its reason.
+        let outcome: Result<String, Failure> = async {
+            let c = self.pool.get().await?;
             let row = c
                 .query_one(
                     "SELECT current_setting('server_version'),
@@ -483,7 +496,9 @@ impl RunStore for PgRunStore {
                 "PostgreSQL {version} at {}, schema {schema}",
                 self.shown
             ))
-        })
+        }
+        .await;
+        outcome.map_err(|e| failure(&self.shown, "check the database", e.message()))
     }
 }
 
