@@ -132,13 +132,17 @@ impl Failure {
     }
 }
 
-/// A connection problem, shutdown, serialization failure or deadlock: another try may not
-/// have it.
+/// A connection problem, shutdown, lack of resources (too many connections), serialization
+/// failure or deadlock: another try may not have it.
 fn transient(e: &tokio_postgres::Error) -> bool {
     match e.code() {
         Some(code) => {
             let code = code.code();
-            code.starts_with("08") || code.starts_with("57P") || code == "40001" || code == "40P01"
+            code.starts_with("08")
+                || code.starts_with("57P")
+                || code.starts_with("53")
+                || code == "40001"
+                || code == "40P01"
         }
         None => e.is_closed() || e.as_db_error().is_none(),
     }
