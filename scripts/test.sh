@@ -4,6 +4,7 @@
 #   tools     hadolint (PyPI), gitlab-ci-local + Node 22 (npm), rsync (Debian)   scripts/tools.sh
 #   servers   ChromaDB (PyPI `chromadb`, `chroma run` on a free loopback port)   scripts/services/chroma.sh
 #             docker-registry + htpasswd (Debian; tests start their own)         scripts/services/registry.sh
+#             PostgreSQL 15 (Debian postgresql-15, initdb on a free loopback port) scripts/services/postgres.sh
 #   browser   chromium (Debian) + Playwright (PyPI, no browser download)         scripts/services/browser.sh
 #   images    buildah + loopback registry + base images from Debian/npm, PostgreSQL
 #             and Redis for job services (real builds; root)          scripts/services/dockerbuild.sh
@@ -23,7 +24,11 @@ chroma_start
 echo "== real-build harness (buildah, registry, base images)"
 # shellcheck source=scripts/services/dockerbuild.sh
 source scripts/services/dockerbuild.sh
-trap 'chroma_stop; dockerbuild_stop' EXIT
+echo "== PostgreSQL (Debian postgresql-15)"
+# shellcheck source=scripts/services/postgres.sh
+source scripts/services/postgres.sh
+trap 'chroma_stop; dockerbuild_stop; postgres_stop' EXIT
+postgres_start
 dockerbuild_start
 
 echo "== Docker registry (Debian docker-registry, apache2-utils)"

@@ -23,6 +23,7 @@ use crate::runs::RunStoreError;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 /// Where a monitor task stands (the `monitor.status` users see). The self-heal issue adds
 /// statuses between `running` and the final ones.
@@ -749,6 +750,68 @@ pub trait MonitorStore: Send + Sync {
     ) -> Result<Option<MonitorTask>, RunStoreError>;
     /// Records a webhook delivery key; false when it was already recorded (a redelivery).
     async fn record_delivery(&self, key: &str, now_ms: u64) -> Result<bool, RunStoreError>;
+    /// Forgets a recorded delivery key (it could not be acted on: GitLab's retry must count
+    /// as new).
+    async fn forget_delivery(&self, key: &str) -> Result<(), RunStoreError>;
+
+    // Leases: which instance drives a task. A task is driven only by the holder of its lease;
+    // an instance that dies stops renewing, and once the lease has run out another instance
+    // claims the task and resumes it from its last save.
+
+    /// Claims up to `limit` unfinished tasks that nobody holds (no lease, or an expired one)
+    /// for `owner` for `lease_ms`, oldest first; two instances claiming at once never get the
+    /// same task. (A restarted instance finds the tasks it still holds with `renew_leases`.)
+    async fn claim_tasks(
+        &self,
+        owner: &str,
+        lease_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<MonitorTask>, RunStoreError>;
+    /// Claims one task (a new one right after its first save, or one `owner` holds) unless
+    /// another owner holds a live lease on it or it is finished; the task as stored now.
+    async fn claim_task(
+        &self,
+        run_id: &str,
+        owner: &str,
+        lease_ms: u64,
+    ) -> Result<Option<MonitorTask>, RunStoreError>;
+    /// Extends `owner`'s lease on one task; false when `owner` no longer holds it (another
+    /// instance took it over) or it is gone. Checked before every side effect.
+    async fn renew_lease(
+        &self,
+        run_id: &str,
+        owner: &str,
+        lease_ms: u64,
+    ) -> Result<bool, RunStoreError>;
+    /// Extends every lease `owner` holds; returns the run ids it still holds.
+    async fn renew_leases(&self, owner: &str, lease_ms: u64) -> Result<Vec<String>, RunStoreError>;
+    /// Gives a lease up (the task finished, or the instance stops).
+    async fn release_task(&self, run_id: &str, owner: &str) -> Result<(), RunStoreError>;
+    /// Unfinished tasks held by a live lease, and not held (waiting for an instance).
+    async fn lease_counts(&self) -> Result<LeaseCounts, RunStoreError>;
+    /// How long until the first lease another owner than `owner` holds on an unfinished task
+    /// runs out (zero when one already has); `None` when others hold none. The lease keeper
+    /// claims then, so a dead instance's tasks move on as soon as its leases end.
+    async fn next_lease_end(&self, owner: &str) -> Result<Option<Duration>, RunStoreError>;
+    /// Tells every instance sharing the store that a pipeline of this commit changed (a
+    /// webhook arrived here), so the one holding its task wakes it. An embedded store has
+    /// one instance: nothing to tell (false).
+    async fn announce(&self, _project_id: u64, _commit_id: &str) -> Result<bool, RunStoreError> {
+        Ok(false)
+    }
+    /// Tells every instance sharing the store that tasks were given up (an instance is
+    /// stopping), so they claim them now rather than at their next lease round. An embedded
+    /// store: nothing to tell (false).
+    async fn announce_free(&self) -> Result<bool, RunStoreError> {
+        Ok(false)
+    }
+}
+
+/// How many unfinished tasks are driven by some instance, and how many wait for one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct LeaseCounts {
+    pub held: u64,
+    pub free: u64,
 }
 
 #[cfg(test)]

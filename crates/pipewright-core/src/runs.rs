@@ -175,6 +175,8 @@ pub trait RunStore: Send + Sync {
     async fn get(&self, id: &str) -> Result<Option<Run>, RunStoreError>;
     /// Newest first.
     async fn list(&self, filter: &RunFilter) -> Result<Vec<Run>, RunStoreError>;
+    /// A round trip to the store; says what it is (`/health`).
+    async fn check(&self) -> Result<String, RunStoreError>;
 }
 
 /// A new run id: `run_` + the creation time and randomness in lowercase hex, so ids sort by

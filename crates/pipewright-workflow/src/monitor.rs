@@ -26,6 +26,7 @@ use pipewright_core::monitor::{
 use pipewright_core::runs::RunStoreError;
 use pipewright_core::validate::ValidatorSettings;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, Notify};
@@ -54,6 +55,13 @@ pub struct MonitorConfig {
     /// `MAX_SELF_HEAL_ATTEMPTS`: fix commits per run (default 10); 0 turns self-heal off
     /// (a failed gate then ends `failed`).
     pub max_heal_attempts: u32,
+    /// `PIPEWRIGHT_LEASE_SECONDS` (default 30): how long a task stays with an instance that
+    /// stopped renewing; renewed every third of it.
+    pub lease: Duration,
+    /// `PIPEWRIGHT_INSTANCE_ID`: who holds leases. Default `embedded` (one instance per data
+    /// folder, so a restart takes its tasks back at once); the service gives each instance on
+    /// a shared database its own.
+    pub instance_id: String,
 }
 
 impl std::fmt::Debug for MonitorConfig {
@@ -67,6 +75,8 @@ impl std::fmt::Debug for MonitorConfig {
                 &self.webhook_secret.as_ref().map(|_| "***"),
             )
             .field("max_heal_attempts", &self.max_heal_attempts)
+            .field("lease", &self.lease)
+            .field("instance_id", &self.instance_id)
             .finish()
     }
 }
@@ -79,9 +89,18 @@ impl Default for MonitorConfig {
             public_url: None,
             webhook_secret: None,
             max_heal_attempts: crate::heal::DEFAULT_MAX_SELF_HEAL_ATTEMPTS,
+            lease: Duration::from_secs(30),
+            instance_id: EMBEDDED_INSTANCE.to_string(),
         }
     }
 }
+
+/// The lease owner of the only instance on an embedded store.
+pub const EMBEDDED_INSTANCE: &str = "embedded";
+/// Most tasks one claim takes.
+const CLAIM_BATCH: usize = 500;
+/// How long after another instance's lease ends the keeper claims (and the least it waits).
+const LEASE_END_MARGIN: Duration = Duration::from_millis(50);
 
 impl MonitorConfig {
     /// Reads the variables through `lookup`; a bad number is an error naming the variable.
@@ -121,7 +140,18 @@ impl MonitorConfig {
                 format!("MAX_SELF_HEAL_ATTEMPTS `{v}` is not a whole number from 0 (off) to 100")
             })?,
         };
+        let instance_id = match text("PIPEWRIGHT_INSTANCE_ID") {
+            None => EMBEDDED_INSTANCE.to_string(),
+            Some(id) if id.len() <= 200 && !id.chars().any(char::is_control) => id,
+            Some(_) => {
+                return Err(
+                    "PIPEWRIGHT_INSTANCE_ID must be at most 200 printable characters".into(),
+                )
+            }
+        };
         Ok(MonitorConfig {
+            lease: seconds("PIPEWRIGHT_LEASE_SECONDS", 30.0)?,
+            instance_id,
             max_heal_attempts,
             poll_interval: seconds("PIPEWRIGHT_POLL_INTERVAL", 30.0)?,
             timeout: seconds("PIPEWRIGHT_MONITOR_TIMEOUT", 900.0)?,
@@ -156,6 +186,9 @@ pub enum StepError {
     GitLab(#[from] GitLabError),
     #[error(transparent)]
     Store(#[from] RunStoreError),
+    /// Another instance took the task over (this one's lease ran out): stop driving it.
+    #[error("the task's lease was lost to another instance")]
+    LeaseLost,
 }
 
 /// What self-heal may use beyond GitLab: a language model for failures no deterministic fix
@@ -178,6 +211,14 @@ struct Inner {
     config: MonitorConfig,
     /// Running drivers: run id → its wake-up.
     wakers: Mutex<HashMap<String, Arc<Notify>>>,
+    /// Running drivers: run id → set when the lease was lost (the driver stops).
+    lost: Mutex<HashMap<String, Arc<AtomicBool>>>,
+    /// The lease keeper runs (started by the first `resume`).
+    keeping: AtomicBool,
+    /// Wakes the lease keeper for a claim round now (another instance gave tasks up).
+    claim_now: Notify,
+    /// Set by `release_all`: this instance is stopping and claims nothing more.
+    stopping: AtomicBool,
     /// (project id, commit) → run id, for webhooks.
     by_commit: Mutex<HashMap<(u64, String), String>>,
     /// Projects whose hook was checked in this process.
@@ -217,6 +258,10 @@ impl Monitor {
             knowledge,
             config,
             wakers: Mutex::new(HashMap::new()),
+            lost: Mutex::new(HashMap::new()),
+            keeping: AtomicBool::new(false),
+            claim_now: Notify::new(),
+            stopping: AtomicBool::new(false),
             by_commit: Mutex::new(HashMap::new()),
             hooked: tokio::sync::Mutex::new(HashSet::new()),
             learning: tokio::sync::Mutex::new(()),
@@ -262,7 +307,13 @@ impl Monitor {
         );
         self.0.tasks.save_task(&task).await?;
         self.publish(&task);
-        self.spawn(task.clone());
+        let lease = self.lease_ms();
+        // A stopping instance leaves the new task to the others.
+        if !self.0.stopping.load(Ordering::SeqCst) {
+            if let Some(claimed) = self.0.tasks.claim_task(run_id, self.owner(), lease).await? {
+                self.spawn(claimed);
+            }
+        }
         let me = self.clone();
         tokio::spawn(async move {
             if let Err(e) = me.ensure_hook(project_id).await {
@@ -272,14 +323,221 @@ impl Monitor {
         Ok(task)
     }
 
-    /// Resumes every unfinished task (at start). Returns how many.
+    /// Resumes the tasks this instance still holds (a restart with the same instance id) and
+    /// claims the ones nobody holds, then keeps leases: renews this instance's every third of
+    /// the lease, stops drivers whose lease another instance took, and claims tasks whose
+    /// lease ran out (an instance died). Returns how many tasks it resumed now.
     pub async fn resume(&self) -> Result<usize, RunStoreError> {
-        let tasks = self.0.tasks.unfinished_tasks().await?;
-        let n = tasks.len();
-        for task in tasks {
-            self.spawn(task);
+        let n = self.claim_round(true).await?;
+        if !self.0.keeping.swap(true, Ordering::SeqCst) {
+            let me = self.clone();
+            tokio::spawn(async move { me.keep_leases().await });
         }
         Ok(n)
+    }
+
+    /// Gives up every lease this instance holds (a graceful stop) and tells the other
+    /// instances, so they take the tasks over at once instead of when the leases run out;
+    /// from then on this instance claims nothing. Returns how many.
+    pub async fn release_all(&self) -> usize {
+        self.0.stopping.store(true, Ordering::SeqCst);
+        let driving: Vec<String> = self
+            .0
+            .lost
+            .lock()
+            .map(|l| l.keys().cloned().collect())
+            .unwrap_or_default();
+        let mut released = 0;
+        for run_id in driving {
+            self.mark_lost(&run_id);
+            match self.0.tasks.release_task(&run_id, self.owner()).await {
+                Ok(()) => released += 1,
+                Err(e) => {
+                    tracing::warn!(%run_id, error = %e, "a lease could not be released; it runs out")
+                }
+            }
+        }
+        if released > 0 {
+            if let Err(e) = self.0.tasks.announce_free().await {
+                tracing::warn!(error = %e, "the other instances could not be told; they claim the tasks at their next lease round");
+            }
+        }
+        released
+    }
+
+    fn owner(&self) -> &str {
+        &self.0.config.instance_id
+    }
+
+    fn lease_ms(&self) -> u64 {
+        (self.0.config.lease.as_millis() as u64).max(1)
+    }
+
+    /// Renews the leases held, stops the drivers that lost theirs, claims free tasks; with
+    /// `own`, also takes back the tasks this owner holds but drives no more (a restart).
+    async fn claim_round(&self, own: bool) -> Result<usize, RunStoreError> {
+        if self.0.stopping.load(Ordering::SeqCst) {
+            return Ok(0);
+        }
+        let lease = self.lease_ms();
+        let driving: Vec<String> = self
+            .0
+            .lost
+            .lock()
+            .map(|l| l.keys().cloned().collect())
+            .unwrap_or_default();
+        let held: HashSet<String> = self
+            .0
+            .tasks
+            .renew_leases(self.owner(), lease)
+            .await?
+            .into_iter()
+            .collect();
+        for run_id in driving.iter().filter(|id| !held.contains(*id)) {
+            self.mark_lost(run_id);
+        }
+        let mut n = 0;
+        if own {
+            for run_id in held.iter().filter(|id| !driving.contains(id)) {
+                if let Some(task) = self.0.tasks.claim_task(run_id, self.owner(), lease).await? {
+                    self.spawn(task);
+                    n += 1;
+                }
+            }
+        }
+        loop {
+            let claimed = self
+                .0
+                .tasks
+                .claim_tasks(self.owner(), lease, CLAIM_BATCH)
+                .await?;
+            let full = claimed.len() == CLAIM_BATCH;
+            n += claimed.len();
+            for task in claimed {
+                tracing::info!(run_id = %task.run_id, instance = %self.owner(), "monitor task claimed");
+                self.spawn(task);
+            }
+            if !full {
+                return Ok(n);
+            }
+        }
+    }
+
+    fn mark_lost(&self, run_id: &str) {
+        let flag = self.0.lost.lock().ok().and_then(|l| l.get(run_id).cloned());
+        if let Some(flag) = flag {
+            if !flag.swap(true, Ordering::SeqCst) {
+                tracing::info!(%run_id, "another instance took this task over; stopping here");
+            }
+            let waker = self
+                .0
+                .wakers
+                .lock()
+                .ok()
+                .and_then(|w| w.get(run_id).cloned());
+            if let Some(waker) = waker {
+                waker.notify_one();
+            }
+        }
+    }
+
+    /// Every third of the lease a claim round, or sooner: when another instance's lease runs
+    /// out before then (it died: its tasks move on as its leases end, not up to a third of
+    /// a lease later), or when one gave its tasks up.
+    async fn keep_leases(&self) {
+        let every = (self.0.config.lease / 3).max(Duration::from_millis(50));
+        loop {
+            let wait = match self.0.tasks.next_lease_end(self.owner()).await {
+                // Just past the end (claims take leases that ended before now), never a busy
+                // loop.
+                Ok(Some(end)) => (end + LEASE_END_MARGIN).clamp(LEASE_END_MARGIN, every),
+                Ok(None) => every,
+                Err(e) => {
+                    tracing::warn!(error = %e, "the next lease end could not be read");
+                    every
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.0.claim_now.notified() => {}
+            }
+            if self.0.stopping.load(Ordering::SeqCst) {
+                return;
+            }
+            if let Err(e) = self.claim_round(false).await {
+                tracing::warn!(error = %e, "monitor leases could not be renewed or claimed; trying again");
+            }
+        }
+    }
+
+    /// Checks (and extends) this instance's lease before a side effect another instance
+    /// must not repeat.
+    async fn hold(&self, task: &MonitorTask) -> Result<(), StepError> {
+        if self
+            .0
+            .tasks
+            .renew_lease(&task.run_id, self.owner(), self.lease_ms())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(StepError::LeaseLost)
+        }
+    }
+
+    /// Wake-ups announced by other instances (`PgRunStore::listen`): wakes the task of that
+    /// commit when this instance drives it; `Claim` (an instance gave its tasks up) runs a
+    /// claim round now; `All` (announcements may have been missed) does both for every task.
+    pub fn listen(
+        &self,
+        mut wakeups: tokio::sync::mpsc::Receiver<pipewright_adapters::runs::Wakeup>,
+    ) {
+        use pipewright_adapters::runs::Wakeup;
+        let me = self.clone();
+        tokio::spawn(async move {
+            while let Some(wakeup) = wakeups.recv().await {
+                match wakeup {
+                    Wakeup::Commit {
+                        project_id,
+                        commit_id,
+                    } => {
+                        me.wake_for(project_id, &commit_id);
+                    }
+                    Wakeup::Claim => me.0.claim_now.notify_one(),
+                    Wakeup::All => {
+                        me.0.claim_now.notify_one();
+                        let all: Vec<Arc<Notify>> =
+                            me.0.wakers
+                                .lock()
+                                .map(|w| w.values().cloned().collect())
+                                .unwrap_or_default();
+                        for waker in all {
+                            waker.notify_one();
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    /// A webhook for a pipeline of this commit: wakes the task here when this instance
+    /// drives it, else, when an unfinished task watches the commit, tells the other
+    /// instances sharing the store (the holder wakes it; nobody holds it: the next claim
+    /// reads GitLab anyway). True when a task was woken or the others were told.
+    pub async fn deliver(&self, project_id: u64, commit_id: &str) -> Result<bool, RunStoreError> {
+        if self.wake_for(project_id, commit_id) {
+            return Ok(true);
+        }
+        let watched = self
+            .0
+            .tasks
+            .task_for_commit(project_id, commit_id)
+            .await?
+            .is_some_and(|t| t.is_unfinished());
+        if !watched {
+            return Ok(false);
+        }
+        self.0.tasks.announce(project_id, commit_id).await
     }
 
     /// A pipeline event arrived: wakes the task of that commit. False when no running task
@@ -421,7 +679,10 @@ impl Monitor {
 
     /// Saves `next` and, once saved, makes it the task (write-ahead: callers act after).
     async fn commit(&self, task: &mut MonitorTask, next: MonitorTask) -> Result<(), StepError> {
-        self.0.tasks.save_task(&next).await?;
+        if !self.0.tasks.save_task(&next).await? {
+            // Another instance saved this version first: it drives the task now.
+            return Err(StepError::LeaseLost);
+        }
         *task = next;
         self.publish(task);
         Ok(())
@@ -435,6 +696,10 @@ impl Monitor {
             }
             w.insert(task.run_id.clone(), notify.clone());
         }
+        let lost = Arc::new(AtomicBool::new(false));
+        if let Ok(mut l) = self.0.lost.lock() {
+            l.insert(task.run_id.clone(), lost.clone());
+        }
         if let Ok(mut m) = self.0.by_commit.lock() {
             m.insert(
                 (task.project_id, task.commit_id.clone()),
@@ -445,9 +710,12 @@ impl Monitor {
         tokio::spawn(async move {
             let run_id = task.run_id.clone();
             let key = (task.project_id, task.commit_id.clone());
-            me.drive(task, notify).await;
+            me.drive(task, notify, &lost).await;
             if let Ok(mut w) = me.0.wakers.lock() {
                 w.remove(&run_id);
+            }
+            if let Ok(mut l) = me.0.lost.lock() {
+                l.remove(&run_id);
             }
             if let Ok(mut m) = me.0.by_commit.lock() {
                 m.remove(&key);
@@ -455,13 +723,27 @@ impl Monitor {
         });
     }
 
-    async fn drive(&self, mut task: MonitorTask, notify: Arc<Notify>) {
+    async fn drive(&self, mut task: MonitorTask, notify: Arc<Notify>, lost: &AtomicBool) {
         let poll = self.0.config.poll_interval;
         let mut failures: u32 = 0;
         while task.is_unfinished() {
+            if lost.load(Ordering::SeqCst) {
+                return;
+            }
+            if self.0.stopping.load(Ordering::SeqCst) {
+                // Claimed while `release_all` ran: given up too.
+                if let Err(e) = self.0.tasks.release_task(&task.run_id, self.owner()).await {
+                    tracing::warn!(run_id = %task.run_id, error = %e, "a lease could not be released; it runs out");
+                }
+                return;
+            }
             let mut wait = poll;
             match self.step(&mut task).await {
                 Ok(()) => failures = 0,
+                Err(StepError::LeaseLost) => {
+                    tracing::info!(run_id = %task.run_id, "another instance drives this task now; stopping here");
+                    return;
+                }
                 Err(e) => {
                     failures = failures.saturating_add(1);
                     let backoff = poll
@@ -490,6 +772,9 @@ impl Monitor {
             }
         }
         tracing::info!(run_id = %task.run_id, status = task.status.as_str(), "monitor task finished");
+        if let Err(e) = self.0.tasks.release_task(&task.run_id, self.owner()).await {
+            tracing::warn!(run_id = %task.run_id, error = %e, "the finished task's lease could not be released; it runs out");
+        }
     }
 
     /// One look at GitLab, and the decision it allows.
@@ -920,6 +1205,9 @@ impl Monitor {
                 id
             }
             None => {
+                // The one side effect another instance must not repeat: only the lease
+                // holder sends it.
+                self.hold(task).await?;
                 let files: Vec<(String, String)> = intent
                     .files
                     .iter()

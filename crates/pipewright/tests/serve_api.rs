@@ -37,6 +37,14 @@ async fn health_with_nothing_configured_is_200_and_names_each_dependency() {
     assert!(["unavailable", "not_configured"].contains(&llm), "{body}");
     assert!(deps["llm"]["reason"].is_string(), "{body}");
     assert_eq!(deps["gitlab"]["state"], "not_configured", "{body}");
+    assert_eq!(deps["database"]["state"], "ok", "{body}");
+    assert!(
+        deps["database"]["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("SQLite "),
+        "{body}"
+    );
     assert!(
         deps["gitlab"]["reason"]
             .as_str()

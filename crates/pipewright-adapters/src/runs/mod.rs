@@ -1,8 +1,12 @@
-//! Run stores: where workflow runs are recorded. [`SqliteRunStore`] keeps them in
-//! `runs.sqlite3` in the data folder (beside the embedded knowledge store).
+//! Run stores: where workflow runs, monitor tasks and webhook deliveries are recorded.
+//! [`SqliteRunStore`] keeps them in `runs.sqlite3` in the data folder (beside the embedded
+//! knowledge store), for one instance; [`PgRunStore`] in a PostgreSQL database several
+//! instances share (`PIPEWRIGHT_DATABASE_URL`).
 
+mod postgres;
 mod sqlite;
 
+pub use postgres::{PgRunStore, Wakeup};
 pub use sqlite::SqliteRunStore;
 
 /// Milliseconds since the Unix epoch, now.

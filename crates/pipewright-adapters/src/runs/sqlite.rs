@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use pipewright_core::heal::{memory_key, FailureClass, FixMemory, LearnedFix};
-use pipewright_core::monitor::{MonitorStore, MonitorTask};
+use pipewright_core::monitor::{LeaseCounts, MonitorStore, MonitorTask};
 use pipewright_core::runs::{Run, RunFilter, RunStatus, RunStore, RunStoreError};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
@@ -40,6 +40,9 @@ const MIGRATIONS: &[&str] = &[
         key TEXT PRIMARY KEY,
         received_at_ms INTEGER NOT NULL
     );",
+    // Leases: which instance drives a task, until when (ms since the epoch).
+    "ALTER TABLE monitor_tasks ADD COLUMN lease_owner TEXT;
+    ALTER TABLE monitor_tasks ADD COLUMN lease_until_ms INTEGER;",
     // Self-heal's memory: fixes that led to a green pipeline, found by failure key.
     "CREATE TABLE learned_fixes (
         id TEXT PRIMARY KEY,
@@ -218,6 +221,15 @@ impl RunStore for SqliteRunStore {
         })
         .await
     }
+
+    async fn check(&self) -> Result<String, RunStoreError> {
+        let shown = self.shown.to_string();
+        self.blocking("read the schema version", move |conn| {
+            let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            Ok(format!("SQLite {shown}, schema {version}"))
+        })
+        .await
+    }
 }
 
 fn decode_task(body: String) -> rusqlite::Result<MonitorTask> {
@@ -286,7 +298,7 @@ impl MonitorStore for SqliteRunStore {
                 "INSERT INTO monitor_tasks (run_id, project_id, commit_id, status, unfinished, version, body)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT(run_id) DO UPDATE SET status = excluded.status,
-                   unfinished = excluded.unfinished, version = excluded.version, body = excluded.body
+                   commit_id = excluded.commit_id, unfinished = excluded.unfinished, version = excluded.version, body = excluded.body
                  WHERE excluded.version > monitor_tasks.version",
                 params![
                     task.run_id,
@@ -363,6 +375,154 @@ impl MonitorStore for SqliteRunStore {
                 )?;
             }
             Ok(inserted > 0)
+        })
+        .await
+    }
+
+    async fn forget_delivery(&self, key: &str) -> Result<(), RunStoreError> {
+        let key = key.to_string();
+        self.blocking("forget a webhook delivery", move |conn| {
+            conn.execute("DELETE FROM webhook_deliveries WHERE key = ?1", [key])
+                .map(|_| ())
+        })
+        .await
+    }
+
+    async fn claim_tasks(
+        &self,
+        owner: &str,
+        lease_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<MonitorTask>, RunStoreError> {
+        let owner = owner.to_string();
+        self.blocking("claim monitor tasks", move |conn| {
+            let now = super::now_ms() as i64;
+            // One statement: SQLite runs it alone, so two claims never share a task.
+            let mut stmt = conn.prepare_cached(
+                "UPDATE monitor_tasks SET lease_owner = ?1, lease_until_ms = ?2
+                 WHERE run_id IN (
+                   SELECT run_id FROM monitor_tasks WHERE unfinished = 1
+                     AND (lease_owner IS NULL OR lease_until_ms < ?3)
+                   ORDER BY run_id LIMIT ?4)
+                 RETURNING body",
+            )?;
+            let rows = stmt.query_map(
+                params![
+                    owner,
+                    now.saturating_add(lease_ms as i64),
+                    now,
+                    limit.min(i64::MAX as usize) as i64
+                ],
+                |r| r.get::<_, String>(0),
+            )?;
+            let mut tasks = rows
+                .map(|body| body.and_then(decode_task))
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            tasks.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+            Ok(tasks)
+        })
+        .await
+    }
+
+    async fn claim_task(
+        &self,
+        run_id: &str,
+        owner: &str,
+        lease_ms: u64,
+    ) -> Result<Option<MonitorTask>, RunStoreError> {
+        let (id, owner) = (run_id.to_string(), owner.to_string());
+        self.blocking("claim a monitor task", move |conn| {
+            let now = super::now_ms() as i64;
+            conn.query_row(
+                "UPDATE monitor_tasks SET lease_owner = ?2, lease_until_ms = ?3
+                 WHERE run_id = ?1 AND unfinished = 1
+                   AND (lease_owner IS NULL OR lease_owner = ?2 OR lease_until_ms < ?4)
+                 RETURNING body",
+                params![id, owner, now.saturating_add(lease_ms as i64), now],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()?
+            .map(decode_task)
+            .transpose()
+        })
+        .await
+    }
+
+    async fn renew_lease(
+        &self,
+        run_id: &str,
+        owner: &str,
+        lease_ms: u64,
+    ) -> Result<bool, RunStoreError> {
+        let (id, owner) = (run_id.to_string(), owner.to_string());
+        self.blocking("renew a lease", move |conn| {
+            let until = (super::now_ms() as i64).saturating_add(lease_ms as i64);
+            conn.execute(
+                "UPDATE monitor_tasks SET lease_until_ms = ?3 WHERE run_id = ?1 AND lease_owner = ?2",
+                params![id, owner, until],
+            )
+            .map(|n| n > 0)
+        })
+        .await
+    }
+
+    async fn renew_leases(&self, owner: &str, lease_ms: u64) -> Result<Vec<String>, RunStoreError> {
+        let owner = owner.to_string();
+        self.blocking("renew leases", move |conn| {
+            let until = (super::now_ms() as i64).saturating_add(lease_ms as i64);
+            let mut stmt = conn.prepare_cached(
+                "UPDATE monitor_tasks SET lease_until_ms = ?2
+                 WHERE lease_owner = ?1 AND unfinished = 1 RETURNING run_id",
+            )?;
+            let rows = stmt.query_map(params![owner, until], |r| r.get::<_, String>(0))?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn release_task(&self, run_id: &str, owner: &str) -> Result<(), RunStoreError> {
+        let (id, owner) = (run_id.to_string(), owner.to_string());
+        self.blocking("release a lease", move |conn| {
+            conn.execute(
+                "UPDATE monitor_tasks SET lease_owner = NULL, lease_until_ms = NULL
+                 WHERE run_id = ?1 AND lease_owner = ?2",
+                params![id, owner],
+            )
+            .map(|_| ())
+        })
+        .await
+    }
+
+    async fn next_lease_end(&self, owner: &str) -> Result<Option<Duration>, RunStoreError> {
+        let owner = owner.to_string();
+        self.blocking("find the next lease end", move |conn| {
+            let now = super::now_ms() as i64;
+            let until: Option<i64> = conn.query_row(
+                "SELECT MIN(lease_until_ms) FROM monitor_tasks
+                 WHERE unfinished = 1 AND lease_owner IS NOT NULL AND lease_owner <> ?1",
+                [&owner],
+                |r| r.get(0),
+            )?;
+            Ok(until.map(|u| Duration::from_millis(u.saturating_sub(now).max(0) as u64)))
+        })
+        .await
+    }
+
+    async fn lease_counts(&self) -> Result<LeaseCounts, RunStoreError> {
+        self.blocking("count leases", move |conn| {
+            let now = super::now_ms() as i64;
+            conn.query_row(
+                "SELECT COALESCE(SUM(lease_owner IS NOT NULL AND lease_until_ms >= ?1), 0),
+                        COALESCE(SUM(lease_owner IS NULL OR lease_until_ms < ?1), 0)
+                 FROM monitor_tasks WHERE unfinished = 1",
+                [now],
+                |r| {
+                    Ok(LeaseCounts {
+                        held: r.get::<_, i64>(0)? as u64,
+                        free: r.get::<_, i64>(1)? as u64,
+                    })
+                },
+            )
         })
         .await
     }

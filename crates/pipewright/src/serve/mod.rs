@@ -24,10 +24,14 @@ use crate::cli::config;
 use crate::cli::exit;
 use clap::{Args, ValueEnum};
 use error::ApiError;
+use pipewright_core::heal::FixMemory;
+use pipewright_core::monitor::MonitorStore;
+use pipewright_core::runs::RunStore;
 use state::{gitlab_from_env, ApiTokens, AppState, Shared};
 use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The port when neither `--listen` nor `PORT` says otherwise.
@@ -59,7 +63,7 @@ pub struct ServeArgs {
     /// for files and outgoing calls.
     #[arg(long, value_name = "COUNT", default_value_t = 512)]
     pub max_connections: usize,
-    /// Seconds each /health check (store, LLM, GitLab) may take.
+    /// Seconds each /health check (store, LLM, GitLab, database) may take.
     #[arg(long, value_name = "SECONDS", default_value_t = 2)]
     pub health_timeout: u64,
     /// Accept `path` (a folder on this server's disk) in analyze and generate requests, but
@@ -69,6 +73,16 @@ pub struct ServeArgs {
     /// A pipewright.toml with the base settings (default: ./pipewright.toml when it exists).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// The shared run store: `postgres://user:password@host:5432/database`, for several
+    /// instances sharing runs, monitor tasks and webhooks [default: the embedded SQLite file
+    /// in the data folder].
+    #[arg(
+        long,
+        env = "PIPEWRIGHT_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
     #[command(flatten)]
     pub backends: crate::setup::BackendArgs,
 }
@@ -111,7 +125,7 @@ pub fn run(args: ServeArgs, global: &crate::cli::output::GlobalArgs) -> i32 {
 }
 
 async fn serve(args: ServeArgs, addr: SocketAddr, settings: config::Settings) -> i32 {
-    let state = match open_state(&args, settings) {
+    let state = match open_state(&args, settings).await {
         Ok(s) => s,
         Err(message) => {
             eprintln!("error: {message}");
@@ -136,6 +150,7 @@ async fn serve(args: ServeArgs, addr: SocketAddr, settings: config::Settings) ->
         }
     };
     let bound = listener.local_addr().unwrap_or(addr);
+    let state_monitor = state.monitor.as_ref().ok().cloned();
     let app = routes::router(state, Duration::from_secs(args.request_timeout.max(1)));
     // The one line tests and operators read to find the server.
     outln!("pipewright listening on http://{bound}");
@@ -155,7 +170,18 @@ async fn serve(args: ServeArgs, addr: SocketAddr, settings: config::Settings) ->
         header_read_timeout: Duration::from_secs(args.header_read_timeout.max(1)),
         max_connections,
     };
-    if connections::serve(listener, app, limits, shutdown_signal()).await {
+    let drained = connections::serve(listener, app, limits, shutdown_signal()).await;
+    // A graceful stop hands this instance's monitor tasks to the others at once.
+    if let Some(monitor) = state_monitor {
+        let released = monitor.release_all().await;
+        if released > 0 {
+            tracing::info!(
+                tasks = released,
+                "monitor leases released for the other instances"
+            );
+        }
+    }
+    if drained {
         tracing::info!("stopped: every request in flight was answered");
     } else {
         tracing::warn!("stopped with requests still in flight (their work was cancelled)");
@@ -208,7 +234,7 @@ fn resolve_listen(text: &str) -> Result<SocketAddr, String> {
 
 /// Opens the store, the LLM and the GitLab client once; failures are kept as reasons. A
 /// monitor setting that does not parse is an error (the service does not start).
-fn open_state(args: &ServeArgs, settings: config::Settings) -> Result<AppState, String> {
+async fn open_state(args: &ServeArgs, settings: config::Settings) -> Result<AppState, String> {
     // First: a token list that fails open must stop the start before anything is opened.
     let tokens = ApiTokens::parse(&std::env::var("PIPEWRIGHT_API_TOKENS").unwrap_or_default())?;
     let mut local_roots = Vec::with_capacity(args.allow_local_paths.len());
@@ -234,7 +260,7 @@ fn open_state(args: &ServeArgs, settings: config::Settings) -> Result<AppState, 
             "--allow-local-paths includes `/`: requests may read any folder on this machine"
         );
     }
-    let monitor_config =
+    let mut monitor_config =
         pipewright_workflow::monitor::MonitorConfig::from_lookup(|k| std::env::var(k).ok())?;
     let store = args.backends.open_store().map_err(|e| e.to_string());
     match &store {
@@ -252,10 +278,24 @@ fn open_state(args: &ServeArgs, settings: config::Settings) -> Result<AppState, 
             tracing::info!(%reason, "no LLM; the built-in generator writes every pipeline")
         }
     }
-    let sqlite_runs = args.backends.open_sqlite_runs();
-    let runs = sqlite_runs
-        .clone()
-        .map(|s| std::sync::Arc::new(s) as std::sync::Arc<dyn pipewright_core::runs::RunStore>);
+    let shared = open_shared_runs(args.database_url.as_deref(), &mut monitor_config).await?;
+    let (runs, tasks, memory, wakeups) = match shared {
+        Some((store, wakeups)) => (
+            Ok(store.clone() as Arc<dyn RunStore>),
+            Ok(store.clone() as Arc<dyn MonitorStore>),
+            Some(store as Arc<dyn FixMemory>),
+            Some(wakeups),
+        ),
+        None => {
+            let sqlite = args.backends.open_sqlite_runs().map(Arc::new);
+            (
+                sqlite.clone().map(|s| s as Arc<dyn RunStore>),
+                sqlite.clone().map(|s| s as Arc<dyn MonitorStore>),
+                sqlite.ok().map(|s| s as Arc<dyn FixMemory>),
+                None,
+            )
+        }
+    };
     match &runs {
         Ok(_) => tracing::info!("run store opened"),
         Err(reason) => {
@@ -273,14 +313,20 @@ fn open_state(args: &ServeArgs, settings: config::Settings) -> Result<AppState, 
     if tokens.is_empty() {
         tracing::warn!("PIPEWRIGHT_API_TOKENS is not set: the API answers anyone who can reach it");
     }
-    let monitor = match (&gitlab, &sqlite_runs) {
-        (Ok(client), Ok(tasks)) => Ok(pipewright_workflow::monitor::Monitor::with_tools(
-            client.clone(),
-            std::sync::Arc::new(tasks.clone()),
-            store.clone(),
-            monitor_config,
-            heal_tools(&llm, temperature, &settings, tasks),
-        )),
+    let monitor = match (&gitlab, &tasks) {
+        (Ok(client), Ok(tasks)) => {
+            let monitor = pipewright_workflow::monitor::Monitor::with_tools(
+                client.clone(),
+                tasks.clone(),
+                store.clone(),
+                monitor_config,
+                heal_tools(&llm, temperature, &settings, memory),
+            );
+            if let Some(wakeups) = wakeups {
+                monitor.listen(wakeups);
+            }
+            Ok(monitor)
+        }
         (Err(unset), _) => Err(format!("GitLab is not configured: {}", unset.message)),
         (_, Err(reason)) => Err(format!("the run store is not available: {reason}")),
     };
@@ -309,7 +355,7 @@ fn heal_tools(
     llm: &Result<std::sync::Arc<dyn pipewright_core::llm::LlmProvider>, String>,
     temperature: f32,
     settings: &config::Settings,
-    memory: &pipewright_adapters::runs::SqliteRunStore,
+    memory: Option<Arc<dyn FixMemory>>,
 ) -> pipewright_workflow::monitor::HealTools {
     let images = match crate::cli::images::seeding(&settings.images, &settings.generator, None) {
         Ok(s) => Some((
@@ -325,8 +371,43 @@ fn heal_tools(
     pipewright_workflow::monitor::HealTools {
         llm: llm.as_ref().ok().map(|l| (l.clone(), temperature)),
         images,
-        memory: Some(std::sync::Arc::new(memory.clone())),
+        memory,
     }
+}
+
+/// The shared run store when `--database-url` / `PIPEWRIGHT_DATABASE_URL` is set: connected,
+/// its schema migrated, its wake-ups listened to. An unreachable database or a newer schema is
+/// an error (the service does not start: another instance would not see its runs). Each
+/// instance on a shared database holds leases under an id of its own unless
+/// `PIPEWRIGHT_INSTANCE_ID` names one.
+async fn open_shared_runs(
+    url: Option<&str>,
+    monitor: &mut pipewright_workflow::monitor::MonitorConfig,
+) -> Result<
+    Option<(
+        Arc<pipewright_adapters::runs::PgRunStore>,
+        tokio::sync::mpsc::Receiver<pipewright_adapters::runs::Wakeup>,
+    )>,
+    String,
+> {
+    let Some(url) = url.map(str::trim).filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    let store = pipewright_adapters::runs::PgRunStore::connect(url)
+        .await
+        .map_err(|e| format!("{e}; pipewright does not start without the database it was given"))?;
+    if monitor.instance_id == pipewright_workflow::monitor::EMBEDDED_INSTANCE {
+        let host = std::env::var("HOSTNAME")
+            .ok()
+            .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "pipewright".into());
+        monitor.instance_id = format!("{host}-{}-{:08x}", std::process::id(), fastrand::u32(..));
+    }
+    tracing::info!(database = %store.describe(), instance = %monitor.instance_id, "shared run store opened");
+    let wakeups = store.listen();
+    Ok(Some((Arc::new(store), wakeups)))
 }
 
 /// Logs to stderr, as text or one JSON object per line, each with its request's span (and so

@@ -35,6 +35,9 @@ pub struct Dependencies {
     pub llm: DependencyHealth,
     /// GitLab, needed only by requests that read or write GitLab.
     pub gitlab: DependencyHealth,
+    /// The run store (embedded SQLite, or the PostgreSQL database instances share): runs,
+    /// monitor tasks and their leases.
+    pub database: DependencyHealth,
 }
 
 /// One dependency's state.
@@ -70,19 +73,25 @@ pub enum DependencyState {
 )]
 async fn health(State(state): State<AppState>) -> Json<Health> {
     let limit = state.health_timeout;
-    let (store, llm, gitlab) = tokio::join!(
+    let (store, llm, gitlab, database) = tokio::join!(
         check_store(&state, limit),
         check_llm(&state, limit),
-        check_gitlab(&state, limit)
+        check_gitlab(&state, limit),
+        check_database(&state, limit)
     );
-    let degraded = [&store, &llm, &gitlab]
+    let degraded = [&store, &llm, &gitlab, &database]
         .iter()
         .any(|d| d.state == DependencyState::Unavailable);
     Json(Health {
         status: if degraded { "degraded" } else { "ok" },
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: state.started.elapsed().as_secs(),
-        dependencies: Dependencies { store, llm, gitlab },
+        dependencies: Dependencies {
+            store,
+            llm,
+            gitlab,
+            database,
+        },
     })
 }
 
@@ -169,4 +178,30 @@ async fn check_gitlab(state: &AppState, limit: Duration) -> DependencyHealth {
         }
         Err(unset) => not_configured(unset.message.clone()),
     }
+}
+
+async fn check_database(state: &AppState, limit: Duration) -> DependencyHealth {
+    let runs = match &state.runs {
+        Ok(runs) => runs.clone(),
+        Err(reason) => return timed(limit, async { Err(reason.clone()) }).await,
+    };
+    let monitor = state.monitor.as_ref().ok().cloned();
+    timed(limit, async move {
+        let mut detail = runs.check().await.map_err(|e| e.to_string())?;
+        if let Some(monitor) = monitor {
+            let leases = monitor
+                .store()
+                .lease_counts()
+                .await
+                .map_err(|e| e.to_string())?;
+            detail.push_str(&format!(
+                "; monitor tasks: {} held by an instance ({} here), {} waiting for one",
+                leases.held,
+                monitor.active(),
+                leases.free
+            ));
+        }
+        Ok(detail)
+    })
+    .await
 }

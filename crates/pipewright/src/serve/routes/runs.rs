@@ -158,6 +158,9 @@ async fn monitor_json(state: &AppState, id: &str) -> Result<Value, ApiError> {
         .unwrap_or(Value::Null))
 }
 
+/// How often an event stream reads its task from the store (changes another instance made).
+const STORE_EVENT_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Server-Sent Events of a run's monitor: the current state at once (`event: monitor`), then
 /// every change, and the stream ends after the final one.
 #[utoipa::path(
@@ -200,27 +203,55 @@ async fn run_events(
     let first = task.to_json();
     let done = !task.is_unfinished();
     let event = |v: &Value| Event::default().event("monitor").data(v.to_string());
-    let stream = futures_util::stream::unfold(
-        (Some(first), done, updates, id),
-        move |(first, done, mut updates, id)| async move {
-            if let Some(v) = first {
-                return Some((Ok(event(&v)), (None, done, updates, id)));
-            }
-            if done {
-                return None;
-            }
-            loop {
-                match updates.recv().await {
-                    Ok(u) if u.run_id == id => {
-                        let fin = u.is_final;
-                        return Some((Ok(event(&u.monitor)), (None, fin, updates, id)));
-                    }
-                    Ok(_) => continue,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+    // Changes made here arrive on the broadcast; the store is read too, every
+    // `STORE_EVENT_POLL`, for a task another instance sharing the database drives.
+    struct Follow {
+        pending: Option<Value>,
+        last: Value,
+        done: bool,
+        updates: tokio::sync::broadcast::Receiver<pipewright_workflow::monitor::MonitorUpdate>,
+        monitor: pipewright_workflow::monitor::Monitor,
+        tick: tokio::time::Interval,
+        id: String,
+    }
+    let mut tick = tokio::time::interval(STORE_EVENT_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let start = Follow {
+        pending: Some(first.clone()),
+        last: first,
+        done,
+        updates,
+        monitor,
+        tick,
+        id,
+    };
+    let stream = futures_util::stream::unfold(start, move |mut f| async move {
+        if let Some(v) = f.pending.take() {
+            return Some((Ok(event(&v)), f));
+        }
+        if f.done {
+            return None;
+        }
+        loop {
+            let change = tokio::select! {
+                update = f.updates.recv() => match update {
+                    Ok(u) if u.run_id == f.id => Some((u.monitor, u.is_final)),
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => None,
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                },
+                _ = f.tick.tick() => match f.monitor.store().task(&f.id).await {
+                    Ok(Some(task)) => Some((task.to_json(), !task.is_unfinished())),
+                    Ok(None) | Err(_) => None,
+                },
+            };
+            if let Some((monitor, fin)) = change {
+                if monitor != f.last {
+                    f.last = monitor.clone();
+                    f.done = fin;
+                    return Some((Ok(event(&monitor)), f));
                 }
             }
-        },
-    );
+        }
+    });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }

@@ -2,8 +2,8 @@
 //! check (GitLab cannot send one): the `X-Gitlab-Token` header is compared in constant time
 //! with `PIPEWRIGHT_WEBHOOK_SECRET` instead, and without a secret configured every delivery
 //! is refused. The answer comes in milliseconds: a delivery is recorded (deduplicated by
-//! `Idempotency-Key`, else `X-Gitlab-Event-UUID`) and only wakes the task watching that
-//! commit, which then reads GitLab itself; the payload's status is never trusted. Other
+//! `Idempotency-Key`, else `X-Gitlab-Event-UUID`, in the shared run store) and only wakes the
+//! task watching that commit (here, or through the database on the instance holding it), which then reads GitLab itself; the payload's status is never trusted. Other
 //! events and pipelines nobody watches are answered 200 and ignored, so GitLab never
 //! disables the hook for them.
 
@@ -141,7 +141,21 @@ async fn gitlab_webhook(
             return Ok(answer("duplicate", "this delivery was already received"));
         }
     }
-    if monitor.wake_for(project_id, sha) {
+    // Woken here, or announced to the instances sharing the database (the one holding the
+    // task wakes it). When that fails the delivery is forgotten, so GitLab's retry of it is
+    // acted on rather than taken for a duplicate.
+    let delivered = match monitor.deliver(project_id, sha).await {
+        Ok(delivered) => delivered,
+        Err(e) => {
+            if let Some(key) = key {
+                if let Err(forget) = monitor.store().forget_delivery(key).await {
+                    tracing::warn!(error = %forget, "a delivery that was not acted on could not be forgotten; the poll reads the pipeline");
+                }
+            }
+            return Err(ApiError::from(e));
+        }
+    };
+    if delivered {
         Ok(answer(
             "queued",
             "the task watching this commit reads the pipeline now",
