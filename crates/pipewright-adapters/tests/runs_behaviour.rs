@@ -5,6 +5,7 @@
 //! parallel.
 
 use pipewright_adapters::runs::{PgRunStore, SqliteRunStore};
+use pipewright_core::heal::{FailureClass, FailureSignature, FixMemory, LearnedFix};
 use pipewright_core::monitor::{Event, LeaseCounts, MonitorStatus, MonitorStore, MonitorTask};
 use pipewright_core::runs::{
     run_id, Run, RunFilter, RunKind, RunStatus, RunStep, RunStore, StepStatus,
@@ -15,9 +16,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tempfile::TempDir;
 
-/// Both traits, as the service holds them.
-trait Store: RunStore + MonitorStore {}
-impl<T: RunStore + MonitorStore> Store for T {}
+/// The traits the service holds the run store by.
+trait Store: RunStore + MonitorStore + FixMemory {}
+impl<T: RunStore + MonitorStore + FixMemory> Store for T {}
 
 enum Harness {
     Embedded(TempDir),
@@ -121,6 +122,7 @@ behaviours!(
     the_next_lease_end_of_other_owners_is_known,
     finished_tasks_are_never_claimed,
     the_check_names_the_backend_and_schema,
+    learned_fixes_are_kept_once_and_recalled_newest_first,
 );
 
 // ---------------------------------------------------------------- fixtures
@@ -528,6 +530,43 @@ async fn the_check_names_the_backend_and_schema(h: Harness) {
     assert!(detail.contains("schema "), "{detail}");
 }
 
+async fn learned_fixes_are_kept_once_and_recalled_newest_first(h: Harness) {
+    let a = h.open().await;
+    let sig = FailureSignature::new("test", FailureClass::TimeoutError, Some("took 1h"));
+    let fix = |timeout: &str, at: u64| {
+        let diff = format!(
+            "--- a/.gitlab-ci.yml\n+++ b/.gitlab-ci.yml\n@@ -2,4 +2,5 @@\n test:\n   stage: test\n+  timeout: {timeout}\n   script:\n     - pytest\n"
+        );
+        LearnedFix::from_diff(&sig, "raise_timeout", "raise", &diff, "team/a", "r1", at)
+            .expect("a fix from a diff")
+    };
+    let (older, newer) = (fix("2h", 1_000), fix("3h", 2_000));
+    assert!(a.remember(&older).await.unwrap());
+    assert!(a.remember(&newer).await.unwrap());
+    assert!(
+        !a.remember(&newer).await.unwrap(),
+        "the same fix twice is one entry"
+    );
+    // Another handle (a second instance, a restart) recalls what the first learned.
+    let b = h.open().await;
+    let recalled = b
+        .recall(FailureClass::TimeoutError, &sig.template, 5)
+        .await
+        .unwrap();
+    assert_eq!(recalled, vec![newer.clone(), older]);
+    assert_eq!(
+        b.recall(FailureClass::TimeoutError, &sig.template, 1)
+            .await
+            .unwrap(),
+        vec![newer]
+    );
+    let other = b
+        .recall(FailureClass::BuildFailure, &sig.template, 5)
+        .await
+        .unwrap();
+    assert!(other.is_empty(), "another class recalls nothing: {other:?}");
+}
+
 // ---------------------------------------------------------------- PostgreSQL only
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -557,7 +596,7 @@ async fn postgres_instances_starting_at_once_migrate_once() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, vec![1], "each version applied once");
+    assert_eq!(versions, vec![1, 2], "each version applied once, in order");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
