@@ -849,8 +849,13 @@ impl Monitor {
                 None,
             )
             .await?;
-        // A retried job may still be starting while GitLab reports the pipeline as finished.
-        if verdict.blocking.iter().any(|j| !j.status.is_terminal()) {
+        // A retried job may still be starting while GitLab reports the pipeline as finished;
+        // a manual or scheduled job waits for a person, so it blocks the gate instead.
+        if verdict
+            .blocking
+            .iter()
+            .any(|j| !j.status.is_terminal() && !j.status.is_blocked())
+        {
             return Ok(());
         }
         let mut next = task.clone();

@@ -60,7 +60,8 @@ async fn project_with_branch(gitlab: &FakeGitLab) -> u64 {
             )
             .fixed_by("test", "timeout: 2h"),
     );
-    let response = reqwest::Client::new()
+    let response = pipewright_adapters::http::client()
+        .expect("an HTTP client")
         .post(format!("{}/api/v4/projects/{p}/repository/commits", gitlab.url()))
         .header("PRIVATE-TOKEN", FAKE_TOKEN)
         .json(&serde_json::json!({"branch": "feature/ci", "start_branch": "main",
