@@ -68,7 +68,6 @@ pub trait BundleCheck: Send + Sync {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GenerateSummary {
     /// The stack profile, as `pipewright analyze --json` prints it.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub profile: StackProfile,
     /// Path → content of every generated file (`.gitlab-ci.yml`, Dockerfiles, `.dockerignore`s).
     pub files: BTreeMap<String, String>,
@@ -80,7 +79,6 @@ pub struct GenerateSummary {
     /// One line per decision, in the order they were made.
     pub explanation: Vec<String>,
     /// The validator's findings on the files (never an error: those files are not returned).
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub findings: Vec<Finding>,
     pub warnings: Vec<String>,
 }

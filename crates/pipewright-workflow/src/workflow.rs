@@ -99,7 +99,6 @@ pub struct WorkflowOutcome {
     pub run_id: String,
     pub explanation: Vec<String>,
     pub warnings: Vec<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub findings: Vec<Finding>,
     pub lint: LintSummary,
     pub path: PathReport,

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 /// Everything the analyzer concluded about one repository.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StackProfile {
     /// What was analyzed, as the user named it (a path or a URL).
     pub root: String,
@@ -31,6 +32,7 @@ pub struct StackProfile {
 
 /// Counts that say how much of the tree the analysis saw.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IndexSummary {
     pub files: usize,
     pub excluded_from_share: usize,
@@ -43,6 +45,7 @@ pub struct IndexSummary {
 
 /// One language's share of the repository's counted source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LanguageShare {
     /// Lowercase language name (`python`, `typescript`, `html`, `shell` …).
     pub name: String,
@@ -54,6 +57,7 @@ pub struct LanguageShare {
 
 /// One service: a folder with its own manifest, and what it needs to build and run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServiceProfile {
     /// Folder relative to the root, `"."` for the root itself.
     pub path: String,
@@ -78,6 +82,7 @@ pub struct ServiceProfile {
 
 /// A runtime or tool version exactly as written, with the file it came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RuntimeVersion {
     /// `python`, `node`, `ruby`, `java`, `go`, `rust`, `php`, `dotnet`, `elixir`, or a tool (`pnpm`, `poetry` …).
     pub name: String,
@@ -89,6 +94,7 @@ pub struct RuntimeVersion {
 
 /// The commands a pipeline would run for this service.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Commands {
     pub install: Option<String>,
     pub build: Option<String>,
@@ -99,6 +105,7 @@ pub struct Commands {
 
 /// A stack that is present but was not chosen as the service's own, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Secondary {
     pub language: Language,
     pub framework: Option<Framework>,
@@ -107,6 +114,7 @@ pub struct Secondary {
 
 /// One reason behind one conclusion.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Evidence {
     /// What was concluded: `language`, `framework`, `build_tool`, `test_framework`,
     /// `runtime_version`, `port`, `database`, `command`, `role`, or `warning`.
@@ -128,6 +136,7 @@ impl Evidence {
 
 /// What a folder with a manifest is for; decides which of several stacks is the service's own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
     /// A workspace root that only lists member packages (Cargo virtual workspace, Maven

@@ -57,6 +57,8 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .merge(webhooks::router())
         .merge(v1(state.clone()))
         .split_for_parts();
+    let mut openapi = openapi;
+    super::openapi::finish(&mut openapi);
     api.merge(SwaggerUi::new(DOCS_PATH).url(OPENAPI_PATH, openapi))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
