@@ -28,6 +28,10 @@ pub fn run(args: AnalyzeArgs) -> i32 {
         reference: args.reference.clone(),
         clone_timeout: Duration::from_secs(args.clone_timeout),
     };
+    let spinner = super::progress::Spinner::start(format!(
+        "analyzing {}",
+        pipewright_adapters::source::redact_url(&args.target)
+    ));
     let analyzed = open_source(&args.target, &opts).and_then(|source| {
         let (index, profile) = analyze_with_index(source.as_ref())?;
         // The process ends once the profile is printed: freeing an index of 100,000 paths
@@ -35,6 +39,7 @@ pub fn run(args: AnalyzeArgs) -> i32 {
         std::mem::forget(index);
         Ok(profile)
     });
+    drop(spinner);
     let profile = match analyzed {
         Ok(profile) => profile,
         Err(e) => return Failure::from(e).report(args.json),

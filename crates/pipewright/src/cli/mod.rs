@@ -12,6 +12,7 @@ mod failure;
 mod files;
 mod generate;
 pub mod images;
+mod progress;
 mod templates;
 pub mod validate;
 mod watch;
