@@ -424,3 +424,13 @@ async fn a_run_and_its_monitor_match_their_documented_schemas() {
     ));
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+#[tokio::test]
+async fn swagger_ui_is_titled_for_pipewright() {
+    let server = spawn();
+    let page = server.get("/api/docs/").await;
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text().await.expect("page");
+    assert!(html.contains("<title>pipewright API</title>"), "{html}");
+    assert!(html.contains("swagger-ui"), "{html}");
+}
