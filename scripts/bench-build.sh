@@ -22,7 +22,7 @@ print("slowest units:")
 for u in sorted(units, key=lambda u: -u["duration"])[:12]:
     target = u.get("target", "").strip() or "lib"
     print(f"  {u['duration']:7.1f} s  {u['name']} {u['version']} {target}")
-ours = [u for u in units if u["name"].startswith("pipewright")]
+ours = [u for u in units if u["name"].startswith("pipewright") and "build-script" not in u.get("target", "")]
 if ours:
     tail_start = min(u["start"] for u in ours)
     print(f"pipewright's own crates:   from {tail_start:.1f} s to {total:.1f} s ({total - tail_start:.1f} s)")
