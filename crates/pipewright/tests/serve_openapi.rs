@@ -181,12 +181,15 @@ async fn no_2xx_answer_holds_an_untyped_object() {
 }
 
 #[tokio::test]
-async fn every_api_operation_documents_401_and_every_body_has_an_example_the_server_takes() {
+async fn every_api_operation_documents_401_500_504_and_every_body_has_an_example_the_server_takes()
+{
     let (server, doc) = document().await;
     let mut missing = Vec::new();
     for (method, path, operation) in operations(&doc) {
-        if path.starts_with("/api/v1/") && operation["responses"]["401"].is_null() {
-            missing.push(format!("{method} {path}: no 401"));
+        for status in ["401", "500", "504"] {
+            if path.starts_with("/api/v1/") && operation["responses"][status].is_null() {
+                missing.push(format!("{method} {path}: no {status}"));
+            }
         }
         if operation["summary"].as_str().is_none_or(str::is_empty) {
             missing.push(format!("{method} {path}: no summary"));

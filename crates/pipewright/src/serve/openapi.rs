@@ -33,11 +33,11 @@ pub struct ApiDoc;
 
 /// What the derives cannot say, added once the routers have contributed their paths and
 /// schemas: a request that names its subject one of several ways takes exactly one (`oneOf`),
-/// and every `/api/v1` operation may answer 401 (the token check sits in front of them all).
+/// and every `/api/v1` operation may answer 401, 500 and 504 (the layers in front of them all).
 pub fn finish(doc: &mut utoipa::openapi::OpenApi) {
     exactly_one(doc);
     request_examples(doc);
-    unauthorized(doc);
+    answered_by_every_operation(doc);
 }
 
 /// Requests that take exactly one of several fields (the handlers refuse none or two with
@@ -133,10 +133,28 @@ fn request_examples(doc: &mut utoipa::openapi::OpenApi) {
     }
 }
 
-/// Adds `401` to every `/api/v1` operation that does not list it.
-fn unauthorized(doc: &mut utoipa::openapi::OpenApi) {
+/// What the layers in front of every `/api/v1` operation may answer (`routes/mod.rs`): the
+/// token check, the time limit and the panic catcher.
+const EVERY_API_OPERATION: &[(&str, &str)] = &[
+    (
+        "401",
+        "An API token is required (PIPEWRIGHT_API_TOKENS) and was missing or wrong",
+    ),
+    (
+        "500",
+        "pipewright failed on this request (a bug); the server goes on; report it with the request id",
+    ),
+    (
+        "504",
+        "The request took longer than the server's --request-timeout",
+    ),
+];
+
+/// Adds [`EVERY_API_OPERATION`]'s answers to every `/api/v1` operation that does not list them
+/// (GitLab's webhook answers 401 itself, for its own secret).
+fn answered_by_every_operation(doc: &mut utoipa::openapi::OpenApi) {
     for (path, item) in doc.paths.paths.iter_mut() {
-        if !path.starts_with("/api/v1/") || path == "/api/v1/webhooks/gitlab" {
+        if !path.starts_with("/api/v1/") {
             continue;
         }
         let operations: [&mut Option<Operation>; 5] = [
@@ -147,23 +165,23 @@ fn unauthorized(doc: &mut utoipa::openapi::OpenApi) {
             &mut item.delete,
         ];
         for operation in operations.into_iter().flatten() {
-            operation
-                .responses
-                .responses
-                .entry("401".to_string())
-                .or_insert_with(|| {
-                    ResponseBuilder::new()
-                        .description(
-                            "An API token is required (PIPEWRIGHT_API_TOKENS) and was missing or wrong",
-                        )
-                        .content(
-                            "application/json",
-                            ContentBuilder::new()
-                                .schema(Some(Ref::from_schema_name("ErrorBody")))
-                                .build(),
-                        )
-                        .into()
-                });
+            for (status, description) in EVERY_API_OPERATION {
+                operation
+                    .responses
+                    .responses
+                    .entry((*status).to_string())
+                    .or_insert_with(|| {
+                        ResponseBuilder::new()
+                            .description(*description)
+                            .content(
+                                "application/json",
+                                ContentBuilder::new()
+                                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                                    .build(),
+                            )
+                            .into()
+                    });
+            }
         }
     }
 }
