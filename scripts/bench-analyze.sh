@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# Benchmark: `pipewright analyze` on a generated 100,000-file monorepo against a plain `find`
-# over the same tree (warm cache, median of several runs), and on a small app.
+# Benchmark: `pipewright analyze --json` on a one-file repository, a 500-file app and a
+# generated 100,000-file monorepo (warm cache, median of several runs), each against
+# `pipewright --version` (the cost of starting the binary) and a plain `find` over the same
+# tree, with the ratios; then the peak memory on the large tree. With `nixpacks` on PATH, its
+# `detect` on the same trees too.
 # Usage: scripts/bench-analyze.sh [FILES]   (default 100000). Prints figures; changes nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 files=${1:-100000}
-runs=11
+runs=${RUNS:-21}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-cargo build --release -q -p pipewright
-bin=target/release/pipewright
+cargo build --release -q --locked -p pipewright
+bin="${CARGO_TARGET_DIR:-target}/release/pipewright"
 
-python3 - "$work/tree" "$files" <<'PY'
+# A tree of services (Python, TypeScript, Go, Python, JavaScript) and docs, `total` files.
+generate() {
+    python3 - "$1" "$2" <<'PY'
 import os, sys
 root, total = sys.argv[1], int(sys.argv[2])
 services = [("api", "py"), ("web", "ts"), ("billing", "go"), ("worker", "py"), ("ui", "js")]
@@ -42,34 +47,55 @@ while n < total:
     os.makedirs(d, exist_ok=True)
     open(os.path.join(d, f"p{n}.md"), "w").write("doc\n")
     n += 1
-print(f"generated {n} files under {root}")
 PY
+}
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-time_ms() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s%N); echo $(( (e - s) / 1000000 )); }
-
-# Write the new tree out first: the kernel flushing 100,000 fresh files in the background
-# would weigh on whichever runs during it. Then warm the cache once for both.
+mkdir -p "$work/one"
+printf 'flask==3.0.3\n' >"$work/one/requirements.txt"
+generate "$work/medium" 500
+generate "$work/large" "$files"
+# Write the new trees out first: the kernel flushing fresh files in the background would
+# weigh on whichever runs during it.
 sync
-find "$work/tree" -type f >/dev/null; $bin analyze --json "$work/tree" >/dev/null || true
 
-# Runs alternate, so a burst of load elsewhere weighs on both figures alike.
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-: >"$work/find.ms"
-: >"$work/analyze.ms"
-for _ in $(seq $runs); do
-    time_ms find "$work/tree" -type f >>"$work/find.ms"
-    time_ms $bin analyze --json "$work/tree" >>"$work/analyze.ms"
-done
-find_ms=$(median <"$work/find.ms")
-analyze_ms=$(median <"$work/analyze.ms")
-small_ms=$(for _ in $(seq $runs); do time_ms $bin analyze --json fixtures/repos/python-django-tailwind; done | median)
-rss_kb=$( { /usr/bin/time -f "%M" $bin analyze --json "$work/tree" >/dev/null; } 2>&1 | tail -1 || echo "?")
+# Runs alternate between the commands, so a burst of load elsewhere weighs on all alike;
+# each command runs once untimed first (warm cache).
+python3 - "$bin" "$runs" "$work" <<'PY'
+import shutil, statistics, subprocess, sys, time
+binary, runs, work = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+nixpacks = shutil.which("nixpacks")
 
-echo "files:                  $files"
-echo "find -type f (median):  ${find_ms} ms"
-echo "analyze --json (median): ${analyze_ms} ms"
-awk -v a="$analyze_ms" -v f="$find_ms" 'BEGIN { if (f > 0) printf "ratio analyze/find:     %.2f\n", a / f }'
-echo "analyze small app:      ${small_ms} ms (fixtures/repos/python-django-tailwind)"
-echo "analyze max RSS:        ${rss_kb} KiB"
+def median_ms(commands):
+    times = {name: [] for name in commands}
+    for argv in commands.values():
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(runs):
+        for name, argv in commands.items():
+            start = time.perf_counter()
+            subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            times[name].append((time.perf_counter() - start) * 1000)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+print(f"{'tree':<22}{'--version':>11}{'find':>10}{'analyze':>10}{'a/version':>11}{'a/find':>9}" + (f"{'nixpacks':>10}{'a/nixpacks':>12}" if nixpacks else ""))
+for label, tree in [("one file", "one"), ("500 files", "medium"), (f"large", "large")]:
+    path = f"{work}/{tree}"
+    commands = {
+        "version": [binary, "--version"],
+        "find": ["find", path, "-type", "f"],
+        "analyze": [binary, "analyze", "--json", path],
+    }
+    if nixpacks:
+        commands["nixpacks"] = [nixpacks, "detect", path]
+    m = median_ms(commands)
+    row = f"{label:<22}{m['version']:>9.1f}ms{m['find']:>8.1f}ms{m['analyze']:>8.1f}ms{m['analyze'] / m['version']:>10.2f}x{m['analyze'] / m['find']:>8.2f}x"
+    if nixpacks:
+        row += f"{m['nixpacks']:>8.1f}ms{m['analyze'] / m['nixpacks']:>11.2f}x"
+    print(row, flush=True)
+if not nixpacks:
+    print("(nixpacks not on PATH: no `nixpacks detect` column)")
+PY
+rss_kb=$( { /usr/bin/time -f "%M" "$bin" analyze --json "$work/large" >/dev/null; } 2>&1 | tail -1 || echo "?")
+echo "large tree:             $files files; analyze max RSS ${rss_kb} KiB"
+echo "runs:                   median of $runs each"
 echo "load average:           ${load_before} before, $(cut -d' ' -f1-3 /proc/loadavg) after (2 cores: figures above ~1 are not idle)"

@@ -6,6 +6,7 @@
 #             docker-registry + htpasswd (Debian; tests start their own)         scripts/services/registry.sh
 #             PostgreSQL 15 (Debian postgresql-15, initdb on a free loopback port) scripts/services/postgres.sh
 #   browser   chromium (Debian) + Playwright (PyPI, no browser download)         scripts/services/browser.sh
+#   openapi   openapi-spec-validator (PyPI) for the service's OpenAPI document   scripts/services/openapi.sh
 #   images    buildah + loopback registry + base images from Debian/npm, PostgreSQL
 #             and Redis for job services (real builds; root)          scripts/services/dockerbuild.sh
 set -euo pipefail
@@ -40,6 +41,11 @@ echo "== browser (Debian chromium, Playwright from PyPI)"
 # shellcheck source=scripts/services/browser.sh
 source scripts/services/browser.sh
 browser_install
+
+echo "== OpenAPI validator (openapi-spec-validator from PyPI)"
+# shellcheck source=scripts/services/openapi.sh
+source scripts/services/openapi.sh
+openapi_validator_install
 
 echo "== build"
 cargo build --workspace --all-targets --all-features --locked

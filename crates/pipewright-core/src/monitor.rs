@@ -28,6 +28,7 @@ use std::time::Duration;
 /// Where a monitor task stands (the `monitor.status` users see). The self-heal issue adds
 /// statuses between `running` and the final ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MonitorStatus {
     /// Committed; no pipeline seen yet.

@@ -12,6 +12,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 /// What a run did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RunKind {
     /// `POST /api/v1/pipeline/workflow`: analyze, generate, lint, commit.
@@ -20,6 +21,7 @@ pub enum RunKind {
 
 /// Where a run stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     Running,
@@ -48,6 +50,7 @@ impl RunStatus {
 
 /// How one step ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     Ok,
@@ -57,6 +60,7 @@ pub enum StepStatus {
 /// One step of a run: its name, when it started (ms after the run started), how long it took
 /// and what it found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunStep {
     pub name: String,
     pub status: StepStatus,
@@ -68,6 +72,7 @@ pub struct RunStep {
 
 /// Why a run failed: a stable code (the HTTP error code) and the message the user got.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunError {
     pub code: String,
     pub message: String,

@@ -72,7 +72,6 @@ pub struct GenerateSummary {
     #[cfg_attr(feature = "openapi", schema(value_type = u32))]
     pub schema_version: SchemaVersion,
     /// The stack profile, as `pipewright analyze --json` prints it.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub profile: StackProfile,
     /// Path → content of every generated file (`.gitlab-ci.yml`, Dockerfiles, `.dockerignore`s).
     pub files: BTreeMap<String, String>,
@@ -85,7 +84,6 @@ pub struct GenerateSummary {
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub explanation: Vec<Explanation>,
     /// The validator's findings on the files (never an error: those files are not returned).
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub findings: Vec<Finding>,
     pub warnings: Vec<String>,
 }

@@ -101,7 +101,6 @@ pub struct WorkflowOutcome {
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub explanation: Vec<pipewright_core::generate::Explanation>,
     pub warnings: Vec<String>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub findings: Vec<Finding>,
     pub lint: LintSummary,
     pub path: PathReport,

@@ -162,19 +162,22 @@ impl StoreError {
 
 /// Counts of records, per collection and by language and source.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Stats {
+    /// The backend and where it is (`embedded (<file>)`, `chromadb (<url>, tenant/database)`).
     pub backend: String,
     pub collections: Vec<CollectionStats>,
 }
 
 /// Counts for one collection.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CollectionStats {
     pub collection: String,
     pub records: usize,
-    /// Only languages with at least one record.
+    /// Only languages with at least one record: `[language, records]` pairs.
     pub by_language: Vec<(String, usize)>,
-    /// Only sources with at least one record.
+    /// Only sources with at least one record: `[source, records]` pairs.
     pub by_source: Vec<(String, usize)>,
 }
 

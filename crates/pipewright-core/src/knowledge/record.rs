@@ -75,6 +75,20 @@ macro_rules! text_enum {
                 text.parse().map_err(serde::de::Error::custom)
             }
         }
+
+        /// In the OpenAPI document: a string, one of the stored names.
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($text),+]))
+                    .into()
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $name {}
     };
 }
 
@@ -106,6 +120,7 @@ text_enum!(RecordSource, "record source" {
 
 /// The project and pipeline a record came from, where known.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Origin {
     /// The GitLab project (id or path) or repository URL, credentials removed.
     pub project: Option<String>,
@@ -115,6 +130,7 @@ pub struct Origin {
 
 /// One stored pipeline/Dockerfile pair (either file may be absent in a template).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Record {
     /// Unique within its collection; letters, digits, `.`, `_`, `-`.
     pub id: String,

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// What a pipeline depends on in a service's stack.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StackKey {
     pub language: Language,
     pub framework: Option<Framework>,

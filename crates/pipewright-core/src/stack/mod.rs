@@ -43,9 +43,11 @@ impl<'de> Deserialize<'de> for SchemaVersion {
 
 /// Everything the analyzer concluded about one repository.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StackProfile {
     /// The contract version ([`SCHEMA_VERSION`]); absent in profiles written before it existed.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = u32, example = 1))]
     pub schema_version: SchemaVersion,
     /// What was analyzed, as the user named it (a path or a URL).
     pub root: String,
@@ -63,6 +65,7 @@ pub struct StackProfile {
 
 /// Counts that say how much of the tree the analysis saw.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IndexSummary {
     pub files: usize,
     pub excluded_from_share: usize,
@@ -75,6 +78,7 @@ pub struct IndexSummary {
 
 /// One language's share of the repository's counted source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LanguageShare {
     /// Lowercase language name (`python`, `typescript`, `html`, `shell` …).
     pub name: String,
@@ -86,6 +90,7 @@ pub struct LanguageShare {
 
 /// One service: a folder with its own manifest, and what it needs to build and run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ServiceProfile {
     /// Folder relative to the root, `"."` for the root itself.
     pub path: String,
@@ -115,6 +120,7 @@ pub struct ServiceProfile {
 /// A variable the repository's CI sets so its tests find a database (`DB_HOST`, `PGHOST`,
 /// `REDIS_URL`): which database, and which part of the connection it carries.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TestVariable {
     pub name: String,
     pub database: Database,
@@ -126,6 +132,7 @@ pub struct TestVariable {
 /// The part of a database connection a variable carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ConnectionPart {
     Host,
     Port,
@@ -150,6 +157,7 @@ impl ConnectionPart {
 
 /// A runtime or tool version exactly as written, with the file it came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RuntimeVersion {
     /// `python`, `node`, `ruby`, `java`, `go`, `rust`, `php`, `dotnet`, `elixir`, or a tool (`pnpm`, `poetry` …).
     pub name: String,
@@ -161,6 +169,7 @@ pub struct RuntimeVersion {
 
 /// The commands a pipeline would run for this service.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Commands {
     pub install: Option<String>,
     pub build: Option<String>,
@@ -171,6 +180,7 @@ pub struct Commands {
 
 /// A stack that is present but was not chosen as the service's own, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Secondary {
     pub language: Language,
     pub framework: Option<Framework>,
@@ -179,6 +189,7 @@ pub struct Secondary {
 
 /// One reason behind one conclusion.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Evidence {
     /// What was concluded: `language`, `framework`, `build_tool`, `test_framework`,
     /// `runtime_version`, `port`, `database`, `command`, `role`, or `warning`.
@@ -200,6 +211,7 @@ impl Evidence {
 
 /// What a folder with a manifest is for; decides which of several stacks is the service's own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
     /// A workspace root that only lists member packages (Cargo virtual workspace, Maven

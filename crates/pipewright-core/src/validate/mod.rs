@@ -38,6 +38,7 @@ use serde::Serialize;
 
 /// How bad a finding is. Only [`Severity::Error`] makes `pipewright validate` fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// The file must not be used as it is.
@@ -61,6 +62,7 @@ impl Severity {
 
 /// One text replacement, in byte offsets of the text that was validated.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Edit {
     /// First byte replaced.
     pub start: usize,
@@ -72,6 +74,7 @@ pub struct Edit {
 
 /// A safe, mechanical correction for one finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Fix {
     /// What the fix does, in a few words ("replace ADD with COPY").
     pub description: String,
@@ -81,8 +84,10 @@ pub struct Fix {
 
 /// One problem found in a file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Finding {
     /// Stable kebab-case rule id, one of [`RULES`].
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub rule: &'static str,
     /// Taken from the rule's entry in [`RULES`].
     pub severity: Severity,

@@ -34,17 +34,12 @@ pub fn run(args: AnalyzeArgs) -> i32 {
     };
     let layers = match super::config::override_layers(args.config.as_deref()) {
         Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: {e}");
-            if args.json {
-                println!(
-                    "{}",
-                    serde_json::json!({ "error": e.to_string(), "warnings": [] })
-                );
-            }
-            return exit::USAGE;
-        }
+        Err(e) => return Failure::usage("--config", e.to_string()).report(args.json),
     };
+    let spinner = super::progress::Spinner::start(format!(
+        "analyzing {}",
+        pipewright_adapters::source::redact_url(&args.target)
+    ));
     let analyzed = open_source(&args.target, &opts).and_then(|source| {
         let (index, profile) = analyze_with_overrides(source.as_ref(), &layers)?;
         // The process ends once the profile is printed: freeing an index of 100,000 paths
@@ -52,6 +47,7 @@ pub fn run(args: AnalyzeArgs) -> i32 {
         std::mem::forget(index);
         Ok(profile)
     });
+    drop(spinner);
     let profile = match analyzed {
         Ok(profile) => profile,
         Err(e) => return Failure::from(e).report(args.json),

@@ -107,13 +107,19 @@ fn generate(args: GenerateArgs) -> Result<i32, Failure> {
     };
     let layers = config::override_layers(args.settings.config.as_deref())
         .map_err(|e| Failure::usage("--config", e.to_string()))?;
-    let built_in = match generate_for_with(
+    let spinner = super::progress::Spinner::start(format!(
+        "analyzing {}",
+        pipewright_adapters::source::redact_url(&args.target)
+    ));
+    let built_in = generate_for_with(
         &args.target,
         &opts,
         &settings.generator,
         &settings.allowed_hosts,
         &layers,
-    ) {
+    );
+    drop(spinner);
+    let built_in = match built_in {
         Ok(o) => o,
         Err(GenerateFlowError::Source(e)) => return Err(e.into()),
         Err(e @ GenerateFlowError::Generate(_)) => {
@@ -136,7 +142,9 @@ fn generate(args: GenerateArgs) -> Result<i32, Failure> {
         .ok_or_else(|| Failure::internal("cannot start the async runtime"))?;
     let popts = path_options(&args);
     let vsettings = validator_settings(&settings.generator, &settings.allowed_hosts);
+    let spinner = super::progress::Spinner::start("generating (knowledge store, model)");
     let (outcome, report) = runtime.block_on(choose_path(built_in, &popts, &vsettings));
+    drop(spinner);
     let mut written = Vec::new();
     if !args.dry_run {
         written = write_files(&out_dir, &outcome, args.force).map_err(|e| match &e {

@@ -14,6 +14,7 @@ mod generate;
 mod heal;
 pub mod images;
 mod init;
+mod progress;
 mod templates;
 pub mod validate;
 mod watch;

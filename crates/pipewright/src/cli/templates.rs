@@ -152,14 +152,21 @@ async fn seed(store: &dyn KnowledgeStore, repos: &[String]) -> Result<Output, Fa
         .map_err(|e| config_error(e.to_string()))?;
     let mut records = Vec::new();
     let mut text = String::new();
-    for repo in repos {
+    for (n, repo) in repos.iter().enumerate() {
+        let spinner = super::progress::Spinner::start(format!(
+            "seeding {}/{}: {}",
+            n + 1,
+            repos.len(),
+            pipewright_adapters::source::redact_url(repo)
+        ));
         let outcome = pipewright_workflow::generate::generate_for(
             repo,
             &pipewright_workflow::analyze::AnalyzeOptions::default(),
             &settings.generator,
             &settings.allowed_hosts,
-        )
-        .map_err(|e| match e {
+        );
+        drop(spinner);
+        let outcome = outcome.map_err(|e| match e {
             pipewright_workflow::generate::GenerateFlowError::Source(s) => {
                 Failure::from(s).field("repos")
             }

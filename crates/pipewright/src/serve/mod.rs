@@ -7,7 +7,8 @@
 //! Layout: `state.rs` (what handlers share), `error.rs` (the one error shape and status
 //! table), `auth.rs` (API tokens), `bounds.rs` (bounds on every string a client sends), `connections.rs`
 //! (the accept loop: header-read timeout, connection cap), `middleware.rs` (request id, time limit), `extract.rs`
-//! (JSON/query extractors with JSON refusals), `openapi.rs` (the document's frame),
+//! (JSON/query extractors with JSON refusals), `openapi.rs` (the document's frame), `schemas.rs`
+//! (schemas of answers assembled as JSON),
 //! `routes/` (one module per group of endpoints; `routes/mod.rs` assembles them).
 
 mod auth;
@@ -18,6 +19,7 @@ mod extract;
 mod middleware;
 mod openapi;
 mod routes;
+mod schemas;
 mod state;
 
 use crate::cli::config;

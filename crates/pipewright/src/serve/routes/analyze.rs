@@ -35,6 +35,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 repository_request! {
     /// A repository to analyze: exactly one of `repository_url`, `files`, `path`.
+    #[schema(example = json!({
+        "files": {
+            "app.py": "from flask import Flask\n\napp = Flask(__name__)\n\n\n@app.route(\"/\")\ndef index():\n    return \"ok\"\n",
+            "requirements.txt": "flask==3.0.3\n"
+        }
+    }))]
     AnalyzeRequest {
         /// What the repository is, where detection needs correcting: the `[services."path"]`
         /// and `ignore` entries of `pipewright.toml` as JSON; they win over the repository's
@@ -52,7 +58,7 @@ repository_request! {
     tag = "pipeline",
     request_body = AnalyzeRequest,
     responses(
-        (status = 200, description = "The stack profile, as `pipewright analyze --json` prints it; 422 `nothing_recognised` with it in `details.profile` when no stack was recognised", body = Object),
+        (status = 200, description = "The stack profile, as `pipewright analyze --json` prints it; 422 `nothing_recognised` with it in `details.profile` when no stack was recognised", body = StackProfile),
         CommonErrors,
         RepositoryErrors,
     )

@@ -42,6 +42,13 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// A question and what it is about: exactly one of `repository_url`, `files` and `run_id`.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "message": "Which port does the app listen on?",
+    "files": {
+        "app.py": "from flask import Flask\n\napp = Flask(__name__)\n",
+        "requirements.txt": "flask==3.0.3\n"
+    }
+}))]
 pub struct ChatRequest {
     /// The question (at most 4,000 characters).
     pub message: String,

@@ -25,6 +25,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// A correction: the stack it is for, the corrected file(s), and what was changed and why.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "stack": {"language": "python", "framework": "flask", "build_tool": "pip"},
+    "dockerfile": "FROM python:3.12-slim\nWORKDIR /app\nCOPY requirements.txt .\nRUN pip install --no-cache-dir -r requirements.txt\nCOPY . .\nUSER 1000\nEXPOSE 5000\nCMD [\"python\", \"-m\", \"flask\", \"run\", \"--host=0.0.0.0\"]\n",
+    "comment": "run as a non-root user"
+}))]
 pub struct FeedbackRequest {
     /// The stack the files are for.
     pub stack: StackNames,

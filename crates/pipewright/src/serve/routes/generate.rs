@@ -25,6 +25,13 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 repository_request! {
     /// A repository to generate for (exactly one of `repository_url`, `files`, `path`) and how.
+    #[schema(example = json!({
+        "files": {
+            "app.py": "from flask import Flask\n\napp = Flask(__name__)\n\n\n@app.route(\"/\")\ndef index():\n    return \"ok\"\n",
+            "requirements.txt": "flask==3.0.3\n"
+        },
+        "use_template_only": true
+    }))]
     GenerateRequest {
         /// Always use the built-in generator (the seed's `use_template_only`).
         use_template_only: bool,

@@ -130,19 +130,38 @@ fn not_configured(reason: String) -> DependencyHealth {
     }
 }
 
+/// The store's backend and its count of templates. `/health` answers anyone, so it names the
+/// backend (`embedded`, `chromadb`) but never where it is: a file path or a URL, and the
+/// reasons that quote them, stay in the server's log.
 async fn check_store(state: &AppState, limit: Duration) -> DependencyHealth {
     let store = match &state.store {
         Ok(store) => store.clone(),
-        Err(reason) => return timed(limit, async { Err(reason.clone()) }).await,
+        Err(_) => {
+            return timed(limit, async {
+                Err("the knowledge store could not be opened; the server's log says why".into())
+            })
+            .await
+        }
     };
     timed(limit, async move {
-        let templates = store
-            .count(Collection::Templates, &Filter::all())
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(format!("{}, {templates} template(s)", store.describe()))
+        let described = store.describe();
+        let backend = backend_name(&described);
+        match store.count(Collection::Templates, &Filter::all()).await {
+            Ok(templates) => Ok(format!("{backend}, {templates} template(s)")),
+            Err(e) => {
+                tracing::warn!(error = %e, "health: the knowledge store did not answer");
+                Err(format!(
+                    "the {backend} knowledge store did not answer; the server's log says why"
+                ))
+            }
+        }
     })
     .await
+}
+
+/// `embedded` from `embedded (/path/knowledge.sqlite3)`: the backend without its location.
+fn backend_name(described: &str) -> &str {
+    described.split(" (").next().unwrap_or(described).trim()
 }
 
 async fn check_llm(state: &AppState, limit: Duration) -> DependencyHealth {
@@ -204,4 +223,20 @@ async fn check_database(state: &AppState, limit: Duration) -> DependencyHealth {
         Ok(detail)
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_backend_is_named_without_its_location() {
+        assert_eq!(
+            super::backend_name("embedded (/data/knowledge.sqlite3)"),
+            "embedded"
+        );
+        assert_eq!(
+            super::backend_name("chromadb (http://chroma:8000, t/d)"),
+            "chromadb"
+        );
+        assert_eq!(super::backend_name("embedded"), "embedded");
+    }
 }

@@ -28,6 +28,7 @@ fn default_true() -> bool {
 /// The files whose images to seed, and how.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"files": {"Dockerfile": "FROM python:3.12-slim\n"}, "dry_run": true}))]
 pub struct SeedRequest {
     /// Path → content: a `.gitlab-ci.yml` and Dockerfiles (`Dockerfile`, `api/Dockerfile`).
     pub files: BTreeMap<String, String>,

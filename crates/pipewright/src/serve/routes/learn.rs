@@ -25,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// What the `learn` job reports (CI variables, so numbers may come as strings).
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"project_id": "42", "pipeline_id": "1001", "sha": "3f9c2a1e5b7d4c6f8a0b2c4d6e8f0a1b3c5d7e9f", "ref": "feature/ai-pipeline", "service": ""}))]
 pub struct LearnRequest {
     /// `$CI_PROJECT_ID`.
     pub project_id: ProjectId,

@@ -57,7 +57,11 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .merge(webhooks::router())
         .merge(v1(state.clone()))
         .split_for_parts();
-    api.merge(SwaggerUi::new(DOCS_PATH).url(OPENAPI_PATH, openapi))
+    let mut openapi = openapi;
+    super::openapi::finish(&mut openapi);
+    let docs = Router::from(SwaggerUi::new(DOCS_PATH).url(OPENAPI_PATH, openapi))
+        .layer(axum::middleware::map_response(docs_title));
+    api.merge(docs)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.max_body_bytes))
@@ -81,6 +85,33 @@ fn v1(state: AppState) -> OpenApiRouter<AppState> {
         .merge(learn::router())
         .merge(chat::router())
         .route_layer(from_fn_with_state(state, require_token))
+}
+
+/// The title Swagger UI's page carries in a browser tab.
+pub const DOCS_TITLE: &str = "pipewright API";
+
+/// Swagger UI's page titled for pipewright (its own HTML says `Swagger UI`); its other files
+/// pass as they are.
+async fn docs_title(response: Response) -> Response {
+    let is_html = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if !is_html {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // The page is a few hundred bytes; anything far larger is not it.
+    let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
+        return ApiError::internal("cannot read Swagger UI's page").into_response();
+    };
+    let page = String::from_utf8_lossy(&bytes).replace(
+        "<title>Swagger UI</title>",
+        &format!("<title>{DOCS_TITLE}</title>"),
+    );
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(page))
 }
 
 async fn not_found() -> ApiError {

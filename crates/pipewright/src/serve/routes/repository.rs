@@ -13,9 +13,9 @@ use std::collections::BTreeMap;
 /// Declares a request type that names a repository, with the fields given after it.
 macro_rules! repository_request {
     ($(#[$meta:meta])* $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty),* $(,)? }) => {
-        $(#[$meta])*
         #[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
         #[serde(deny_unknown_fields)]
+        $(#[$meta])*
         pub struct $name {
             /// A GitLab project URL on the configured GitLab
             /// (`https://gitlab.example.com/group/project`) or its `group/project` path, read

@@ -44,7 +44,7 @@ pub struct RunsQuery {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RunList {
     /// Each run with its steps, times (RFC 3339) and outcome.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<crate::serve::schemas::RunSummary>)]
     pub runs: Vec<Value>,
     /// Pass as `before` for the next page; absent on the last page.
     pub next_before: Option<String>,
@@ -115,7 +115,7 @@ async fn list_runs(
     tag = "runs",
     params(("id" = String, Path, description = "The run id, as the workflow answered it")),
     responses(
-        (status = 200, description = "The run", body = Object),
+        (status = 200, description = "The run, with its pipeline's monitor", body = crate::serve::schemas::RunDetail),
         (status = 404, description = "No run has this id", body = ErrorBody),
         (status = 422, description = "Not a run id", body = ErrorBody),
         (status = 503, description = "The run store is not available", body = ErrorBody),

@@ -182,6 +182,16 @@ impl From<TemplateInput> for PostedTemplate {
 /// Templates to import, all or nothing.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "templates": [{
+        "language": "python",
+        "framework": "flask",
+        "build_tool": "pip",
+        "id": "house-flask",
+        "description": "The house Flask image",
+        "dockerfile": "FROM python:3.12-slim\nWORKDIR /app\nCOPY requirements.txt .\nRUN pip install --no-cache-dir -r requirements.txt\nCOPY . .\nUSER 1000\nEXPOSE 5000\nCMD [\"python\", \"-m\", \"flask\", \"run\", \"--host=0.0.0.0\"]\n"
+    }]
+}))]
 pub struct ImportRequest {
     pub templates: Vec<TemplateInput>,
 }
@@ -236,7 +246,7 @@ async fn import(
     path = "/api/v1/templates/stats",
     tag = "templates",
     responses(
-        (status = 200, description = "The counts", body = Object),
+        (status = 200, description = "The counts", body = Stats),
         CommonErrors,
         StoreErrors,
     )
@@ -252,7 +262,7 @@ async fn template_stats(State(state): State<AppState>) -> Result<Json<Stats>, Ap
     tag = "templates",
     params(("id" = String, Path, description = "The record's id"), CollectionParam),
     responses(
-        (status = 200, description = "The record, files included", body = Object),
+        (status = 200, description = "The record, files included", body = Record),
         CommonErrors,
         StoreErrors,
         RecordErrors,

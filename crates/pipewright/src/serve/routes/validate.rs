@@ -22,6 +22,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// The files to check (at least one) and how.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "gitlab_ci": "stages:\n  - test\n\ntest:\n  stage: test\n  image: python:3.12-slim\n  script:\n    - pip install -r requirements.txt\n    - python -m pytest\n",
+    "dockerfile": "FROM python:3.12-slim\nWORKDIR /app\nCOPY requirements.txt .\nRUN pip install --no-cache-dir -r requirements.txt\nCOPY . .\nUSER 1000\nEXPOSE 5000\nCMD [\"python\", \"-m\", \"flask\", \"run\", \"--host=0.0.0.0\"]\n",
+    "fix": true
+}))]
 pub struct ValidateRequest {
     /// A `.gitlab-ci.yml`.
     #[serde(default)]
@@ -46,10 +51,8 @@ pub struct ValidateResponse {
     pub warnings: usize,
     /// What is wrong (after the fixes, with `fix`), each naming its file (`.gitlab-ci.yml`,
     /// `Dockerfile`), line and column.
-    #[schema(value_type = Vec<Object>)]
     pub findings: Vec<Finding>,
     /// What the fixes removed.
-    #[schema(value_type = Vec<Object>)]
     pub fixed: Vec<Finding>,
     /// File name → fixed content, for the files a fix changed.
     pub fixed_files: BTreeMap<String, String>,

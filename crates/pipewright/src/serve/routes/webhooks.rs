@@ -61,7 +61,7 @@ fn token_matches(secret: &str, presented: &str) -> bool {
     path = "/api/v1/webhooks/gitlab",
     tag = "pipeline",
     security(()),
-    request_body(content = Object, description = "GitLab's `Pipeline Hook` payload"),
+    request_body(content = crate::serve::schemas::PipelineHook, description = "GitLab's `Pipeline Hook` payload"),
     params(
         ("X-Gitlab-Token" = String, Header, description = "The hook's secret token: PIPEWRIGHT_WEBHOOK_SECRET"),
         ("X-Gitlab-Event" = String, Header, description = "`Pipeline Hook`; other events are ignored"),

@@ -37,6 +37,7 @@ pub enum ProjectId {
 /// `project_id`), from which branch, and how.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"project_id": "group/app", "use_template_only": true}))]
 pub struct PipelineWorkflowRequest {
     /// The project's URL on the configured GitLab (`https://gitlab.example.com/group/app`).
     #[serde(default, alias = "repo_url", alias = "gitlab_url")]
