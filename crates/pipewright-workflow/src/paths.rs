@@ -81,7 +81,6 @@ pub struct GenerateSummary {
     pub commit_tag: String,
     pub path: PathReport,
     /// One `{service, topic, text}` entry per decision, in the order they were made.
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub explanation: Vec<Explanation>,
     /// The validator's findings on the files (never an error: those files are not returned).
     pub findings: Vec<Finding>,

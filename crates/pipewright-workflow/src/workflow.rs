@@ -98,7 +98,6 @@ pub struct WorkflowOutcome {
     pub actions: Vec<CommittedFile>,
     pub run_id: String,
     /// One `{service, topic, text}` entry per decision.
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub explanation: Vec<pipewright_core::generate::Explanation>,
     pub warnings: Vec<String>,
     pub findings: Vec<Finding>,

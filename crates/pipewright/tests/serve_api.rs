@@ -42,7 +42,7 @@ async fn health_with_nothing_configured_is_200_and_names_each_dependency() {
         deps["database"]["detail"]
             .as_str()
             .unwrap_or_default()
-            .starts_with("SQLite "),
+            .starts_with("SQLite, schema "),
         "{body}"
     );
     assert!(

@@ -507,10 +507,8 @@ impl RunStore for PgRunStore {
                 .await?;
             let version: String = row.get(0);
             let schema: i32 = row.get(1);
-            Ok(format!(
-                "PostgreSQL {version} at {}, schema {schema}",
-                self.shown
-            ))
+            // The server's address stays in the log: answers name only the backend.
+            Ok(format!("PostgreSQL {version}, schema {schema}"))
         }
         .await;
         outcome.map_err(|e| failure(&self.shown, "check the database", e.message()))

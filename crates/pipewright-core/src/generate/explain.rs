@@ -9,6 +9,7 @@ use std::fmt;
 /// What a decision is about. The serialized names are part of the `generate --json` contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Topic {
     /// The runtime version chosen for the images, and from what.
     Runtime,
@@ -60,6 +61,7 @@ impl Topic {
 
 /// One decision of the generation and why it was made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Explanation {
     /// The service folder (`.` for the root) the decision is about; `None` for the whole pipeline.
     pub service: Option<String>,
