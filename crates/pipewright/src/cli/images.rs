@@ -243,6 +243,8 @@ pub fn run(args: ImagesArgs) -> i32 {
 }
 
 fn print_human(report: &SeedReport) {
+    use std::fmt::Write as _;
+    let mut out = String::new();
     for i in &report.images {
         let state = match (i.present, i.copied) {
             (true, true) => "copied ",
@@ -250,22 +252,28 @@ fn print_human(report: &SeedReport) {
             (false, _) => "MISSING",
         };
         let source = i.source.as_deref().unwrap_or("(no upstream known)");
-        println!("{state}  {}  <-  {source}", i.target);
+        let _ = writeln!(out, "{state}  {}  <-  {source}", i.target);
         if let Some(e) = &i.error {
-            println!("         {e}");
+            let _ = writeln!(out, "         {e}");
         }
     }
     for b in &report.built {
-        println!("built    {b}  (the pipeline builds it)");
+        let _ = writeln!(out, "built    {b}  (the pipeline builds it)");
     }
     for e in &report.external {
-        println!("outside  {e}  (not in the team's registry; left alone)");
+        let _ = writeln!(
+            out,
+            "outside  {e}  (not in the team's registry; left alone)"
+        );
     }
     let missing = report.images.iter().filter(|i| !i.present).count();
-    println!(
+    let _ = writeln!(
+        out,
         "{} image(s): {} present, {} copied, {missing} missing",
         report.images.len(),
         report.images.iter().filter(|i| i.present).count(),
         report.images.iter().filter(|i| i.copied).count()
     );
+    // Image names come from the repository's files: no escape sequence reaches the terminal.
+    print!("{}", pipewright_core::quote::for_terminal(&out));
 }
