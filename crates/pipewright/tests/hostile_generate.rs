@@ -504,3 +504,56 @@ fn terminal_escapes_in_folder_names_are_printed_escaped() {
         assert!(all.contains("svc-\\u{1b}]0;pwned\\u{7}"), "{args:?}: {all}");
     }
 }
+
+/// A job name with escapes in a repository's own `.gitlab-ci.yml` reaches `pipewright watch`
+/// through GitLab: it is printed escaped too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminal_escapes_in_job_names_are_printed_escaped_by_watch() {
+    use pipewright_adapters::fake_gitlab::{FakeGitLab, PipelineScript, FAKE_TOKEN};
+    // YAML's `\e` and `\a`: ESC and BEL, a title change.
+    let ci = "stages: [build]\n\"build-\\e]0;pwned\\a\":\n  stage: build\n  script: [make]\n";
+    let gitlab = FakeGitLab::start().await.expect("fake GitLab");
+    let project = gitlab.add_project("team/hostile", &[(".gitlab-ci.yml", ci)]);
+    gitlab.script_pipelines(
+        project,
+        PipelineScript::every(std::time::Duration::from_millis(40)),
+    );
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v4/projects/{project}/repository/commits",
+            gitlab.url()
+        ))
+        .header("PRIVATE-TOKEN", FAKE_TOKEN)
+        .json(&json!({"branch": "feature/x", "start_branch": "main",
+            "commit_message": "ci", "actions": [{"action": "update",
+            "file_path": ".gitlab-ci.yml", "content": format!("{ci}\n")}]}))
+        .send()
+        .await
+        .expect("commit");
+    assert_eq!(response.status().as_u16(), 201);
+    let url = gitlab.url();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_pipewright"))
+            .args([
+                "watch",
+                &project.to_string(),
+                "--branch",
+                "feature/x",
+                "--interval",
+                "0.05",
+            ])
+            .env("GITLAB_URL", url)
+            .env("GITLAB_TOKEN", FAKE_TOKEN)
+            .env_remove("PIPEWRIGHT_POLL_INTERVAL")
+            .output()
+            .expect("run pipewright watch")
+    })
+    .await
+    .expect("join");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !stdout.contains('\u{1b}') && !stdout.contains('\u{7}'),
+        "a raw escape: {stdout:?}"
+    );
+    assert!(stdout.contains("build-\\u{1b}]0;pwned\\u{7}"), "{stdout}");
+}
