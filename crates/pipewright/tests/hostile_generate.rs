@@ -221,6 +221,39 @@ fn a_lockfile_version_is_never_a_shell_command() {
     }
 }
 
+/// Found by the Dockerfile fuzz target: a kept Dockerfile's test-stage `WORKDIR` went into the
+/// pipeline's `APP_DIR` variable with a bidirectional override (U+202E) in it, unchecked.
+#[test]
+fn a_kept_dockerfile_workdir_with_a_control_character_is_refused_with_it_shown() {
+    for workdir in ["/\u{202e}/src", "/a\u{1b}[2J"] {
+        let repo = tempfile::tempdir().expect("tempdir");
+        go_service(repo.path(), "");
+        write(
+            repo.path(),
+            "Dockerfile",
+            &format!(
+                "FROM golang:1.22-bookworm AS deps\nWORKDIR {workdir}\nCOPY go.mod ./\nRUN go mod download\n\nFROM deps AS tests\nCOPY . .\nRUN go vet ./...\n\nFROM gcr.io/distroless/static-debian12\nCOPY --from=tests /src/app /app\nUSER 65532\nENTRYPOINT [\"/app\"]\n"
+            ),
+        );
+        let out = pipewright(&[
+            "generate",
+            "--template-only",
+            repo.path().to_str().expect("utf-8"),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{workdir:?}: {stderr}");
+        assert!(
+            stderr.contains("holds a control character") && stderr.contains("\\u{"),
+            "{workdir:?}: {stderr}"
+        );
+        assert!(
+            !stderr.contains('\u{202e}') && !stderr.contains('\u{1b}'),
+            "{stderr:?}"
+        );
+        assert!(!repo.path().join(".gitlab-ci.yml").exists());
+    }
+}
+
 #[test]
 fn the_validator_flags_a_dockerfile_that_runs_a_download() {
     let dir = tempfile::tempdir().expect("tempdir");
