@@ -8,7 +8,8 @@
 //! ESC, `<<:`, anchors, NUL), plus arbitrary text. A manifest target puts the input in a
 //! one-file repository and runs it through `analyze`, `generate` and the validator, so the
 //! generator meets hostile values too; every target asserts what must hold for any input
-//! (no panic, each input within [`HANG`], and pipewright's own output always parses).
+//! (no panic, each input within [`HANG`], pipewright's own output always parses, holds no
+//! raw control character and runs no download).
 //!
 //! `FUZZ_SECONDS` (default 2) is the time per target; `FUZZ_TARGET` picks one.
 //! `scripts/fuzz.sh` runs each for ten minutes and prints executions per second. A failing
@@ -217,19 +218,30 @@ fn repository(path: &str, companions: &[(&str, &str)], text: &str) {
         } else {
             continue;
         };
-        // Whatever the repository holds, pipewright's own files parse.
+        // Whatever the repository holds, pipewright's own files parse, and no value from
+        // it turned into an instruction that runs a download (the `&#10;RUN wget … | sh`
+        // POM version of issue 16).
         let broken: Vec<_> = findings
             .iter()
             .filter(|f| {
                 matches!(
                     f.rule,
-                    "yaml-syntax" | "dockerfile-syntax" | "duplicate-key"
+                    "yaml-syntax" | "dockerfile-syntax" | "duplicate-key" | "remote-code-run"
                 )
             })
             .collect();
         assert!(
             broken.is_empty(),
-            "{file} does not parse: {broken:#?}\n{text}"
+            "{file} does not parse or runs a download: {broken:#?}\n{text}"
+        );
+        // One escaping layer: no control character from the repository reaches a file.
+        let raw = text
+            .char_indices()
+            .find(|&(_, c)| pipewright_core::quote::invisible(c) && c != '\n' && c != '\t');
+        assert!(
+            raw.is_none(),
+            "{file} holds a raw control character at byte {:?}\n{text}",
+            raw.map(|(i, c)| (i, c as u32))
         );
     }
 }

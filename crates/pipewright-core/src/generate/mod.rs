@@ -54,9 +54,10 @@ pub enum GenerateError {
     /// instruction and a YAML scalar safely (shown escaped).
     #[error("the service folder `{path}` cannot be named in a pipeline: {why}; pipewright writes it into shell commands and Dockerfile instructions, so rename the folder to letters, digits and `._-` (or leave it out with a .gitignore entry)")]
     UnsafeName { path: String, why: String },
-    /// A value from the repository reached a generated instruction with a control character
-    /// in it (it would start a new line: a second command or instruction).
-    #[error("{file}: a value taken from the repository holds a control character and would start a new instruction: `{value}`; fix the name or manifest field it comes from")]
+    /// A value from the repository reached a generated instruction, command or variable with
+    /// a control character in it (a newline starts a second command or instruction, a
+    /// bidirectional override hides what runs).
+    #[error("{file}: a value taken from the repository holds a control character, which would start a new instruction or hide what runs: `{value}`; fix the file, name or manifest field it comes from")]
     UnsafeValue { file: String, value: String },
     /// The pipeline for this many services is over the size GitLab and the validator accept.
     #[error("the pipeline for {services} services would be {bytes} bytes, over the {limit}-byte limit of a .gitlab-ci.yml; generate per group of services (run pipewright on each sub-folder) or skip stages with skip_stages")]

@@ -457,23 +457,51 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// The first script line, job name, image or path holding a control character: a newline
-    /// in a script line is a second command to the job's shell. Comments are escaped when
-    /// rendered and YAML scalars quoted, so only what a shell runs is checked.
+    /// The first value holding a control character (a job name, a script line, an image, a
+    /// path, a variable, a service): a newline in a script line is a second command to the
+    /// job's shell, and a variable's value reaches that shell too (the fuzz target found a
+    /// kept Dockerfile's `WORKDIR` with U+202E in `APP_DIR`). Comments are escaped when
+    /// rendered, so they are not checked.
     pub fn first_multiline_command(&self) -> Option<&str> {
-        let has = |s: &&String| s.chars().any(crate::quote::invisible);
-        self.jobs
-            .iter()
-            .flat_map(|j| {
-                std::iter::once(&j.name)
-                    .chain(j.before_script.iter())
-                    .chain(j.script.iter())
-                    .chain(j.image.iter().map(|i| &i.name))
-                    .chain(j.rules.iter().flat_map(|r| r.changes.iter()))
-                    .chain(j.artifacts.iter().flat_map(|a| a.paths.iter()))
-            })
-            .find(has)
-            .map(String::as_str)
+        fn vars(v: &Variables) -> impl Iterator<Item = &str> {
+            v.iter().flat_map(|(k, v)| [k, v])
+        }
+        let global = vars(&self.variables);
+        let jobs = self.jobs.iter().flat_map(|j| {
+            [j.name.as_str()]
+                .into_iter()
+                .chain(j.before_script.iter().map(String::as_str))
+                .chain(j.script.iter().map(String::as_str))
+                .chain(j.image.iter().map(|i| i.name.as_str()))
+                .chain(
+                    j.rules
+                        .iter()
+                        .flat_map(|r| r.changes.iter().map(String::as_str)),
+                )
+                .chain(
+                    j.artifacts
+                        .iter()
+                        .flat_map(|a| a.paths.iter().map(String::as_str)),
+                )
+                .chain(j.cache.iter().flat_map(|c| {
+                    c.key_files
+                        .iter()
+                        .chain(c.key_prefix.iter())
+                        .chain(c.paths.iter())
+                        .map(String::as_str)
+                }))
+                .chain(vars(&j.variables))
+                .chain(j.services.iter().flat_map(|s| {
+                    [s.name.as_str()]
+                        .into_iter()
+                        .chain(s.alias.iter().map(String::as_str))
+                        .chain(s.command.iter().map(String::as_str))
+                        .chain(vars(&s.variables))
+                }))
+        });
+        global
+            .chain(jobs)
+            .find(|s| s.chars().any(crate::quote::invisible))
     }
 
     pub fn new(header: Vec<String>) -> Self {

@@ -233,7 +233,10 @@ pub fn run(args: ImagesArgs) -> i32 {
     }
 }
 
+/// Image names come from the repository's files: each value is escaped, so no escape
+/// sequence reaches the terminal.
 fn print_human(report: &SeedReport) {
+    use pipewright_core::quote::for_terminal as t;
     for i in &report.images {
         let state = match (i.present, i.copied) {
             (true, true) => "copied ",
@@ -241,16 +244,19 @@ fn print_human(report: &SeedReport) {
             (false, _) => "MISSING",
         };
         let source = i.source.as_deref().unwrap_or("(no upstream known)");
-        outln!("{state}  {}  <-  {source}", i.target);
+        outln!("{state}  {}  <-  {}", t(&i.target), t(source));
         if let Some(e) = &i.error {
-            outln!("         {e}");
+            outln!("         {}", t(&e.to_string()));
         }
     }
     for b in &report.built {
-        outln!("built    {b}  (the pipeline builds it)");
+        outln!("built    {}  (the pipeline builds it)", t(&b.to_string()));
     }
     for e in &report.external {
-        outln!("outside  {e}  (not in the team's registry; left alone)");
+        outln!(
+            "outside  {}  (not in the team's registry; left alone)",
+            t(&e.to_string())
+        );
     }
     let missing = report.images.iter().filter(|i| !i.present).count();
     outln!(

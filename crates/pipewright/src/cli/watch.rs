@@ -10,6 +10,7 @@ use clap::Args;
 use pipewright_adapters::gitlab::{GitLabClient, GitLabConfig};
 use pipewright_core::gitlab::{GitLab, Job, Pipeline, ProjectRef, RawFile};
 use pipewright_core::monitor::{on_failure_jobs, quality_gate, GateInput};
+use pipewright_core::quote::for_terminal;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -152,8 +153,8 @@ async fn follow(
         outln!(
             "pipeline {} ({}) {}",
             pipeline.id,
-            pipeline.git_ref,
-            pipeline.web_url
+            for_terminal(&pipeline.git_ref),
+            for_terminal(&pipeline.web_url)
         );
     }
     let (pipeline, jobs) = loop {
@@ -161,7 +162,12 @@ async fn follow(
         let mut jobs = gitlab.pipeline_jobs(&project, p.id, false).await?;
         jobs.sort_by_key(|j| j.id);
         if !args.json {
-            let mut lines: Vec<String> = jobs.iter().map(job_line).collect();
+            // Job names and refs come from the repository: shown with control characters
+            // escaped, so a name cannot move the cursor or clear the screen.
+            let mut lines: Vec<String> = jobs
+                .iter()
+                .map(|j| for_terminal(&job_line(j)).into_owned())
+                .collect();
             lines.push(format!("pipeline: {}", p.status));
             if live {
                 if drawn > 0 {
@@ -220,7 +226,7 @@ async fn follow(
         } else {
             "did not pass"
         };
-        outln!("quality gate {word}: {}", verdict.reason);
+        outln!("quality gate {word}: {}", for_terminal(&verdict.reason));
     }
     Ok(if verdict.passed {
         exit::OK

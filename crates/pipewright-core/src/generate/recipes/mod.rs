@@ -262,7 +262,10 @@ pub fn lock_cache(ctx: &ServiceContext<'_>, locks: &[&str], paths: &[&str], pref
     }
 }
 
-/// A pinned tool version: the repository's own pin when it has one, else pipewright's.
+/// A pinned tool version: the repository's own pin when it has one and it is a plain version,
+/// else pipewright's. The value goes into shell commands and image tags as it is, so a pin
+/// with anything but `[A-Za-z0-9._+-]` after its leading operator (`2.5.<<EOF`, `3.2;id`,
+/// `>=3.10,<4`) is not used.
 pub fn tool_version(ctx: &ServiceContext<'_>, tool: &str, default: &str) -> String {
     ctx.service
         .versions
@@ -273,6 +276,14 @@ pub fn tool_version(ctx: &ServiceContext<'_>, tool: &str, default: &str) -> Stri
                 .trim_start_matches(['^', '~', '=', 'v', '>'])
                 .to_string()
         })
-        .filter(|v| v.chars().next().is_some_and(|c| c.is_ascii_digit()))
+        .filter(|v| plain_version(v))
         .unwrap_or_else(|| default.to_string())
+}
+
+/// `3.2.2`, `3.2.2p53`, `1.22.x`, `2.5.6-rc1`: a digit first, then letters, digits and `._+-`.
+fn plain_version(v: &str) -> bool {
+    v.chars().next().is_some_and(|c| c.is_ascii_digit())
+        && v.len() <= 64
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '-'))
 }
