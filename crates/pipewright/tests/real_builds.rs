@@ -837,10 +837,11 @@ fn every_fixture_table() {
             mark(o.tests),
             mark(o.runtime)
         );
-        eprintln!("{row}");
+        // stdout, so the benchmark script shows each row as it finishes.
+        println!("{row}");
         rows.push(row);
     }
-    println!("| fixture | image build | tests in image | runtime starts | time | failure |");
+    println!("\n| fixture | image build | tests in image | runtime starts | time | failure |");
     println!("|---|---|---|---|---|---|");
     for r in &rows {
         println!("{r}");
