@@ -62,6 +62,12 @@ if [ ! -x "$TC/usr/bin/buildah" ] || [ ! -x "$TC/usr/lib/podman/netavark" ]; the
 fi
 mkdir -p "$TC/var/lib/containers/storage" "$TC/ctx" "$TC/etc/containers/registries.conf.d"
 cp "$REGCONF" "$TC/etc/containers/registries.conf.d/"
+# Repositories' own Dockerfiles say `FROM python:3.11-slim` (Docker Hub, unreachable here): in the
+# builder, docker.io/library/* resolves to the same-named bases in the loopback registry (short
+# names through the packaged shortnames.conf aliases, else docker.io). Only the bases made below
+# exist there, each tagged with the version it holds; any other Docker Hub image fails to pull.
+printf 'unqualified-search-registries = ["docker.io"]\n\n[[registry]]\nprefix = "docker.io/library"\nlocation = "%s/%s"\ninsecure = true\n' \
+  "$REG" "$PREFIX" > "$TC/etc/containers/registries.conf.d/60-dockerhub-library-local.conf"
 
 # 3. the loopback registry (Debian's docker-registry, distribution 2.8)
 cat > "$DB_ROOT/registry-$REGTAG.yml" <<YML

@@ -93,6 +93,32 @@ fn a_kept_dockerfile_with_other_stage_names_builds_their_equivalents() {
 }
 
 #[test]
+fn a_kept_dockerfile_gets_no_warning_about_the_dockerfile_pipewright_did_not_write() {
+    // Real-built in crates/pipewright/tests/real_builds.rs (run_python_kept_dockerfile).
+    let b = bundle("run-python-kept-dockerfile");
+    assert!(!b.files.contains_key("Dockerfile"));
+    assert_eq!(targets(&job(&b, "build").script), vec![None]);
+    // Before the fix: "no start command was detected; the image's CMD is `python -c ...`",
+    // about the runtime stage of a Dockerfile that is not written (the kept one has its CMD).
+    assert!(
+        !b.warnings.iter().any(|w| w.contains("start command")),
+        "{:#?}",
+        b.warnings
+    );
+    // The tests run in the language image at the version the kept Dockerfile's FROM proves.
+    let test = job(&b, "test");
+    assert!(
+        test.image
+            .as_ref()
+            .expect("image")
+            .name
+            .ends_with("/python:3.11-slim"),
+        "{:?}",
+        test.image
+    );
+}
+
+#[test]
 fn a_kept_dockerfile_is_validated_and_its_findings_reported() {
     let o = outcome("java-kept-dockerfile", &GeneratorSettings::default());
     let kept: Vec<_> = o

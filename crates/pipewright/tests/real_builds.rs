@@ -441,8 +441,9 @@ fn real_build_steps(h: &Harness, fixture: &str, o: &mut Outcome) -> Result<(), F
     let tmp = tempfile::tempdir().map_err(|e| fail(Step::Generate, e.to_string()))?;
     let repo = tmp.path().join(fixture);
     copy_dir(&fixtures().join(fixture), &repo);
+    // As a user would: a Dockerfile the repository has is kept and built as it is.
     let (ok, out) = run(Command::new(env!("CARGO_BIN_EXE_pipewright"))
-        .args(["generate", "--force", "--replace-dockerfile"])
+        .args(["generate", "--force"])
         .arg(&repo));
     if !ok {
         return Err(fail(Step::Generate, tail(&out, TAIL)));
@@ -454,18 +455,29 @@ fn real_build_steps(h: &Harness, fixture: &str, o: &mut Outcome) -> Result<(), F
     let jobs = ci
         .as_object()
         .ok_or_else(|| fail(Step::Generate, "the pipeline is not a mapping"))?;
-    // Every service's build job (`build`, or `build:<service>` in a monorepo).
-    let build_jobs: Vec<(&String, &Value)> = jobs
-        .iter()
-        .filter(|(name, _)| *name == "build" || name.starts_with("build:"))
+    // Every service: its `build`/`test` jobs (`build:<service>`, `test:<service>` in a
+    // monorepo). A library has a test job and no build job.
+    let mut suffixes: Vec<&str> = jobs
+        .keys()
+        .filter_map(|name| {
+            ["build", "test"]
+                .iter()
+                .find_map(|base| name.strip_prefix(base))
+                .filter(|rest| rest.is_empty() || rest.starts_with(':'))
+        })
         .collect();
-    if build_jobs.is_empty() {
-        return Err(fail(Step::Generate, "no build job in the pipeline"));
+    suffixes.sort_unstable();
+    suffixes.dedup();
+    if suffixes.is_empty() {
+        return Err(fail(Step::Generate, "no build or test job in the pipeline"));
     }
     let globals = var_map(ci.get("variables"));
-    for (build_name, build_job) in build_jobs {
-        let suffix = build_name.strip_prefix("build").unwrap_or("");
-        let builds = kaniko_builds(&strings(build_job.get("script")));
+    for suffix in suffixes {
+        let build_job = jobs.get(&format!("build{suffix}"));
+        let test_job = jobs.get(&format!("test{suffix}"));
+        let builds = build_job
+            .map(|j| kaniko_builds(&strings(j.get("script"))))
+            .unwrap_or_default();
         let test_build = builds
             .iter()
             .find(|b| b.destination.ends_with("-test"))
@@ -473,29 +485,46 @@ fn real_build_steps(h: &Harness, fixture: &str, o: &mut Outcome) -> Result<(), F
         let release = builds
             .iter()
             .find(|b| !b.destination.ends_with("-test"))
-            .cloned()
-            .ok_or_else(|| fail(Step::Image, format!("{build_name} builds no release image")))?;
+            .cloned();
+        if build_job.is_some() && release.is_none() {
+            return Err(fail(
+                Step::Image,
+                format!("build{suffix} builds no release image"),
+            ));
+        }
         let tag_base = format!("localhost/realbuild-{}{}", slug(fixture), slug(suffix));
         let mut images = Images {
             harness: h,
             tags: Vec::new(),
         };
 
-        // 1. the test image, and the test job inside it
-        let test_job = jobs.get(&format!("test{suffix}"));
-        if let (Some(tb), Some(test_job)) = (&test_build, test_job) {
-            let tag = format!("{tag_base}:test");
-            images.tags.push(tag.clone());
-            build(h, &repo, tb, &tag).map_err(|log| {
-                o.image = Some(false);
-                fail(Step::Image, log)
-            })?;
-            o.image = Some(true);
-            run_test_job(h, &tag, test_job, &globals).inspect_err(|_| o.tests = Some(false))?;
-            o.tests = Some(true);
+        // 1. the tests: inside the test image `build` made, or (no test stage, a library) in
+        //    the job's own image on a checkout of the repository, after the jobs whose
+        //    artifacts it needs.
+        match (&test_build, test_job) {
+            (Some(tb), Some(test_job)) => {
+                let tag = format!("{tag_base}:test");
+                images.tags.push(tag.clone());
+                build(h, &repo, tb, &tag).map_err(|log| {
+                    o.image = Some(false);
+                    fail(Step::Image, log)
+                })?;
+                o.image = Some(true);
+                run_test_job(h, &tag, test_job, &globals).inspect_err(|_| o.tests = Some(false))?;
+                o.tests = Some(true);
+            }
+            (None, Some(test_job)) => {
+                run_in_checkout(h, jobs, test_job, &repo, &globals)
+                    .inspect_err(|_| o.tests = Some(false))?;
+                o.tests = Some(true);
+            }
+            _ => {}
         }
 
         // 2. the release image, and its command listening on the exposed port
+        let Some(release) = release else {
+            continue;
+        };
         let tag = format!("{tag_base}:runtime");
         images.tags.push(tag.clone());
         build(h, &repo, &release, &tag).map_err(|log| {
@@ -503,19 +532,124 @@ fn real_build_steps(h: &Harness, fixture: &str, o: &mut Outcome) -> Result<(), F
             fail(Step::Image, log)
         })?;
         o.image = Some(true);
-        let env = test_job.map(|j| job_env(j, &globals)).unwrap_or_default();
+        let env = test_job
+            .map(|j| job_env(j, &globals, IMAGE_PROJECT_DIR))
+            .unwrap_or_default();
         start_runtime(h, &tag, test_job, &env).inspect_err(|_| o.runtime = Some(false))?;
         o.runtime = Some(true);
     }
     Ok(())
 }
 
+/// `$CI_PROJECT_DIR` for a job running in the test image (the application is in `$APP_DIR`).
+const IMAGE_PROJECT_DIR: &str = "/tmp/ci-project";
+/// Where a job running in its own image finds the checkout (`$CI_PROJECT_DIR`).
+const CHECKOUT_DIR: &str = "/builds/pipewright/project";
+
+/// The name of a job's `image:` (a string or `{name: ...}`).
+fn job_image_name(job: &Value) -> Option<String> {
+    match job.get("image")? {
+        Value::String(s) => Some(s.clone()),
+        Value::Object(o) => o.get("name").and_then(|n| n.as_str()).map(String::from),
+        _ => None,
+    }
+}
+
+/// Runs `job` as a runner would with a checkout: first the jobs it `needs` with artifacts
+/// that declare artifacts (they leave them in the same checkout), then the job itself.
+fn run_in_checkout(
+    h: &Harness,
+    jobs: &serde_json::Map<String, Value>,
+    job: &Value,
+    repo: &Path,
+    globals: &[(String, String)],
+) -> Result<(), Failure> {
+    let needs = job
+        .get("needs")
+        .and_then(|n| n.as_array())
+        .cloned()
+        .unwrap_or_default();
+    for need in &needs {
+        let (name, artifacts) = match need {
+            Value::String(s) => (s.as_str(), true),
+            Value::Object(o) => (
+                o.get("job").and_then(|j| j.as_str()).unwrap_or(""),
+                o.get("artifacts").and_then(|a| a.as_bool()).unwrap_or(true),
+            ),
+            _ => continue,
+        };
+        if let Some(dep) = jobs
+            .get(name)
+            .filter(|d| artifacts && d.get("artifacts").is_some())
+        {
+            run_job_in_checkout(h, dep, repo, globals, false)?;
+        }
+    }
+    run_job_in_checkout(h, job, repo, globals, true)
+}
+
+fn run_job_in_checkout(
+    h: &Harness,
+    job: &Value,
+    repo: &Path,
+    globals: &[(String, String)],
+    with_services: bool,
+) -> Result<(), Failure> {
+    let registries: BTreeMap<String, String> = ["NEXUS_PULL_REGISTRY", "NEXUS_INTERNAL_REGISTRY"]
+        .iter()
+        .map(|k| (k.to_string(), h.registry.clone()))
+        .collect();
+    let image = job_image_name(job)
+        .map(|i| expand(&i, &registries))
+        .ok_or_else(|| fail(Step::Tests, "the job names no image"))?;
+    let env = job_env(job, globals, CHECKOUT_DIR);
+    let (_services, hosts) = if with_services {
+        start_services(h, job)?
+    } else {
+        (
+            Services {
+                harness: h,
+                dirs: Vec::new(),
+            },
+            Vec::new(),
+        )
+    };
+    let mut script = vec!["set -e".to_string(), format!("cd {CHECKOUT_DIR}")];
+    script.extend(strings(job.get("before_script")));
+    script.extend(strings(job.get("script")));
+    let mut cmd = h.image();
+    cmd.arg("run").arg(&image);
+    for (k, v) in &env {
+        cmd.arg("--env").arg(format!("{k}={v}"));
+    }
+    for host in &hosts {
+        cmd.arg("--add-host").arg(host);
+    }
+    cmd.arg("--volume")
+        .arg(format!("{}:{CHECKOUT_DIR}", repo.display()))
+        .args(["--workingdir", CHECKOUT_DIR]);
+    cmd.args(["--", "/bin/sh", "-c"]).arg(script.join("\n"));
+    let (ok, log) = run(&mut cmd);
+    if ok {
+        Ok(())
+    } else {
+        Err(fail(
+            Step::Tests,
+            format!("in {image} on the checkout:\n{}", tail(&log, TAIL)),
+        ))
+    }
+}
+
 /// The job's variables over the pipeline's, with what GitLab's runner sets.
-fn job_env(job: &Value, globals: &[(String, String)]) -> BTreeMap<String, String> {
+fn job_env(
+    job: &Value,
+    globals: &[(String, String)],
+    project_dir: &str,
+) -> BTreeMap<String, String> {
     let mut env: BTreeMap<String, String> = [
         ("CI", "true"),
         ("GITLAB_CI", "true"),
-        ("CI_PROJECT_DIR", "/tmp/ci-project"),
+        ("CI_PROJECT_DIR", project_dir),
         ("CI_COMMIT_SHORT_SHA", "0123abcd"),
         ("CI_COMMIT_SHA", "0123abcd0123abcd0123abcd0123abcd0123abcd"),
         ("CI_COMMIT_REF_NAME", "main"),
@@ -583,7 +717,7 @@ fn run_test_job(
     job: &Value,
     globals: &[(String, String)],
 ) -> Result<(), Failure> {
-    let env = job_env(job, globals);
+    let env = job_env(job, globals, IMAGE_PROJECT_DIR);
     let (_services, hosts) = start_services(h, job)?;
     let mut script = vec![
         "set -e".to_string(),
@@ -781,6 +915,9 @@ real_build_tests! {
     run_ts_nest_yarn => "run-ts-nest-yarn",
     run_ts_next_notest => "run-ts-next-notest",
     run_js_npmrc_omit_dev => "run-js-npmrc-omit-dev",
+    // The repository's own Dockerfile (stages base/deps/web, `FROM python:3.11-slim` from
+    // Docker Hub): built as it is, last stage; the tests run in the language image.
+    run_python_kept_dockerfile => "run-python-kept-dockerfile",
 }
 
 /// Every fixture with a Python, Node or Rust service, built: the benchmark's table.

@@ -77,6 +77,11 @@ impl ServiceContext<'_> {
         self.index.text(&crate::index::join(self.dir, rel))
     }
 
+    /// True when the service's own Dockerfile is kept (pipewright writes none for it).
+    pub fn keeps_dockerfile(&self) -> bool {
+        self.has("Dockerfile") && !self.settings.replace_dockerfile
+    }
+
     /// A base image for the Dockerfile, pulled through the `BASE_REGISTRY` build argument.
     pub fn base_image(&self, image: &str, tag: &str) -> String {
         self.settings.image_ref("${BASE_REGISTRY}", image, tag)
@@ -253,7 +258,7 @@ pub fn generate(
         }
         let mut recipe = recipes::recipe_for(&ctx);
         let dockerfile_path = crate::index::join(dir, "Dockerfile");
-        let existing = index.exists(&dockerfile_path) && !settings.replace_dockerfile;
+        let existing = ctx.keeps_dockerfile();
         let plan = if service.role == Role::Library {
             explanation.push(format!(
                 "{label}a library ({}): compile, test, sast and quality run; no image is built, scanned or pushed, and no Dockerfile is written",

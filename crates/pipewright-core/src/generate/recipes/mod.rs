@@ -220,6 +220,11 @@ pub fn finish_runtime(
             ));
         }
     }
+    // A kept Dockerfile has its own start command and port: what would be wrong with the
+    // runtime stage pipewright does not write is no warning.
+    if ctx.keeps_dockerfile() {
+        warnings.clear();
+    }
     warnings
 }
 
