@@ -153,6 +153,12 @@ fn a_root_service_in_a_monorepo_runs_on_any_change() {
     assert!(changes.contains(&"**/*".to_string()), "{changes:?}");
     let worker = job(&b, "compile:worker");
     assert!(worker.rules[0].changes.contains(&"worker/**/*".to_string()));
+    // The root image's context is the whole repository: the worker's sources stay out.
+    assert!(
+        b.files[".dockerignore"].lines().any(|l| l == "worker"),
+        "{}",
+        b.files[".dockerignore"]
+    );
 }
 
 #[test]

@@ -492,6 +492,9 @@ fn real_build_steps(h: &Harness, fixture: &str, o: &mut Outcome) -> Result<(), F
                 format!("build{suffix} builds no release image"),
             ));
         }
+        if let Some(release) = &release {
+            rules_run_on_own_change(jobs, suffix, &repo, &repo_path(&release.context))?;
+        }
         let tag_base = format!("localhost/realbuild-{}{}", slug(fixture), slug(suffix));
         let mut images = Images {
             harness: h,
@@ -537,6 +540,64 @@ fn real_build_steps(h: &Harness, fixture: &str, o: &mut Outcome) -> Result<(), F
             .unwrap_or_default();
         start_runtime(h, &tag, test_job, &env).inspect_err(|_| o.runtime = Some(false))?;
         o.runtime = Some(true);
+    }
+    Ok(())
+}
+
+/// GitLab's `rules: changes` match (Ruby `File.fnmatch?` with `FNM_PATHNAME | FNM_EXTGLOB`):
+/// patterns are repository-relative, `*` stays within one folder, `**/` is any number of them.
+fn changes_match(glob: &str, path: &str) -> bool {
+    globset::GlobBuilder::new(glob)
+        .literal_separator(true)
+        .build()
+        .is_ok_and(|g| g.compile_matcher().is_match(path))
+}
+
+/// A monorepo service's `build` and `test` jobs must run when one of its own files changes
+/// (a root service's too): a change to the first file directly in its folder (not one
+/// pipewright wrote) must match a `rules: changes` pattern of each job that has rules.
+fn rules_run_on_own_change(
+    jobs: &serde_json::Map<String, Value>,
+    suffix: &str,
+    repo: &Path,
+    dir: &str,
+) -> Result<(), Failure> {
+    let written = [".gitlab-ci.yml", "Dockerfile", ".dockerignore"];
+    let mut files: Vec<String> = std::fs::read_dir(repo.join(dir))
+        .map_err(|e| fail(Step::Generate, format!("{dir}: {e}")))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| !written.contains(&n.as_str()))
+        .collect();
+    files.sort();
+    let Some(file) = files.first() else {
+        return Ok(());
+    };
+    let changed = if dir.is_empty() {
+        file.clone()
+    } else {
+        format!("{}/{file}", dir.trim_end_matches('/'))
+    };
+    for base in ["build", "test"] {
+        let name = format!("{base}{suffix}");
+        let Some(Value::Array(rules)) = jobs.get(&name).and_then(|j| j.get("rules")) else {
+            continue;
+        };
+        let runs = rules.iter().any(|r| {
+            let changes = match r.get("changes") {
+                Some(Value::Object(o)) => strings(o.get("paths")),
+                other => strings(other),
+            };
+            // A rule without `changes` does not depend on the files changed.
+            r.get("changes").is_none() || changes.iter().any(|g| changes_match(g, &changed))
+        });
+        if !runs {
+            return Err(fail(
+                Step::Generate,
+                format!("`{name}` never runs on a change to {changed}: its rules are {rules:?}"),
+            ));
+        }
     }
     Ok(())
 }
@@ -918,6 +979,10 @@ real_build_tests! {
     // The repository's own Dockerfile (stages base/deps/web, `FROM python:3.11-slim` from
     // Docker Hub): built as it is, last stage; the tests run in the language image.
     run_python_kept_dockerfile => "run-python-kept-dockerfile",
+    // A monorepo with a Python service at the root and a Node service in notifier/: both
+    // services' jobs run on a change to their own files (`rules: changes`), both images build,
+    // test and start.
+    run_monorepo_root_service => "run-monorepo-root-service",
 }
 
 /// Every fixture with a Python, Node or Rust service, built: the benchmark's table.
@@ -988,4 +1053,15 @@ fn every_fixture_table() {
         names.len()
     );
     let _ = FIXTURES;
+}
+
+#[test]
+fn changes_patterns_match_as_gitlab_does() {
+    // The root service's old pattern never matched: GitLab's paths are repository-relative.
+    assert!(!changes_match("/**/*", "requirements.txt"));
+    assert!(changes_match("**/*", "requirements.txt"));
+    assert!(changes_match("**/*", "gateway/app.py"));
+    assert!(changes_match("notifier/**/*", "notifier/package.json"));
+    assert!(!changes_match("notifier/*", "notifier/src/app.js"));
+    assert!(!changes_match("notifier/**/*", "requirements.txt"));
 }

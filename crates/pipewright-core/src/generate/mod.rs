@@ -230,6 +230,8 @@ pub fn generate(
     let mut stack_lines = Vec::new();
     let mut kept = BTreeMap::new();
     let mut mirror_vars = crate::pipeline::Variables::new();
+    // (build context, service folder) of every Dockerfile pipewright writes.
+    let mut contexts: Vec<(String, String)> = Vec::new();
 
     for service in &profile.services {
         let dir = if service.path == "." {
@@ -287,6 +289,7 @@ pub fn generate(
             );
             // Kaniko reads .dockerignore from the root of the build context.
             let context = recipe.context.as_deref().unwrap_or(dir);
+            contexts.push((context.to_string(), dir.to_string()));
             files.insert(
                 crate::index::join(context, ".dockerignore"),
                 recipe.dockerignore.join("\n") + "\n",
@@ -302,6 +305,7 @@ pub fn generate(
         stack_lines.push(describe(service, &resolved));
     }
 
+    exclude_nested_services(&mut files, profile, &contexts);
     let ships_image = all_jobs.iter().any(|j| j.stage == Stage::Build);
     let mut pipeline = Pipeline::new(header(profile, &stack_lines, settings, ships_image));
     // Stages no service has a job in (build, security and push when every service is a
@@ -370,6 +374,48 @@ pub fn generate(
         explanation,
         warnings,
     })
+}
+
+/// A service whose build context is its own folder and no other service's (a root service
+/// in a monorepo: the whole repository) must not carry the sources of the application
+/// services inside it, which ship their own images: their folders join its `.dockerignore`.
+/// Libraries stay (an application may be built from them), and so does every folder of a
+/// context that several services share (a workspace root).
+fn exclude_nested_services(
+    files: &mut BTreeMap<String, String>,
+    profile: &StackProfile,
+    contexts: &[(String, String)],
+) {
+    for (context, dir) in contexts {
+        if context != dir || contexts.iter().filter(|(c, _)| c == context).count() > 1 {
+            continue;
+        }
+        let mut nested: Vec<String> = profile
+            .services
+            .iter()
+            .filter(|o| o.role != Role::Library && o.path != "." && o.path != *dir)
+            .filter_map(|o| {
+                let p = o.path.trim_end_matches('/');
+                if context.is_empty() {
+                    Some(p.to_string())
+                } else {
+                    p.strip_prefix(&format!("{}/", context.trim_end_matches('/')))
+                        .map(String::from)
+                }
+            })
+            .collect();
+        if nested.is_empty() {
+            continue;
+        }
+        nested.sort();
+        if let Some(text) = files.get_mut(&crate::index::join(context, ".dockerignore")) {
+            text.push_str("# Other services in this build context: each builds its own image\n");
+            for p in nested {
+                text.push_str(&p);
+                text.push('\n');
+            }
+        }
+    }
 }
 
 /// The last part of a path or URL, without `.git`.
