@@ -187,6 +187,31 @@ fn a_version_the_repository_proves_beats_the_newest_in_a_range() {
     // `python = "^3.11"`, and the GitHub workflow runs 3.11: not 3.13.
     let (text, _) = dockerfile("run-python-poetry-fastapi");
     assert!(text.contains("/python:3.11-slim AS deps"), "{text}");
+    // `requires-python >=3.9` and CI on 3.11; orjson 3.9.10 has no wheel for 3.13, so the
+    // newest member would not build (real-built: run_python_version_from_ci).
+    let (text, _) = dockerfile("run-python-version-from-ci");
+    assert!(text.contains("/python:3.11-slim AS deps"), "{text}");
+}
+
+#[test]
+fn a_stale_lock_of_another_tool_loses_to_the_one_that_agrees_and_the_reason_is_given() {
+    // Real-built: run_js_stale_yarn_lock_npm (yarn --frozen-lockfile would refuse the lock).
+    let name = "run-js-stale-yarn-lock-npm";
+    let path = common::fixtures_dir().join(name);
+    let src = LocalSource::open_labelled(&path, name).expect("open fixture");
+    let (index, profile) = analyze_with_index(&src).expect("analyze");
+    let bundle = generate(&profile, &index, &GeneratorSettings::default()).expect("generate");
+    assert!(bundle.files["Dockerfile"].contains("RUN npm ci"));
+    assert!(!bundle.files["Dockerfile"].contains("yarn install"));
+    assert!(
+        bundle
+            .explanation
+            .iter()
+            .any(|e| e.contains("lock file: package-lock.json agrees")
+                && e.contains("yarn.lock does not")),
+        "{:#?}",
+        bundle.explanation
+    );
 }
 
 #[test]

@@ -983,6 +983,12 @@ real_build_tests! {
     // services' jobs run on a change to their own files (`rules: changes`), both images build,
     // test and start.
     run_monorepo_root_service => "run-monorepo-root-service",
+    // Issue 19, class 4: `requires-python >=3.9` (newest member 3.13) but CI runs 3.11, and
+    // orjson 3.9.10 has wheels up to CPython 3.12 only: the image must be 3.11.
+    run_python_version_from_ci => "run-python-version-from-ci",
+    // Issue 19, class 6: a yarn.lock from before package.json moved on, and a current
+    // package-lock.json: npm ci (yarn --frozen-lockfile would refuse the stale lock).
+    run_js_stale_yarn_lock_npm => "run-js-stale-yarn-lock-npm",
 }
 
 /// Every fixture with a Python, Node or Rust service, built: the benchmark's table.

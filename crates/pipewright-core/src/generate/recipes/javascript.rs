@@ -375,6 +375,15 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
         m.tool,
         m.install
     ));
+    // Several tools' lock files: say which one was chosen, and why (issue 19, stale locks).
+    if let Some(e) = svc
+        .evidence
+        .iter()
+        .rev()
+        .find(|e| e.conclusion == "build_tool" && e.detail.contains("agrees with package.json"))
+    {
+        notes.push(format!("lock file: {} ({})", e.detail, e.file));
+    }
     let member_root = workspace_root(ctx);
     let static_site = is_static(ctx, &pkg);
     let has_build = script(&pkg, "build").is_some();
