@@ -235,3 +235,14 @@ fn django_with_tailwind_builds_its_assets_in_a_node_stage() {
         );
     }
 }
+
+#[test]
+fn a_node_app_gets_the_database_url_under_the_name_its_config_module_reads() {
+    // src/db.js reads only process.env.POSTGRES_URL (real-built: run_js_pg_own_url).
+    let ci = pipeline("run-js-pg-own-url");
+    let vars = &ci["test"]["variables"];
+    assert_eq!(vars["POSTGRES_URL"], vars["DATABASE_URL"], "{vars}");
+    assert!(vars["POSTGRES_URL"]
+        .as_str()
+        .is_some_and(|u| u.starts_with("postgres://")));
+}

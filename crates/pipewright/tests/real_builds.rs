@@ -989,6 +989,9 @@ real_build_tests! {
     // Issue 19, class 6: a yarn.lock from before package.json moved on, and a current
     // package-lock.json: npm ci (yarn --frozen-lockfile would refuse the stale lock).
     run_js_stale_yarn_lock_npm => "run-js-stale-yarn-lock-npm",
+    // Issue 19, class 7 for Node: src/db.js reads only POSTGRES_URL; the tests reach the
+    // PostgreSQL service through it.
+    run_js_pg_own_url => "run-js-pg-own-url",
 }
 
 /// Every fixture with a Python, Node or Rust service, built: the benchmark's table.

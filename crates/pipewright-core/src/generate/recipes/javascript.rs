@@ -15,6 +15,26 @@ use crate::index::{join, parent_dir};
 use crate::stack::{BuildTool, Framework, Role, TestFramework};
 use serde_json::Value;
 
+/// Files where a Node application reads its settings (`process.env.NAME`): the entry files
+/// the analysis reads (`app.js`, `server.ts`, `index.js`, `main.ts` at a folder's top or in
+/// `src/`), and configuration modules.
+pub(super) fn is_settings_file(name: &str) -> bool {
+    let Some((stem, ext)) = name.rsplit_once('.') else {
+        return false;
+    };
+    ["js", "mjs", "cjs", "ts", "mts", "cts"].contains(&ext)
+        && [
+            "app", "server", "index", "main", "config", "db", "database", "knexfile",
+        ]
+        .contains(&stem)
+}
+
+/// `process.env.NAME` and `process.env["NAME"]`.
+pub(super) static ENV_READ: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r#"process\.env(?:\.([A-Z][A-Z0-9_]*)|\[\s*["']([A-Z][A-Z0-9_]*)["']\s*\])"#)
+        .unwrap_or_else(|e| panic!("{e}"))
+});
+
 const BUN: &str = "1.1";
 /// What `npm init` writes as the test script: there are no tests.
 const NPM_PLACEHOLDER_TEST: &str = "no test specified";

@@ -108,9 +108,75 @@ pub fn recipe_for(ctx: &ServiceContext<'_>) -> Recipe {
 /// `db` besides the ones the test job always sets (`SQLALCHEMY_DATABASE_URI`,
 /// `MONGOCLIENT_HOST` …), so the test job sets those too.
 pub fn url_settings(ctx: &ServiceContext<'_>, db: crate::stack::Database) -> Vec<String> {
-    match ctx.service.language {
-        Language::Python => python::url_settings(ctx, db),
-        _ => Vec::new(),
+    // Per ecosystem: which of the files the analysis read hold settings, and how code reads
+    // an environment variable.
+    let (is_settings_file, read): (fn(&str) -> bool, &regex::Regex) = match ctx.service.language {
+        Language::Python => (
+            |name| python::SETTINGS_FILES.contains(&name),
+            &python::ENV_READ,
+        ),
+        Language::JavaScript | Language::TypeScript => {
+            (javascript::is_settings_file, &javascript::ENV_READ)
+        }
+        _ => return Vec::new(),
+    };
+    const ALWAYS_SET: &[&str] = &["DATABASE_URL", "REDIS_URL", "MONGODB_URL", "MONGO_URL"];
+    let sql = matches!(
+        db,
+        crate::stack::Database::Postgresql
+            | crate::stack::Database::Mysql
+            | crate::stack::Database::Mssql
+    );
+    let mut out: Vec<String> = Vec::new();
+    for f in ctx.index.files_under(ctx.dir) {
+        if !is_settings_file(f.name()) {
+            continue;
+        }
+        let Some(text) = ctx.index.text(&f.path) else {
+            continue;
+        };
+        for caps in read.captures_iter(text) {
+            let Some(name) = caps.iter().skip(1).flatten().next().map(|m| m.as_str()) else {
+                continue;
+            };
+            let matches = match url_setting_kind(name) {
+                Some(crate::stack::Database::Postgresql) => sql,
+                Some(k) => k == db,
+                None => false,
+            };
+            if matches && !ALWAYS_SET.contains(&name) && !out.iter().any(|o| o == name) {
+                out.push(name.to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Which database a setting name holds the URL of, when it looks like one
+/// (`SQLALCHEMY_DATABASE_URI`, `DB_URL`, `MONGOCLIENT_HOST`, `CACHE_REDIS_URL`).
+fn url_setting_kind(name: &str) -> Option<crate::stack::Database> {
+    use crate::stack::Database;
+    let url_like = ["_URL", "_URI", "_DSN", "_HOST"]
+        .iter()
+        .any(|s| name.ends_with(s));
+    if !url_like {
+        return None;
+    }
+    if name.contains("MONGO") {
+        Some(Database::Mongodb)
+    } else if name.contains("REDIS") {
+        Some(Database::Redis)
+    } else if (name.contains("DATABASE")
+        || name.contains("DB_")
+        || name.starts_with("SQLALCHEMY")
+        || name.starts_with("POSTGRES")
+        || name.starts_with("PG_"))
+        && !name.ends_with("_HOST")
+    {
+        Some(Database::Postgresql)
+    } else {
+        None
     }
 }
 
