@@ -246,3 +246,28 @@ fn a_node_app_gets_the_database_url_under_the_name_its_config_module_reads() {
         .as_str()
         .is_some_and(|u| u.starts_with("postgres://")));
 }
+
+#[test]
+fn with_mysql_and_postgresql_each_own_name_holds_its_own_database() {
+    // stock/config.py reads DATABASE_URL (orders, PostgreSQL) and MYSQL_URL (the catalog,
+    // MySQL); real-built: run_python_mysql_postgres. Fails before the fix: MYSQL_URL unset.
+    let ci = pipeline("run-python-mysql-postgres");
+    let test = &ci["test"];
+    let vars = &test["variables"];
+    assert!(vars["DATABASE_URL"]
+        .as_str()
+        .is_some_and(|u| u.starts_with("postgres://")));
+    assert_eq!(
+        vars["MYSQL_URL"], "mysql://root@mysql:3306/test",
+        "{vars:#}"
+    );
+    assert_eq!(vars["MYSQL_HOST"], "mysql", "{vars:#}");
+    assert_eq!(vars["PGHOST"], "postgres", "{vars:#}");
+    let services: Vec<&str> = test["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .filter_map(|s| s["alias"].as_str())
+        .collect();
+    assert_eq!(services, ["postgres", "mysql"], "{test:#}");
+}

@@ -321,6 +321,7 @@ fn job_services(job: &Value) -> Result<Vec<JobService>, String> {
         let (kind, port) = match base {
             "postgres" | "postgis" => ("postgres", 5432),
             "redis" => ("redis", 6379),
+            "mysql" | "mariadb" => ("mysql", 3306),
             other => return Err(format!("no loopback recipe for the job service `{other}`")),
         };
         out.push(JobService {
@@ -759,6 +760,16 @@ fn start_services<'h>(h: &'h Harness, job: &Value) -> Result<(Services<'h>, Vec<
                 .arg(&user)
                 .arg(get("POSTGRES_PASSWORD", ""));
         }
+        if s.kind == "mysql" {
+            // The mysql and mariadb images' names for the database and root's password.
+            let get = |keys: [&str; 2]| {
+                keys.iter()
+                    .find_map(|k| s.vars.get(*k).cloned())
+                    .unwrap_or_default()
+            };
+            cmd.arg(get(["MYSQL_DATABASE", "MARIADB_DATABASE"]))
+                .arg(get(["MYSQL_ROOT_PASSWORD", "MARIADB_ROOT_PASSWORD"]));
+        }
         started.dirs.push(dir);
         let (ok, log) = run(&mut cmd);
         if !ok {
@@ -992,6 +1003,9 @@ real_build_tests! {
     // Issue 19, class 7 for Node: src/db.js reads only POSTGRES_URL; the tests reach the
     // PostgreSQL service through it.
     run_js_pg_own_url => "run-js-pg-own-url",
+    // Issue 10, class 3: orders in PostgreSQL (DATABASE_URL), the catalog in MySQL (MYSQL_URL,
+    // its own name): both services start, each name holds its own database's URL.
+    run_python_mysql_postgres => "run-python-mysql-postgres",
 }
 
 /// Every fixture with a Python, Node or Rust service, built: the benchmark's table.
