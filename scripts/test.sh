@@ -4,7 +4,7 @@
 #   tools     hadolint (PyPI), gitlab-ci-local + Node 22 (npm), rsync (Debian)   scripts/tools.sh
 #   servers   ChromaDB (PyPI `chromadb`, `chroma run` on a free loopback port)   scripts/services/chroma.sh
 #             docker-registry + htpasswd (Debian; tests start their own)         scripts/services/registry.sh
-#   images    buildah + loopback registry + base images from Debian/npm, PostgreSQL
+#   images    buildah + loopback registry + base images from Debian/npm, PostgreSQL, MariaDB
 #             and Redis for job services (real builds; root)          scripts/services/dockerbuild.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
