@@ -271,3 +271,26 @@ fn with_mysql_and_postgresql_each_own_name_holds_its_own_database() {
         .collect();
     assert_eq!(services, ["postgres", "mysql"], "{test:#}");
 }
+
+#[test]
+fn a_test_job_on_a_checkout_installs_the_linter_it_runs() {
+    // A library (no image) and a kept Dockerfile without a test stage run their tests on a
+    // checkout: ruff, which neither project lists, must be installed there as the test stage
+    // installs it, or the linter exits 127 and SonarQube gets no report. Real-built:
+    // run_python_kept_dockerfile, python_setuptools_unittest (the harness fails a linter
+    // that did not run).
+    for name in ["python-setuptools-unittest", "run-python-kept-dockerfile"] {
+        let ci = pipeline(name);
+        let script: Vec<&str> = ci["test"]["script"]
+            .as_array()
+            .expect("script")
+            .iter()
+            .filter_map(|l| l.as_str())
+            .collect();
+        let install = script
+            .iter()
+            .position(|l| l.starts_with("pip install ruff=="));
+        let run = script.iter().position(|l| l.contains("ruff check"));
+        assert!(install.is_some() && install < run, "{name}: {script:#?}");
+    }
+}

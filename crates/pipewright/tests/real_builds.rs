@@ -497,6 +497,7 @@ fn real_build_steps(h: &Harness, fixture: &str, o: &mut Outcome) -> Result<(), F
             rules_run_on_own_change(jobs, suffix, &repo, &repo_path(&release.context))?;
         }
         let tag_base = format!("localhost/realbuild-{}{}", slug(fixture), slug(suffix));
+        let verdict = lint_verdict(jobs.get(&format!("quality{suffix}")));
         let mut images = Images {
             harness: h,
             tags: Vec::new(),
@@ -514,11 +515,12 @@ fn real_build_steps(h: &Harness, fixture: &str, o: &mut Outcome) -> Result<(), F
                     fail(Step::Image, log)
                 })?;
                 o.image = Some(true);
-                run_test_job(h, &tag, test_job, &globals).inspect_err(|_| o.tests = Some(false))?;
+                run_test_job(h, &tag, test_job, &globals, &verdict)
+                    .inspect_err(|_| o.tests = Some(false))?;
                 o.tests = Some(true);
             }
             (None, Some(test_job)) => {
-                run_in_checkout(h, jobs, test_job, &repo, &globals)
+                run_in_checkout(h, jobs, test_job, &repo, &globals, &verdict)
                     .inspect_err(|_| o.tests = Some(false))?;
                 o.tests = Some(true);
             }
@@ -625,6 +627,7 @@ fn run_in_checkout(
     job: &Value,
     repo: &Path,
     globals: &[(String, String)],
+    after: &[String],
 ) -> Result<(), Failure> {
     let needs = job
         .get("needs")
@@ -644,10 +647,10 @@ fn run_in_checkout(
             .get(name)
             .filter(|d| artifacts && d.get("artifacts").is_some())
         {
-            run_job_in_checkout(h, dep, repo, globals, false)?;
+            run_job_in_checkout(h, dep, repo, globals, false, &[])?;
         }
     }
-    run_job_in_checkout(h, job, repo, globals, true)
+    run_job_in_checkout(h, job, repo, globals, true, after)
 }
 
 fn run_job_in_checkout(
@@ -656,6 +659,7 @@ fn run_job_in_checkout(
     repo: &Path,
     globals: &[(String, String)],
     with_services: bool,
+    after: &[String],
 ) -> Result<(), Failure> {
     let registries: BTreeMap<String, String> = ["NEXUS_PULL_REGISTRY", "NEXUS_INTERNAL_REGISTRY"]
         .iter()
@@ -679,6 +683,7 @@ fn run_job_in_checkout(
     let mut script = vec!["set -e".to_string(), format!("cd {CHECKOUT_DIR}")];
     script.extend(strings(job.get("before_script")));
     script.extend(strings(job.get("script")));
+    script.extend(after.iter().cloned());
     let mut cmd = h.image();
     cmd.arg("run").arg(&image);
     for (k, v) in &env {
@@ -788,6 +793,7 @@ fn run_test_job(
     tag: &str,
     job: &Value,
     globals: &[(String, String)],
+    after: &[String],
 ) -> Result<(), Failure> {
     let env = job_env(job, globals, IMAGE_PROJECT_DIR);
     let (_services, hosts) = start_services(h, job)?;
@@ -797,6 +803,7 @@ fn run_test_job(
     ];
     script.extend(strings(job.get("before_script")));
     script.extend(strings(job.get("script")));
+    script.extend(after.iter().cloned());
     let mut cmd = h.image();
     cmd.arg("run").arg(tag);
     for (k, v) in &env {
@@ -812,6 +819,27 @@ fn run_test_job(
     } else {
         Err(fail(Step::Tests, tail(&log, TAIL)))
     }
+}
+
+/// What the `quality` job decides from the test job's linter run, run after the test job's
+/// script in `$CI_PROJECT_DIR` (where `quality` finds the artifacts): a linter that did not
+/// run at all (exit 126/127: not installed) fails whether or not it is enforced, as
+/// SonarQube would get no report; then `quality`'s own lines that read `lint-exit-code`
+/// (an enforced linter's findings fail the job). SonarQube itself is not run.
+fn lint_verdict(quality: Option<&Value>) -> Vec<String> {
+    let Some(quality) = quality else {
+        return Vec::new();
+    };
+    let mut lines = vec![
+        "cd \"$CI_PROJECT_DIR\"".to_string(),
+        "if [ -f lint-exit-code ] && [ \"$(cat lint-exit-code)\" -ge 126 ]; then echo \"the linter did not run (exit $(cat lint-exit-code): not installed in the test job)\"; exit 1; fi".to_string(),
+    ];
+    lines.extend(
+        strings(quality.get("script"))
+            .into_iter()
+            .filter(|l| l.contains("lint-exit-code")),
+    );
+    lines
 }
 
 /// The image's exposed TCP port.
@@ -1006,6 +1034,9 @@ real_build_tests! {
     // Issue 10, class 3: orders in PostgreSQL (DATABASE_URL), the catalog in MySQL (MYSQL_URL,
     // its own name): both services start, each name holds its own database's URL.
     run_python_mysql_postgres => "run-python-mysql-postgres",
+    // Issue 10, class 7: a library (setuptools, unittest) gets no image; its test job runs in
+    // the language image on a checkout and its linter runs there too.
+    python_setuptools_unittest => "python-setuptools-unittest",
 }
 
 /// Every fixture with a Python, Node or Rust service, built: the benchmark's table.

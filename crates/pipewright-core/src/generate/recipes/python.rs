@@ -945,6 +945,11 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
     test_setup.extend(inst.runtime.iter().cloned());
     test_setup.extend(inst.after_copy.iter().cloned());
     test_setup.extend(inst.dev.iter().cloned());
+    // The test runner and linter the project does not list, as the test stage gets them: a
+    // library's test job has no test image.
+    if !extra_test_tools.is_empty() {
+        test_setup.push(format!("pip install {}", extra_test_tools.join(" ")));
+    }
     test_setup.push("export APP_DIR=\"$PWD\"".into());
     let test_setup: Vec<String> = test_setup
         .into_iter()
