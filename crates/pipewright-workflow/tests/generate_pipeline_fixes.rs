@@ -162,6 +162,22 @@ fn a_root_service_in_a_monorepo_runs_on_any_change() {
 }
 
 #[test]
+fn a_workspace_member_runs_when_the_shared_manifests_change() {
+    // crates/api is built from the workspace root: a dependency bump in the root Cargo.lock
+    // or Cargo.toml must run its jobs (found by the benchmark: `build:api` never ran on a
+    // change to Cargo.lock). `*` stays in one folder, as GitLab matches it.
+    let b = bundle("rust-workspace");
+    for name in ["build:api", "test:api"] {
+        let changes = &job(&b, name).rules[0].changes;
+        assert!(
+            changes.contains(&"crates/api/**/*".to_string()),
+            "{changes:?}"
+        );
+        assert!(changes.contains(&"*".to_string()), "{name}: {changes:?}");
+    }
+}
+
+#[test]
 fn two_sql_databases_give_valid_output_with_each_variable_once() {
     // Fails before the fix: DATABASE_URL twice in one mapping, refused by the validator.
     let b = bundle("java-spring-two-databases");
