@@ -26,6 +26,9 @@ use serde_json::Value;
 
 /// How long a runtime command has to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a job's script may run (a test suite that never exits, e.g. a server a test
+/// file starts, must not hold the whole run: GitLab's job timeout does the same).
+const JOB_TIMEOUT: Duration = Duration::from_secs(300);
 /// Lines of a failing step's log shown in the failure message.
 const TAIL: usize = 60;
 
@@ -110,6 +113,50 @@ fn reason_line(text: &str) -> String {
         .chars()
         .take(160)
         .collect()
+}
+
+/// Runs `cmd` in its own process group for at most `limit`; past it the whole group (the
+/// harness, buildah and what runs in the image) is stopped and the run fails.
+fn run_limited(cmd: &mut Command, limit: Duration) -> (bool, String) {
+    let mut out = tempfile::tempfile().expect("a temporary file for the job's log");
+    let stdout = out.try_clone().expect("the log file");
+    let stderr = out.try_clone().expect("the log file");
+    std::os::unix::process::CommandExt::process_group(cmd, 0);
+    let mut child = match cmd
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => return (false, format!("could not start {cmd:?}: {e}")),
+    };
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if started.elapsed() > limit => {
+                kill_group(child.id());
+                let _ = child.wait();
+                break None;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(200)),
+            Err(_) => break None,
+        }
+    };
+    let mut text = String::new();
+    let _ = std::io::Seek::rewind(&mut out);
+    let _ = out.read_to_string(&mut text);
+    match status {
+        Some(s) => (s.success(), text),
+        None => (
+            false,
+            format!(
+                "{text}\nstopped after {}s: the job did not finish (a test that never exits?)",
+                limit.as_secs()
+            ),
+        ),
+    }
 }
 
 fn run(cmd: &mut Command) -> (bool, String) {
@@ -696,7 +743,7 @@ fn run_job_in_checkout(
         .arg(format!("{}:{CHECKOUT_DIR}", repo.display()))
         .args(["--workingdir", CHECKOUT_DIR]);
     cmd.args(["--", "/bin/sh", "-c"]).arg(script.join("\n"));
-    let (ok, log) = run(&mut cmd);
+    let (ok, log) = run_limited(&mut cmd, JOB_TIMEOUT);
     if ok {
         Ok(())
     } else {
@@ -813,7 +860,7 @@ fn run_test_job(
         cmd.arg("--add-host").arg(host);
     }
     cmd.args(["--", "/bin/sh", "-c"]).arg(script.join("\n"));
-    let (ok, log) = run(&mut cmd);
+    let (ok, log) = run_limited(&mut cmd, JOB_TIMEOUT);
     if ok {
         Ok(())
     } else {
