@@ -857,7 +857,7 @@ fn mocha_finds_no_tests(ctx: &ServiceContext<'_>, pkg: &Value, script: &str) -> 
     if args.iter().any(|a| !a.starts_with('-')) {
         return false;
     }
-    let recursive = args.iter().any(|a| *a == "--recursive");
+    let recursive = args.contains(&"--recursive");
     let test_dir = crate::index::join(ctx.dir, "test");
     !ctx.index.files_under(&test_dir).any(|f| {
         let rest = f.path.strip_prefix(&format!("{test_dir}/")).unwrap_or("");
