@@ -7,7 +7,7 @@
 #             PostgreSQL 15 (Debian postgresql-15, initdb on a free loopback port) scripts/services/postgres.sh
 #   browser   chromium (Debian) + Playwright (PyPI, no browser download)         scripts/services/browser.sh
 #   openapi   openapi-spec-validator (PyPI) for the service's OpenAPI document   scripts/services/openapi.sh
-#   images    buildah + loopback registry + base images from Debian/npm, PostgreSQL
+#   images    buildah + loopback registry + base images from Debian/npm, PostgreSQL, MariaDB
 #             and Redis for job services (real builds; root)          scripts/services/dockerbuild.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."

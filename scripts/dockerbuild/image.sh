@@ -4,9 +4,11 @@
 #   image.sh build CONTEXT DOCKERFILE TARGET TAG [BUILDAH-BUD-ARG...]
 #       builds CONTEXT/DOCKERFILE up to TARGET ("" = the last stage) as TAG (localhost/...);
 #       one build at a time on this machine (flock $DOCKERBUILD_ROOT/build.lock).
-#   image.sh run TAG [--env K=V | --add-host H:IP | --workdir DIR]... -- [ARGV...]
+#   image.sh run TAG [--env K=V | --add-host H:IP | --workingdir DIR | --volume HOSTDIR:DIR]... -- [ARGV...]
 #       runs ARGV (empty: the image's ENTRYPOINT+CMD) in a fresh container of TAG as the image's
 #       USER, with its WORKDIR and ENV; exits with the command's code. Prints `RUN: user=... argv=...`.
+#       A TAG outside localhost/ is pulled from its registry first (a CI job's `image:`); one
+#       --volume (a CI checkout) is bind-mounted at DIR.
 #   image.sh inspect TAG FORMAT      buildah inspect --type image --format FORMAT TAG
 #   image.sh rmi TAG...              removes images (ignores missing ones)
 # Build args: pass `--build-arg K=V`. Environment: DOCKERBUILD_ROOT (default /var/lib/dockerbuild).
@@ -53,15 +55,23 @@ exit $rc'
   export INNER; in_builder "$df" "$target" "$tag" "$@" ;;
 run)
   tag=${1:?run needs TAG}; shift
-  opts=(); while [ $# -gt 0 ] && [ "$1" != -- ]; do opts+=("$1"); shift; done
+  opts=(); while [ $# -gt 0 ] && [ "$1" != -- ]; do
+    if [ "$1" = --volume ]; then
+      # The host folder is the builder's /ctx (bind-mounted by in_builder), then the container's DIR.
+      vol=${2:?--volume needs HOSTDIR:DIR}; ctx=$(cd "${vol%%:*}" && pwd) || exit 2
+      opts+=(--volume "/ctx:${vol#*:}"); shift 2; continue
+    fi
+    opts+=("$1"); shift
+  done
   [ "${1:-}" = -- ] && shift
-  # --env and --workdir belong to `buildah run`, --add-host to `buildah from`.
+  # --env and --workingdir belong to `buildah run`, --add-host to `buildah from`.
   # shellcheck disable=SC2016
   INNER='set -uo pipefail; tag=$1; nopts=$2; shift 2
 from=(); runo=(); i=0
 while [ $i -lt "$nopts" ]; do case $1 in
   --add-host) from+=("$1" "$2");; *) runo+=("$1" "$2");; esac; shift 2; i=$((i+2)); done
-c=$(buildah from --pull-never $ULIMITS "${from[@]}" "$tag") || exit 125
+pull=--pull-never; case $tag in localhost/*) ;; *) pull=--pull=always;; esac
+c=$(buildah from $pull $ULIMITS "${from[@]}" "$tag") || exit 125
 trap "buildah rm $c >/dev/null 2>&1" EXIT; trap "exit 143" TERM INT
 if [ $# -eq 0 ]; then
   mapfile -d "" argv < <(buildah inspect --type container --format "{{range .Docker.Config.Entrypoint}}{{.}}{{\"\\x00\"}}{{end}}{{range .Docker.Config.Cmd}}{{.}}{{\"\\x00\"}}{{end}}" "$c")

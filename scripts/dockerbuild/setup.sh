@@ -26,10 +26,10 @@ mkdir -p "$DB_ROOT"/{registry,rootfs,storage,tools,dl}
 mkdir -p "$DB_ROOT/locks"; exec 9>"$DB_ROOT/locks/setup.lock"; flock 9
 T0=$SECONDS
 
-# 1. host packages: buildah/skopeo (import and push), mmdebstrap, the registry, PostgreSQL and
-#    Redis for job services.
+# 1. host packages: buildah/skopeo (import and push), mmdebstrap, the registry, PostgreSQL,
+#    MariaDB (for `mysql`/`mariadb` services) and Redis for job services.
 need=()
-for p in buildah skopeo mmdebstrap docker-registry uidmap ca-certificates curl postgresql-15 redis-server; do
+for p in buildah skopeo mmdebstrap docker-registry uidmap ca-certificates curl postgresql-15 mariadb-server redis-server; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -37,7 +37,7 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   # Debian starts the packaged servers; the tests start their own on demand.
-  for s in postgresql redis-server; do
+  for s in postgresql mariadb redis-server; do
     command -v systemctl >/dev/null && systemctl disable --now "$s" >/dev/null 2>&1 || true
     service "$s" stop >/dev/null 2>&1 || true
   done
@@ -62,6 +62,12 @@ if [ ! -x "$TC/usr/bin/buildah" ] || [ ! -x "$TC/usr/lib/podman/netavark" ]; the
 fi
 mkdir -p "$TC/var/lib/containers/storage" "$TC/ctx" "$TC/etc/containers/registries.conf.d"
 cp "$REGCONF" "$TC/etc/containers/registries.conf.d/"
+# Repositories' own Dockerfiles say `FROM python:3.11-slim` (Docker Hub, unreachable here): in the
+# builder, docker.io/library/* resolves to the same-named bases in the loopback registry (short
+# names through the packaged shortnames.conf aliases, else docker.io). Only the bases made below
+# exist there, each tagged with the version it holds; any other Docker Hub image fails to pull.
+printf 'unqualified-search-registries = ["docker.io"]\n\n[[registry]]\nprefix = "docker.io/library"\nlocation = "%s/%s"\ninsecure = true\n' \
+  "$REG" "$PREFIX" > "$TC/etc/containers/registries.conf.d/60-dockerhub-library-local.conf"
 
 # 3. the loopback registry (Debian's docker-registry, distribution 2.8)
 cat > "$DB_ROOT/registry-$REGTAG.yml" <<YML

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # The real-build harness for tests (scripts/dockerbuild/): buildah without a daemon, a loopback
-# registry with base images made from Debian packages, PostgreSQL/Redis for job services.
+# registry with base images made from Debian packages, PostgreSQL/MariaDB/Redis for job services.
 # Source this file, then:
 #   dockerbuild_start   # setup.sh (installs once, reuses bases in /var/lib/dockerbuild), starts the
 #                       # registry when it is not running, exports PIPEWRIGHT_DOCKERBUILD (scripts dir)

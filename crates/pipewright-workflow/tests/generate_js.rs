@@ -152,6 +152,19 @@ fn jest_without_test_files_passes_with_no_tests_and_warns() {
 }
 
 #[test]
+fn mocha_without_test_files_is_not_run_and_the_warning_says_why() {
+    // `"test": "mocha"` and no test/ folder: mocha exits 1 ("No test files found") and has no
+    // flag to pass without tests (real builds: the test job failed in the image).
+    let (_, bundle) = generate_fixture("js-stale-yarn-lock");
+    let test = job_script(&bundle, "test");
+    assert!(!test.iter().any(|l| l.contains("yarn test")), "{test:?}");
+    assert_mentions(&bundle.warnings, "mocha looks in test/");
+    // With test files (test/key.test.js, `mocha --recursive`), mocha runs.
+    let (_, bundle) = generate_fixture("js-library-mocha");
+    assert_mentions(&job_script(&bundle, "test"), "npm test");
+}
+
+#[test]
 fn the_lock_file_that_agrees_with_package_json_is_chosen() {
     let (profile, bundle) = generate_fixture("js-two-locks");
     let s = &profile.services[0];

@@ -93,6 +93,32 @@ fn a_kept_dockerfile_with_other_stage_names_builds_their_equivalents() {
 }
 
 #[test]
+fn a_kept_dockerfile_gets_no_warning_about_the_dockerfile_pipewright_did_not_write() {
+    // Real-built in crates/pipewright/tests/real_builds.rs (run_python_kept_dockerfile).
+    let b = bundle("run-python-kept-dockerfile");
+    assert!(!b.files.contains_key("Dockerfile"));
+    assert_eq!(targets(&job(&b, "build").script), vec![None]);
+    // Before the fix: "no start command was detected; the image's CMD is `python -c ...`",
+    // about the runtime stage of a Dockerfile that is not written (the kept one has its CMD).
+    assert!(
+        !b.warnings.iter().any(|w| w.contains("start command")),
+        "{:#?}",
+        b.warnings
+    );
+    // The tests run in the language image at the version the kept Dockerfile's FROM proves.
+    let test = job(&b, "test");
+    assert!(
+        test.image
+            .as_ref()
+            .expect("image")
+            .name
+            .ends_with("/python:3.11-slim"),
+        "{:?}",
+        test.image
+    );
+}
+
+#[test]
 fn a_kept_dockerfile_is_validated_and_its_findings_reported() {
     let o = outcome("java-kept-dockerfile", &GeneratorSettings::default());
     let kept: Vec<_> = o
@@ -127,6 +153,28 @@ fn a_root_service_in_a_monorepo_runs_on_any_change() {
     assert!(changes.contains(&"**/*".to_string()), "{changes:?}");
     let worker = job(&b, "compile:worker");
     assert!(worker.rules[0].changes.contains(&"worker/**/*".to_string()));
+    // The root image's context is the whole repository: the worker's sources stay out.
+    assert!(
+        b.files[".dockerignore"].lines().any(|l| l == "worker"),
+        "{}",
+        b.files[".dockerignore"]
+    );
+}
+
+#[test]
+fn a_workspace_member_runs_when_the_shared_manifests_change() {
+    // crates/api is built from the workspace root: a dependency bump in the root Cargo.lock
+    // or Cargo.toml must run its jobs (found by the benchmark: `build:api` never ran on a
+    // change to Cargo.lock). `*` stays in one folder, as GitLab matches it.
+    let b = bundle("rust-workspace");
+    for name in ["build:api", "test:api"] {
+        let changes = &job(&b, name).rules[0].changes;
+        assert!(
+            changes.contains(&"crates/api/**/*".to_string()),
+            "{changes:?}"
+        );
+        assert!(changes.contains(&"*".to_string()), "{name}: {changes:?}");
+    }
 }
 
 #[test]

@@ -187,6 +187,31 @@ fn a_version_the_repository_proves_beats_the_newest_in_a_range() {
     // `python = "^3.11"`, and the GitHub workflow runs 3.11: not 3.13.
     let (text, _) = dockerfile("run-python-poetry-fastapi");
     assert!(text.contains("/python:3.11-slim AS deps"), "{text}");
+    // `requires-python >=3.9` and CI on 3.11; orjson 3.9.10 has no wheel for 3.13, so the
+    // newest member would not build (real-built: run_python_version_from_ci).
+    let (text, _) = dockerfile("run-python-version-from-ci");
+    assert!(text.contains("/python:3.11-slim AS deps"), "{text}");
+}
+
+#[test]
+fn a_stale_lock_of_another_tool_loses_to_the_one_that_agrees_and_the_reason_is_given() {
+    // Real-built: run_js_stale_yarn_lock_npm (yarn --frozen-lockfile would refuse the lock).
+    let name = "run-js-stale-yarn-lock-npm";
+    let path = common::fixtures_dir().join(name);
+    let src = LocalSource::open_labelled(&path, name).expect("open fixture");
+    let (index, profile) = analyze_with_index(&src).expect("analyze");
+    let bundle = generate(&profile, &index, &GeneratorSettings::default()).expect("generate");
+    assert!(bundle.files["Dockerfile"].contains("RUN npm ci"));
+    assert!(!bundle.files["Dockerfile"].contains("yarn install"));
+    assert!(
+        bundle
+            .explanation
+            .iter()
+            .any(|e| e.text.contains("lock file: package-lock.json agrees")
+                && e.text.contains("yarn.lock does not")),
+        "{:#?}",
+        bundle.explanation
+    );
 }
 
 #[test]
@@ -208,5 +233,64 @@ fn django_with_tailwind_builds_its_assets_in_a_node_stage() {
             !stage(&stages, "runtime").contains("node"),
             "{name}:\n{text}"
         );
+    }
+}
+
+#[test]
+fn a_node_app_gets_the_database_url_under_the_name_its_config_module_reads() {
+    // src/db.js reads only process.env.POSTGRES_URL (real-built: run_js_pg_own_url).
+    let ci = pipeline("run-js-pg-own-url");
+    let vars = &ci["test"]["variables"];
+    assert_eq!(vars["POSTGRES_URL"], vars["DATABASE_URL"], "{vars}");
+    assert!(vars["POSTGRES_URL"]
+        .as_str()
+        .is_some_and(|u| u.starts_with("postgres://")));
+}
+
+#[test]
+fn with_mysql_and_postgresql_each_own_name_holds_its_own_database() {
+    // stock/config.py reads DATABASE_URL (orders, PostgreSQL) and MYSQL_URL (the catalog,
+    // MySQL); real-built: run_python_mysql_postgres. Fails before the fix: MYSQL_URL unset.
+    let ci = pipeline("run-python-mysql-postgres");
+    let test = &ci["test"];
+    let vars = &test["variables"];
+    assert!(vars["DATABASE_URL"]
+        .as_str()
+        .is_some_and(|u| u.starts_with("postgres://")));
+    assert_eq!(
+        vars["MYSQL_URL"], "mysql://root@mysql:3306/test",
+        "{vars:#}"
+    );
+    assert_eq!(vars["MYSQL_HOST"], "mysql", "{vars:#}");
+    assert_eq!(vars["PGHOST"], "postgres", "{vars:#}");
+    let services: Vec<&str> = test["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .filter_map(|s| s["alias"].as_str())
+        .collect();
+    assert_eq!(services, ["postgres", "mysql"], "{test:#}");
+}
+
+#[test]
+fn a_test_job_on_a_checkout_installs_the_linter_it_runs() {
+    // A library (no image) and a kept Dockerfile without a test stage run their tests on a
+    // checkout: ruff, which neither project lists, must be installed there as the test stage
+    // installs it, or the linter exits 127 and SonarQube gets no report. Real-built:
+    // run_python_kept_dockerfile, python_setuptools_unittest (the harness fails a linter
+    // that did not run).
+    for name in ["python-setuptools-unittest", "run-python-kept-dockerfile"] {
+        let ci = pipeline(name);
+        let script: Vec<&str> = ci["test"]["script"]
+            .as_array()
+            .expect("script")
+            .iter()
+            .filter_map(|l| l.as_str())
+            .collect();
+        let install = script
+            .iter()
+            .position(|l| l.starts_with("pip install ruff=="));
+        let run = script.iter().position(|l| l.contains("ruff check"));
+        assert!(install.is_some() && install < run, "{name}: {script:#?}");
     }
 }

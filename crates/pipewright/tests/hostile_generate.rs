@@ -585,7 +585,8 @@ async fn terminal_escapes_in_job_names_are_printed_escaped_by_watch() {
         project,
         PipelineScript::every(std::time::Duration::from_millis(40)),
     );
-    let response = reqwest::Client::new()
+    let response = pipewright_adapters::http::client()
+        .expect("an HTTP client")
         .post(format!(
             "{}/api/v4/projects/{project}/repository/commits",
             gitlab.url()

@@ -26,6 +26,9 @@ use serde_json::Value;
 
 /// How long a runtime command has to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a job's script may run (a test suite that never exits, e.g. a server a test
+/// file starts, must not hold the whole run: GitLab's job timeout does the same).
+const JOB_TIMEOUT: Duration = Duration::from_secs(300);
 /// Lines of a failing step's log shown in the failure message.
 const TAIL: usize = 60;
 
@@ -110,6 +113,50 @@ fn reason_line(text: &str) -> String {
         .chars()
         .take(160)
         .collect()
+}
+
+/// Runs `cmd` in its own process group for at most `limit`; past it the whole group (the
+/// harness, buildah and what runs in the image) is stopped and the run fails.
+fn run_limited(cmd: &mut Command, limit: Duration) -> (bool, String) {
+    let mut out = tempfile::tempfile().expect("a temporary file for the job's log");
+    let stdout = out.try_clone().expect("the log file");
+    let stderr = out.try_clone().expect("the log file");
+    std::os::unix::process::CommandExt::process_group(cmd, 0);
+    let mut child = match cmd
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => return (false, format!("could not start {cmd:?}: {e}")),
+    };
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if started.elapsed() > limit => {
+                kill_group(child.id());
+                let _ = child.wait();
+                break None;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(200)),
+            Err(_) => break None,
+        }
+    };
+    let mut text = String::new();
+    let _ = std::io::Seek::rewind(&mut out);
+    let _ = out.read_to_string(&mut text);
+    match status {
+        Some(s) => (s.success(), text),
+        None => (
+            false,
+            format!(
+                "{text}\nstopped after {}s: the job did not finish (a test that never exits?)",
+                limit.as_secs()
+            ),
+        ),
+    }
 }
 
 fn run(cmd: &mut Command) -> (bool, String) {
@@ -321,6 +368,7 @@ fn job_services(job: &Value) -> Result<Vec<JobService>, String> {
         let (kind, port) = match base {
             "postgres" | "postgis" => ("postgres", 5432),
             "redis" => ("redis", 6379),
+            "mysql" | "mariadb" => ("mysql", 3306),
             other => return Err(format!("no loopback recipe for the job service `{other}`")),
         };
         out.push(JobService {
@@ -441,8 +489,9 @@ fn real_build_steps(h: &Harness, fixture: &str, o: &mut Outcome) -> Result<(), F
     let tmp = tempfile::tempdir().map_err(|e| fail(Step::Generate, e.to_string()))?;
     let repo = tmp.path().join(fixture);
     copy_dir(&fixtures().join(fixture), &repo);
+    // As a user would: a Dockerfile the repository has is kept and built as it is.
     let (ok, out) = run(Command::new(env!("CARGO_BIN_EXE_pipewright"))
-        .args(["generate", "--force", "--replace-dockerfile"])
+        .args(["generate", "--force"])
         .arg(&repo));
     if !ok {
         return Err(fail(Step::Generate, tail(&out, TAIL)));
@@ -454,18 +503,29 @@ fn real_build_steps(h: &Harness, fixture: &str, o: &mut Outcome) -> Result<(), F
     let jobs = ci
         .as_object()
         .ok_or_else(|| fail(Step::Generate, "the pipeline is not a mapping"))?;
-    // Every service's build job (`build`, or `build:<service>` in a monorepo).
-    let build_jobs: Vec<(&String, &Value)> = jobs
-        .iter()
-        .filter(|(name, _)| *name == "build" || name.starts_with("build:"))
+    // Every service: its `build`/`test` jobs (`build:<service>`, `test:<service>` in a
+    // monorepo). A library has a test job and no build job.
+    let mut suffixes: Vec<&str> = jobs
+        .keys()
+        .filter_map(|name| {
+            ["build", "test"]
+                .iter()
+                .find_map(|base| name.strip_prefix(base))
+                .filter(|rest| rest.is_empty() || rest.starts_with(':'))
+        })
         .collect();
-    if build_jobs.is_empty() {
-        return Err(fail(Step::Generate, "no build job in the pipeline"));
+    suffixes.sort_unstable();
+    suffixes.dedup();
+    if suffixes.is_empty() {
+        return Err(fail(Step::Generate, "no build or test job in the pipeline"));
     }
     let globals = var_map(ci.get("variables"));
-    for (build_name, build_job) in build_jobs {
-        let suffix = build_name.strip_prefix("build").unwrap_or("");
-        let builds = kaniko_builds(&strings(build_job.get("script")));
+    for suffix in suffixes {
+        let build_job = jobs.get(&format!("build{suffix}"));
+        let test_job = jobs.get(&format!("test{suffix}"));
+        let builds = build_job
+            .map(|j| kaniko_builds(&strings(j.get("script"))))
+            .unwrap_or_default();
         let test_build = builds
             .iter()
             .find(|b| b.destination.ends_with("-test"))
@@ -473,29 +533,51 @@ fn real_build_steps(h: &Harness, fixture: &str, o: &mut Outcome) -> Result<(), F
         let release = builds
             .iter()
             .find(|b| !b.destination.ends_with("-test"))
-            .cloned()
-            .ok_or_else(|| fail(Step::Image, format!("{build_name} builds no release image")))?;
+            .cloned();
+        if build_job.is_some() && release.is_none() {
+            return Err(fail(
+                Step::Image,
+                format!("build{suffix} builds no release image"),
+            ));
+        }
+        if let Some(release) = &release {
+            rules_run_on_own_change(jobs, suffix, &repo, &repo_path(&release.context))?;
+        }
         let tag_base = format!("localhost/realbuild-{}{}", slug(fixture), slug(suffix));
+        let verdict = lint_verdict(jobs.get(&format!("quality{suffix}")));
         let mut images = Images {
             harness: h,
             tags: Vec::new(),
         };
 
-        // 1. the test image, and the test job inside it
-        let test_job = jobs.get(&format!("test{suffix}"));
-        if let (Some(tb), Some(test_job)) = (&test_build, test_job) {
-            let tag = format!("{tag_base}:test");
-            images.tags.push(tag.clone());
-            build(h, &repo, tb, &tag).map_err(|log| {
-                o.image = Some(false);
-                fail(Step::Image, log)
-            })?;
-            o.image = Some(true);
-            run_test_job(h, &tag, test_job, &globals).inspect_err(|_| o.tests = Some(false))?;
-            o.tests = Some(true);
+        // 1. the tests: inside the test image `build` made, or (no test stage, a library) in
+        //    the job's own image on a checkout of the repository, after the jobs whose
+        //    artifacts it needs.
+        match (&test_build, test_job) {
+            (Some(tb), Some(test_job)) => {
+                let tag = format!("{tag_base}:test");
+                images.tags.push(tag.clone());
+                build(h, &repo, tb, &tag).map_err(|log| {
+                    o.image = Some(false);
+                    fail(Step::Image, log)
+                })?;
+                o.image = Some(true);
+                run_test_job(h, &tag, test_job, &globals, &verdict)
+                    .inspect_err(|_| o.tests = Some(false))?;
+                o.tests = Some(true);
+            }
+            (None, Some(test_job)) => {
+                run_in_checkout(h, jobs, test_job, &repo, &globals, &verdict)
+                    .inspect_err(|_| o.tests = Some(false))?;
+                o.tests = Some(true);
+            }
+            _ => {}
         }
 
         // 2. the release image, and its command listening on the exposed port
+        let Some(release) = release else {
+            continue;
+        };
         let tag = format!("{tag_base}:runtime");
         images.tags.push(tag.clone());
         build(h, &repo, &release, &tag).map_err(|log| {
@@ -503,19 +585,185 @@ fn real_build_steps(h: &Harness, fixture: &str, o: &mut Outcome) -> Result<(), F
             fail(Step::Image, log)
         })?;
         o.image = Some(true);
-        let env = test_job.map(|j| job_env(j, &globals)).unwrap_or_default();
+        let env = test_job
+            .map(|j| job_env(j, &globals, IMAGE_PROJECT_DIR))
+            .unwrap_or_default();
         start_runtime(h, &tag, test_job, &env).inspect_err(|_| o.runtime = Some(false))?;
         o.runtime = Some(true);
     }
     Ok(())
 }
 
+/// GitLab's `rules: changes` match (Ruby `File.fnmatch?` with `FNM_PATHNAME | FNM_EXTGLOB`):
+/// patterns are repository-relative, `*` stays within one folder, `**/` is any number of them.
+fn changes_match(glob: &str, path: &str) -> bool {
+    globset::GlobBuilder::new(glob)
+        .literal_separator(true)
+        .build()
+        .is_ok_and(|g| g.compile_matcher().is_match(path))
+}
+
+/// A monorepo service's `build` and `test` jobs must run when one of its own files changes
+/// (a root service's too): a change to the first file directly in its folder (not one
+/// pipewright wrote) must match a `rules: changes` pattern of each job that has rules.
+fn rules_run_on_own_change(
+    jobs: &serde_json::Map<String, Value>,
+    suffix: &str,
+    repo: &Path,
+    dir: &str,
+) -> Result<(), Failure> {
+    let written = [".gitlab-ci.yml", "Dockerfile", ".dockerignore"];
+    let mut files: Vec<String> = std::fs::read_dir(repo.join(dir))
+        .map_err(|e| fail(Step::Generate, format!("{dir}: {e}")))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| !written.contains(&n.as_str()))
+        .collect();
+    files.sort();
+    let Some(file) = files.first() else {
+        return Ok(());
+    };
+    let changed = if dir.is_empty() {
+        file.clone()
+    } else {
+        format!("{}/{file}", dir.trim_end_matches('/'))
+    };
+    for base in ["build", "test"] {
+        let name = format!("{base}{suffix}");
+        let Some(Value::Array(rules)) = jobs.get(&name).and_then(|j| j.get("rules")) else {
+            continue;
+        };
+        let runs = rules.iter().any(|r| {
+            let changes = match r.get("changes") {
+                Some(Value::Object(o)) => strings(o.get("paths")),
+                other => strings(other),
+            };
+            // A rule without `changes` does not depend on the files changed.
+            r.get("changes").is_none() || changes.iter().any(|g| changes_match(g, &changed))
+        });
+        if !runs {
+            return Err(fail(
+                Step::Generate,
+                format!("`{name}` never runs on a change to {changed}: its rules are {rules:?}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `$CI_PROJECT_DIR` for a job running in the test image (the application is in `$APP_DIR`).
+const IMAGE_PROJECT_DIR: &str = "/tmp/ci-project";
+/// Where a job running in its own image finds the checkout (`$CI_PROJECT_DIR`).
+const CHECKOUT_DIR: &str = "/builds/pipewright/project";
+
+/// The name of a job's `image:` (a string or `{name: ...}`).
+fn job_image_name(job: &Value) -> Option<String> {
+    match job.get("image")? {
+        Value::String(s) => Some(s.clone()),
+        Value::Object(o) => o.get("name").and_then(|n| n.as_str()).map(String::from),
+        _ => None,
+    }
+}
+
+/// Runs `job` as a runner would with a checkout: first the jobs it `needs` with artifacts
+/// that declare artifacts (they leave them in the same checkout), then the job itself.
+fn run_in_checkout(
+    h: &Harness,
+    jobs: &serde_json::Map<String, Value>,
+    job: &Value,
+    repo: &Path,
+    globals: &[(String, String)],
+    after: &[String],
+) -> Result<(), Failure> {
+    let needs = job
+        .get("needs")
+        .and_then(|n| n.as_array())
+        .cloned()
+        .unwrap_or_default();
+    for need in &needs {
+        let (name, artifacts) = match need {
+            Value::String(s) => (s.as_str(), true),
+            Value::Object(o) => (
+                o.get("job").and_then(|j| j.as_str()).unwrap_or(""),
+                o.get("artifacts").and_then(|a| a.as_bool()).unwrap_or(true),
+            ),
+            _ => continue,
+        };
+        if let Some(dep) = jobs
+            .get(name)
+            .filter(|d| artifacts && d.get("artifacts").is_some())
+        {
+            run_job_in_checkout(h, dep, repo, globals, false, &[])?;
+        }
+    }
+    run_job_in_checkout(h, job, repo, globals, true, after)
+}
+
+fn run_job_in_checkout(
+    h: &Harness,
+    job: &Value,
+    repo: &Path,
+    globals: &[(String, String)],
+    with_services: bool,
+    after: &[String],
+) -> Result<(), Failure> {
+    let registries: BTreeMap<String, String> = ["NEXUS_PULL_REGISTRY", "NEXUS_INTERNAL_REGISTRY"]
+        .iter()
+        .map(|k| (k.to_string(), h.registry.clone()))
+        .collect();
+    let image = job_image_name(job)
+        .map(|i| expand(&i, &registries))
+        .ok_or_else(|| fail(Step::Tests, "the job names no image"))?;
+    let env = job_env(job, globals, CHECKOUT_DIR);
+    let (_services, hosts) = if with_services {
+        start_services(h, job)?
+    } else {
+        (
+            Services {
+                harness: h,
+                dirs: Vec::new(),
+            },
+            Vec::new(),
+        )
+    };
+    let mut script = vec!["set -e".to_string(), format!("cd {CHECKOUT_DIR}")];
+    script.extend(strings(job.get("before_script")));
+    script.extend(strings(job.get("script")));
+    script.extend(after.iter().cloned());
+    let mut cmd = h.image();
+    cmd.arg("run").arg(&image);
+    for (k, v) in &env {
+        cmd.arg("--env").arg(format!("{k}={v}"));
+    }
+    for host in &hosts {
+        cmd.arg("--add-host").arg(host);
+    }
+    cmd.arg("--volume")
+        .arg(format!("{}:{CHECKOUT_DIR}", repo.display()))
+        .args(["--workingdir", CHECKOUT_DIR]);
+    cmd.args(["--", "/bin/sh", "-c"]).arg(script.join("\n"));
+    let (ok, log) = run_limited(&mut cmd, JOB_TIMEOUT);
+    if ok {
+        Ok(())
+    } else {
+        Err(fail(
+            Step::Tests,
+            format!("in {image} on the checkout:\n{}", tail(&log, TAIL)),
+        ))
+    }
+}
+
 /// The job's variables over the pipeline's, with what GitLab's runner sets.
-fn job_env(job: &Value, globals: &[(String, String)]) -> BTreeMap<String, String> {
+fn job_env(
+    job: &Value,
+    globals: &[(String, String)],
+    project_dir: &str,
+) -> BTreeMap<String, String> {
     let mut env: BTreeMap<String, String> = [
         ("CI", "true"),
         ("GITLAB_CI", "true"),
-        ("CI_PROJECT_DIR", "/tmp/ci-project"),
+        ("CI_PROJECT_DIR", project_dir),
         ("CI_COMMIT_SHORT_SHA", "0123abcd"),
         ("CI_COMMIT_SHA", "0123abcd0123abcd0123abcd0123abcd0123abcd"),
         ("CI_COMMIT_REF_NAME", "main"),
@@ -564,6 +812,16 @@ fn start_services<'h>(h: &'h Harness, job: &Value) -> Result<(Services<'h>, Vec<
                 .arg(&user)
                 .arg(get("POSTGRES_PASSWORD", ""));
         }
+        if s.kind == "mysql" {
+            // The mysql and mariadb images' names for the database and root's password.
+            let get = |keys: [&str; 2]| {
+                keys.iter()
+                    .find_map(|k| s.vars.get(*k).cloned())
+                    .unwrap_or_default()
+            };
+            cmd.arg(get(["MYSQL_DATABASE", "MARIADB_DATABASE"]))
+                .arg(get(["MYSQL_ROOT_PASSWORD", "MARIADB_ROOT_PASSWORD"]));
+        }
         started.dirs.push(dir);
         let (ok, log) = run(&mut cmd);
         if !ok {
@@ -582,8 +840,9 @@ fn run_test_job(
     tag: &str,
     job: &Value,
     globals: &[(String, String)],
+    after: &[String],
 ) -> Result<(), Failure> {
-    let env = job_env(job, globals);
+    let env = job_env(job, globals, IMAGE_PROJECT_DIR);
     let (_services, hosts) = start_services(h, job)?;
     let mut script = vec![
         "set -e".to_string(),
@@ -591,6 +850,7 @@ fn run_test_job(
     ];
     script.extend(strings(job.get("before_script")));
     script.extend(strings(job.get("script")));
+    script.extend(after.iter().cloned());
     let mut cmd = h.image();
     cmd.arg("run").arg(tag);
     for (k, v) in &env {
@@ -600,12 +860,33 @@ fn run_test_job(
         cmd.arg("--add-host").arg(host);
     }
     cmd.args(["--", "/bin/sh", "-c"]).arg(script.join("\n"));
-    let (ok, log) = run(&mut cmd);
+    let (ok, log) = run_limited(&mut cmd, JOB_TIMEOUT);
     if ok {
         Ok(())
     } else {
         Err(fail(Step::Tests, tail(&log, TAIL)))
     }
+}
+
+/// What the `quality` job decides from the test job's linter run, run after the test job's
+/// script in `$CI_PROJECT_DIR` (where `quality` finds the artifacts): a linter that did not
+/// run at all (exit 126/127: not installed) fails whether or not it is enforced, as
+/// SonarQube would get no report; then `quality`'s own lines that read `lint-exit-code`
+/// (an enforced linter's findings fail the job). SonarQube itself is not run.
+fn lint_verdict(quality: Option<&Value>) -> Vec<String> {
+    let Some(quality) = quality else {
+        return Vec::new();
+    };
+    let mut lines = vec![
+        "cd \"$CI_PROJECT_DIR\"".to_string(),
+        "if [ -f lint-exit-code ] && [ \"$(cat lint-exit-code)\" -ge 126 ]; then echo \"the linter did not run (exit $(cat lint-exit-code): not installed in the test job)\"; exit 1; fi".to_string(),
+    ];
+    lines.extend(
+        strings(quality.get("script"))
+            .into_iter()
+            .filter(|l| l.contains("lint-exit-code")),
+    );
+    lines
 }
 
 /// The image's exposed TCP port.
@@ -781,6 +1062,28 @@ real_build_tests! {
     run_ts_nest_yarn => "run-ts-nest-yarn",
     run_ts_next_notest => "run-ts-next-notest",
     run_js_npmrc_omit_dev => "run-js-npmrc-omit-dev",
+    // The repository's own Dockerfile (stages base/deps/web, `FROM python:3.11-slim` from
+    // Docker Hub): built as it is, last stage; the tests run in the language image.
+    run_python_kept_dockerfile => "run-python-kept-dockerfile",
+    // A monorepo with a Python service at the root and a Node service in notifier/: both
+    // services' jobs run on a change to their own files (`rules: changes`), both images build,
+    // test and start.
+    run_monorepo_root_service => "run-monorepo-root-service",
+    // Issue 19, class 4: `requires-python >=3.9` (newest member 3.13) but CI runs 3.11, and
+    // orjson 3.9.10 has wheels up to CPython 3.12 only: the image must be 3.11.
+    run_python_version_from_ci => "run-python-version-from-ci",
+    // Issue 19, class 6: a yarn.lock from before package.json moved on, and a current
+    // package-lock.json: npm ci (yarn --frozen-lockfile would refuse the stale lock).
+    run_js_stale_yarn_lock_npm => "run-js-stale-yarn-lock-npm",
+    // Issue 19, class 7 for Node: src/db.js reads only POSTGRES_URL; the tests reach the
+    // PostgreSQL service through it.
+    run_js_pg_own_url => "run-js-pg-own-url",
+    // Issue 10, class 3: orders in PostgreSQL (DATABASE_URL), the catalog in MySQL (MYSQL_URL,
+    // its own name): both services start, each name holds its own database's URL.
+    run_python_mysql_postgres => "run-python-mysql-postgres",
+    // Issue 10, class 7: a library (setuptools, unittest) gets no image; its test job runs in
+    // the language image on a checkout and its linter runs there too.
+    python_setuptools_unittest => "python-setuptools-unittest",
 }
 
 /// Every fixture with a Python, Node or Rust service, built: the benchmark's table.
@@ -837,10 +1140,11 @@ fn every_fixture_table() {
             mark(o.tests),
             mark(o.runtime)
         );
-        eprintln!("{row}");
+        // stdout, so the benchmark script shows each row as it finishes.
+        println!("{row}");
         rows.push(row);
     }
-    println!("| fixture | image build | tests in image | runtime starts | time | failure |");
+    println!("\n| fixture | image build | tests in image | runtime starts | time | failure |");
     println!("|---|---|---|---|---|---|");
     for r in &rows {
         println!("{r}");
@@ -850,4 +1154,15 @@ fn every_fixture_table() {
         names.len()
     );
     let _ = FIXTURES;
+}
+
+#[test]
+fn changes_patterns_match_as_gitlab_does() {
+    // The root service's old pattern never matched: GitLab's paths are repository-relative.
+    assert!(!changes_match("/**/*", "requirements.txt"));
+    assert!(changes_match("**/*", "requirements.txt"));
+    assert!(changes_match("**/*", "gateway/app.py"));
+    assert!(changes_match("notifier/**/*", "notifier/package.json"));
+    assert!(!changes_match("notifier/*", "notifier/src/app.js"));
+    assert!(!changes_match("notifier/**/*", "requirements.txt"));
 }

@@ -36,6 +36,19 @@ const READ_FILES: &[&str] = &[
     ".gitlab-ci.yml",
 ];
 
+/// Configuration modules read where entry files are: the generator looks in them for the
+/// environment variables the application reads (`process.env.POSTGRES_URL`).
+const SETTINGS_FILES: &[&str] = &[
+    "config.js",
+    "config.ts",
+    "db.js",
+    "db.ts",
+    "database.js",
+    "database.ts",
+    "knexfile.js",
+    "knexfile.ts",
+];
+
 /// Entry files read for the port, when they sit at a folder's top or directly in `src/`.
 const ENTRY_FILES: &[&str] = &[
     "server.js",
@@ -515,7 +528,7 @@ fn is_entry_path(path: &str, name: &str) -> bool {
         let dir = parent_dir(path);
         return dir == "bin" || dir.ends_with("/bin");
     }
-    if !ENTRY_FILES.contains(&name) {
+    if !ENTRY_FILES.contains(&name) && !SETTINGS_FILES.contains(&name) {
         return false;
     }
     let dir = parent_dir(path);

@@ -35,7 +35,10 @@ pub use super::names::sanitize;
 
 /// The `rules: changes` paths of a monorepo service: its folder (the whole repository for
 /// a service at the root: GitLab matches repository-relative paths, so `**/*` is every file),
-/// the lock files it is built from when they live outside it, and the pipeline itself.
+/// the lock files it is built from when they live outside it, the files directly in a build
+/// context above its folder (a workspace member's shared manifests and lock: the root
+/// `Cargo.toml`/`Cargo.lock`, `package.json`/`pnpm-lock.yaml`, `pom.xml`; `*` stays in one
+/// folder), and the pipeline itself.
 pub fn change_paths(dir: &str, recipe: &Recipe) -> Vec<String> {
     let mut paths = vec![if dir.is_empty() {
         "**/*".to_string()
@@ -47,6 +50,20 @@ pub fn change_paths(dir: &str, recipe: &Recipe) -> Vec<String> {
         for key in recipe.cache.iter().flat_map(|c| c.key_files.iter()) {
             if !key.starts_with(&inside) && !paths.contains(key) {
                 paths.push(key.clone());
+            }
+        }
+        if let Some(context) = recipe
+            .context
+            .as_deref()
+            .filter(|c| c.is_empty() || inside.starts_with(&format!("{c}/")))
+        {
+            let shared = if context.is_empty() {
+                "*".to_string()
+            } else {
+                format!("{context}/*")
+            };
+            if !paths.contains(&shared) {
+                paths.push(shared);
             }
         }
     }

@@ -96,6 +96,11 @@ impl ServiceContext<'_> {
         self.index.text(&crate::index::join(self.dir, rel))
     }
 
+    /// True when the service's own Dockerfile is kept (pipewright writes none for it).
+    pub fn keeps_dockerfile(&self) -> bool {
+        self.has("Dockerfile") && !self.settings.replace_dockerfile
+    }
+
     /// A base image for the Dockerfile, pulled through the `BASE_REGISTRY` build argument.
     pub fn base_image(&self, image: &str, tag: &str) -> String {
         self.settings.image_ref("${BASE_REGISTRY}", image, tag)
@@ -254,6 +259,8 @@ pub fn generate(
         }
     }
     let slugs = names::service_slugs(&paths);
+    // (build context, service folder) of every Dockerfile pipewright writes.
+    let mut contexts: Vec<(String, String)> = Vec::new();
 
     for (service, slug) in profile.services.iter().zip(&slugs) {
         let dir = if service.path == "." {
@@ -283,7 +290,7 @@ pub fn generate(
         }
         let mut recipe = recipes::recipe_for(&ctx);
         let dockerfile_path = crate::index::join(dir, "Dockerfile");
-        let existing = index.exists(&dockerfile_path) && !settings.replace_dockerfile;
+        let existing = ctx.keeps_dockerfile();
         let plan = if service.role == Role::Library {
             explanation.push(about(Topic::Image, format!(
                 "a library ({}): compile, test, sast and quality run; no image is built, scanned or pushed, and no Dockerfile is written",
@@ -318,6 +325,7 @@ pub fn generate(
             );
             // Kaniko reads .dockerignore from the root of the build context.
             let context = recipe.context.as_deref().unwrap_or(dir);
+            contexts.push((context.to_string(), dir.to_string()));
             files.insert(
                 crate::index::join(context, ".dockerignore"),
                 recipe.dockerignore.join("\n") + "\n",
@@ -333,6 +341,7 @@ pub fn generate(
         stack_lines.push(describe(service, &resolved));
     }
 
+    exclude_nested_services(&mut files, profile, &contexts);
     let ships_image = all_jobs.iter().any(|j| j.stage == Stage::Build);
     let mut pipeline = Pipeline::new(header(profile, &stack_lines, settings, ships_image));
     // Stages no service has a job in (build, security and push when every service is a
@@ -428,6 +437,48 @@ pub fn generate(
         explanation,
         warnings,
     })
+}
+
+/// A service whose build context is its own folder and no other service's (a root service
+/// in a monorepo: the whole repository) must not carry the sources of the application
+/// services inside it, which ship their own images: their folders join its `.dockerignore`.
+/// Libraries stay (an application may be built from them), and so does every folder of a
+/// context that several services share (a workspace root).
+fn exclude_nested_services(
+    files: &mut BTreeMap<String, String>,
+    profile: &StackProfile,
+    contexts: &[(String, String)],
+) {
+    for (context, dir) in contexts {
+        if context != dir || contexts.iter().filter(|(c, _)| c == context).count() > 1 {
+            continue;
+        }
+        let mut nested: Vec<String> = profile
+            .services
+            .iter()
+            .filter(|o| o.role != Role::Library && o.path != "." && o.path != *dir)
+            .filter_map(|o| {
+                let p = o.path.trim_end_matches('/');
+                if context.is_empty() {
+                    Some(p.to_string())
+                } else {
+                    p.strip_prefix(&format!("{}/", context.trim_end_matches('/')))
+                        .map(String::from)
+                }
+            })
+            .collect();
+        if nested.is_empty() {
+            continue;
+        }
+        nested.sort();
+        if let Some(text) = files.get_mut(&crate::index::join(context, ".dockerignore")) {
+            text.push_str("# Other services in this build context: each builds its own image\n");
+            for p in nested {
+                text.push_str(&p);
+                text.push('\n');
+            }
+        }
+    }
 }
 
 /// The last part of a path or URL, without `.git`: how generated files name the repository

@@ -15,6 +15,26 @@ use crate::index::{join, parent_dir};
 use crate::stack::{BuildTool, Framework, Role, TestFramework};
 use serde_json::Value;
 
+/// Files where a Node application reads its settings (`process.env.NAME`): the entry files
+/// the analysis reads (`app.js`, `server.ts`, `index.js`, `main.ts` at a folder's top or in
+/// `src/`), and configuration modules.
+pub(super) fn is_settings_file(name: &str) -> bool {
+    let Some((stem, ext)) = name.rsplit_once('.') else {
+        return false;
+    };
+    ["js", "mjs", "cjs", "ts", "mts", "cts"].contains(&ext)
+        && [
+            "app", "server", "index", "main", "config", "db", "database", "knexfile",
+        ]
+        .contains(&stem)
+}
+
+/// `process.env.NAME` and `process.env["NAME"]`.
+pub(super) static ENV_READ: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r#"process\.env(?:\.([A-Z][A-Z0-9_]*)|\[\s*["']([A-Z][A-Z0-9_]*)["']\s*\])"#)
+        .unwrap_or_else(|e| panic!("{e}"))
+});
+
 const BUN: &str = "1.1";
 /// What `npm init` writes as the test script: there are no tests.
 const NPM_PLACEHOLDER_TEST: &str = "no test specified";
@@ -375,6 +395,15 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
         m.tool,
         m.install
     ));
+    // Several tools' lock files: say which one was chosen, and why (issue 19, stale locks).
+    if let Some(e) = svc
+        .evidence
+        .iter()
+        .rev()
+        .find(|e| e.conclusion == "build_tool" && e.detail.contains("agrees with package.json"))
+    {
+        notes.push(format!("lock file: {} ({})", e.detail, e.file));
+    }
     let member_root = workspace_root(ctx);
     let static_site = is_static(ctx, &pkg);
     let has_build = script(&pkg, "build").is_some();
@@ -800,6 +829,46 @@ fn has_test_files(ctx: &ServiceContext<'_>, pkg: &Value) -> bool {
     })
 }
 
+/// Mocha's configuration files; with one of them (or a `mocha` section in package.json) the
+/// spec may be anywhere, so the project is trusted.
+const MOCHARC: &[&str] = &[
+    ".mocharc.js",
+    ".mocharc.cjs",
+    ".mocharc.mjs",
+    ".mocharc.json",
+    ".mocharc.jsonc",
+    ".mocharc.yml",
+    ".mocharc.yaml",
+];
+
+/// True when a test script that is a plain `mocha` call with its default spec would find no
+/// file: mocha then fails with "No test files found" (exit 1) and has no flag to pass. The
+/// default spec is `./test/*.{js,cjs,mjs}`, any depth with `--recursive`. A spec or
+/// extension given on the command line, or a configuration file, is trusted.
+fn mocha_finds_no_tests(ctx: &ServiceContext<'_>, pkg: &Value, script: &str) -> bool {
+    if !is_plain_call(script, "mocha") || !pkg["mocha"].is_null() {
+        return false;
+    }
+    if MOCHARC.iter().any(|f| ctx.has(f)) {
+        return false;
+    }
+    let args: Vec<&str> = script.split_whitespace().skip(1).collect();
+    // Positional arguments are specs; options that take a value may hide one: trust them.
+    if args.iter().any(|a| !a.starts_with('-')) {
+        return false;
+    }
+    let recursive = args.contains(&"--recursive");
+    let test_dir = crate::index::join(ctx.dir, "test");
+    !ctx.index.files_under(&test_dir).any(|f| {
+        let rest = f.path.strip_prefix(&format!("{test_dir}/")).unwrap_or("");
+        (recursive || !rest.contains('/'))
+            && f.name()
+                .rsplit('.')
+                .next()
+                .is_some_and(|e| ["js", "cjs", "mjs"].contains(&e))
+    })
+}
+
 /// How the manager runs one of the package's own binaries.
 fn exec(m: &Manager) -> &'static str {
     match m.tool {
@@ -834,6 +903,16 @@ fn test_commands(
         Some(TestFramework::Vitest) => Some("vitest"),
         _ => None,
     };
+    let mocha_empty = svc.test_framework == Some(TestFramework::Mocha)
+        && test_script.is_some_and(|t| mocha_finds_no_tests(ctx, pkg, t));
+    if mocha_empty {
+        notes.push(
+            "the test script runs mocha, which finds no test file under test/ and exits 1 (it has no flag to pass without tests): the test job runs the checks below instead".into(),
+        );
+        warnings.push(
+            "no test files were found (mocha looks in test/): `npm test` would fail with \"No test files found\", so the test job does not run it until tests are added".into(),
+        );
+    }
     // Jest and Vitest exit 1 when no test file matches.
     let empty = runner.filter(|_| !has_test_files(ctx, pkg));
     let mut pass_with_no_tests = |line: String, appendable: bool| -> String {
@@ -869,7 +948,7 @@ fn test_commands(
         );
         return (vec![line], Some("junit.xml".into()));
     }
-    if let Some(t) = &svc.commands.test {
+    if let Some(t) = svc.commands.test.as_ref().filter(|_| !mocha_empty) {
         let appendable = match test_script {
             // `npm test` runs the script: arguments reach the runner only when it is the whole script.
             Some(s) => runner.is_some_and(|r| is_plain_call(s, r)),
@@ -877,7 +956,7 @@ fn test_commands(
         };
         return (vec![pass_with_no_tests(t.clone(), appendable)], None);
     }
-    if test_script.is_some() {
+    if test_script.is_some() && !mocha_empty {
         let appendable = runner.is_some_and(|r| test_script.is_some_and(|s| is_plain_call(s, r)));
         return (
             vec![pass_with_no_tests(format!("{} test", m.run), appendable)],
@@ -901,7 +980,9 @@ fn test_commands(
                 .into(),
         );
     }
-    if lines.is_empty() {
+    if mocha_empty {
+        // Said above.
+    } else if lines.is_empty() {
         warnings.push(
             "no test script, no test framework and no TypeScript or Next.js lint configuration: the test job runs no tests; add a `test` script to package.json".into(),
         );

@@ -128,10 +128,84 @@ fn language_recipe(ctx: &ServiceContext<'_>) -> Recipe {
 /// `db` besides the ones the test job always sets (`SQLALCHEMY_DATABASE_URI`,
 /// `MONGOCLIENT_HOST` …), so the test job sets those too.
 pub fn url_settings(ctx: &ServiceContext<'_>, db: crate::stack::Database) -> Vec<String> {
-    match ctx.service.language {
-        Language::Python => python::url_settings(ctx, db),
-        _ => Vec::new(),
+    // Per ecosystem: which of the files the analysis read hold settings, and how code reads
+    // an environment variable.
+    let (is_settings_file, read): (fn(&str) -> bool, &regex::Regex) = match ctx.service.language {
+        Language::Python => (
+            |name| python::SETTINGS_FILES.contains(&name),
+            &python::ENV_READ,
+        ),
+        Language::JavaScript | Language::TypeScript => {
+            (javascript::is_settings_file, &javascript::ENV_READ)
+        }
+        _ => return Vec::new(),
+    };
+    const ALWAYS_SET: &[&str] = &["DATABASE_URL", "REDIS_URL", "MONGODB_URL", "MONGO_URL"];
+    let mut out: Vec<String> = Vec::new();
+    for f in ctx.index.files_under(ctx.dir) {
+        if !is_settings_file(f.name()) {
+            continue;
+        }
+        let Some(text) = ctx.index.text(&f.path) else {
+            continue;
+        };
+        for caps in read.captures_iter(text) {
+            let Some(name) = caps.iter().skip(1).flatten().next().map(|m| m.as_str()) else {
+                continue;
+            };
+            let matches = url_setting_databases(name).is_some_and(|dbs| dbs.contains(&db));
+            if matches && !ALWAYS_SET.contains(&name) && !out.iter().any(|o| o == name) {
+                out.push(name.to_string());
+            }
+        }
     }
+    out.sort();
+    out
+}
+
+/// The SQL databases a generic name (`SQLALCHEMY_DATABASE_URI`, `DB_URL`) may hold the URL
+/// of. With two of them the first gets the name, as it gets `DATABASE_URL`.
+const ANY_SQL: &[crate::stack::Database] = &[
+    crate::stack::Database::Postgresql,
+    crate::stack::Database::Mysql,
+    crate::stack::Database::Mariadb,
+    crate::stack::Database::Mssql,
+];
+
+/// Words of a setting name that tie it to databases, first match wins: a database's own name
+/// before the generic SQL words, so `MYSQL_DATABASE_URL` is MySQL's and `MONGODB_URI` is
+/// MongoDB's. A word matches when the name has a word (between `_`) starting with it.
+const URL_SETTING_WORDS: &[(&str, &[crate::stack::Database])] = {
+    use crate::stack::Database::{Mariadb, Mongodb, Mysql, Postgresql, Redis};
+    &[
+        ("MONGO", &[Mongodb]),
+        ("REDIS", &[Redis]),
+        ("MYSQL", &[Mysql, Mariadb]),
+        ("MARIADB", &[Mariadb, Mysql]),
+        ("POSTGRES", &[Postgresql]),
+        ("PG", &[Postgresql]),
+        ("PSQL", &[Postgresql]),
+        ("DATABASE", ANY_SQL),
+        ("DB", ANY_SQL),
+        ("SQLALCHEMY", ANY_SQL),
+    ]
+};
+
+/// Which databases a setting name holds the URL of, when it looks like one
+/// (`SQLALCHEMY_DATABASE_URI`, `DB_URL`, `POSTGRES_URL`, `MYSQL_URL`, `MONGOCLIENT_HOST`,
+/// `CACHE_REDIS_URL`). A `_HOST` name holds a host name, except MongoDB's, whose clients take
+/// a URL there.
+fn url_setting_databases(name: &str) -> Option<&'static [crate::stack::Database]> {
+    let url_like = ["_URL", "_URI", "_DSN"].iter().any(|s| name.ends_with(s));
+    let host = name.ends_with("_HOST");
+    if !url_like && !host {
+        return None;
+    }
+    let dbs = URL_SETTING_WORDS
+        .iter()
+        .find(|(word, _)| name.split('_').any(|w| w.starts_with(word)))
+        .map(|(_, dbs)| *dbs)?;
+    (url_like || dbs == [crate::stack::Database::Mongodb]).then_some(dbs)
 }
 
 /// Entries every `.dockerignore` starts with: VCS data, CI files, local environments and
@@ -240,6 +314,11 @@ pub fn finish_runtime(
             ));
         }
     }
+    // A kept Dockerfile has its own start command and port: what would be wrong with the
+    // runtime stage pipewright does not write is no warning.
+    if ctx.keeps_dockerfile() {
+        warnings.clear();
+    }
     warnings
 }
 
@@ -286,4 +365,36 @@ fn plain_version(v: &str) -> bool {
         && v.len() <= 64
         && v.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_setting_databases;
+    use crate::stack::Database;
+
+    #[test]
+    fn a_setting_name_says_whose_url_it_holds() {
+        let of = |n: &str| url_setting_databases(n).map(|d| d.to_vec());
+        assert_eq!(of("POSTGRES_URL"), Some(vec![Database::Postgresql]));
+        assert_eq!(of("PG_DSN"), Some(vec![Database::Postgresql]));
+        // A database's own name wins over the generic words in the same name.
+        assert_eq!(
+            of("MYSQL_DATABASE_URL"),
+            Some(vec![Database::Mysql, Database::Mariadb])
+        );
+        assert_eq!(
+            of("MYSQL_URL"),
+            Some(vec![Database::Mysql, Database::Mariadb])
+        );
+        assert_eq!(of("MONGODB_URI"), Some(vec![Database::Mongodb]));
+        assert_eq!(of("MONGOCLIENT_HOST"), Some(vec![Database::Mongodb]));
+        assert_eq!(of("CACHE_REDIS_URL"), Some(vec![Database::Redis]));
+        let generic = of("SQLALCHEMY_DATABASE_URI").expect("generic SQL");
+        assert!(generic.contains(&Database::Postgresql) && generic.contains(&Database::Mysql));
+        // Host names are not URLs; words only match at their start (JPG is no PostgreSQL).
+        assert_eq!(of("REDIS_HOST"), None);
+        assert_eq!(of("DB_HOST"), None);
+        assert_eq!(of("THUMB_JPG_URL"), None);
+        assert_eq!(of("SECRET_KEY"), None);
+    }
 }

@@ -8,7 +8,7 @@ use super::{
 };
 use crate::dockerfile::{Instruction, Stage};
 use crate::generate::ServiceContext;
-use crate::stack::{BuildTool, Database, Framework, TestFramework};
+use crate::stack::{BuildTool, Framework, TestFramework};
 
 /// Tool versions when the repository pins none, by the oldest Python each supports (its
 /// `requires-python` on PyPI): the newest release that installs on the service's Python.
@@ -154,66 +154,16 @@ fn poetry_runs_on(version: &str, python: &str) -> bool {
 const RUFF_DEFAULT: &str = "0.7.1";
 
 /// Files where an application reads its settings from the environment.
-const SETTINGS_FILES: &[&str] = &["conftest.py", "config.py", "settings.py", "__init__.py"];
+pub(super) const SETTINGS_FILES: &[&str] =
+    &["conftest.py", "config.py", "settings.py", "__init__.py"];
 
-static ENV_READ: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+/// `os.environ.get("NAME")`, `os.getenv("NAME")`, `os.environ["NAME"]`.
+pub(super) static ENV_READ: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     regex::Regex::new(
         r#"(?:environ\.get|getenv|environ\.setdefault|environ)\s*[(\[]\s*["']([A-Z][A-Z0-9_]*)["']"#,
     )
     .unwrap_or_else(|e| panic!("{e}"))
 });
-
-/// Which database a setting name holds the URL of, when it looks like one.
-fn url_setting_kind(name: &str) -> Option<Database> {
-    let url_like = ["_URL", "_URI", "_DSN", "_HOST"]
-        .iter()
-        .any(|s| name.ends_with(s));
-    if !url_like {
-        return None;
-    }
-    if name.contains("MONGO") {
-        Some(Database::Mongodb)
-    } else if name.contains("REDIS") {
-        Some(Database::Redis)
-    } else if (name.contains("DATABASE") || name.contains("DB_") || name.starts_with("SQLALCHEMY"))
-        && !name.ends_with("_HOST")
-    {
-        Some(Database::Postgresql)
-    } else {
-        None
-    }
-}
-
-/// The environment settings the service's configuration and test setup read the URL of `db`
-/// under (conftest.py, config.py, settings.py, package `__init__.py`), other than the ones
-/// the test job sets anyway.
-pub fn url_settings(ctx: &ServiceContext<'_>, db: Database) -> Vec<String> {
-    const ALWAYS_SET: &[&str] = &["DATABASE_URL", "REDIS_URL", "MONGODB_URL", "MONGO_URL"];
-    let sql = matches!(db, Database::Postgresql | Database::Mysql | Database::Mssql);
-    let mut out: Vec<String> = Vec::new();
-    for f in ctx.index.files_under(ctx.dir) {
-        if !SETTINGS_FILES.contains(&f.name()) {
-            continue;
-        }
-        let Some(text) = ctx.index.text(&f.path) else {
-            continue;
-        };
-        for caps in ENV_READ.captures_iter(text) {
-            let name = caps[1].to_string();
-            let kind = url_setting_kind(&name);
-            let matches = match kind {
-                Some(Database::Postgresql) => sql,
-                Some(k) => k == db,
-                None => false,
-            };
-            if matches && !ALWAYS_SET.contains(&name.as_str()) && !out.contains(&name) {
-                out.push(name);
-            }
-        }
-    }
-    out.sort();
-    out
-}
 
 /// Group and extra names that hold what the tests need (`pytest: command not found` when a
 /// test group is left out).
@@ -995,6 +945,11 @@ pub fn recipe(ctx: &ServiceContext<'_>) -> Recipe {
     test_setup.extend(inst.runtime.iter().cloned());
     test_setup.extend(inst.after_copy.iter().cloned());
     test_setup.extend(inst.dev.iter().cloned());
+    // The test runner and linter the project does not list, as the test stage gets them: a
+    // library's test job has no test image.
+    if !extra_test_tools.is_empty() {
+        test_setup.push(format!("pip install {}", extra_test_tools.join(" ")));
+    }
     test_setup.push("export APP_DIR=\"$PWD\"".into());
     let test_setup: Vec<String> = test_setup
         .into_iter()
