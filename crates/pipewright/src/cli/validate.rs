@@ -229,7 +229,7 @@ fn render(findings: &[Finding], fixed: &[Finding]) -> String {
             f.line,
             f.column,
             paint("fixed", Tone::Good),
-            t(&f.rule),
+            t(f.rule),
             t(what)
         ));
     }
@@ -247,7 +247,7 @@ fn render(findings: &[Finding], fixed: &[Finding]) -> String {
                     Tone::Warning
                 }
             ),
-            t(&f.rule),
+            t(f.rule),
             t(&f.message),
             if f.fix.is_some() {
                 " (fix available)"
