@@ -38,6 +38,9 @@ pub const FIELD_LIMITS: &[(&str, Limit)] = &[
     ("dockerfile", Limit::Document),
     ("comment", Limit::Text(16 * 1024)),
     ("description", Limit::Text(4 * 1024)),
+    // The chat: a question may span lines, and earlier answers in `history` do.
+    ("question", Limit::Text(4 * 1024)),
+    ("content", Limit::Text(16 * 1024)),
     ("repository_url", Limit::Line(2048)),
     ("repo_url", Limit::Line(2048)),
     ("gitlab_url", Limit::Line(2048)),
