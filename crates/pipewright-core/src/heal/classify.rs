@@ -147,10 +147,12 @@ fn engine() -> &'static Engine {
             }
         }
         // The table is a constant checked by unit tests; a failure here is a programming error.
+        // This automaton only names the literals on the few lines the DFA of `lines` stops on:
+        // the compact NFA does that as well, in a fraction of the DFA's memory.
         let automaton = AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
             .build(&literals)
             .expect("the signature literals build an automaton");
         let lines = LineFinder::new(&literals);
