@@ -1,8 +1,9 @@
-//! The streaming classifier. Bytes are fed in chunks of any size; one Aho-Corasick automaton
-//! (every literal of [`SIGNATURES`], case-insensitive) runs over them once, and only the lines
-//! it stops on are cleaned and confirmed against the table. What is kept is bounded whatever
-//! the log's size: the best hit per class (with a few lines of context), the last
-//! [`ClassifierOptions::tail_bytes`] of the log, and the partial line between two chunks.
+//! The streaming classifier. Bytes are fed in chunks of any size; one Aho-Corasick DFA (every
+//! literal of [`SIGNATURES`], case-insensitive) runs over them once, four line-aligned parts of
+//! each block at a time (see `LineFinder`), and only the lines it stops on are cleaned and
+//! confirmed against the table. What is kept is bounded whatever the log's size: the best hit
+//! per class (with a few lines of context), the last [`ClassifierOptions::tail_bytes`] of the
+//! log, and the partial line between two chunks.
 
 use super::class::FailureClass;
 use super::clean::{clean_line, SectionEvent};
@@ -11,7 +12,8 @@ use super::patterns::{
     SIGNATURES,
 };
 use super::reason::{reason_verdict, ReasonVerdict};
-use aho_corasick::{AhoCorasick, AhoCorasickKind, Input, MatchKind};
+use aho_corasick::automaton::{Automaton, StateID};
+use aho_corasick::{dfa, AhoCorasick, AhoCorasickKind, Anchored, MatchKind, StartKind};
 use regex::Regex;
 use serde::Serialize;
 use std::sync::OnceLock;
@@ -120,6 +122,8 @@ impl Hit {
 /// The compiled table, built once per process.
 struct Engine {
     automaton: AhoCorasick,
+    /// The same literals as a bare DFA, stepped by hand to find the lines holding one.
+    lines: LineFinder,
     /// Literal id → signatures using it.
     by_literal: Vec<Vec<u16>>,
     confirms: Vec<Option<Regex>>,
@@ -143,12 +147,15 @@ fn engine() -> &'static Engine {
             }
         }
         // The table is a constant checked by unit tests; a failure here is a programming error.
+        // This automaton only names the literals on the few lines the DFA of `lines` stops on:
+        // the compact NFA does that as well, in a fraction of the DFA's memory.
         let automaton = AhoCorasick::builder()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
             .build(&literals)
             .expect("the signature literals build an automaton");
+        let lines = LineFinder::new(&literals);
         let confirms = SIGNATURES
             .iter()
             .map(|s| {
@@ -158,11 +165,150 @@ fn engine() -> &'static Engine {
             .collect();
         Engine {
             automaton,
+            lines,
             by_literal,
             confirms,
             exit_code: Regex::new(r"exit (?:code|status) (\d+)").expect("exit code regex"),
         }
     })
+}
+
+/// Bytes of whole lines searched for literal-holding lines at a time (a longer line makes a
+/// longer block).
+const BLOCK_BYTES: usize = 64 * 1024;
+
+/// The end of the block of whole lines of `region` (which ends with `\n`) starting at `from`.
+fn block_end(region: &[u8], from: usize) -> usize {
+    let want = from + BLOCK_BYTES;
+    if want >= region.len() {
+        return region.len();
+    }
+    memchr::memchr(b'\n', &region[want..]).map_or(region.len(), |i| want + i + 1)
+}
+
+/// Finds the lines that hold at least one literal of the table (case-insensitively): the
+/// lines the Aho-Corasick automaton would stop on. No literal holds a `\n`, so at every line
+/// start the automaton is back in its start state, and a block of whole lines can be cut at
+/// line starts into four parts searched independently. The four are stepped in one loop: one
+/// walk through the DFA waits on each table look-up before the next, four walks overlap theirs
+/// (about 3.3 times the throughput of the automaton's own search on ordinary build output).
+struct LineFinder {
+    dfa: dfa::DFA,
+    start: StateID,
+}
+
+/// One part of a block being walked: the next byte and the automaton's state before it.
+struct Walk<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    sid: StateID,
+}
+
+impl LineFinder {
+    fn new(literals: &[&str]) -> Self {
+        // The table is a constant checked by unit tests; a failure here is a programming error.
+        let dfa = dfa::DFA::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .start_kind(StartKind::Unanchored)
+            .prefilter(false)
+            .build(literals)
+            .expect("the signature literals build a DFA");
+        let start = dfa
+            .start_state(Anchored::No)
+            .expect("the DFA has an unanchored start state");
+        LineFinder { dfa, start }
+    }
+
+    /// Appends to `out`, in order, `base` plus the start of every line of `block` (whole lines;
+    /// the last may lack its `\n`) that holds a literal. `spare` is scratch space.
+    fn find(&self, block: &[u8], base: usize, out: &mut Vec<usize>, spare: &mut [Vec<usize>; 3]) {
+        // Cut points: line starts near each quarter.
+        let mut cut = [0; 5];
+        for q in 1..4 {
+            let want = (block.len() * q / 4).max(cut[q - 1]);
+            cut[q] = memchr::memchr(b'\n', &block[want..]).map_or(block.len(), |i| want + i + 1);
+        }
+        cut[4] = block.len();
+        let mut w: [Walk<'_>; 4] = std::array::from_fn(|q| Walk {
+            bytes: &block[cut[q]..cut[q + 1]],
+            at: 0,
+            sid: self.start,
+        });
+        for s in spare.iter_mut() {
+            s.clear();
+        }
+        let [o1, o2, o3] = spare;
+        loop {
+            let n = w.iter().map(|w| w.bytes.len() - w.at).min().unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            let mut s = [w[0].sid, w[1].sid, w[2].sid, w[3].sid];
+            let mut k = 0;
+            let bytes = w[0].bytes[w[0].at..w[0].at + n]
+                .iter()
+                .zip(&w[1].bytes[w[1].at..w[1].at + n])
+                .zip(&w[2].bytes[w[2].at..w[2].at + n])
+                .zip(&w[3].bytes[w[3].at..w[3].at + n]);
+            for (((&c0, &c1), &c2), &c3) in bytes {
+                s[0] = self.dfa.next_state(Anchored::No, s[0], c0);
+                s[1] = self.dfa.next_state(Anchored::No, s[1], c1);
+                s[2] = self.dfa.next_state(Anchored::No, s[2], c2);
+                s[3] = self.dfa.next_state(Anchored::No, s[3], c3);
+                k += 1;
+                if s.iter().any(|&s| self.dfa.is_special(s)) {
+                    break;
+                }
+            }
+            for (w, s) in w.iter_mut().zip(s) {
+                w.at += k;
+                w.sid = s;
+            }
+            let [w0, w1, w2, w3] = &mut w;
+            self.settle(w0, base + cut[0], out);
+            self.settle(w1, base + cut[1], o1);
+            self.settle(w2, base + cut[2], o2);
+            self.settle(w3, base + cut[3], o3);
+        }
+        let [w0, w1, w2, w3] = &mut w;
+        self.walk_alone(w0, base + cut[0], out);
+        self.walk_alone(w1, base + cut[1], o1);
+        self.walk_alone(w2, base + cut[2], o2);
+        self.walk_alone(w3, base + cut[3], o3);
+        for s in spare.iter() {
+            out.extend_from_slice(s);
+        }
+    }
+
+    /// Walks the rest of one part.
+    fn walk_alone(&self, w: &mut Walk<'_>, base: usize, out: &mut Vec<usize>) {
+        while w.at < w.bytes.len() {
+            let mut sid = w.sid;
+            let mut k = 0;
+            for &c in &w.bytes[w.at..] {
+                sid = self.dfa.next_state(Anchored::No, sid, c);
+                k += 1;
+                if self.dfa.is_special(sid) {
+                    break;
+                }
+            }
+            w.at += k;
+            w.sid = sid;
+            self.settle(w, base, out);
+        }
+    }
+
+    /// When the walk has just matched: records its line and moves on to the next line.
+    fn settle(&self, w: &mut Walk<'_>, base: usize, out: &mut Vec<usize>) {
+        if !self.dfa.is_match(w.sid) {
+            return;
+        }
+        let line_start = memchr::memrchr(b'\n', &w.bytes[..w.at]).map_or(0, |i| i + 1);
+        out.push(base + line_start);
+        w.at = memchr::memchr(b'\n', &w.bytes[w.at..]).map_or(w.bytes.len(), |i| w.at + i + 1);
+        w.sid = self.start;
+    }
 }
 
 /// Bytes before a hit kept to find its preceding context lines.
@@ -319,8 +465,28 @@ impl Classifier {
     /// Scans whole lines (`region` ends with `\n`).
     fn scan_region(&mut self, region: &[u8]) {
         let engine = engine();
+        // Starts of the lines of `region[..scanned]` that hold a literal, ascending; those
+        // before `found[next]` are behind `pos`.
+        let mut found: Vec<usize> = Vec::new();
+        let mut spare: [Vec<usize>; 3] = Default::default();
+        let mut next = 0;
+        let mut scanned = 0;
         let mut pos = 0;
         while pos < region.len() {
+            while found.get(next).is_some_and(|&f| f < pos) {
+                next += 1;
+            }
+            if next == found.len() && scanned < region.len() {
+                let from = scanned.max(pos);
+                let to = block_end(region, from);
+                found.clear();
+                next = 0;
+                engine
+                    .lines
+                    .find(&region[from..to], from, &mut found, &mut spare);
+                scanned = to;
+                continue;
+            }
             if self.has_pending() {
                 let end = pos + memchr::memchr(b'\n', &region[pos..]).unwrap_or(region.len() - pos);
                 self.lines += 1;
@@ -332,25 +498,21 @@ impl Classifier {
                         hit.after_missing -= 1;
                     }
                 }
-                if engine.automaton.is_match(Input::new(&region[pos..end])) {
+                if found.get(next) == Some(&pos) {
                     self.on_line(region, pos, end);
                 }
                 pos = end + 1;
                 continue;
             }
-            match engine.automaton.find(Input::new(region).range(pos..)) {
+            match found.get(next) {
                 None => {
                     self.lines += memchr::memchr_iter(b'\n', &region[pos..]).count() as u64;
                     pos = region.len();
                 }
-                Some(m) => {
-                    let start = memchr::memrchr(b'\n', &region[pos..m.start()])
-                        .map(|i| pos + i + 1)
-                        .unwrap_or(pos);
+                Some(&start) => {
                     self.lines += memchr::memchr_iter(b'\n', &region[pos..start]).count() as u64;
-                    let end = m.start()
-                        + memchr::memchr(b'\n', &region[m.start()..])
-                            .unwrap_or(region.len() - m.start());
+                    let end = start
+                        + memchr::memchr(b'\n', &region[start..]).unwrap_or(region.len() - start);
                     self.lines += 1;
                     self.on_line(region, start, end);
                     pos = end + 1;
@@ -679,4 +841,71 @@ fn preceding_lines(recent: &[u8], before: &[u8], options: ClassifierOptions) -> 
         .collect();
     lines.reverse();
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lines the automaton's own search stops on, one by one.
+    fn lines_by_search(block: &[u8]) -> Vec<usize> {
+        let engine = engine();
+        let mut out = Vec::new();
+        let mut start = 0;
+        for line in block.split(|b| *b == b'\n') {
+            if engine.automaton.is_match(line) {
+                out.push(start);
+            }
+            start += line.len() + 1;
+        }
+        out
+    }
+
+    #[test]
+    fn the_line_finder_stops_on_the_lines_the_automaton_does() {
+        let words: &[&[u8]] = &[
+            b"ok",
+            b"Compiling",
+            b"\x1b[31m",
+            b"ERROR",
+            b"Job Failed",
+            b"no space left on DEVICE",
+            b"SSL",
+            b"tl",
+            b"s",
+            b"429",
+            b"x509:",
+            b"\r",
+            b" ",
+            b"\n",
+            b"\n\n",
+            b"FAIL\t",
+            b"timed",
+            b" out",
+            b"\xff\xfe",
+        ];
+        let finder = &engine().lines;
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let (mut found, mut spare) = (Vec::new(), Default::default());
+        for round in 0..2000 {
+            let len = (next() % if round % 10 == 0 { 600 } else { 60 }) as usize;
+            let block: Vec<u8> = (0..len)
+                .flat_map(|_| {
+                    words[(next() % words.len() as u64) as usize]
+                        .iter()
+                        .copied()
+                })
+                .collect();
+            found.clear();
+            finder.find(&block, 7, &mut found, &mut spare);
+            let want: Vec<usize> = lines_by_search(&block).iter().map(|s| s + 7).collect();
+            assert_eq!(found, want, "{:?}", String::from_utf8_lossy(&block));
+        }
+    }
 }
