@@ -22,33 +22,37 @@ fn schema(name: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name} is not JSON: {e}"))
 }
 
-/// Serves the analysis schema to the generate schema's `profile` reference, offline.
-struct Sibling(Value);
+/// A compiled contract schema; the generate schema's `profile` reference is served the
+/// analysis schema beside it, offline.
+struct Validator {
+    schemas: boon::Schemas,
+    index: boon::SchemaIndex,
+}
 
-impl jsonschema::Retrieve for Sibling {
-    fn retrieve(
-        &self,
-        uri: &jsonschema::Uri<String>,
-    ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
-        if uri.as_str() == ANALYSIS_URI {
-            Ok(self.0.clone())
-        } else {
-            Err(format!("no schema {uri} beside generate.schema.json").into())
-        }
+fn validator(name: &str) -> Validator {
+    let mut compiler = boon::Compiler::new();
+    compiler
+        .add_resource(ANALYSIS_URI, schema("analysis.schema.json"))
+        .expect("analysis schema");
+    let location = format!("https://pipewright.dev/schemas/{name}");
+    if location != ANALYSIS_URI {
+        compiler
+            .add_resource(&location, schema(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
     }
+    let mut schemas = boon::Schemas::new();
+    let index = compiler
+        .compile(&location, &mut schemas)
+        .unwrap_or_else(|e| panic!("{name} is not a valid schema: {e:#}"));
+    Validator { schemas, index }
 }
 
-fn validator(name: &str) -> jsonschema::Validator {
-    jsonschema::options()
-        .with_retriever(Sibling(schema("analysis.schema.json")))
-        .build(&schema(name))
-        .unwrap_or_else(|e| panic!("{name} is not a valid schema: {e}"))
-}
-
-fn errors(v: &jsonschema::Validator, instance: &Value) -> Vec<String> {
-    v.iter_errors(instance)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect()
+/// The violations of `instance` (empty when it conforms), the whole error tree in one entry.
+fn errors(v: &Validator, instance: &Value) -> Vec<String> {
+    match v.schemas.validate(instance, v.index) {
+        Ok(()) => Vec::new(),
+        Err(e) => vec![format!("{e:#}")],
+    }
 }
 
 fn fixture_names() -> Vec<String> {

@@ -10,8 +10,7 @@ use super::secrets;
 use super::text::{join, Pos};
 use super::yaml_doc::YamlDoc;
 use super::Finding;
-use jsonschema::error::ValidationErrorKind;
-use jsonschema::{Draft, ValidationError, Validator};
+use boon::{Compiler, Draft, ErrorKind, Schemas, ValidationError};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::sync::LazyLock;
@@ -21,54 +20,79 @@ pub const GITLAB_CI_SCHEMA: &str = include_str!("../../data/gitlab-ci.schema.jso
 /// Its license and provenance.
 pub const GITLAB_CI_SCHEMA_NOTICE: &str = include_str!("../../data/NOTICE.md");
 
-static VALIDATOR: LazyLock<Result<Validator, String>> = LazyLock::new(|| {
-    let schema: Value = serde_json::from_str(GITLAB_CI_SCHEMA)
-        .map_err(|e| format!("the embedded GitLab CI schema is not JSON: {e}"))?;
-    jsonschema::options()
-        .with_draft(Draft::Draft7)
-        .build(&schema)
-        .map_err(|e| format!("the embedded GitLab CI schema does not compile: {e}"))
-});
+/// Where the embedded schema is registered: never fetched (the compiler is given the text).
+const SCHEMA_LOCATION: &str = "https://pipewright.invalid/gitlab-ci.schema.json";
 
-/// The same schema rooted at its job definition: hidden templates are anything-goes to the
-/// schema (they may be plain anchors), but those that jobs `extends` are merged into jobs, so
-/// GitLab holds them to the job keywords.
-static TEMPLATE_VALIDATOR: LazyLock<Result<Validator, String>> = LazyLock::new(|| {
+/// The compiled schema, rooted twice: at the document, and at its job definition (hidden
+/// templates are anything-goes to the schema, as they may be plain anchors, but those that
+/// jobs `extends` are merged into jobs, so GitLab holds them to the job keywords).
+struct Compiled {
+    schemas: Schemas,
+    document: boon::SchemaIndex,
+    job: boon::SchemaIndex,
+}
+
+static COMPILED: LazyLock<Result<Compiled, String>> = LazyLock::new(|| {
     let schema: Value = serde_json::from_str(GITLAB_CI_SCHEMA)
         .map_err(|e| format!("the embedded GitLab CI schema is not JSON: {e}"))?;
-    let rooted = serde_json::json!({
-        "$ref": "#/definitions/job_template",
-        "definitions": schema.get("definitions").cloned().unwrap_or(Value::Null),
-    });
-    jsonschema::options()
-        .with_draft(Draft::Draft7)
-        .build(&rooted)
-        .map_err(|e| format!("the embedded GitLab CI job schema does not compile: {e}"))
+    let mut compiler = Compiler::new();
+    compiler.set_default_draft(Draft::V7);
+    compiler
+        .add_resource(SCHEMA_LOCATION, schema)
+        .map_err(|e| format!("the embedded GitLab CI schema cannot be added: {e}"))?;
+    let mut schemas = Schemas::new();
+    let document = compiler
+        .compile(SCHEMA_LOCATION, &mut schemas)
+        .map_err(|e| format!("the embedded GitLab CI schema does not compile: {e}"))?;
+    let job = compiler
+        .compile(
+            &format!("{SCHEMA_LOCATION}#/definitions/job_template"),
+            &mut schemas,
+        )
+        .map_err(|e| format!("the embedded GitLab CI job schema does not compile: {e}"))?;
+    Ok(Compiled {
+        schemas,
+        document,
+        job,
+    })
 });
 
 /// Schema findings for `doc`.
 pub fn check(doc: &YamlDoc) -> Vec<Finding> {
-    let (validator, templates) = match (&*VALIDATOR, &*TEMPLATE_VALIDATOR) {
-        (Ok(v), Ok(t)) => (v, t),
-        (Err(e), _) | (_, Err(e)) => return vec![GITLAB_SCHEMA.at(Pos::START, e.clone())],
+    let compiled = match &*COMPILED {
+        Ok(c) => c,
+        Err(e) => return vec![GITLAB_SCHEMA.at(Pos::START, e.clone())],
     };
-    let mut out: Vec<Finding> = validator
-        .iter_errors(&doc.root)
-        .map(|err| finding(doc, "", most_specific(&err)))
-        .collect();
+    let mut out = Vec::new();
+    if let Err(err) = compiled.schemas.validate(&doc.root, compiled.document) {
+        report(doc, "", &doc.root, &err, &mut out);
+    }
     for name in extended_templates(doc) {
         if let Some(template) = doc.map().get(name) {
-            let base = join("", name);
-            out.extend(
-                templates
-                    .iter_errors(template)
-                    .map(|err| finding(doc, &base, most_specific(&err))),
-            );
+            if let Err(err) = compiled.schemas.validate(template, compiled.job) {
+                report(doc, &join("", name), template, &err, &mut out);
+            }
         }
     }
     out
 }
 
+/// One finding per failed keyword: groups and references are walked through, and an
+/// `anyOf`/`oneOf` that no branch satisfies is reported once, by its most telling branch.
+fn report(doc: &YamlDoc, base: &str, root: &Value, err: &ValidationError, out: &mut Vec<Finding>) {
+    match &err.kind {
+        ErrorKind::Schema { .. }
+        | ErrorKind::Group
+        | ErrorKind::Reference { .. }
+        | ErrorKind::AllOf
+        | ErrorKind::ContentSchema => {
+            for cause in &err.causes {
+                report(doc, base, root, cause, out);
+            }
+        }
+        _ => out.push(finding(doc, base, root, most_specific(err))),
+    }
+}
 /// Hidden entries that real jobs extend, directly or through other templates.
 fn extended_templates(doc: &YamlDoc) -> Vec<&str> {
     let root = doc.map();
@@ -100,20 +124,15 @@ fn extended_templates(doc: &YamlDoc) -> Vec<&str> {
 
 /// The deepest error among an `anyOf`/`oneOf`'s branches, preferring errors that say what is
 /// wrong over bare type mismatches, when it is deeper than the error itself.
-fn most_specific<'a, 'e>(err: &'a ValidationError<'e>) -> &'a ValidationError<'e> {
-    let context = match err.kind() {
-        ValidationErrorKind::AnyOf { context } | ValidationErrorKind::OneOfNotValid { context } => {
-            context
-        }
-        _ => return err,
-    };
-    let mut best: Option<&'a ValidationError<'e>> = None;
-    for branch in context {
-        for e in branch {
-            let leaf = most_specific(e);
-            if best.is_none_or(|b| score(leaf) > score(b)) {
-                best = Some(leaf);
-            }
+fn most_specific<'a, 's, 'v>(err: &'a ValidationError<'s, 'v>) -> &'a ValidationError<'s, 'v> {
+    if !matches!(err.kind, ErrorKind::AnyOf | ErrorKind::OneOf(None)) {
+        return err;
+    }
+    let mut best: Option<&'a ValidationError<'s, 'v>> = None;
+    for leaf in leaves(err) {
+        let leaf = most_specific(leaf);
+        if best.is_none_or(|b| score(leaf) > score(b)) {
+            best = Some(leaf);
         }
     }
     match best {
@@ -122,29 +141,46 @@ fn most_specific<'a, 'e>(err: &'a ValidationError<'e>) -> &'a ValidationError<'e
     }
 }
 
-fn depth(err: &ValidationError<'_>) -> usize {
-    err.instance_path().as_str().matches('/').count()
+/// The failed keywords under a branch point, through groups and references.
+fn leaves<'a, 's, 'v>(err: &'a ValidationError<'s, 'v>) -> Vec<&'a ValidationError<'s, 'v>> {
+    let mut out = Vec::new();
+    let mut stack: Vec<&ValidationError> = err.causes.iter().rev().collect();
+    while let Some(e) = stack.pop() {
+        match e.kind {
+            ErrorKind::Schema { .. }
+            | ErrorKind::Group
+            | ErrorKind::Reference { .. }
+            | ErrorKind::AllOf => stack.extend(e.causes.iter().rev()),
+            _ => out.push(e),
+        }
+    }
+    out
 }
 
-fn score(err: &ValidationError<'_>) -> (usize, u8) {
-    let telling = match err.kind() {
-        ValidationErrorKind::Type { .. }
-        | ValidationErrorKind::AnyOf { .. }
-        | ValidationErrorKind::OneOfNotValid { .. }
-        | ValidationErrorKind::FalseSchema => 0,
+fn depth(err: &ValidationError) -> usize {
+    err.instance_location.tokens.len()
+}
+
+fn score(err: &ValidationError) -> (usize, u8) {
+    let telling = match err.kind {
+        ErrorKind::Type { .. }
+        | ErrorKind::AnyOf
+        | ErrorKind::OneOf(None)
+        | ErrorKind::FalseSchema => 0,
         _ => 1,
     };
     (depth(err), telling)
 }
 
-fn finding(doc: &YamlDoc, base: &str, err: &ValidationError<'_>) -> Finding {
-    let pointer = format!("{base}{}", err.instance_path().as_str());
-    let placeholder = placeholder(err.instance());
-    let message = err.masked_with(placeholder).to_string();
+fn finding(doc: &YamlDoc, base: &str, root: &Value, err: &ValidationError) -> Finding {
+    let local = err.instance_location.to_string();
+    let pointer = format!("{base}{local}");
+    let instance = root.pointer(&local).unwrap_or(&Value::Null);
+    let message = message(&err.kind, &placeholder(instance));
     // Point at the offending key itself when the schema names one.
-    let pos = match err.kind() {
-        ValidationErrorKind::AdditionalProperties { unexpected } if !unexpected.is_empty() => {
-            doc.key_pos(&join(&pointer, &unexpected[0]))
+    let pos = match &err.kind {
+        ErrorKind::AdditionalProperties { got } if !got.is_empty() => {
+            doc.key_pos(&join(&pointer, &got[0]))
         }
         _ => doc
             .span(&pointer)
@@ -156,7 +192,7 @@ fn finding(doc: &YamlDoc, base: &str, err: &ValidationError<'_>) -> Finding {
     let in_script = pointer
         .split('/')
         .any(|seg| matches!(seg, "script" | "before_script" | "after_script"));
-    let message = if in_script && err.instance().is_object() {
+    let message = if in_script && instance.is_object() {
         "this script line was read as a mapping because it contains `: `; quote the whole line"
             .to_string()
     } else {
@@ -168,6 +204,104 @@ fn finding(doc: &YamlDoc, base: &str, err: &ValidationError<'_>) -> Finding {
         format!("{place}: {message}")
     };
     GITLAB_SCHEMA.at(pos, message)
+}
+
+/// What a failed keyword says, about `value` (the offending value as [`placeholder`] shows
+/// it). Values from the schema are quoted as JSON; values from the document never appear
+/// beyond the placeholder, so a secret is never echoed.
+fn message(kind: &ErrorKind, value: &str) -> String {
+    let quoted = |items: &mut dyn Iterator<Item = String>| -> String {
+        let all: Vec<String> = items.collect();
+        if all.len() > 12 {
+            format!("{}, ... ({} in all)", all[..12].join(", "), all.len())
+        } else {
+            all.join(", ")
+        }
+    };
+    match kind {
+        ErrorKind::Type { want, .. } => {
+            let names: Vec<String> = want.iter().map(|t| format!("\"{t}\"")).collect();
+            let noun = if names.len() == 1 { "type" } else { "types" };
+            format!("{value} is not of {noun} {}", names.join(", "))
+        }
+        ErrorKind::Enum { want } => format!(
+            "{value} is not one of {}",
+            quoted(&mut want.iter().map(Value::to_string))
+        ),
+        ErrorKind::Const { want } => format!("{value} is not {want}, the only value allowed"),
+        ErrorKind::AdditionalProperties { got } => {
+            let names = quoted(&mut got.iter().map(|k| format!("'{k}'")));
+            let verb = if got.len() == 1 { "was" } else { "were" };
+            format!("Additional properties are not allowed ({names} {verb} unexpected)")
+        }
+        ErrorKind::Required { want } => {
+            let names: Vec<String> = want.iter().map(|k| format!("\"{k}\"")).collect();
+            let noun = if names.len() == 1 {
+                "is a required property"
+            } else {
+                "are required properties"
+            };
+            format!("{} {noun}", names.join(", "))
+        }
+        ErrorKind::Dependency { prop, missing }
+        | ErrorKind::DependentRequired { prop, missing } => {
+            format!(
+                "{} required when \"{prop}\" is present",
+                quoted(&mut missing.iter().map(|k| format!("\"{k}\"")))
+            )
+        }
+        ErrorKind::MinProperties { want, .. } => {
+            format!("{value} has fewer than {want} properties")
+        }
+        ErrorKind::MaxProperties { want, .. } => format!("{value} has more than {want} properties"),
+        ErrorKind::MinItems { want, .. } => format!("{value} has fewer than {want} items"),
+        ErrorKind::MaxItems { want, .. } => format!("{value} has more than {want} items"),
+        ErrorKind::UniqueItems { got } => {
+            format!(
+                "{value} has non-unique elements (items {} and {})",
+                got[0], got[1]
+            )
+        }
+        ErrorKind::AdditionalItems { got } => format!("{value} has {got} items too many"),
+        ErrorKind::Contains | ErrorKind::MinContains { .. } | ErrorKind::MaxContains { .. } => {
+            format!("{value} does not contain the items required")
+        }
+        ErrorKind::MinLength { want, .. } => format!("{value} is shorter than {want} characters"),
+        ErrorKind::MaxLength { want, .. } => format!("{value} is longer than {want} characters"),
+        ErrorKind::Pattern { want, .. } => format!("{value} does not match \"{want}\""),
+        ErrorKind::Format { want, .. } => format!("{value} is not a \"{want}\""),
+        ErrorKind::Minimum { want, .. } => format!("{value} is less than the minimum of {want}"),
+        ErrorKind::Maximum { want, .. } => format!("{value} is greater than the maximum of {want}"),
+        ErrorKind::ExclusiveMinimum { want, .. } => {
+            format!("{value} is less than or equal to the minimum of {want}")
+        }
+        ErrorKind::ExclusiveMaximum { want, .. } => {
+            format!("{value} is greater than or equal to the maximum of {want}")
+        }
+        ErrorKind::MultipleOf { want, .. } => format!("{value} is not a multiple of {want}"),
+        ErrorKind::FalseSchema => format!("False schema does not allow {value}"),
+        ErrorKind::Not => format!("{value} is not allowed here"),
+        ErrorKind::PropertyName { prop } => format!("the key \"{prop}\" is not a valid name here"),
+        ErrorKind::AnyOf => {
+            format!("{value} is not valid under any of the schemas listed in the 'anyOf' keyword")
+        }
+        ErrorKind::OneOf(None) => {
+            format!("{value} is not valid under any of the schemas listed in the 'oneOf' keyword")
+        }
+        ErrorKind::OneOf(Some(_)) => format!(
+            "{value} is valid under more than one of the schemas listed in the 'oneOf' keyword"
+        ),
+        ErrorKind::ContentEncoding { want, .. } => format!("{value} is not \"{want}\" encoded"),
+        ErrorKind::ContentMediaType { want, .. } => format!("{value} is not \"{want}\""),
+        ErrorKind::RefCycle { url, .. } => {
+            format!("the schema refers to itself in a loop at {url}")
+        }
+        ErrorKind::Schema { .. }
+        | ErrorKind::Group
+        | ErrorKind::Reference { .. }
+        | ErrorKind::AllOf
+        | ErrorKind::ContentSchema => format!("{value} is not valid here"),
+    }
 }
 
 /// How the offending value is shown: short scalars as they are (unless they look like a
@@ -217,7 +351,7 @@ mod tests {
 
     #[test]
     fn embedded_schema_compiles() {
-        assert!(VALIDATOR.is_ok(), "{:?}", VALIDATOR.as_ref().err());
+        assert!(COMPILED.is_ok(), "{:?}", COMPILED.as_ref().err());
         assert!(GITLAB_CI_SCHEMA_NOTICE.contains("MIT"));
     }
 
