@@ -102,9 +102,21 @@ const FRAMEWORK_DEPS: &[(&str, Framework)] = &[
     ("flask", Framework::Flask),
 ];
 
-static REQ_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)").unwrap_or_else(|e| panic!("{e}"))
-});
+/// The distribution name a requirement starts with, after leading whitespace (PEP 508: ASCII
+/// letters, digits, `.`, `_`, `-`, beginning with a letter or digit). A scan, not a regex:
+/// it is asked of every requirements file, and a regex would be compiled first.
+fn requirement_name(line: &str) -> Option<&str> {
+    let text = line.trim_start();
+    let end = text
+        .bytes()
+        .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')))
+        .unwrap_or(text.len());
+    let name = &text[..end];
+    name.as_bytes()
+        .first()
+        .is_some_and(u8::is_ascii_alphanumeric)
+        .then_some(name)
+}
 static SETUP_PY_DEPS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?s)install_requires\s*=\s*\[(.*?)\]"#).unwrap_or_else(|e| panic!("{e}"))
 });
@@ -453,11 +465,10 @@ fn read_requirements(ctx: &DirContext<'_>, deps: &mut Deps, runtime: &mut Runtim
             if line.is_empty() || line.starts_with('-') {
                 continue;
             }
-            if let Some(m) = REQ_NAME.captures(line).and_then(|c| c.get(1)) {
-                deps.entry(normalize(m.as_str()))
-                    .or_insert_with(|| path.clone());
+            if let Some(name) = requirement_name(line) {
+                deps.entry(normalize(name)).or_insert_with(|| path.clone());
                 if is_runtime_requirements(&path) {
-                    runtime.insert(normalize(m.as_str()));
+                    runtime.insert(normalize(name));
                 }
             }
         }
@@ -469,12 +480,7 @@ fn dep_names_from_pep508(list: Option<&toml::Value>) -> Vec<String> {
         .into_iter()
         .flatten()
         .filter_map(|v| v.as_str())
-        .filter_map(|s| {
-            REQ_NAME
-                .captures(s)
-                .and_then(|c| c.get(1))
-                .map(|m| normalize(m.as_str()))
-        })
+        .filter_map(|s| requirement_name(s).map(normalize))
         .collect()
 }
 
@@ -560,9 +566,9 @@ fn read_setup(ctx: &DirContext<'_>, deps: &mut Deps, runtime: &mut Runtime) {
     if let Some(text) = ctx.text("setup.py") {
         if let Some(block) = SETUP_PY_DEPS.captures(text).and_then(|c| c.get(1)) {
             for q in QUOTED.captures_iter(block.as_str()) {
-                if let Some(m) = REQ_NAME.captures(&q[1]).and_then(|c| c.get(1)) {
-                    runtime.insert(normalize(m.as_str()));
-                    deps.entry(normalize(m.as_str()))
+                if let Some(name) = requirement_name(&q[1]) {
+                    runtime.insert(normalize(name));
+                    deps.entry(normalize(name))
                         .or_insert_with(|| ctx.path("setup.py"));
                 }
             }
@@ -583,9 +589,9 @@ fn read_setup(ctx: &DirContext<'_>, deps: &mut Deps, runtime: &mut Runtime) {
                     }
                     continue;
                 }
-                if let Some(m) = REQ_NAME.captures(trimmed).and_then(|c| c.get(1)) {
-                    runtime.insert(normalize(m.as_str()));
-                    deps.entry(normalize(m.as_str()))
+                if let Some(name) = requirement_name(trimmed) {
+                    runtime.insert(normalize(name));
+                    deps.entry(normalize(name))
                         .or_insert_with(|| ctx.path("setup.cfg"));
                 }
             }
@@ -999,6 +1005,20 @@ fn commands(ctx: &DirContext<'_>, c: &mut Candidate, deps: &Deps) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn requirement_names_are_read_like_pep_508() {
+        use super::requirement_name as name;
+        assert_eq!(name("flask==3.0.3"), Some("flask"));
+        assert_eq!(name("  Django>=4 ; python_version>'3'"), Some("Django"));
+        assert_eq!(name("zope.interface[test]"), Some("zope.interface"));
+        assert_eq!(name("my_pkg-2"), Some("my_pkg-2"));
+        assert_eq!(name("\u{a0}requests"), Some("requests"));
+        assert_eq!(name("-r base.txt"), None);
+        assert_eq!(name("# comment"), None);
+        assert_eq!(name(""), None);
+        assert_eq!(name("é-pkg"), None);
+    }
+
     use super::*;
 
     #[test]

@@ -1,13 +1,13 @@
 //! Which files count toward a repository's language share, in the spirit of GitHub Linguist:
 //! vendored, generated and documentation paths are left out, and so is anything that is not
-//! code or markup. The rules are data (regex tables), applied by one function.
+//! code or markup. The rules are data (regex tables in `linguist_rules.rs`), compiled into two
+//! DFAs by the build script and applied by one function.
 
+use super::linguist_rules::{DIR_RULES, NAME_RULES};
 use regex::RegexSet;
-use regex_automata::hybrid::dfa::{Cache, DFA};
-use regex_automata::Input;
-use std::cell::RefCell;
-use std::sync::LazyLock;
-use std::thread::LocalKey;
+use regex_automata::dfa::{dense::DFA, Automaton};
+use regex_automata::{Input, PatternSet};
+use std::sync::{LazyLock, OnceLock};
 
 /// Why a file does not count toward the language share.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -25,197 +25,100 @@ pub enum Exclusion {
     NotDetectable,
 }
 
-/// Vendored folders (Linguist `vendor.yml`), matched against a folder path with a trailing `/`.
-const VENDORED_DIRS: &[&str] = &[
-    r"(^|/)node_modules/",
-    r"(^|/)bower_components/",
-    r"(^|/)vendors?/",
-    r"(^|/)third[-_]?party/",
-    r"(^|/)3rd[-_]?party/",
-    r"(^|/)external/",
-    r"(^|/)deps/",
-    r"(^|/)_deps/",
-    r"(^|/)cache/",
-    r"(^|/)\.venv/",
-    r"(^|/)venv/",
-    r"(^|/)virtualenv/",
-    r"(^|/)site-packages/",
-    r"(^|/)__pycache__/",
-    r"(^|/)\.bundle/",
-    r"(^|/)Godeps/_workspace/",
-    r"(^|/)Pods/",
-    r"(^|/)Carthage/",
-    r"(^|/)\.yarn/",
-    r"(^|/)gradle/wrapper/",
-    r"(^|/)\.mvn/wrapper/",
-    r"(^|/)\.github/",
-    r"(^|/)\.gitlab/",
+/// The rules of one kind (folders or names): the DFA the build script compiled from the
+/// tables (deserialized in place, no construction at run time), a pattern's class by its
+/// index, and the same tables as a `RegexSet`, built only should the DFA not load or give up.
+struct Rules {
+    dfa: Option<DFA<&'static [u32]>>,
+    classes: Vec<Exclusion>,
+    tables: [&'static [&'static str]; 3],
+    set: OnceLock<Option<RegexSet>>,
+}
+
+const CLASSES: [Exclusion; 3] = [
+    Exclusion::Vendored,
+    Exclusion::Generated,
+    Exclusion::Documentation,
 ];
 
-/// Vendored files, matched against the file name.
-const VENDORED_NAMES: &[&str] = &[
-    r"^jquery([^.]*)\.js$",
-    r"^bootstrap([^/.]*)(\.min)?\.(js|css)$",
-    r"^gradlew(\.bat)?$",
-    r"^mvnw(\.cmd)?$",
-    r"^configure$",
-    r"^config\.guess$",
-    r"^config\.sub$",
-];
+/// The DFA bytes as the build script wrote them, with the alignment a dense DFA needs.
+#[repr(C)]
+struct Aligned<B: ?Sized> {
+    _align: [u32; 0],
+    bytes: B,
+}
 
-/// Documentation folders (Linguist `documentation.yml`); `docs/` counts only at the top.
-const DOCUMENTATION_DIRS: &[&str] = &[
-    r"^[Dd]ocs?/",
-    r"(^|/)[Dd]ocumentation/",
-    r"(^|/)[Jj]avadoc/",
-    r"^[Mm]an/",
-    r"^[Ee]xamples?/",
-    r"^[Ss]amples?/",
-    r"^[Dd]emos?/",
-];
+static DIR_DFA: &Aligned<[u8]> = &Aligned {
+    _align: [],
+    bytes: *include_bytes!(concat!(env!("OUT_DIR"), "/linguist-dirs.dfa")),
+};
+static NAME_DFA: &Aligned<[u8]> = &Aligned {
+    _align: [],
+    bytes: *include_bytes!(concat!(env!("OUT_DIR"), "/linguist-names.dfa")),
+};
 
-/// Documentation files, matched against the file name.
-const DOCUMENTATION_NAMES: &[&str] = &[
-    r"^CHANGE(S|LOG)?(\.|$)",
-    r"^CONTRIBUTING(\.|$)",
-    r"^COPYING(\.|$)",
-    r"^INSTALL(\.|$)",
-    r"^LICEN[CS]E(\.|$)",
-    r"^README(\.|$)",
-    r"^[Rr]eadme(\.|$)",
-];
+static DIRS: LazyLock<Rules> = LazyLock::new(|| Rules::load(&DIR_DFA.bytes, DIR_RULES));
+static NAMES: LazyLock<Rules> = LazyLock::new(|| Rules::load(&NAME_DFA.bytes, NAME_RULES));
 
-/// Folders of generated output (Linguist `generated.rb`, by path).
-const GENERATED_DIRS: &[&str] = &[
-    r"(^|/)dist/",
-    r"(^|/)build/generated/",
-    r"(^|/)\.next/",
-    r"(^|/)\.nuxt/",
-    r"(^|/)coverage/",
-    r"(^|/)target/",
-    r"(^|/)obj/",
-    r"(^|/)bin/(Debug|Release)/",
-    r"(^|/)_build/",
-];
-
-/// Generated files (lock files, minified bundles, protobuf stubs), matched against the name.
-const GENERATED_NAMES: &[&str] = &[
-    r"\.min\.(js|css)$",
-    r"\.map$",
-    r"^package-lock\.json$",
-    r"^npm-shrinkwrap\.json$",
-    r"^yarn\.lock$",
-    r"^pnpm-lock\.yaml$",
-    r"^bun\.lockb?$",
-    r"^composer\.lock$",
-    r"^Gemfile\.lock$",
-    r"^poetry\.lock$",
-    r"^Pipfile\.lock$",
-    r"^pdm\.lock$",
-    r"^uv\.lock$",
-    r"^Cargo\.lock$",
-    r"^go\.sum$",
-    r"^Gopkg\.lock$",
-    r"^mix\.lock$",
-    r"^packages\.lock\.json$",
-    r"^gradle\.lockfile$",
-    r"_pb2(_grpc)?\.pyi?$",
-    r"\.pb\.go$",
-    r"\.pb\.(cc|h)$",
-    r"\.g\.cs$",
-    r"(?i)\.designer\.cs$",
-];
-
-/// All folder rules in one set and all name rules in another, so each path is matched in a
-/// single pass; a match index maps back to its class through the table's order.
-static DIR_SET: LazyLock<(RegexSet, Vec<Exclusion>)> = LazyLock::new(|| {
-    combine(&[
-        (VENDORED_DIRS, Exclusion::Vendored),
-        (GENERATED_DIRS, Exclusion::Generated),
-        (DOCUMENTATION_DIRS, Exclusion::Documentation),
-    ])
-});
-static NAME_SET: LazyLock<(RegexSet, Vec<Exclusion>)> = LazyLock::new(|| {
-    combine(&[
-        (VENDORED_NAMES, Exclusion::Vendored),
-        (GENERATED_NAMES, Exclusion::Generated),
-        (DOCUMENTATION_NAMES, Exclusion::Documentation),
-    ])
-});
-
-fn combine(tables: &[(&[&str], Exclusion)]) -> (RegexSet, Vec<Exclusion>) {
-    let mut patterns = Vec::new();
-    let mut classes = Vec::new();
-    for (table, class) in tables {
-        patterns.extend_from_slice(table);
-        classes.extend(std::iter::repeat_n(*class, table.len()));
+impl Rules {
+    fn load(bytes: &'static [u8], tables: [&'static [&'static str]; 3]) -> Rules {
+        let classes: Vec<Exclusion> = tables
+            .iter()
+            .zip(CLASSES)
+            .flat_map(|(table, class)| std::iter::repeat_n(class, table.len()))
+            .collect();
+        // SAFETY: `bytes` are this crate's own build output (build.rs serializes the DFA with
+        // the same regex-automata, in the target's byte order), embedded in the binary, never
+        // read from outside. `from_bytes_unchecked` still checks the header, version and
+        // byte order; it skips the walk over every transition, which cost a third of a
+        // one-file `analyze`. `the_compiled_rules_pass_the_full_check` runs that walk on the
+        // same bytes in the tests.
+        let dfa = unsafe { DFA::from_bytes_unchecked(bytes) }
+            .ok()
+            .map(|(dfa, _)| dfa)
+            .filter(|dfa| dfa.pattern_len() == classes.len());
+        Rules {
+            dfa,
+            classes,
+            tables,
+            set: OnceLock::new(),
+        }
     }
-    // The tables are constants checked by the tests below, so a failure here is a bug in this file.
-    let set = RegexSet::new(patterns)
-        .unwrap_or_else(|e| panic!("invalid built-in linguist pattern: {e}"));
-    (set, classes)
-}
 
-/// The class of the first matching rule, in table order (vendored, generated, documentation).
-fn first_match(set: &(RegexSet, Vec<Exclusion>), text: &str) -> Option<Exclusion> {
-    set.0.matches(text).iter().next().map(|i| set.1[i])
-}
-
-/// Whether any rule of a table matches, asked of every path: a lazy DFA over the table's
-/// patterns answers in a few instructions per byte and is cheap to build, so the `RegexSet`
-/// (costlier to build and to run) is built and asked only when some rule does match, to say
-/// which. Should the DFA give up, the set answers.
-struct Quick {
-    dfa: LazyLock<Option<DFA>>,
-    cache: &'static LocalKey<RefCell<Option<Cache>>>,
-    set: &'static LazyLock<(RegexSet, Vec<Exclusion>)>,
-}
-
-impl Quick {
-    fn any_match(&self, text: &str) -> bool {
-        if let Some(dfa) = self.dfa.as_ref() {
-            let answer = self.cache.try_with(|cache| {
-                let mut cache = cache.try_borrow_mut().ok()?;
-                let cache = cache.get_or_insert_with(|| dfa.create_cache());
-                let input = Input::new(text).earliest(true);
-                dfa.try_search_fwd(cache, &input).ok().map(|m| m.is_some())
-            });
-            if let Ok(Some(answer)) = answer {
-                return answer;
+    /// The class of the first matching rule, in table order (vendored, generated,
+    /// documentation): one pass to say whether any rule matches (the common answer is no),
+    /// then one to say which.
+    fn first_match(&self, text: &str) -> Option<Exclusion> {
+        if let Some(dfa) = &self.dfa {
+            match dfa.try_search_fwd(&Input::new(text).earliest(true)) {
+                Ok(None) => return None,
+                Ok(Some(_)) => {
+                    let mut matched = PatternSet::new(dfa.pattern_len());
+                    if dfa
+                        .try_which_overlapping_matches(&Input::new(text), &mut matched)
+                        .is_ok()
+                    {
+                        return matched
+                            .iter()
+                            .next()
+                            .and_then(|p| self.classes.get(p.as_usize()).copied());
+                    }
+                }
+                Err(_) => {}
             }
         }
-        self.set.0.is_match(text)
+        self.by_set(text)
     }
 
-    /// The class of the first matching rule, in table order.
-    fn first_match(&self, text: &str) -> Option<Exclusion> {
-        if !self.any_match(text) {
-            return None;
-        }
-        first_match(self.set, text)
+    /// The same answer from the `RegexSet` of the tables.
+    fn by_set(&self, text: &str) -> Option<Exclusion> {
+        let set = self
+            .set
+            .get_or_init(|| RegexSet::new(self.tables.iter().flat_map(|t| t.iter().copied())).ok());
+        let index = set.as_ref()?.matches(text).iter().next()?;
+        self.classes.get(index).copied()
     }
 }
-
-fn quick_dfa(tables: &[&[&str]]) -> Option<DFA> {
-    let patterns: Vec<&str> = tables.iter().flat_map(|t| t.iter().copied()).collect();
-    DFA::new_many(&patterns).ok()
-}
-
-thread_local! {
-    static DIR_CACHE: RefCell<Option<Cache>> = const { RefCell::new(None) };
-    static NAME_CACHE: RefCell<Option<Cache>> = const { RefCell::new(None) };
-}
-
-static DIR_QUICK: Quick = Quick {
-    dfa: LazyLock::new(|| quick_dfa(&[VENDORED_DIRS, GENERATED_DIRS, DOCUMENTATION_DIRS])),
-    cache: &DIR_CACHE,
-    set: &DIR_SET,
-};
-static NAME_QUICK: Quick = Quick {
-    dfa: LazyLock::new(|| quick_dfa(&[VENDORED_NAMES, GENERATED_NAMES, DOCUMENTATION_NAMES])),
-    cache: &NAME_CACHE,
-    set: &NAME_SET,
-};
 
 /// The exclusion of a folder (`""` for the root), from the folder rules alone.
 pub(crate) fn dir_exclusion(dir: &str) -> Option<Exclusion> {
@@ -225,11 +128,11 @@ pub(crate) fn dir_exclusion(dir: &str) -> Option<Exclusion> {
     let mut with_slash = String::with_capacity(dir.len() + 1);
     with_slash.push_str(dir);
     with_slash.push('/');
-    DIR_QUICK.first_match(&with_slash)
+    DIRS.first_match(&with_slash)
 }
 
 pub(crate) fn name_exclusion(name: &str) -> Option<Exclusion> {
-    NAME_QUICK.first_match(name)
+    NAMES.first_match(name)
 }
 
 /// The built-in exclusion for a path, before `.gitattributes` overrides.
@@ -433,9 +336,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn built_in_tables_compile() {
-        assert!(!DIR_SET.0.is_empty());
-        assert!(!NAME_SET.0.is_empty());
+    fn the_compiled_rules_pass_the_full_check() {
+        for bytes in [&DIR_DFA.bytes, &NAME_DFA.bytes] {
+            let (dfa, _) = DFA::from_bytes(bytes).expect("the embedded DFA is valid");
+            assert!(dfa.pattern_len() > 5);
+        }
+    }
+
+    #[test]
+    fn the_compiled_rules_load() {
+        assert!(DIRS.dfa.is_some() && NAMES.dfa.is_some());
+        assert!(DIRS.by_set("node_modules/").is_some());
     }
 
     #[test]
@@ -464,8 +375,8 @@ mod tests {
     }
 
     #[test]
-    fn the_quick_test_agrees_with_the_rule_sets() {
-        assert!(DIR_QUICK.dfa.is_some() && NAME_QUICK.dfa.is_some());
+    fn the_compiled_rules_agree_with_the_rule_sets() {
+        assert!(DIRS.dfa.is_some() && NAMES.dfa.is_some());
         let names = [
             "jquery.js",
             "jquery-3.7.min.js",
@@ -519,11 +430,7 @@ mod tests {
             "",
         ];
         for name in names {
-            assert_eq!(
-                NAME_QUICK.any_match(name),
-                NAME_SET.0.is_match(name),
-                "{name}"
-            );
+            assert_eq!(NAMES.first_match(name), NAMES.by_set(name), "{name}");
         }
         let dirs = [
             "node_modules/",
@@ -580,7 +487,17 @@ mod tests {
             "é/",
         ];
         for dir in dirs {
-            assert_eq!(DIR_QUICK.any_match(dir), DIR_SET.0.is_match(dir), "{dir}");
+            assert_eq!(DIRS.first_match(dir), DIRS.by_set(dir), "{dir}");
+        }
+        // Every rule, as written, is found by the compiled rules with its own class.
+        for rules in [&*DIRS, &*NAMES] {
+            let mut seen = 0;
+            for (text, _) in names.iter().chain(dirs.iter()).map(|t| (t, ())) {
+                if rules.first_match(text).is_some() {
+                    seen += 1;
+                }
+            }
+            assert!(seen > 10, "{seen}");
         }
     }
 

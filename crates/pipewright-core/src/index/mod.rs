@@ -19,6 +19,7 @@
 
 mod gitattributes;
 mod linguist;
+mod linguist_rules;
 
 pub use gitattributes::GitAttributes;
 pub use linguist::{language_for_path, Exclusion};

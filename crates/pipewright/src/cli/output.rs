@@ -148,15 +148,25 @@ fn settings() -> Settings {
 /// Log lines on stderr for a command (the service sets up its own): warnings by default, as
 /// `-q`/`-v`/`RUST_LOG` choose ([`GlobalArgs::log_filter`]).
 pub fn init_logging(args: &GlobalArgs) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
     let filter = args.log_filter("warn", std::env::var("RUST_LOG").ok().as_deref());
-    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(settings().color && std::io::stderr().is_terminal())
         .without_time()
-        .try_init();
+        .with_filter(log_targets(&filter, tracing::Level::WARN));
+    let _ = tracing_subscriber::registry().with(layer).try_init();
+}
+
+/// The log filter `spec` (RUST_LOG's `level,target=level,...`), or `fallback` for everything
+/// when it does not parse. `Targets` rather than `EnvFilter`: the latter's field matchers
+/// switch the regex crate's full-DFA construction on for every regex in the program, which
+/// made each run build automata it never needed (the one-file `analyze` profile).
+pub fn log_targets(spec: &str, fallback: tracing::Level) -> tracing_subscriber::filter::Targets {
+    spec.parse()
+        .unwrap_or_else(|_| tracing_subscriber::filter::Targets::new().with_default(fallback))
 }
 
 /// Whether `-q` was given: notes and progress stay silent.

@@ -415,21 +415,23 @@ async fn open_shared_runs(
 /// Logs to stderr, as text or one JSON object per line, each with its request's span (and so
 /// its request id). The level is `filter` (`-q`/`-v`, else RUST_LOG, else `info`).
 fn init_logging(format: LogFormat, filter: &str) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+    let targets = crate::cli::output::log_targets(filter, tracing::Level::INFO);
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(false);
-    let result = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder
+    let layer = match format {
+        LogFormat::Text => layer.with_filter(targets).boxed(),
+        LogFormat::Json => layer
             .json()
             .with_current_span(true)
             .with_span_list(false)
-            .try_init(),
+            .with_filter(targets)
+            .boxed(),
     };
-    if let Err(e) = result {
+    if let Err(e) = tracing_subscriber::registry().with(layer).try_init() {
         eprintln!("warning: logging could not be set up: {e}");
     }
 }
