@@ -4,6 +4,8 @@
 # `pipewright --version` (the cost of starting the binary) and a plain `find` over the same
 # tree, with the ratios; then the peak memory on the large tree. With `nixpacks` on PATH, its
 # `detect` on the same trees too.
+# With `REAL_REPOS=DIR` (trees of real projects, scripts/fetch-real-repos.sh DIR), each of them
+# too: analyze against `nixpacks detect` per tree, the median ratio and how many are slower.
 # Usage: scripts/bench-analyze.sh [FILES]   (default 100000). Prints figures; changes nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,8 +14,11 @@ runs=${RUNS:-21}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-cargo build --release -q --locked -p pipewright
-bin="${CARGO_TARGET_DIR:-target}/release/pipewright"
+# `BIN=path` measures another build (say, an older commit's) instead of building this one.
+if [ -z "${BIN:-}" ]; then
+    cargo build --release -q --locked -p pipewright
+fi
+bin="${BIN:-${CARGO_TARGET_DIR:-target}/release/pipewright}"
 
 # A tree of services (Python, TypeScript, Go, Python, JavaScript) and docs, `total` files.
 generate() {
@@ -61,9 +66,9 @@ sync
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 # Runs alternate between the commands, so a burst of load elsewhere weighs on all alike;
 # each command runs once untimed first (warm cache).
-python3 - "$bin" "$runs" "$work" <<'PY'
-import shutil, statistics, subprocess, sys, time
-binary, runs, work = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+python3 - "$bin" "$runs" "$work" "${REAL_REPOS:-}" <<'PY'
+import os, shutil, statistics, subprocess, sys, time
+binary, runs, work, real = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 nixpacks = shutil.which("nixpacks")
 
 def median_ms(commands):
@@ -94,6 +99,20 @@ for label, tree in [("one file", "one"), ("500 files", "medium"), (f"large", "la
     print(row, flush=True)
 if not nixpacks:
     print("(nixpacks not on PATH: no `nixpacks detect` column)")
+if real and nixpacks:
+    trees = sorted(d for d in os.listdir(real) if not d.startswith(".") and os.path.isdir(os.path.join(real, d)))
+    print(f"\nreal projects ({real}): analyze vs nixpacks detect, median of {runs} runs each")
+    print(f"{'project':<44}{'files':>7}{'analyze':>10}{'nixpacks':>10}{'ratio':>8}")
+    ratios = []
+    for tree in trees:
+        path = os.path.join(real, tree)
+        files = sum(len(f) for _, _, f in os.walk(path))
+        m = median_ms({"analyze": [binary, "analyze", "--json", path], "nixpacks": [nixpacks, "detect", path]})
+        ratios.append(m["analyze"] / m["nixpacks"])
+        print(f"{tree:<44}{files:>7}{m['analyze']:>8.1f}ms{m['nixpacks']:>8.1f}ms{ratios[-1]:>7.2f}x", flush=True)
+    slower = sum(r > 1 for r in ratios)
+    print(f"median ratio analyze/nixpacks: {statistics.median(ratios):.2f}x over {len(ratios)} projects "
+          f"(best {min(ratios):.2f}x, worst {max(ratios):.2f}x; slower on {slower})")
 PY
 rss_kb=$( { /usr/bin/time -f "%M" "$bin" analyze --json "$work/large" >/dev/null; } 2>&1 | tail -1 || echo "?")
 echo "large tree:             $files files; analyze max RSS ${rss_kb} KiB"

@@ -8,6 +8,7 @@
 
 use super::context::{resolve, up_to};
 use super::jvm::xml::{self, Element};
+use super::shared::ascii_regex;
 use super::versions::add_tool_versions;
 use super::{Candidate, DirContext, Ecosystem};
 use crate::index::{file_name, join, parent_dir, RepoIndex};
@@ -66,13 +67,10 @@ const TEST_PACKAGES: &[(&str, TestFramework)] = &[
     ("MSTest.TestFramework", TestFramework::Mstest),
 ];
 
-static RE_ENV_URLS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?m)^\s*ENV\s+.*?\bASPNETCORE_URLS[=\s]+\S*?:(\d{2,5})")
-        .unwrap_or_else(|e| panic!("{e}"))
-});
+static RE_ENV_URLS: LazyLock<Regex> =
+    LazyLock::new(|| ascii_regex(r"(?m)^\s*ENV\s+.*?\bASPNETCORE_URLS[=\s]+\S*?:(\d{2,5})"));
 static RE_ENV_HTTP_PORTS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?m)^\s*ENV\s+.*?\b(?:ASPNETCORE_HTTP_PORTS|HTTP_PORTS)[=\s]+(\d{2,5})")
-        .unwrap_or_else(|e| panic!("{e}"))
+    ascii_regex(r"(?m)^\s*ENV\s+.*?\b(?:ASPNETCORE_HTTP_PORTS|HTTP_PORTS)[=\s]+(\d{2,5})")
 });
 
 /// What one `.csproj` says.

@@ -5,6 +5,7 @@
 //! from `.elixir-version`, `.tool-versions`/`mise.toml` (with `erlang` kept as a tool version),
 //! then `mix.exs` `elixir:`; the port from the endpoint's `http:` settings in `config/*.exs`.
 
+use super::shared::ascii_regex;
 use super::versions::{add_tool_versions, add_version_file};
 use super::{Candidate, DirContext, Ecosystem};
 use crate::index::{file_name, join, parent_dir};
@@ -46,35 +47,25 @@ const DATABASE_DEPS: &[(&str, Database)] = &[
 /// HTTP servers that make a plain OTP application a web service.
 const SERVER_DEPS: &[&str] = &["plug_cowboy", "bandit"];
 
-static DEPS_FN: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?m)^\s*defp?\s+deps\b").unwrap_or_else(|e| panic!("{e}")));
-static DEP_TUPLE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\{\s*:([a-z_][a-zA-Z0-9_]*)\s*,").unwrap_or_else(|e| panic!("{e}"))
-});
-static ELIXIR_REQ: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r#"\belixir:\s*"([^"]+)""#).unwrap_or_else(|e| panic!("{e}")));
-static APPS_PATH: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r#"\bapps_path:\s*"([^"]+)""#).unwrap_or_else(|e| panic!("{e}")));
+static DEPS_FN: LazyLock<Regex> = LazyLock::new(|| ascii_regex(r"(?m)^\s*defp?\s+deps\b"));
+static DEP_TUPLE: LazyLock<Regex> =
+    LazyLock::new(|| ascii_regex(r"\{\s*:([a-z_][a-zA-Z0-9_]*)\s*,"));
+static ELIXIR_REQ: LazyLock<Regex> = LazyLock::new(|| ascii_regex(r#"\belixir:\s*"([^"]+)""#));
+static APPS_PATH: LazyLock<Regex> = LazyLock::new(|| ascii_regex(r#"\bapps_path:\s*"([^"]+)""#));
 static CONFIG_PATH: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r#"\bconfig_path:\s*"([^"]+)""#).unwrap_or_else(|e| panic!("{e}")));
-static IN_UMBRELLA: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\{\s*:([a-z_][a-zA-Z0-9_]*)\s*,\s*in_umbrella:\s*true")
-        .unwrap_or_else(|e| panic!("{e}"))
-});
-static APP_MOD: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\bmod:\s*\{").unwrap_or_else(|e| panic!("{e}")));
+    LazyLock::new(|| ascii_regex(r#"\bconfig_path:\s*"([^"]+)""#));
+static IN_UMBRELLA: LazyLock<Regex> =
+    LazyLock::new(|| ascii_regex(r"\{\s*:([a-z_][a-zA-Z0-9_]*)\s*,\s*in_umbrella:\s*true"));
+static APP_MOD: LazyLock<Regex> = LazyLock::new(|| ascii_regex(r"\bmod:\s*\{"));
 static ENV_PORT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
+    ascii_regex(
         r#"System\.get_env\(\s*"PORT"\s*(?:,\s*"(\d{2,5})"\s*)?\)(?:\s*\|\|\s*"(\d{2,5})")?"#,
     )
-    .unwrap_or_else(|e| panic!("{e}"))
 });
-static HTTP_PORT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?s)\bhttp:\s*\[[^\]]*?\bport:\s*(\d{2,5})").unwrap_or_else(|e| panic!("{e}"))
-});
-static HTTP_PORT_VAR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?s)\bhttp:\s*\[[^\]]*?\bport:\s*[a-z_]").unwrap_or_else(|e| panic!("{e}"))
-});
+static HTTP_PORT: LazyLock<Regex> =
+    LazyLock::new(|| ascii_regex(r"(?s)\bhttp:\s*\[[^\]]*?\bport:\s*(\d{2,5})"));
+static HTTP_PORT_VAR: LazyLock<Regex> =
+    LazyLock::new(|| ascii_regex(r"(?s)\bhttp:\s*\[[^\]]*?\bport:\s*[a-z_]"));
 
 /// The dependency names of a `mix.exs` (the tuples of its `deps` function when there is one).
 pub fn parse_deps(mix: &str) -> Vec<String> {

@@ -8,6 +8,7 @@
 //! `.tool-versions`/`mise.toml`, then the `go` line (a minimum).
 
 use super::context::resolve;
+use super::shared::ascii_regex;
 use super::versions::{add_tool_versions, add_version_file};
 use super::{Candidate, DirContext, Ecosystem};
 use crate::index::{file_name, join, parent_dir};
@@ -78,19 +79,15 @@ const DATABASE_MODULES: &[(&str, Database)] = &[
 ];
 
 static RE_LISTEN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
+    ascii_regex(
         r#"(ListenAndServe(?:TLS)?|\.Run|\.Start|\.Listen|Addr\s*:)\s*\(?\s*"[\w.\-\[\]]*:(\d{2,5})""#,
     )
-    .unwrap_or_else(|e| panic!("{e}"))
 });
 static RE_ENV_PORT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?s)Getenv\("PORT"\).{0,120}?==\s*""\s*\{\s*\w+\s*=\s*":?(\d{2,5})""#)
-        .unwrap_or_else(|e| panic!("{e}"))
+    ascii_regex(r#"(?s)Getenv\("PORT"\).{0,120}?==\s*""\s*\{\s*\w+\s*=\s*":?(\d{2,5})""#)
 });
-static RE_ENV_HELPER_PORT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"\w*(?:[Ee]nv|Getenv)\w*\(\s*"PORT"\s*,\s*":?(\d{2,5})""#)
-        .unwrap_or_else(|e| panic!("{e}"))
-});
+static RE_ENV_HELPER_PORT: LazyLock<Regex> =
+    LazyLock::new(|| ascii_regex(r#"\w*(?:[Ee]nv|Getenv)\w*\(\s*"PORT"\s*,\s*":?(\d{2,5})""#));
 
 /// What `go.mod` (or `go.work`) declares.
 #[derive(Debug, Default, PartialEq)]

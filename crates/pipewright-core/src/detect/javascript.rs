@@ -6,6 +6,7 @@
 //! `.nvmrc`/`.node-version`/`.tool-versions`/mise, `prisma/schema.prisma`, and entry files
 //! (read for ports only). TypeScript or JavaScript is decided by counting source files.
 
+use super::shared::ascii_regex;
 use super::versions::{add_tool_versions, add_version_file};
 use super::{Candidate, DirContext, Ecosystem};
 use crate::index::{file_name, join, parent_dir};
@@ -249,36 +250,25 @@ const ESLINT_CONFIGS: &[&str] = &[
 const NPM_PLACEHOLDER_TEST: &str = "no test specified";
 
 static PORT_IN_CODE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
+    ascii_regex(concat!(
         r"\blisten\(\s*(\d{2,5})\b",
         r#"|\bPORT\b[^\n;]*?(?:\|\||\?\?)\s*["']?(\d{2,5})\b"#,
         r"|\b(?:const|let|var)\s+(?i:port)\s*(?::\s*\w+\s*)?=\s*(\d{2,5})\b",
     ))
-    .unwrap_or_else(|e| panic!("{e}"))
 });
-static PORT_IN_SCRIPT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:(?:^|\s)(?:-p|--port)(?:=|\s+)|\bPORT=)(\d{2,5})\b")
-        .unwrap_or_else(|e| panic!("{e}"))
-});
-static TEST_RUNNER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(vitest|jest|mocha|playwright)\b").unwrap_or_else(|e| panic!("{e}"))
-});
-static DOCKERFILE_NODE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?mi)^\s*FROM\s+(?:--platform=\S+\s+)?(?:\S+/)?node:v?(\d+)")
-        .unwrap_or_else(|e| panic!("{e}"))
-});
-static CI_NODE_IMAGE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?m)\bimage:\s*(?:name:\s*)?['"]?(?:\S+/)?node:v?(\d+)"#)
-        .unwrap_or_else(|e| panic!("{e}"))
-});
+static PORT_IN_SCRIPT: LazyLock<Regex> =
+    LazyLock::new(|| ascii_regex(r"(?:(?:^|\s)(?:-p|--port)(?:=|\s+)|\bPORT=)(\d{2,5})\b"));
+static TEST_RUNNER: LazyLock<Regex> =
+    LazyLock::new(|| ascii_regex(r"\b(vitest|jest|mocha|playwright)\b"));
+static DOCKERFILE_NODE: LazyLock<Regex> =
+    LazyLock::new(|| ascii_regex(r"(?mi)^\s*FROM\s+(?:--platform=\S+\s+)?(?:\S+/)?node:v?(\d+)"));
+static CI_NODE_IMAGE: LazyLock<Regex> =
+    LazyLock::new(|| ascii_regex(r#"(?m)\bimage:\s*(?:name:\s*)?['"]?(?:\S+/)?node:v?(\d+)"#));
 static WORKFLOW_NODE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?m)\bnode(?:-version|_version|js)?:\s*(?:['"]?v?(\d+)|\[([^\]\n]*)\])"#)
-        .unwrap_or_else(|e| panic!("{e}"))
+    ascii_regex(r#"(?m)\bnode(?:-version|_version|js)?:\s*(?:['"]?v?(\d+)|\[([^\]\n]*)\])"#)
 });
-static PRISMA_PROVIDER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?s)datasource\s+\w+\s*\{[^}]*?\bprovider\s*=\s*"(\w+)""#)
-        .unwrap_or_else(|e| panic!("{e}"))
-});
+static PRISMA_PROVIDER: LazyLock<Regex> =
+    LazyLock::new(|| ascii_regex(r#"(?s)datasource\s+\w+\s*\{[^}]*?\bprovider\s*=\s*"(\w+)""#));
 
 /// What one `package.json` declares, with the sections kept apart.
 #[derive(Debug, Default)]

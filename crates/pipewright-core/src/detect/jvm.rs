@@ -9,6 +9,7 @@
 //! build file (compiler release, toolchain, source compatibility, Kotlin `jvmTarget`).
 
 use super::context::{resolve, up_to};
+use super::shared::ascii_regex;
 use super::versions::{add_tool_versions, add_version_file};
 use super::{Candidate, DirContext, Ecosystem, PortOrigin};
 use crate::index::{file_name, join, parent_dir};
@@ -207,75 +208,51 @@ const PORT_KEYS: &[&str] = &[
     "ktor.deployment.port",
 ];
 
-static RE_COORD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"["']([A-Za-z0-9_.\-]+):([A-Za-z0-9_.\-]+)(?::[^"'\s]*)?["']"#)
-        .unwrap_or_else(|e| panic!("{e}"))
-});
+static RE_COORD: LazyLock<Regex> =
+    LazyLock::new(|| ascii_regex(r#"["']([A-Za-z0-9_.\-]+):([A-Za-z0-9_.\-]+)(?::[^"'\s]*)?["']"#));
 static RE_MAP_COORD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"group\s*[:=]\s*["']([^"']+)["']\s*,\s*name\s*[:=]\s*["']([^"']+)["']"#)
-        .unwrap_or_else(|e| panic!("{e}"))
+    ascii_regex(r#"group\s*[:=]\s*["']([^"']+)["']\s*,\s*name\s*[:=]\s*["']([^"']+)["']"#)
 });
 static RE_KOTLIN_FN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"\bkotlin\(\s*"([\w.\-]+)"\s*(?:,\s*"[^"]*"\s*)?\)(\s+version\s+"([^"]+)")?"#)
-        .unwrap_or_else(|e| panic!("{e}"))
+    ascii_regex(r#"\bkotlin\(\s*"([\w.\-]+)"\s*(?:,\s*"[^"]*"\s*)?\)(\s+version\s+"([^"]+)")?"#)
 });
 static RE_PLUGIN_ID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"\bid\s*\(?\s*["']([\w.\-]+)["']\s*\)?(?:\s+version\s*\(?\s*["']([^"']+)["'])?"#)
-        .unwrap_or_else(|e| panic!("{e}"))
+    ascii_regex(r#"\bid\s*\(?\s*["']([\w.\-]+)["']\s*\)?(?:\s+version\s*\(?\s*["']([^"']+)["'])?"#)
 });
-static RE_APPLY_PLUGIN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"apply\s*\(?\s*plugin\s*[:=]\s*["']([\w.\-]+)["']"#)
-        .unwrap_or_else(|e| panic!("{e}"))
-});
-static RE_BARE_PLUGIN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?m)^\s*`?([a-z][a-z\-]*)`?\s*$").unwrap_or_else(|e| panic!("{e}"))
-});
-static RE_CATALOG_REF: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\blibs\.([A-Za-z0-9_.]+)").unwrap_or_else(|e| panic!("{e}")));
-static RE_TOOLCHAIN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"JavaLanguageVersion\.of\(\s*["']?(\d+)["']?\s*\)"#)
-        .unwrap_or_else(|e| panic!("{e}"))
-});
-static RE_JVM_TOOLCHAIN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\bjvmToolchain\(\s*(\d+)\s*\)").unwrap_or_else(|e| panic!("{e}"))
-});
+static RE_APPLY_PLUGIN: LazyLock<Regex> =
+    LazyLock::new(|| ascii_regex(r#"apply\s*\(?\s*plugin\s*[:=]\s*["']([\w.\-]+)["']"#));
+static RE_BARE_PLUGIN: LazyLock<Regex> =
+    LazyLock::new(|| ascii_regex(r"(?m)^\s*`?([a-z][a-z\-]*)`?\s*$"));
+static RE_CATALOG_REF: LazyLock<Regex> = LazyLock::new(|| ascii_regex(r"\blibs\.([A-Za-z0-9_.]+)"));
+static RE_TOOLCHAIN: LazyLock<Regex> =
+    LazyLock::new(|| ascii_regex(r#"JavaLanguageVersion\.of\(\s*["']?(\d+)["']?\s*\)"#));
+static RE_JVM_TOOLCHAIN: LazyLock<Regex> =
+    LazyLock::new(|| ascii_regex(r"\bjvmToolchain\(\s*(\d+)\s*\)"));
 static RE_COMPATIBILITY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
+    ascii_regex(
         r#"\b(sourceCompatibility|targetCompatibility)\s*=\s*(?:JavaVersion\.VERSION_([\d_]+)|JavaVersion\.toVersion\(\s*["']?([\d.]+)["']?\s*\)|["']?([\d.]+)["']?)"#,
     )
-    .unwrap_or_else(|e| panic!("{e}"))
 });
 static RE_JVM_TARGET: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"\bjvmTarget(?:\.set\(|\s*=\s*)\s*(?:JvmTarget\.JVM_([\d_]+)|["']([\d.]+)["'])"#)
-        .unwrap_or_else(|e| panic!("{e}"))
+    ascii_regex(r#"\bjvmTarget(?:\.set\(|\s*=\s*)\s*(?:JvmTarget\.JVM_([\d_]+)|["']([\d.]+)["'])"#)
 });
-static RE_GRADLE_DIST: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"gradle-([0-9][\w.\-]*?)-(?:bin|all)\.zip").unwrap_or_else(|e| panic!("{e}"))
-});
-static RE_MAVEN_DIST: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"apache-maven-([0-9][\w.\-]*?)-bin\.zip").unwrap_or_else(|e| panic!("{e}"))
-});
-static RE_INCLUDE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"\binclude\s*\(?((?:\s*["'][^"']+["']\s*,?)+)"#).unwrap_or_else(|e| panic!("{e}"))
-});
-static RE_INCLUDE_BUILD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"\bincludeBuild\s*\(?\s*["']([^"']+)["']"#).unwrap_or_else(|e| panic!("{e}"))
-});
-static RE_QUOTED: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r#"["']([^"']+)["']"#).unwrap_or_else(|e| panic!("{e}")));
-static RE_ROOT_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"rootProject\.name\s*=\s*["']([^"']+)["']"#).unwrap_or_else(|e| panic!("{e}"))
-});
-static RE_EMBEDDED_PORT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?s)embeddedServer\([^)]*?\bport\s*=\s*(\d{2,5})")
-        .unwrap_or_else(|e| panic!("{e}"))
-});
-static RE_ENV_PORT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"getenv\("PORT"\)[^\n]*?\?:\s*"?(\d{2,5})"#).unwrap_or_else(|e| panic!("{e}"))
-});
-static RE_HOCON_PORT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?m)^\s*port\s*[=:]\s*(\d{2,5})\s*$").unwrap_or_else(|e| panic!("{e}"))
-});
+static RE_GRADLE_DIST: LazyLock<Regex> =
+    LazyLock::new(|| ascii_regex(r"gradle-([0-9][\w.\-]*?)-(?:bin|all)\.zip"));
+static RE_MAVEN_DIST: LazyLock<Regex> =
+    LazyLock::new(|| ascii_regex(r"apache-maven-([0-9][\w.\-]*?)-bin\.zip"));
+static RE_INCLUDE: LazyLock<Regex> =
+    LazyLock::new(|| ascii_regex(r#"\binclude\s*\(?((?:\s*["'][^"']+["']\s*,?)+)"#));
+static RE_INCLUDE_BUILD: LazyLock<Regex> =
+    LazyLock::new(|| ascii_regex(r#"\bincludeBuild\s*\(?\s*["']([^"']+)["']"#));
+static RE_QUOTED: LazyLock<Regex> = LazyLock::new(|| ascii_regex(r#"["']([^"']+)["']"#));
+static RE_ROOT_NAME: LazyLock<Regex> =
+    LazyLock::new(|| ascii_regex(r#"rootProject\.name\s*=\s*["']([^"']+)["']"#));
+static RE_EMBEDDED_PORT: LazyLock<Regex> =
+    LazyLock::new(|| ascii_regex(r"(?s)embeddedServer\([^)]*?\bport\s*=\s*(\d{2,5})"));
+static RE_ENV_PORT: LazyLock<Regex> =
+    LazyLock::new(|| ascii_regex(r#"getenv\("PORT"\)[^\n]*?\?:\s*"?(\d{2,5})"#));
+static RE_HOCON_PORT: LazyLock<Regex> =
+    LazyLock::new(|| ascii_regex(r"(?m)^\s*port\s*[=:]\s*(\d{2,5})\s*$"));
 
 /// One declared dependency, with where it was seen.
 #[derive(Debug, Clone)]

@@ -6,6 +6,7 @@
 //! name. The runtime version comes from `.python-version`, `.tool-versions`/`mise.toml`,
 //! `runtime.txt`, `Pipfile` `python_version`, then `requires-python`, in that order.
 
+use super::shared::ascii_regex;
 use super::versions::{add_tool_versions, add_version_file};
 use super::{lockgraph, Candidate, DirContext, Ecosystem};
 use crate::stack::{BuildTool, Database, Framework, Language, Role, TestFramework};
@@ -117,25 +118,17 @@ fn requirement_name(line: &str) -> Option<&str> {
         .is_some_and(u8::is_ascii_alphanumeric)
         .then_some(name)
 }
-static SETUP_PY_DEPS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?s)install_requires\s*=\s*\[(.*?)\]"#).unwrap_or_else(|e| panic!("{e}"))
-});
-static QUOTED: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r#"["']([^"']+)["']"#).unwrap_or_else(|e| panic!("{e}")));
+static SETUP_PY_DEPS: LazyLock<Regex> =
+    LazyLock::new(|| ascii_regex(r#"(?s)install_requires\s*=\s*\[(.*?)\]"#));
+static QUOTED: LazyLock<Regex> = LazyLock::new(|| ascii_regex(r#"["']([^"']+)["']"#));
 static PORT_KWARG: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?:\bport\s*=\s*|--port[= ]|\bbind\s*=\s*["'][^"':]*:)(\d{2,5})"#)
-        .unwrap_or_else(|e| panic!("{e}"))
+    ascii_regex(r#"(?:\bport\s*=\s*|--port[= ]|\bbind\s*=\s*["'][^"':]*:)(\d{2,5})"#)
 });
-static APP_VAR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?m)^(\w+)\s*(?::\s*\w+\s*)?=\s*(FastAPI|Flask)\(")
-        .unwrap_or_else(|e| panic!("{e}"))
-});
-static FACTORY: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?m)^def\s+create_app\s*\(").unwrap_or_else(|e| panic!("{e}")));
-static DJANGO_SETTINGS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"DJANGO_SETTINGS_MODULE["']\s*,\s*["']([\w.]+)\.settings"#)
-        .unwrap_or_else(|e| panic!("{e}"))
-});
+static APP_VAR: LazyLock<Regex> =
+    LazyLock::new(|| ascii_regex(r"(?m)^(\w+)\s*(?::\s*\w+\s*)?=\s*(FastAPI|Flask)\("));
+static FACTORY: LazyLock<Regex> = LazyLock::new(|| ascii_regex(r"(?m)^def\s+create_app\s*\("));
+static DJANGO_SETTINGS: LazyLock<Regex> =
+    LazyLock::new(|| ascii_regex(r#"DJANGO_SETTINGS_MODULE["']\s*,\s*["']([\w.]+)\.settings"#));
 
 /// Normalizes a distribution name (PEP 503): lowercase, runs of `-_.` become `-`.
 pub fn normalize(name: &str) -> String {
@@ -743,13 +736,10 @@ fn versions(
     }
 }
 
-static FROM_PYTHON: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?mi)^\s*(?:FROM|image:)\s+\S*\bpython:(\d+\.\d+(?:\.\d+)?)")
-        .unwrap_or_else(|e| panic!("{e}"))
-});
+static FROM_PYTHON: LazyLock<Regex> =
+    LazyLock::new(|| ascii_regex(r"(?mi)^\s*(?:FROM|image:)\s+\S*\bpython:(\d+\.\d+(?:\.\d+)?)"));
 static SETUP_PYTHON: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?m)^\s*python-version:\s*["']?(\d+\.\d+(?:\.\d+)?)["']?\s*$"#)
-        .unwrap_or_else(|e| panic!("{e}"))
+    ascii_regex(r#"(?m)^\s*python-version:\s*["']?(\d+\.\d+(?:\.\d+)?)["']?\s*$"#)
 });
 
 /// Versions the repository's other files prove it runs on: its own Dockerfile's `FROM

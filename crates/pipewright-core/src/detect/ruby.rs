@@ -6,6 +6,7 @@
 //! `ruby` directive, the lock's `RUBY VERSION`, `.tool-versions`/`mise.toml`, then the
 //! gemspec's `required_ruby_version`; ports from `config/puma.rb`, `config.ru` and `app.rb`.
 
+use super::shared::ascii_regex;
 use super::versions::{add_tool_versions, first_line};
 use super::{lockgraph, Candidate, DirContext, Ecosystem};
 use crate::index::{file_name, join};
@@ -96,38 +97,29 @@ const ASSET_GEMS: &[&str] = &[
     "dartsass-rails",
 ];
 
-static GEM_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"^\s*gem\s*\(?\s*["']([^"']+)["']"#).unwrap_or_else(|e| panic!("{e}"))
-});
+static GEM_LINE: LazyLock<Regex> =
+    LazyLock::new(|| ascii_regex(r#"^\s*gem\s*\(?\s*["']([^"']+)["']"#));
 static RUBY_DIRECTIVE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"^\s*ruby\s*\(?\s*(?:(["'])([^"']+)["']|file:\s*["']([^"']+)["'])"#)
-        .unwrap_or_else(|e| panic!("{e}"))
+    ascii_regex(r#"^\s*ruby\s*\(?\s*(?:(["'])([^"']+)["']|file:\s*["']([^"']+)["'])"#)
 });
 static GEMSPEC_DEP: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"\.add_(runtime_|development_)?dependency\s*\(?\s*["']([^"']+)["']"#)
-        .unwrap_or_else(|e| panic!("{e}"))
+    ascii_regex(r#"\.add_(runtime_|development_)?dependency\s*\(?\s*["']([^"']+)["']"#)
 });
 static REQUIRED_RUBY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
+    ascii_regex(
         r#"required_ruby_version\s*=\s*(?:Gem::Requirement\.new\(\s*)?\[?\s*["']([^"']+)["']"#,
     )
-    .unwrap_or_else(|e| panic!("{e}"))
 });
 static PUMA_PORT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?m)^\s*(?:port\b\s*\(?([^\n]*)|bind\s*\(?\s*["']tcp://[^"':]*:(\d{2,5}))"#)
-        .unwrap_or_else(|e| panic!("{e}"))
+    ascii_regex(r#"(?m)^\s*(?:port\b\s*\(?([^\n]*)|bind\s*\(?\s*["']tcp://[^"':]*:(\d{2,5}))"#)
 });
-static SET_PORT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?m)^\s*set\s*\(?\s*:port\s*,([^\n]*)"#).unwrap_or_else(|e| panic!("{e}"))
-});
-static NUMBER: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b(\d{2,5})\b").unwrap_or_else(|e| panic!("{e}")));
-static ADAPTER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?m)^\s*adapter:\s*["']?([\w-]+)"#).unwrap_or_else(|e| panic!("{e}"))
-});
-static REQUIRE_SINATRA: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?m)^\s*require\s*\(?\s*["']sinatra["']"#).unwrap_or_else(|e| panic!("{e}"))
-});
+static SET_PORT: LazyLock<Regex> =
+    LazyLock::new(|| ascii_regex(r#"(?m)^\s*set\s*\(?\s*:port\s*,([^\n]*)"#));
+static NUMBER: LazyLock<Regex> = LazyLock::new(|| ascii_regex(r"\b(\d{2,5})\b"));
+static ADAPTER: LazyLock<Regex> =
+    LazyLock::new(|| ascii_regex(r#"(?m)^\s*adapter:\s*["']?([\w-]+)"#));
+static REQUIRE_SINATRA: LazyLock<Regex> =
+    LazyLock::new(|| ascii_regex(r#"(?m)^\s*require\s*\(?\s*["']sinatra["']"#));
 
 /// True when `path` is `suffix` or ends with `/suffix`; no allocation.
 fn path_ends_with(path: &str, suffix: &str) -> bool {

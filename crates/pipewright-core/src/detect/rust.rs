@@ -7,6 +7,7 @@
 //! `rust-version` (a minimum, so last). `src/main.rs` and `Rocket.toml` are read for the port.
 
 use super::context::up_to;
+use super::shared::ascii_regex;
 use super::versions::{add_tool_versions, first_line};
 use super::{Candidate, DirContext, Ecosystem};
 use crate::index::{join, parent_dir};
@@ -67,19 +68,15 @@ const DATABASE_FEATURES: &[(&str, &str, Database)] = &[
     ("sea-orm", "sqlx-sqlite", Database::Sqlite),
 ];
 
-static RE_ENV_PORT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"var\("PORT"\)[^;]{0,160}?"(\d{2,5})""#).unwrap_or_else(|e| panic!("{e}"))
-});
-static RE_BIND_TUPLE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"\.bind\(\(\s*"[^"]*"\s*,\s*(\d{2,5})\s*\)\)"#).unwrap_or_else(|e| panic!("{e}"))
-});
+static RE_ENV_PORT: LazyLock<Regex> =
+    LazyLock::new(|| ascii_regex(r#"var\("PORT"\)[^;]{0,160}?"(\d{2,5})""#));
+static RE_BIND_TUPLE: LazyLock<Regex> =
+    LazyLock::new(|| ascii_regex(r#"\.bind\(\(\s*"[^"]*"\s*,\s*(\d{2,5})\s*\)\)"#));
 static RE_SOCKET_ADDR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"SocketAddr::(?:from\(\(\s*\[[\d,\s]+\]\s*,|new\([^,]+,)\s*(\d{2,5})\s*\)")
-        .unwrap_or_else(|e| panic!("{e}"))
+    ascii_regex(r"SocketAddr::(?:from\(\(\s*\[[\d,\s]+\]\s*,|new\([^,]+,)\s*(\d{2,5})\s*\)")
 });
 static RE_ADDR_LITERAL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#""(?:0\.0\.0\.0|127\.0\.0\.1|localhost|\[::\]|::)?:(\d{2,5})""#)
-        .unwrap_or_else(|e| panic!("{e}"))
+    ascii_regex(r#""(?:0\.0\.0\.0|127\.0\.0\.1|localhost|\[::\]|::)?:(\d{2,5})""#)
 });
 
 /// A dependency after `workspace = true` and `package = "…"` are resolved.

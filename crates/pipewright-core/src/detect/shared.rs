@@ -9,6 +9,39 @@ use regex::Regex;
 use std::sync::LazyLock;
 
 /// Files read for every service folder, whatever its ecosystem (by file name).
+/// A detector's built-in regex, with the Perl classes `\d`, `\w`, `\s` (and `\D`, `\W`, `\S`)
+/// and the word boundary `\b` meaning their ASCII sets. Manifests and configuration spell ports, versions and names in
+/// ASCII, and the Unicode classes made compiling one regex cost up to a millisecond of a run
+/// (`\d{2,5}` is five copies of every script's digits). Inside a class the replacement is a
+/// nested class (`[\w.-]` is `[[0-9A-Za-z_].-]`), which the regex crate reads as a union.
+/// The patterns are constants of this crate, checked by the tests; one that does not compile
+/// is a bug here, hence the panic.
+pub(crate) fn ascii_regex(pattern: &str) -> Regex {
+    let mut out = String::with_capacity(pattern.len() + 32);
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('d') => out.push_str("[0-9]"),
+            Some('D') => out.push_str("[^0-9]"),
+            Some('w') => out.push_str("[0-9A-Za-z_]"),
+            Some('W') => out.push_str("[^0-9A-Za-z_]"),
+            Some('s') => out.push_str(r"[\t\n\x0B\x0C\r ]"),
+            Some('S') => out.push_str(r"[^\t\n\x0B\x0C\r ]"),
+            Some('b') => out.push_str(r"(?-u:\b)"),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    Regex::new(&out).unwrap_or_else(|e| panic!("built-in pattern {pattern:?}: {e}"))
+}
+
 pub fn wants(name: &str) -> bool {
     matches!(
         name,
@@ -100,15 +133,12 @@ pub const DEFAULT_PORTS: &[(Framework, u16)] = &[
     (Framework::Phoenix, 4000),
 ];
 
-static EXPOSE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?im)^\s*EXPOSE\s+(\d{1,5})").unwrap_or_else(|e| panic!("{e}")));
-static PROCFILE_WEB: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?m)^web:\s*(.+?)\s*$").unwrap_or_else(|e| panic!("{e}")));
+static EXPOSE: LazyLock<Regex> = LazyLock::new(|| ascii_regex(r"(?im)^\s*EXPOSE\s+(\d{1,5})"));
+static PROCFILE_WEB: LazyLock<Regex> = LazyLock::new(|| ascii_regex(r"(?m)^web:\s*(.+?)\s*$"));
 
 /// A port in a start command: `--bind 0.0.0.0:8000`, `-b :8000`, `--port 8000`, `-p 8000`.
 static START_PORT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:--bind[= ]|-b\s+|--port[= ]|-p\s+|--listen[= ])(?:[\w.\[\]]*:)?(\d{2,5})\b")
-        .unwrap_or_else(|e| panic!("{e}"))
+    ascii_regex(r"(?:--bind[= ]|-b\s+|--port[= ]|-p\s+|--listen[= ])(?:[\w.\[\]]*:)?(\d{2,5})\b")
 });
 
 /// Adds the shared facts to a resolved candidate.
@@ -197,5 +227,31 @@ pub fn enrich(ctx: &DirContext<'_>, cand: &mut Candidate, compose: Option<&Compo
             cand.runtime
         );
         cand.warn(ctx.display(), msg);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ascii_regex;
+
+    #[test]
+    fn ascii_regexes_read_perl_classes_as_ascii() {
+        let port = ascii_regex(r"\bport\s*=\s*(\d{2,5})\b");
+        assert_eq!(&port.captures("port = 8080").expect("port")[1], "8080");
+        assert!(
+            !port.is_match("port = \u{0663}\u{0663}\u{0663}"),
+            "Arabic-Indic digits"
+        );
+        let name = ascii_regex(r"^([\w.-]+)\S*$");
+        assert_eq!(
+            &name.captures("my_pkg.v2-x==1").expect("name")[1],
+            "my_pkg.v2-x"
+        );
+        assert!(
+            ascii_regex(r"a\\d").is_match(r"a\d"),
+            "an escaped backslash stays one"
+        );
+        assert!(ascii_regex(r"^[^\s]+$").is_match("\u{e9}t\u{e9}"));
+        assert!(!ascii_regex(r"^\s$").is_match("\u{a0}"));
     }
 }
