@@ -43,5 +43,9 @@ end=$(date +%s)
 echo "== fresh release build"
 echo "wall time (measured):      $((end - start)) s"
 report "$target/cargo-timings/cargo-timing.html"
+# The report outlives the temporary target folder, to compare two builds unit by unit.
+kept="${TIMINGS_OUT:-${TMPDIR:-/tmp}/pipewright-cargo-timing.html}"
+cp "$target/cargo-timings/cargo-timing.html" "$kept"
+echo "timing report:             $kept"
 echo "binary size:               $(du -b "$target/release/pipewright" | cut -f1) bytes"
 echo "load average:              ${load_before} before, $(cut -d' ' -f1-3 /proc/loadavg) after (2 cores)"
