@@ -13,7 +13,7 @@ use super::versions::add_tool_versions;
 use super::{Candidate, DirContext, Ecosystem};
 use crate::index::{file_name, join, parent_dir, RepoIndex};
 use crate::stack::{BuildTool, Database, Framework, Language, Role, TestFramework};
-use regex_lite::Regex;
+use regex::Regex;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 

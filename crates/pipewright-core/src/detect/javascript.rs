@@ -11,7 +11,7 @@ use super::versions::{add_tool_versions, add_version_file};
 use super::{Candidate, DirContext, Ecosystem};
 use crate::index::{file_name, join, parent_dir};
 use crate::stack::{BuildTool, Database, Framework, Language, Role, TestFramework};
-use regex_lite::Regex;
+use regex::Regex;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;

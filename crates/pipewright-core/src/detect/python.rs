@@ -10,7 +10,7 @@ use super::shared::ascii_regex;
 use super::versions::{add_tool_versions, add_version_file};
 use super::{lockgraph, Candidate, DirContext, Ecosystem};
 use crate::stack::{BuildTool, Database, Framework, Language, Role, TestFramework};
-use regex_lite::Regex;
+use regex::Regex;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 

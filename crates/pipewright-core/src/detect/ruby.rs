@@ -11,7 +11,7 @@ use super::versions::{add_tool_versions, first_line};
 use super::{lockgraph, Candidate, DirContext, Ecosystem};
 use crate::index::{file_name, join};
 use crate::stack::{BuildTool, Database, Framework, Language, Role, TestFramework};
-use regex_lite::Regex;
+use regex::Regex;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 

@@ -12,7 +12,7 @@ use super::versions::{add_tool_versions, first_line};
 use super::{Candidate, DirContext, Ecosystem};
 use crate::index::{join, parent_dir};
 use crate::stack::{BuildTool, Database, Framework, Language, Role, TestFramework};
-use regex_lite::Regex;
+use regex::Regex;
 use std::sync::LazyLock;
 
 /// The Rust detector.
