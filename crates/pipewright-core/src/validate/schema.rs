@@ -80,18 +80,26 @@ pub fn check(doc: &YamlDoc) -> Vec<Finding> {
 /// One finding per failed keyword: groups and references are walked through, and an
 /// `anyOf`/`oneOf` that no branch satisfies is reported once, by its most telling branch.
 fn report(doc: &YamlDoc, base: &str, root: &Value, err: &ValidationError, out: &mut Vec<Finding>) {
-    match &err.kind {
-        ErrorKind::Schema { .. }
-        | ErrorKind::Group
-        | ErrorKind::Reference { .. }
-        | ErrorKind::AllOf
-        | ErrorKind::ContentSchema => {
-            for cause in &err.causes {
-                report(doc, base, root, cause, out);
-            }
+    if only_groups(&err.kind) {
+        for cause in &err.causes {
+            report(doc, base, root, cause, out);
         }
-        _ => out.push(finding(doc, base, root, most_specific(err))),
+    } else {
+        out.push(finding(doc, base, root, most_specific(err)));
     }
+}
+
+/// Errors that only hold others (the schema, a group, a `$ref`, an `allOf`): walked through,
+/// never reported themselves.
+fn only_groups(kind: &ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::Schema { .. }
+            | ErrorKind::Group
+            | ErrorKind::Reference { .. }
+            | ErrorKind::AllOf
+            | ErrorKind::ContentSchema
+    )
 }
 /// Hidden entries that real jobs extend, directly or through other templates.
 fn extended_templates(doc: &YamlDoc) -> Vec<&str> {
@@ -146,12 +154,10 @@ fn leaves<'a, 's, 'v>(err: &'a ValidationError<'s, 'v>) -> Vec<&'a ValidationErr
     let mut out = Vec::new();
     let mut stack: Vec<&ValidationError> = err.causes.iter().rev().collect();
     while let Some(e) = stack.pop() {
-        match e.kind {
-            ErrorKind::Schema { .. }
-            | ErrorKind::Group
-            | ErrorKind::Reference { .. }
-            | ErrorKind::AllOf => stack.extend(e.causes.iter().rev()),
-            _ => out.push(e),
+        if only_groups(&e.kind) {
+            stack.extend(e.causes.iter().rev());
+        } else {
+            out.push(e);
         }
     }
     out
