@@ -11,13 +11,11 @@ mod cli;
 mod serve;
 mod setup;
 
-use clap::Parser;
-
 /// Runs the command line of this process and answers its exit code.
 pub fn main_exit_code() -> i32 {
     // Every HTTP client needs rustls' provider; code that builds one with reqwest directly
     // finds it installed too.
     pipewright_adapters::http::install_crypto_provider();
-    let args = cli::Cli::parse();
+    let args = cli::Cli::parse_args(std::env::args_os().collect());
     cli::run(args)
 }
