@@ -46,6 +46,16 @@ const MAX_IGNORE_BYTES: u64 = 4 * 1024 * 1024;
 /// Threads reading folders, the calling thread included.
 const WALK_THREADS: usize = 2;
 
+/// Folders the calling thread reads alone before a helper is started (see [`list`]).
+const SOLO_FOLDERS: usize = 48;
+
+/// Whether [`Walk::work`] read every folder or stopped at its limit.
+#[derive(Debug, PartialEq, Eq)]
+enum Progress {
+    Done,
+    Stopped,
+}
+
 /// Lists every file below `root` (a canonical folder), sorted by path.
 pub(crate) fn list(root: &Path) -> Listing {
     let walk = Walk {
@@ -63,19 +73,35 @@ pub(crate) fn list(root: &Path) -> Listing {
         seen: Mutex::new(HashMap::new()),
         next_id: AtomicUsize::new(1),
     };
+    // Small trees are read on this thread alone: a helper thread costs more to start (its
+    // stack, its allocator arena) than a few dozen folders take to read. Only when
+    // `SOLO_FOLDERS` have been read and more are waiting does a helper join in.
+    let mut first = Part::default();
+    let mut scratch = Scratch::default();
+    if walk.work(&mut first, &mut scratch, Some(SOLO_FOLDERS)) == Progress::Done {
+        return walk.join(vec![first]);
+    }
     // The helpers stop with the calling thread's work (a request past its time limit).
     let flag = pipewright_core::cancel::current_flag();
     let parts = std::thread::scope(|s| {
         let helpers: Vec<_> = (1..WALK_THREADS)
             .map(|_| {
                 let flag = flag.clone();
-                s.spawn(|| match flag {
-                    Some(flag) => pipewright_core::cancel::with_flag(flag, || walk.work()),
-                    None => walk.work(),
+                s.spawn(|| {
+                    let run = || {
+                        let mut part = Part::default();
+                        walk.work(&mut part, &mut Scratch::default(), None);
+                        part
+                    };
+                    match flag {
+                        Some(flag) => pipewright_core::cancel::with_flag(flag, run),
+                        None => run(),
+                    }
                 })
             })
             .collect();
-        let mut parts = vec![walk.work()];
+        walk.work(&mut first, &mut scratch, None);
+        let mut parts = vec![first];
         for helper in helpers {
             match helper.join() {
                 Ok(part) => parts.push(part),
@@ -84,39 +110,46 @@ pub(crate) fn list(root: &Path) -> Listing {
         }
         parts
     });
-    // Every folder's items are in path order: joining them depth first gives the whole
-    // listing in path order, so the index does not sort it again.
-    let mut folders: Vec<Vec<Item>> = Vec::new();
-    folders.resize_with(walk.next_id.load(Ordering::Relaxed), Vec::new);
-    let mut listing = Listing::default();
-    let mut files = 0;
-    for part in parts {
-        for (id, items) in part.folders {
-            files += items.len();
-            if let Some(slot) = folders.get_mut(id) {
-                *slot = items;
-            }
-        }
-        listing.warnings.extend(part.warnings);
-    }
-    listing.warnings.sort();
-    listing.entries.reserve_exact(files);
-    let root_items = folders.first_mut().map(std::mem::take).unwrap_or_default();
-    let mut stack = vec![root_items.into_iter()];
-    while let Some(top) = stack.last_mut() {
-        match top.next() {
-            Some(Item::File(entry)) => listing.entries.push(entry),
-            Some(Item::Dir { id, .. }) => {
-                if let Some(items) = folders.get_mut(id) {
-                    stack.push(std::mem::take(items).into_iter());
+    walk.join(parts)
+}
+
+impl Walk<'_> {
+    /// The listing from every thread's share, in path order.
+    fn join(&self, parts: Vec<Part>) -> Listing {
+        // Every folder's items are in path order: joining them depth first gives the whole
+        // listing in path order, so the index does not sort it again.
+        let mut folders: Vec<Vec<Item>> = Vec::new();
+        folders.resize_with(self.next_id.load(Ordering::Relaxed), Vec::new);
+        let mut listing = Listing::default();
+        let mut files = 0;
+        for part in parts {
+            for (id, items) in part.folders {
+                files += items.len();
+                if let Some(slot) = folders.get_mut(id) {
+                    *slot = items;
                 }
             }
-            None => {
-                stack.pop();
+            listing.warnings.extend(part.warnings);
+        }
+        listing.warnings.sort();
+        listing.entries.reserve_exact(files);
+        let root_items = folders.first_mut().map(std::mem::take).unwrap_or_default();
+        let mut stack = vec![root_items.into_iter()];
+        while let Some(top) = stack.last_mut() {
+            match top.next() {
+                Some(Item::File(entry)) => listing.entries.push(entry),
+                Some(Item::Dir { id, .. }) => {
+                    if let Some(items) = folders.get_mut(id) {
+                        stack.push(std::mem::take(items).into_iter());
+                    }
+                }
+                None => {
+                    stack.pop();
+                }
             }
         }
+        listing
     }
-    listing
 }
 
 /// One folder waiting to be read.
@@ -275,12 +308,22 @@ struct Found {
 }
 
 impl Walk<'_> {
-    /// Takes folders off the shared stack until none is left and no thread can add one.
-    fn work(&self) -> Part {
-        let mut out = Part::default();
+    /// Takes folders off the shared stack until none is left and no thread can add one, or
+    /// until `limit` folders have been read while others still wait (those stay queued).
+    fn work(&self, out: &mut Part, scratch: &mut Scratch, limit: Option<usize>) -> Progress {
         let mut next: Option<DirJob> = None;
-        let mut scratch = Scratch::default();
+        let mut read = 0;
         loop {
+            if limit.is_some_and(|limit| read >= limit) {
+                let mut queue = lock(&self.queue);
+                if let Some(job) = next.take() {
+                    queue.jobs.push(job);
+                    queue.busy -= 1;
+                }
+                if !queue.jobs.is_empty() {
+                    return Progress::Stopped;
+                }
+            }
             let job = match next.take() {
                 Some(job) => job,
                 None => {
@@ -292,7 +335,7 @@ impl Walk<'_> {
                         }
                         if queue.busy == 0 {
                             self.wake.notify_all();
-                            return out;
+                            return Progress::Done;
                         }
                         queue = self
                             .wake
@@ -301,11 +344,12 @@ impl Walk<'_> {
                     }
                 }
             };
+            read += 1;
             // Cancelled: the folders still queued are taken off unread, so every thread ends.
             let mut children = if pipewright_core::cancel::requested() {
                 Vec::new()
             } else {
-                self.read_dir(job, &mut out, &mut scratch)
+                self.read_dir(job, out, scratch)
             };
             // Keep one folder for this thread (depth first), share the rest.
             next = children.pop();
@@ -938,6 +982,31 @@ mod tests {
         sorted.sort();
         assert_eq!(mine, sorted);
         assert_eq!(mine.len(), 12);
+    }
+
+    #[test]
+    fn a_tree_past_the_solo_limit_is_listed_whole_and_in_order_with_its_ignore_rules() {
+        // Enough folders that the helper thread starts part way through, with ignore files
+        // on both sides of that point.
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        write(r, ".gitignore", "*.log\n");
+        let mut expected = vec![".gitignore".to_string()];
+        for i in 0..(SOLO_FOLDERS * 3) {
+            let folder = format!("pkg{i:03}/sub");
+            write(r, &format!("{folder}/a.py"), "x");
+            write(r, &format!("{folder}/b.log"), "x");
+            expected.push(format!("{folder}/a.py"));
+            if i % 40 == 7 {
+                write(r, &format!("pkg{i:03}/.ignore"), "a.py\n");
+                expected.pop();
+                expected.push(format!("pkg{i:03}/.ignore"));
+            }
+        }
+        expected.sort();
+        let (mine, _) = listed(r);
+        assert_eq!(mine, expected);
+        assert_eq!(mine, listed_by_walk_builder(r));
     }
 
     #[test]
