@@ -6,6 +6,7 @@
 //! `.nvmrc`/`.node-version`/`.tool-versions`/mise, `prisma/schema.prisma`, and entry files
 //! (read for ports only). TypeScript or JavaScript is decided by counting source files.
 
+use super::scan;
 use super::shared::ascii_regex;
 use super::versions::{add_tool_versions, add_version_file};
 use super::{Candidate, DirContext, Ecosystem};
@@ -249,24 +250,12 @@ const ESLINT_CONFIGS: &[&str] = &[
 /// What `npm init` writes as the test script: there are no tests.
 const NPM_PLACEHOLDER_TEST: &str = "no test specified";
 
-static PORT_IN_CODE: LazyLock<Regex> = LazyLock::new(|| {
-    ascii_regex(concat!(
-        r"\blisten\(\s*(\d{2,5})\b",
-        r#"|\bPORT\b[^\n;]*?(?:\|\||\?\?)\s*["']?(\d{2,5})\b"#,
-        r"|\b(?:const|let|var)\s+(?i:port)\s*(?::\s*\w+\s*)?=\s*(\d{2,5})\b",
-    ))
-});
 static PORT_IN_SCRIPT: LazyLock<Regex> =
     LazyLock::new(|| ascii_regex(r"(?:(?:^|\s)(?:-p|--port)(?:=|\s+)|\bPORT=)(\d{2,5})\b"));
-static TEST_RUNNER: LazyLock<Regex> =
-    LazyLock::new(|| ascii_regex(r"\b(vitest|jest|mocha|playwright)\b"));
 static DOCKERFILE_NODE: LazyLock<Regex> =
     LazyLock::new(|| ascii_regex(r"(?mi)^\s*FROM\s+(?:--platform=\S+\s+)?(?:\S+/)?node:v?(\d+)"));
 static CI_NODE_IMAGE: LazyLock<Regex> =
     LazyLock::new(|| ascii_regex(r#"(?m)\bimage:\s*(?:name:\s*)?['"]?(?:\S+/)?node:v?(\d+)"#));
-static WORKFLOW_NODE: LazyLock<Regex> = LazyLock::new(|| {
-    ascii_regex(r#"(?m)\bnode(?:-version|_version|js)?:\s*(?:['"]?v?(\d+)|\[([^\]\n]*)\])"#)
-});
 static PRISMA_PROVIDER: LazyLock<Regex> =
     LazyLock::new(|| ascii_regex(r#"(?s)datasource\s+\w+\s*\{[^}]*?\bprovider\s*=\s*"(\w+)""#));
 
@@ -1127,15 +1116,14 @@ fn node_proofs(ctx: &DirContext<'_>) -> Vec<(String, String)> {
         let Some(text) = ctx.index.text(&f.path) else {
             continue;
         };
-        for caps in WORKFLOW_NODE.captures_iter(text) {
-            if let Some(one) = caps.get(1) {
+        for node in workflow_nodes(text) {
+            if let WorkflowNode::One(one) = node {
                 proofs.push((
-                    one.as_str().to_string(),
-                    format!("{} (node-version {})", f.path, one.as_str()),
+                    one.to_string(),
+                    format!("{} (node-version {})", f.path, one),
                 ));
-            } else if let Some(list) = caps.get(2) {
+            } else if let WorkflowNode::List(list) = node {
                 let mut majors: Vec<u32> = list
-                    .as_str()
                     .split(',')
                     .filter_map(|v| {
                         let v = v.trim().trim_matches(['\'', '"']).trim_start_matches('v');
@@ -1153,7 +1141,7 @@ fn node_proofs(ctx: &DirContext<'_>) -> Vec<(String, String)> {
                 for m in majors {
                     proofs.push((
                         m.to_string(),
-                        format!("{} (node-version matrix {})", f.path, list.as_str().trim()),
+                        format!("{} (node-version matrix {})", f.path, list.trim()),
                     ));
                 }
             }
@@ -1197,11 +1185,15 @@ fn prefer_proven_node(ctx: &DirContext<'_>, c: &mut Candidate) {
 
 /// The test framework the `test` script runs, if it names one.
 fn runner_in_script(script: &str) -> Option<TestFramework> {
-    let word = TEST_RUNNER.captures(script)?.get(1)?.as_str();
-    SCRIPT_TESTS
-        .iter()
-        .find(|(w, _)| *w == word)
-        .map(|(_, tf)| *tf)
+    // The first whole word that names a runner (`\b(vitest|jest|mocha|playwright)\b`).
+    let text = script.as_bytes();
+    (0..text.len()).find_map(|at| {
+        let word = scan::word_at(text, at)?;
+        SCRIPT_TESTS
+            .iter()
+            .find(|(w, _)| w.as_bytes() == word)
+            .map(|(_, tf)| *tf)
+    })
 }
 
 /// Folders whose JavaScript/TypeScript files are tests by convention (Mocha's `test/`, Jest's
@@ -1315,13 +1307,159 @@ fn databases(ctx: &DirContext<'_>, c: &mut Candidate, pkg: &Package) {
     }
 }
 
-/// The port an entry file listens on (`listen(3000)`, `process.env.PORT || 8080`).
+/// The port an entry file listens on: the first of these, in the text's order, whose number
+/// is a port (a scanner for the regex
+/// `\blisten\(\s*(\d{2,5})\b|\bPORT\b[^\n;]*?(?:\|\||\?\?)\s*["']?(\d{2,5})\b|\b(?:const|let|var)\s+(?i:port)\s*(?::\s*\w+\s*)?=\s*(\d{2,5})\b`):
+/// - `listen(3000)`;
+/// - `process.env.PORT || 8080` (or `??`, the number perhaps quoted), on the same statement;
+/// - `const port = 3000` (`let`, `var`, any case of `port`, a TypeScript type allowed).
 fn port_in_code(text: &str) -> Option<u16> {
-    PORT_IN_CODE.captures_iter(text).find_map(|caps| {
-        (1..=3)
-            .filter_map(|i| caps.get(i))
-            .find_map(|m| m.as_str().parse::<u16>().ok())
-    })
+    let b = text.as_bytes();
+    let mut from = 0;
+    for at in scan::occurrences(b, &["listen(", "PORT", "const", "let", "var"]) {
+        if at < from || !scan::word_starts(b, at) {
+            continue;
+        }
+        let found = listen_port(b, at)
+            .or_else(|| fallback_port(b, at))
+            .or_else(|| declared_port(b, at));
+        if let Some((digits, end)) = found {
+            match text[digits..end].parse::<u16>() {
+                Ok(port) => return Some(port),
+                // Five digits past 65535: look on after it, as the regex's next match would.
+                Err(_) => from = end,
+            }
+        }
+    }
+    None
+}
+
+/// `listen\(\s*(\d{2,5})\b` at `at`: where the digits start and end.
+fn listen_port(b: &[u8], at: usize) -> Option<(usize, usize)> {
+    if !scan::starts(b, at, b"listen(") {
+        return None;
+    }
+    let digits = scan::skip_space(b, at + "listen(".len());
+    Some((digits, scan::digits(b, digits, 2, 5)?))
+}
+
+/// `PORT\b[^\n;]*?(?:\|\||\?\?)\s*["']?(\d{2,5})\b` at `at`.
+fn fallback_port(b: &[u8], at: usize) -> Option<(usize, usize)> {
+    let after = at + "PORT".len();
+    if !scan::starts(b, at, b"PORT") || !scan::word_ends(b, after) {
+        return None;
+    }
+    // The shortest run to an `||` or `??` that a number follows; not past a line or `;`.
+    for op in after..b.len() {
+        if scan::starts(b, op, b"||") || scan::starts(b, op, b"??") {
+            let mut digits = scan::skip_space(b, op + 2);
+            if matches!(b.get(digits), Some(b'"' | b'\'')) {
+                digits += 1;
+            }
+            if let Some(end) = scan::digits(b, digits, 2, 5) {
+                return Some((digits, end));
+            }
+        }
+        if matches!(b[op], b'\n' | b';') {
+            return None;
+        }
+    }
+    None
+}
+
+/// `(?:const|let|var)\s+(?i:port)\s*(?::\s*\w+\s*)?=\s*(\d{2,5})\b` at `at`.
+fn declared_port(b: &[u8], at: usize) -> Option<(usize, usize)> {
+    let keyword = ["const", "let", "var"]
+        .into_iter()
+        .find(|k| scan::starts(b, at, k.as_bytes()))?;
+    let name = scan::skip_space(b, at + keyword.len());
+    if name == at + keyword.len() || !b.get(name..name + 4)?.eq_ignore_ascii_case(b"port") {
+        return None;
+    }
+    let mut eq = scan::skip_space(b, name + 4);
+    if b.get(eq) == Some(&b':') {
+        let ty = scan::skip_space(b, eq + 1);
+        let ty_len = b[ty..].iter().take_while(|c| scan::is_word(**c)).count();
+        if ty_len == 0 {
+            return None;
+        }
+        eq = scan::skip_space(b, ty + ty_len);
+    }
+    if b.get(eq) != Some(&b'=') {
+        return None;
+    }
+    let digits = scan::skip_space(b, eq + 1);
+    Some((digits, scan::digits(b, digits, 2, 5)?))
+}
+
+/// A Node version a workflow sets: `node-version: 20` (one) or `node-version: [18, 20]` (a
+/// matrix, the text between the brackets).
+#[derive(Debug, PartialEq, Eq)]
+enum WorkflowNode<'t> {
+    One(&'t str),
+    List(&'t str),
+}
+
+/// Every `node:`, `nodejs:`, `node-version:` or `node_version:` key of a workflow with its
+/// value, in order (a scanner for the regex
+/// `\bnode(?:-version|_version|js)?:\s*(?:['"]?v?(\d+)|\[([^\]\n]*)\])`).
+fn workflow_nodes(text: &str) -> Vec<WorkflowNode<'_>> {
+    let mut found = Vec::new();
+    let mut from = 0;
+    for at in scan::occurrences(text.as_bytes(), &["node"]) {
+        if at < from {
+            continue;
+        }
+        if let Some((node, end)) = workflow_node_at(text, at) {
+            found.push(node);
+            from = end;
+        }
+    }
+    found
+}
+
+fn workflow_node_at(text: &str, at: usize) -> Option<(WorkflowNode<'_>, usize)> {
+    let b = text.as_bytes();
+    if !scan::word_starts(b, at) || !scan::starts(b, at, b"node") {
+        return None;
+    }
+    let key_end = at + "node".len();
+    let colon = ["-version", "_version", "js", ""]
+        .into_iter()
+        .find_map(|suffix| {
+            let colon = key_end + suffix.len();
+            (scan::starts(b, key_end, suffix.as_bytes()) && b.get(colon) == Some(&b':'))
+                .then_some(colon)
+        })?;
+    let value = scan::skip_space(b, colon + 1);
+    let mut digits = value;
+    if matches!(b.get(digits), Some(b'"' | b'\'')) {
+        digits += 1;
+    }
+    if b.get(digits) == Some(&b'v') {
+        digits += 1;
+    }
+    let run = b[digits..]
+        .iter()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    if run > 0 {
+        return Some((WorkflowNode::One(&text[digits..digits + run]), digits + run));
+    }
+    if b.get(value) == Some(&b'[') {
+        let inner = value + 1;
+        let len = b[inner..]
+            .iter()
+            .take_while(|c| !matches!(c, b']' | b'\n'))
+            .count();
+        if b.get(inner + len) == Some(&b']') {
+            return Some((
+                WorkflowNode::List(&text[inner..inner + len]),
+                inner + len + 1,
+            ));
+        }
+    }
+    None
 }
 
 fn port(ctx: &DirContext<'_>, c: &mut Candidate, pkg: &Package) {
@@ -1611,6 +1749,201 @@ fn commands(ctx: &DirContext<'_>, c: &mut Candidate, pkg: &Package, pm: &Manager
 mod tests {
     use super::*;
     use crate::index::{Content, RawEntry, RepoIndex};
+    use proptest::prelude::*;
+
+    /// The regexes the scanners replace, as oracles.
+    static PORT_IN_CODE: LazyLock<Regex> = LazyLock::new(|| {
+        ascii_regex(concat!(
+            r"\blisten\(\s*(\d{2,5})\b",
+            r#"|\bPORT\b[^\n;]*?(?:\|\||\?\?)\s*["']?(\d{2,5})\b"#,
+            r"|\b(?:const|let|var)\s+(?i:port)\s*(?::\s*\w+\s*)?=\s*(\d{2,5})\b",
+        ))
+    });
+    static TEST_RUNNER: LazyLock<Regex> =
+        LazyLock::new(|| ascii_regex(r"\b(vitest|jest|mocha|playwright)\b"));
+    static WORKFLOW_NODE: LazyLock<Regex> = LazyLock::new(|| {
+        ascii_regex(r#"\bnode(?:-version|_version|js)?:\s*(?:['"]?v?(\d+)|\[([^\]\n]*)\])"#)
+    });
+
+    fn port_by_regex(text: &str) -> Option<u16> {
+        PORT_IN_CODE.captures_iter(text).find_map(|caps| {
+            (1..=3)
+                .filter_map(|i| caps.get(i))
+                .find_map(|m| m.as_str().parse::<u16>().ok())
+        })
+    }
+
+    fn runner_by_regex(script: &str) -> Option<TestFramework> {
+        let word = TEST_RUNNER.captures(script)?.get(1)?.as_str();
+        SCRIPT_TESTS
+            .iter()
+            .find(|(w, _)| *w == word)
+            .map(|(_, tf)| *tf)
+    }
+
+    fn workflow_by_regex(text: &str) -> Vec<WorkflowNode<'_>> {
+        WORKFLOW_NODE
+            .captures_iter(text)
+            .filter_map(|caps| match (caps.get(1), caps.get(2)) {
+                (Some(one), _) => Some(WorkflowNode::One(one.as_str())),
+                (None, Some(list)) => Some(WorkflowNode::List(list.as_str())),
+                (None, None) => None,
+            })
+            .collect()
+    }
+
+    /// Text made of near-misses and hits of one pattern: each segment picks one option per
+    /// part, so every branch of the scanner is taken often.
+    fn segments(parts: &'static [&'static [&'static str]]) -> impl Strategy<Value = String> {
+        let segment = parts
+            .iter()
+            .map(|options| prop::sample::select(options.to_vec()).boxed())
+            .collect::<Vec<_>>()
+            .prop_map(|chosen| chosen.concat());
+        prop::collection::vec(segment, 1..5).prop_map(|v| v.concat())
+    }
+
+    const FILLER: &[&str] = &["", " ", "x", "\n", ";", "_", "é", "-", "("];
+    const PORT_PARTS: &[&[&str]] = &[
+        FILLER,
+        &[
+            "listen(",
+            "listen",
+            "PORT",
+            "APP_PORT",
+            "PORTS",
+            "const ",
+            "let  ",
+            "var\t",
+            "constant ",
+            "const",
+            "x.",
+        ],
+        &[
+            "",
+            " ",
+            "port",
+            "Port",
+            "PORT",
+            "portNumber",
+            "port: number",
+            "port :x",
+            "port:",
+            " || ",
+            " ?? ",
+            "\n|| ",
+            "; ||",
+            "|",
+            "?",
+            "x ||",
+        ],
+        &["", " ", "=", " = ", "==", "\n"],
+        &["", "'", "\""],
+        &[
+            "3000", "80", "8", "65535", "65536", "99999", "123456", "3000ms", "", "x",
+        ],
+        FILLER,
+    ];
+    const RUNNER_PARTS: &[&[&str]] = &[
+        FILLER,
+        &[
+            "vitest",
+            "jest",
+            "mocha",
+            "playwright",
+            "jestx",
+            "xjest",
+            "Jest",
+            "",
+        ],
+        &["", "-cli", "_", "1", " run", ".config"],
+    ];
+    const WORKFLOW_PARTS: &[&[&str]] = &[
+        FILLER,
+        &[
+            "node",
+            "nodejs",
+            "node-version",
+            "node_version",
+            "node-versions",
+            "xnode",
+            "node js",
+            "Node",
+        ],
+        &[":", "", " :", "::"],
+        &["", " ", "\n  ", "\t"],
+        &["", "'", "\""],
+        &["", "v", "w"],
+        &[
+            "18",
+            "",
+            "20.x",
+            "[18, 20]",
+            "['18', \"v20\"]",
+            "[18\n]",
+            "[",
+            "[]",
+            "x",
+        ],
+        FILLER,
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn the_port_scanner_agrees_with_its_regex(text in segments(PORT_PARTS)) {
+            prop_assert_eq!(port_in_code(&text), port_by_regex(&text));
+        }
+
+        #[test]
+        fn the_runner_scanner_agrees_with_its_regex(text in segments(RUNNER_PARTS)) {
+            prop_assert_eq!(runner_in_script(&text), runner_by_regex(&text));
+        }
+
+        #[test]
+        fn the_workflow_scanner_agrees_with_its_regex(text in segments(WORKFLOW_PARTS)) {
+            prop_assert_eq!(workflow_nodes(&text), workflow_by_regex(&text));
+        }
+    }
+
+    #[test]
+    fn the_scanners_agree_with_the_regexes_on_the_fixtures() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+        let mut stack = vec![root];
+        let mut checked = 0;
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if let Ok(text) = std::fs::read_to_string(&path) {
+                    assert_eq!(port_in_code(&text), port_by_regex(&text), "{path:?}");
+                    assert_eq!(runner_in_script(&text), runner_by_regex(&text), "{path:?}");
+                    assert_eq!(workflow_nodes(&text), workflow_by_regex(&text), "{path:?}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 500, "only {checked} fixture files");
+    }
+
+    #[test]
+    fn ports_in_code_are_found_in_their_usual_spellings() {
+        for (code, port) in [
+            ("app.listen(3000)", Some(3000)),
+            ("server.listen( 8080, () => {})", Some(8080)),
+            ("const port = process.env.PORT || 4000;", Some(4000)),
+            ("const PORT = process.env.PORT ?? '5000'", Some(5000)),
+            ("let port: number = 3001", Some(3001)),
+            ("const port = 99999;\napp.listen(8000)", Some(8000)),
+            ("const portNumber = 3000", None),
+            ("const APP_PORT = 3000", None),
+            ("process.env.PORT;\n|| 3000", None),
+        ] {
+            assert_eq!(port_in_code(code), port, "{code}");
+        }
+    }
 
     #[test]
     fn package_manager_field_splits_into_name_and_raw_version() {

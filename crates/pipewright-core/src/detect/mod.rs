@@ -33,6 +33,7 @@ pub mod php;
 pub mod python;
 pub mod ruby;
 pub mod rust;
+mod scan;
 mod shared;
 pub mod versions;
 
