@@ -6,6 +6,7 @@
 //! name. The runtime version comes from `.python-version`, `.tool-versions`/`mise.toml`,
 //! `runtime.txt`, `Pipfile` `python_version`, then `requires-python`, in that order.
 
+use super::scan;
 use super::shared::ascii_regex;
 use super::versions::{add_tool_versions, add_version_file};
 use super::{lockgraph, Candidate, DirContext, Ecosystem};
@@ -118,9 +119,45 @@ fn requirement_name(line: &str) -> Option<&str> {
         .is_some_and(u8::is_ascii_alphanumeric)
         .then_some(name)
 }
-static SETUP_PY_DEPS: LazyLock<Regex> =
-    LazyLock::new(|| ascii_regex(r#"(?s)install_requires\s*=\s*\[(.*?)\]"#));
-static QUOTED: LazyLock<Regex> = LazyLock::new(|| ascii_regex(r#"["']([^"']+)["']"#));
+
+/// The text between the brackets of the first `install_requires = [...]` of a `setup.py`
+/// (a scanner for the regex `(?s)install_requires\s*=\s*\[(.*?)\]`).
+fn setup_py_requires(text: &str) -> Option<&str> {
+    let b = text.as_bytes();
+    scan::occurrences(b, &["install_requires"]).find_map(|at| {
+        let eq = scan::skip_space(b, at + "install_requires".len());
+        if b.get(eq) != Some(&b'=') {
+            return None;
+        }
+        let open = scan::skip_space(b, eq + 1);
+        if b.get(open) != Some(&b'[') {
+            return None;
+        }
+        let close = memchr::memchr(b']', &b[open + 1..])?;
+        Some(&text[open + 1..open + 1 + close])
+    })
+}
+
+/// The contents of the quoted strings in `text`, in order: from a `"` or `'` to the next
+/// quote of either kind, never empty (a scanner for the regex `["']([^"']+)["']`).
+fn quoted(text: &str) -> Vec<&str> {
+    let b = text.as_bytes();
+    let is_quote = |c: &u8| matches!(c, b'"' | b'\'');
+    let mut found = Vec::new();
+    let mut at = 0;
+    while let Some(open) = b[at..].iter().position(is_quote).map(|n| at + n) {
+        let inner = open + 1;
+        match b[inner..].iter().position(is_quote) {
+            Some(0) => at = inner,
+            Some(len) => {
+                found.push(&text[inner..inner + len]);
+                at = inner + len + 1;
+            }
+            None => break,
+        }
+    }
+    found
+}
 static PORT_KWARG: LazyLock<Regex> = LazyLock::new(|| {
     ascii_regex(r#"(?:\bport\s*=\s*|--port[= ]|\bbind\s*=\s*["'][^"':]*:)(\d{2,5})"#)
 });
@@ -557,9 +594,9 @@ fn read_pyproject(ctx: &DirContext<'_>, py: &toml::Table, deps: &mut Deps, runti
 
 fn read_setup(ctx: &DirContext<'_>, deps: &mut Deps, runtime: &mut Runtime) {
     if let Some(text) = ctx.text("setup.py") {
-        if let Some(block) = SETUP_PY_DEPS.captures(text).and_then(|c| c.get(1)) {
-            for q in QUOTED.captures_iter(block.as_str()) {
-                if let Some(name) = requirement_name(&q[1]) {
+        if let Some(block) = setup_py_requires(text) {
+            for q in quoted(block) {
+                if let Some(name) = requirement_name(q) {
                     runtime.insert(normalize(name));
                     deps.entry(normalize(name))
                         .or_insert_with(|| ctx.path("setup.py"));
@@ -738,9 +775,71 @@ fn versions(
 
 static FROM_PYTHON: LazyLock<Regex> =
     LazyLock::new(|| ascii_regex(r"(?mi)^\s*(?:FROM|image:)\s+\S*\bpython:(\d+\.\d+(?:\.\d+)?)"));
-static SETUP_PYTHON: LazyLock<Regex> = LazyLock::new(|| {
-    ascii_regex(r#"(?m)^\s*python-version:\s*["']?(\d+\.\d+(?:\.\d+)?)["']?\s*$"#)
-});
+
+/// The single versions a workflow's `python-version:` keys name, in order: a line holding only
+/// the key and one `X.Y` or `X.Y.Z` (perhaps quoted); a matrix or an expression is not one.
+/// A scanner for the regex
+/// `(?m)^\s*python-version:\s*["']?(\d+\.\d+(?:\.\d+)?)["']?\s*$`.
+fn setup_python_versions(text: &str) -> Vec<&str> {
+    const KEY: &str = "python-version:";
+    let b = text.as_bytes();
+    scan::occurrences(b, &[KEY])
+        .filter_map(|at| {
+            // Only blanks between the line's start and the key.
+            let line_start = b[..at]
+                .iter()
+                .rposition(|c| *c == b'\n')
+                .map_or(0, |n| n + 1);
+            if !b[line_start..at].iter().all(|c| scan::is_space(*c)) {
+                return None;
+            }
+            let mut version = scan::skip_space(b, at + KEY.len());
+            if matches!(b.get(version), Some(b'"' | b'\'')) {
+                version += 1;
+            }
+            let end = dotted_number(b, version)?;
+            let mut rest = end;
+            if matches!(b.get(rest), Some(b'"' | b'\'')) {
+                rest += 1;
+            }
+            // Nothing but blanks to the end of the line.
+            let line_end = b[rest..]
+                .iter()
+                .position(|c| *c == b'\n')
+                .map_or(b.len(), |n| rest + n);
+            b[rest..line_end]
+                .iter()
+                .all(|c| scan::is_space(*c))
+                .then(|| &text[version..end])
+        })
+        .collect()
+}
+
+/// `\d+\.\d+(?:\.\d+)?` at `at`, as long as it goes: where it ends.
+fn dotted_number(b: &[u8], at: usize) -> Option<usize> {
+    let run = |from: usize| {
+        b[from.min(b.len())..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count()
+    };
+    let major = run(at);
+    if major == 0 || b.get(at + major) != Some(&b'.') {
+        return None;
+    }
+    let minor = run(at + major + 1);
+    if minor == 0 {
+        return None;
+    }
+    let end = at + major + 1 + minor;
+    if b.get(end) == Some(&b'.') {
+        let patch = run(end + 1);
+        if patch > 0 {
+            return Some(end + 1 + patch);
+        }
+    }
+    Some(end)
+}
 
 /// Versions the repository's other files prove it runs on: its own Dockerfile's `FROM
 /// python:X.Y`, its GitLab CI `image: python:X.Y`, a GitHub workflow's single
@@ -766,10 +865,7 @@ fn proven_versions(ctx: &DirContext<'_>, c: &mut Candidate) {
         let Some(text) = ctx.index.text(path) else {
             continue;
         };
-        let found: Vec<String> = SETUP_PYTHON
-            .captures_iter(text)
-            .map(|m| m[1].to_string())
-            .collect();
+        let found = setup_python_versions(text);
         // One version proves it; several (a matrix) only say what is supported.
         if let [v] = found.as_slice() {
             c.add_version("python", v, format!("{path} (setup-python python-version)"));
@@ -995,6 +1091,152 @@ fn commands(ctx: &DirContext<'_>, c: &mut Candidate, deps: &Deps) {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The regex `setup_python_versions` replaces, as its oracle.
+    static SETUP_PYTHON: LazyLock<Regex> = LazyLock::new(|| {
+        ascii_regex(r#"(?m)^\s*python-version:\s*["']?(\d+\.\d+(?:\.\d+)?)["']?\s*$"#)
+    });
+
+    fn setup_python_by_regex(text: &str) -> Vec<&str> {
+        SETUP_PYTHON
+            .captures_iter(text)
+            .filter_map(|m| m.get(1).map(|v| v.as_str()))
+            .collect()
+    }
+
+    static SETUP_PY_DEPS: LazyLock<Regex> =
+        LazyLock::new(|| ascii_regex(r#"(?s)install_requires\s*=\s*\[(.*?)\]"#));
+    static QUOTED: LazyLock<Regex> = LazyLock::new(|| ascii_regex(r#"["']([^"']+)["']"#));
+
+    fn setup_py_by_regex(text: &str) -> (Option<&str>, Vec<&str>) {
+        let block = SETUP_PY_DEPS
+            .captures(text)
+            .and_then(|c| c.get(1))
+            .map(|m| m.as_str());
+        let names = QUOTED
+            .captures_iter(text)
+            .filter_map(|c| c.get(1).map(|m| m.as_str()))
+            .collect();
+        (block, names)
+    }
+
+    const SETUP_PY_PARTS: &[&[&str]] = &[
+        &["", "\n", " ", "x", "(", "é"],
+        &[
+            "install_requires",
+            "install_require",
+            "xinstall_requires",
+            "",
+        ],
+        &["", " ", "\n  "],
+        &["=", "==", "", ":"],
+        &["", " ", "\n\t"],
+        &["[", "", "("],
+        &[
+            "",
+            "'flask>=2'",
+            "\"a\", 'b'",
+            "''",
+            "'x\"",
+            "'é'",
+            "'",
+            "\n  \"req\",\n",
+        ],
+        &["]", "", ")", "]]"],
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn the_setup_py_scanners_agree_with_their_regexes(
+            text in prop::collection::vec(
+                SETUP_PY_PARTS
+                    .iter()
+                    .map(|options| prop::sample::select(options.to_vec()))
+                    .collect::<Vec<_>>()
+                    .prop_map(|chosen| chosen.concat()),
+                1..5,
+            )
+            .prop_map(|v| v.concat())
+        ) {
+            prop_assert_eq!((setup_py_requires(&text), quoted(&text)), setup_py_by_regex(&text));
+        }
+    }
+
+    const SETUP_PYTHON_PARTS: &[&[&str]] = &[
+        &["", "\n", "\n\n", " ", "x", "- ", "\r\n"],
+        &["", "  ", "\t", "\n  "],
+        &[
+            "python-version:",
+            "python-version",
+            "python-versions:",
+            "xpython-version:",
+        ],
+        &["", " ", "\n      ", "\t"],
+        &["", "'", "\""],
+        &[
+            "3.11",
+            "3.11.4",
+            "3",
+            "3.",
+            "3.x",
+            "3.11.",
+            "3.11.x",
+            "311",
+            "[3.10, 3.11]",
+            "${{ matrix.v }}",
+        ],
+        &["", "'", "\""],
+        &["", " ", "\r", " # pinned", "x", "\n", "\n  "],
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn the_setup_python_scanner_agrees_with_its_regex(
+            text in prop::collection::vec(
+                SETUP_PYTHON_PARTS
+                    .iter()
+                    .map(|options| prop::sample::select(options.to_vec()))
+                    .collect::<Vec<_>>()
+                    .prop_map(|chosen| chosen.concat()),
+                1..5,
+            )
+            .prop_map(|v| v.concat())
+        ) {
+            prop_assert_eq!(setup_python_versions(&text), setup_python_by_regex(&text));
+        }
+    }
+
+    #[test]
+    fn the_scanners_agree_with_their_regexes_on_the_fixtures() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+        let mut stack = vec![root];
+        let mut found = 0;
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if let Ok(text) = std::fs::read_to_string(&path) {
+                    let mine = setup_python_versions(&text);
+                    assert_eq!(mine, setup_python_by_regex(&text), "{path:?}");
+                    assert_eq!(
+                        (setup_py_requires(&text), quoted(&text)),
+                        setup_py_by_regex(&text),
+                        "{path:?}"
+                    );
+                    found += mine.len();
+                }
+            }
+        }
+        assert!(found > 0, "no fixture names a python-version");
+    }
+
     #[test]
     fn requirement_names_are_read_like_pep_508() {
         use super::requirement_name as name;
