@@ -1251,8 +1251,6 @@ mod tests {
         assert_eq!(name("é-pkg"), None);
     }
 
-    use super::*;
-
     #[test]
     fn distribution_names_are_normalized() {
         assert_eq!(normalize("Django_REST.framework"), "django-rest-framework");
