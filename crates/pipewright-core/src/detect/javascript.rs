@@ -1316,12 +1316,22 @@ fn databases(ctx: &DirContext<'_>, c: &mut Candidate, pkg: &Package) {
 fn port_in_code(text: &str) -> Option<u16> {
     let b = text.as_bytes();
     let mut from = 0;
+    // Where the last failed `PORT ... ||` search stopped: one from a later `PORT` before that
+    // point would look at the same operators and fail too (this keeps the scan linear).
+    let mut no_fallback_before = 0;
     for at in scan::occurrences(b, &["listen(", "PORT", "const", "let", "var"]) {
         if at < from || !scan::word_starts(b, at) {
             continue;
         }
         let found = listen_port(b, at)
-            .or_else(|| fallback_port(b, at))
+            .or_else(|| {
+                if at < no_fallback_before {
+                    return None;
+                }
+                fallback_port(b, at)
+                    .map_err(|stop| no_fallback_before = stop)
+                    .ok()
+            })
             .or_else(|| declared_port(b, at));
         if let Some((digits, end)) = found {
             match text[digits..end].parse::<u16>() {
@@ -1343,11 +1353,12 @@ fn listen_port(b: &[u8], at: usize) -> Option<(usize, usize)> {
     Some((digits, scan::digits(b, digits, 2, 5)?))
 }
 
-/// `PORT\b[^\n;]*?(?:\|\||\?\?)\s*["']?(\d{2,5})\b` at `at`.
-fn fallback_port(b: &[u8], at: usize) -> Option<(usize, usize)> {
+/// `PORT\b[^\n;]*?(?:\|\||\?\?)\s*["']?(\d{2,5})\b` at `at`; on a miss, where the search
+/// stopped (`Err(at)` when `at` holds no `PORT` word).
+fn fallback_port(b: &[u8], at: usize) -> Result<(usize, usize), usize> {
     let after = at + "PORT".len();
     if !scan::starts(b, at, b"PORT") || !scan::word_ends(b, after) {
-        return None;
+        return Err(at);
     }
     // The shortest run to an `||` or `??` that a number follows; not past a line or `;`.
     for op in after..b.len() {
@@ -1357,14 +1368,14 @@ fn fallback_port(b: &[u8], at: usize) -> Option<(usize, usize)> {
                 digits += 1;
             }
             if let Some(end) = scan::digits(b, digits, 2, 5) {
-                return Some((digits, end));
+                return Ok((digits, end));
             }
         }
         if matches!(b[op], b'\n' | b';') {
-            return None;
+            return Err(op);
         }
     }
-    None
+    Err(b.len())
 }
 
 /// `(?:const|let|var)\s+(?i:port)\s*(?::\s*\w+\s*)?=\s*(\d{2,5})\b` at `at`.
@@ -1406,11 +1417,13 @@ enum WorkflowNode<'t> {
 fn workflow_nodes(text: &str) -> Vec<WorkflowNode<'_>> {
     let mut found = Vec::new();
     let mut from = 0;
+    // Where the last `[` without its `]` on the line stopped looking (see `workflow_node_at`).
+    let mut no_list_before = 0;
     for at in scan::occurrences(text.as_bytes(), &["node"]) {
         if at < from {
             continue;
         }
-        if let Some((node, end)) = workflow_node_at(text, at) {
+        if let Some((node, end)) = workflow_node_at(text, at, &mut no_list_before) {
             found.push(node);
             from = end;
         }
@@ -1418,7 +1431,13 @@ fn workflow_nodes(text: &str) -> Vec<WorkflowNode<'_>> {
     found
 }
 
-fn workflow_node_at(text: &str, at: usize) -> Option<(WorkflowNode<'_>, usize)> {
+/// One key and value at `at`. A `[` whose line ends before its `]` sets `no_list_before` to
+/// that line's end: a later `[` before it would meet the same end, so is not read again.
+fn workflow_node_at<'t>(
+    text: &'t str,
+    at: usize,
+    no_list_before: &mut usize,
+) -> Option<(WorkflowNode<'t>, usize)> {
     let b = text.as_bytes();
     if !scan::word_starts(b, at) || !scan::starts(b, at, b"node") {
         return None;
@@ -1446,7 +1465,7 @@ fn workflow_node_at(text: &str, at: usize) -> Option<(WorkflowNode<'_>, usize)> 
     if run > 0 {
         return Some((WorkflowNode::One(&text[digits..digits + run]), digits + run));
     }
-    if b.get(value) == Some(&b'[') {
+    if b.get(value) == Some(&b'[') && value >= *no_list_before {
         let inner = value + 1;
         let len = b[inner..]
             .iter()
@@ -1458,6 +1477,7 @@ fn workflow_node_at(text: &str, at: usize) -> Option<(WorkflowNode<'_>, usize)> 
                 inner + len + 1,
             ));
         }
+        *no_list_before = inner + len;
     }
     None
 }
@@ -1926,6 +1946,17 @@ mod tests {
             }
         }
         assert!(checked > 500, "only {checked} fixture files");
+    }
+
+    #[test]
+    fn the_scanners_stay_linear_on_long_lines_of_near_misses() {
+        // Each would cost on the order of 10^11 steps if a miss re-read the rest of its line.
+        let ports = "PORT PORT || x ".repeat(80_000);
+        assert_eq!(port_in_code(&ports), None);
+        let lists = "node: [18, node: [".repeat(80_000);
+        assert!(workflow_nodes(&lists).is_empty());
+        let words = "jestx ".repeat(200_000);
+        assert_eq!(runner_in_script(&words), None);
     }
 
     #[test]

@@ -124,18 +124,20 @@ fn requirement_name(line: &str) -> Option<&str> {
 /// (a scanner for the regex `(?s)install_requires\s*=\s*\[(.*?)\]`).
 fn setup_py_requires(text: &str) -> Option<&str> {
     let b = text.as_bytes();
-    scan::occurrences(b, &["install_requires"]).find_map(|at| {
+    for at in scan::occurrences(b, &["install_requires"]) {
         let eq = scan::skip_space(b, at + "install_requires".len());
         if b.get(eq) != Some(&b'=') {
-            return None;
+            continue;
         }
         let open = scan::skip_space(b, eq + 1);
         if b.get(open) != Some(&b'[') {
-            return None;
+            continue;
         }
+        // No `]` after this one means none after a later one either.
         let close = memchr::memchr(b']', &b[open + 1..])?;
-        Some(&text[open + 1..open + 1 + close])
-    })
+        return Some(&text[open + 1..open + 1 + close]);
+    }
+    None
 }
 
 /// The contents of the quoted strings in `text`, in order: from a `"` or `'` to the next
@@ -785,12 +787,7 @@ fn setup_python_versions(text: &str) -> Vec<&str> {
     let b = text.as_bytes();
     scan::occurrences(b, &[KEY])
         .filter_map(|at| {
-            // Only blanks between the line's start and the key.
-            let line_start = b[..at]
-                .iter()
-                .rposition(|c| *c == b'\n')
-                .map_or(0, |n| n + 1);
-            if !b[line_start..at].iter().all(|c| scan::is_space(*c)) {
+            if !scan::line_starts_blank(b, at) {
                 return None;
             }
             let mut version = scan::skip_space(b, at + KEY.len());
@@ -1235,6 +1232,16 @@ mod tests {
             }
         }
         assert!(found > 0, "no fixture names a python-version");
+    }
+
+    #[test]
+    fn the_scanners_stay_linear_on_long_lines_of_near_misses() {
+        let keys = " python-version: 3.11 x".repeat(80_000);
+        assert!(setup_python_versions(&keys).is_empty());
+        let requires = "install_requires = [".repeat(80_000);
+        assert_eq!(setup_py_requires(&requires), None);
+        let quotes = "''".repeat(400_000);
+        assert!(quoted(&quotes).is_empty());
     }
 
     #[test]

@@ -39,6 +39,17 @@ pub(crate) fn starts(text: &[u8], at: usize, lit: &[u8]) -> bool {
     text.get(at..).is_some_and(|rest| rest.starts_with(lit))
 }
 
+/// `(?m)^\s*` before `at`: only blanks lie between the line's start and `at`. Reads back over
+/// the blanks only, so checking every occurrence of a key in a text stays linear.
+pub(crate) fn line_starts_blank(text: &[u8], at: usize) -> bool {
+    let blanks = text[..at]
+        .iter()
+        .rev()
+        .take_while(|c| is_space(**c) && **c != b'\n')
+        .count();
+    at == blanks || text[at - blanks - 1] == b'\n'
+}
+
 /// The whole word that starts at `at` (a run of word bytes), when one does.
 pub(crate) fn word_at(text: &[u8], at: usize) -> Option<&[u8]> {
     if !word_starts(text, at) {
@@ -94,6 +105,8 @@ mod tests {
         assert_eq!(word_at(t, 0), Some(&b"ab_1"[..]));
         assert_eq!(word_at(t, 8), Some(&b"d"[..]), "after a non-ASCII byte");
         assert_eq!(skip_space(b"  \t\nx", 0), 4);
+        assert!(line_starts_blank(b"  x", 2) && line_starts_blank(b"a\n \tx", 4));
+        assert!(line_starts_blank(b"x", 0) && !line_starts_blank(b"a x", 2));
         assert_eq!(digits(b"x 3000)", 2, 2, 5), Some(6));
         assert_eq!(digits(b"300000", 0, 2, 5), None, "too long");
         assert_eq!(digits(b"3000ms", 0, 2, 5), None, "a word byte follows");

@@ -3,6 +3,7 @@
 //! pinned. Applied after the ecosystem's own detector, which always wins.
 
 use super::compose::ComposeFacts;
+use super::scan;
 use super::{Candidate, DirContext, PortOrigin};
 use crate::stack::{Framework, Role};
 use regex::Regex;
@@ -133,7 +134,31 @@ pub const DEFAULT_PORTS: &[(Framework, u16)] = &[
     (Framework::Phoenix, 4000),
 ];
 
-static EXPOSE: LazyLock<Regex> = LazyLock::new(|| ascii_regex(r"(?im)^\s*EXPOSE\s+(\d{1,5})"));
+/// The number of a Dockerfile's first `EXPOSE` (`EXPOSE 8000`, `expose 8000/tcp`): up to five
+/// digits after the instruction and its blanks, the instruction first on its line. A scanner
+/// for the regex `(?im)^\s*EXPOSE\s+(\d{1,5})`, except that the case is ASCII's (Unicode's
+/// would also take `EXPOſE`, with a long s).
+fn first_expose(text: &str) -> Option<&str> {
+    let b = text.as_bytes();
+    scan::occurrences(b, &["E", "e"]).find_map(|at| {
+        if !b.get(at..at + 6)?.eq_ignore_ascii_case(b"EXPOSE") {
+            return None;
+        }
+        if !scan::line_starts_blank(b, at) {
+            return None;
+        }
+        let digits = scan::skip_space(b, at + 6);
+        if digits == at + 6 {
+            return None;
+        }
+        let run = b[digits..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count()
+            .min(5);
+        (run > 0).then(|| &text[digits..digits + run])
+    })
+}
 static PROCFILE_WEB: LazyLock<Regex> = LazyLock::new(|| ascii_regex(r"(?m)^web:\s*(.+?)\s*$"));
 
 /// A port in a start command: `--bind 0.0.0.0:8000`, `-b :8000`, `--port 8000`, `-p 8000`.
@@ -178,11 +203,7 @@ pub fn enrich(ctx: &DirContext<'_>, cand: &mut Candidate, compose: Option<&Compo
     }
     env_example_port(ctx, cand);
     if let Some(text) = ctx.text("Dockerfile") {
-        if let Some(port) = EXPOSE
-            .captures(text)
-            .and_then(|c| c.get(1))
-            .and_then(|m| m.as_str().parse::<u16>().ok())
-        {
+        if let Some(port) = first_expose(text).and_then(|m| m.parse::<u16>().ok()) {
             let path = ctx.path("Dockerfile");
             cand.set_port_from(
                 PortOrigin::Dockerfile,
@@ -233,6 +254,85 @@ pub fn enrich(ctx: &DirContext<'_>, cand: &mut Candidate, compose: Option<&Compo
 #[cfg(test)]
 mod tests {
     use super::ascii_regex;
+    use super::first_expose;
+    use proptest::prelude::*;
+    use regex::Regex;
+    use std::sync::LazyLock;
+
+    /// The regex `first_expose` replaces, as its oracle.
+    static EXPOSE: LazyLock<Regex> = LazyLock::new(|| ascii_regex(r"(?im)^\s*EXPOSE\s+(\d{1,5})"));
+
+    fn expose_by_regex(text: &str) -> Option<&str> {
+        EXPOSE
+            .captures(text)
+            .and_then(|c| c.get(1))
+            .map(|m| m.as_str())
+    }
+
+    const EXPOSE_PARTS: &[&[&str]] = &[
+        &["", "\n", "\n\n", "FROM x\n", "# ", "RUN ", "\r\n"],
+        &["", " ", "\t", "\n  "],
+        &[
+            "EXPOSE", "expose", "Expose", "EXPOS", "XEXPOSE", "EXPOSED", "e",
+        ],
+        &["", " ", "  ", "\n", "\t"],
+        &[
+            "8000",
+            "80/tcp",
+            "123456",
+            "0",
+            "",
+            "$PORT",
+            "8000 9000",
+            "x",
+        ],
+        &["", "\n", " ", "/udp"],
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn the_expose_scanner_agrees_with_its_regex(
+            text in prop::collection::vec(
+                EXPOSE_PARTS
+                    .iter()
+                    .map(|options| prop::sample::select(options.to_vec()))
+                    .collect::<Vec<_>>()
+                    .prop_map(|chosen| chosen.concat()),
+                1..5,
+            )
+            .prop_map(|v| v.concat())
+        ) {
+            prop_assert_eq!(first_expose(&text), expose_by_regex(&text));
+        }
+    }
+
+    #[test]
+    fn the_expose_scanner_stays_linear_on_a_long_line_of_near_misses() {
+        let line = format!("{}\nEXPOSE 8080", " EXPOSE EXPOSE".repeat(100_000));
+        assert_eq!(first_expose(&line), Some("8080"));
+    }
+
+    #[test]
+    fn the_expose_scanner_agrees_with_its_regex_on_the_fixtures() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+        let mut stack = vec![root];
+        let mut found = 0;
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if let Ok(text) = std::fs::read_to_string(&path) {
+                    let mine = first_expose(&text);
+                    assert_eq!(mine, expose_by_regex(&text), "{path:?}");
+                    found += usize::from(mine.is_some());
+                }
+            }
+        }
+        assert!(found > 0, "no fixture file has an EXPOSE");
+    }
 
     #[test]
     fn ascii_regexes_read_perl_classes_as_ascii() {
