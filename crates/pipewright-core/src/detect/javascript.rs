@@ -1768,6 +1768,7 @@ fn commands(ctx: &DirContext<'_>, c: &mut Candidate, pkg: &Package, pm: &Manager
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::detect::scan::oracle::{fixture_texts, segments};
     use crate::index::{Content, RawEntry, RepoIndex};
     use proptest::prelude::*;
 
@@ -1810,17 +1811,6 @@ mod tests {
                 (None, None) => None,
             })
             .collect()
-    }
-
-    /// Text made of near-misses and hits of one pattern: each segment picks one option per
-    /// part, so every branch of the scanner is taken often.
-    fn segments(parts: &'static [&'static [&'static str]]) -> impl Strategy<Value = String> {
-        let segment = parts
-            .iter()
-            .map(|options| prop::sample::select(options.to_vec()).boxed())
-            .collect::<Vec<_>>()
-            .prop_map(|chosen| chosen.concat());
-        prop::collection::vec(segment, 1..5).prop_map(|v| v.concat())
     }
 
     const FILLER: &[&str] = &["", " ", "x", "\n", ";", "_", "é", "-", "("];
@@ -1929,23 +1919,17 @@ mod tests {
 
     #[test]
     fn the_scanners_agree_with_the_regexes_on_the_fixtures() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
-        let mut stack = vec![root];
-        let mut checked = 0;
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if let Ok(text) = std::fs::read_to_string(&path) {
-                    assert_eq!(port_in_code(&text), port_by_regex(&text), "{path:?}");
-                    assert_eq!(runner_in_script(&text), runner_by_regex(&text), "{path:?}");
-                    assert_eq!(workflow_nodes(&text), workflow_by_regex(&text), "{path:?}");
-                    checked += 1;
-                }
-            }
+        let fixtures = fixture_texts();
+        for (path, text) in &fixtures {
+            assert_eq!(port_in_code(text), port_by_regex(text), "{path:?}");
+            assert_eq!(runner_in_script(text), runner_by_regex(text), "{path:?}");
+            assert_eq!(workflow_nodes(text), workflow_by_regex(text), "{path:?}");
         }
-        assert!(checked > 500, "only {checked} fixture files");
+        assert!(
+            fixtures.len() > 500,
+            "only {} fixture files",
+            fixtures.len()
+        );
     }
 
     #[test]

@@ -1089,6 +1089,7 @@ fn commands(ctx: &DirContext<'_>, c: &mut Candidate, deps: &Deps) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::detect::scan::oracle::{fixture_texts, segments};
     use proptest::prelude::*;
 
     /// The regex `setup_python_versions` replaces, as its oracle.
@@ -1149,16 +1150,7 @@ mod tests {
 
         #[test]
         fn the_setup_py_scanners_agree_with_their_regexes(
-            text in prop::collection::vec(
-                SETUP_PY_PARTS
-                    .iter()
-                    .map(|options| prop::sample::select(options.to_vec()))
-                    .collect::<Vec<_>>()
-                    .prop_map(|chosen| chosen.concat()),
-                1..5,
-            )
-            .prop_map(|v| v.concat())
-        ) {
+            text in segments(SETUP_PY_PARTS)) {
             prop_assert_eq!((setup_py_requires(&text), quoted(&text)), setup_py_by_regex(&text));
         }
     }
@@ -1195,41 +1187,23 @@ mod tests {
 
         #[test]
         fn the_setup_python_scanner_agrees_with_its_regex(
-            text in prop::collection::vec(
-                SETUP_PYTHON_PARTS
-                    .iter()
-                    .map(|options| prop::sample::select(options.to_vec()))
-                    .collect::<Vec<_>>()
-                    .prop_map(|chosen| chosen.concat()),
-                1..5,
-            )
-            .prop_map(|v| v.concat())
-        ) {
+            text in segments(SETUP_PYTHON_PARTS)) {
             prop_assert_eq!(setup_python_versions(&text), setup_python_by_regex(&text));
         }
     }
 
     #[test]
     fn the_scanners_agree_with_their_regexes_on_the_fixtures() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
-        let mut stack = vec![root];
         let mut found = 0;
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if let Ok(text) = std::fs::read_to_string(&path) {
-                    let mine = setup_python_versions(&text);
-                    assert_eq!(mine, setup_python_by_regex(&text), "{path:?}");
-                    assert_eq!(
-                        (setup_py_requires(&text), quoted(&text)),
-                        setup_py_by_regex(&text),
-                        "{path:?}"
-                    );
-                    found += mine.len();
-                }
-            }
+        for (path, text) in fixture_texts() {
+            let mine = setup_python_versions(&text);
+            assert_eq!(mine, setup_python_by_regex(&text), "{path:?}");
+            assert_eq!(
+                (setup_py_requires(&text), quoted(&text)),
+                setup_py_by_regex(&text),
+                "{path:?}"
+            );
+            found += mine.len();
         }
         assert!(found > 0, "no fixture names a python-version");
     }

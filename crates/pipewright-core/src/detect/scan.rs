@@ -93,6 +93,43 @@ pub(crate) fn occurrences<'a>(
     })
 }
 
+/// What the scanners' tests share: texts to hold each scanner to the regex it replaces.
+#[cfg(test)]
+pub(crate) mod oracle {
+    use proptest::prelude::*;
+
+    /// Texts of one to four segments, each segment one option of every part in turn, so each
+    /// branch of a scanner (hits and near misses alike) is taken often.
+    pub(crate) fn segments(
+        parts: &'static [&'static [&'static str]],
+    ) -> impl Strategy<Value = String> {
+        let segment = parts
+            .iter()
+            .map(|options| prop::sample::select(options.to_vec()))
+            .collect::<Vec<_>>()
+            .prop_map(|chosen| chosen.concat());
+        prop::collection::vec(segment, 1..5).prop_map(|v| v.concat())
+    }
+
+    /// Every fixture file that reads as text, with its path.
+    pub(crate) fn fixture_texts() -> Vec<(std::path::PathBuf, String)> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
+        let mut stack = vec![root];
+        let mut out = Vec::new();
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).expect("fixture folder") {
+                let path = entry.expect("fixture entry").path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if let Ok(text) = std::fs::read_to_string(&path) {
+                    out.push((path, text));
+                }
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -255,6 +255,7 @@ pub fn enrich(ctx: &DirContext<'_>, cand: &mut Candidate, compose: Option<&Compo
 mod tests {
     use super::ascii_regex;
     use super::first_expose;
+    use crate::detect::scan::oracle::{fixture_texts, segments};
     use proptest::prelude::*;
     use regex::Regex;
     use std::sync::LazyLock;
@@ -294,16 +295,7 @@ mod tests {
 
         #[test]
         fn the_expose_scanner_agrees_with_its_regex(
-            text in prop::collection::vec(
-                EXPOSE_PARTS
-                    .iter()
-                    .map(|options| prop::sample::select(options.to_vec()))
-                    .collect::<Vec<_>>()
-                    .prop_map(|chosen| chosen.concat()),
-                1..5,
-            )
-            .prop_map(|v| v.concat())
-        ) {
+            text in segments(EXPOSE_PARTS)) {
             prop_assert_eq!(first_expose(&text), expose_by_regex(&text));
         }
     }
@@ -316,20 +308,11 @@ mod tests {
 
     #[test]
     fn the_expose_scanner_agrees_with_its_regex_on_the_fixtures() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures");
-        let mut stack = vec![root];
         let mut found = 0;
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if let Ok(text) = std::fs::read_to_string(&path) {
-                    let mine = first_expose(&text);
-                    assert_eq!(mine, expose_by_regex(&text), "{path:?}");
-                    found += usize::from(mine.is_some());
-                }
-            }
+        for (path, text) in fixture_texts() {
+            let mine = first_expose(&text);
+            assert_eq!(mine, expose_by_regex(&text), "{path:?}");
+            found += usize::from(mine.is_some());
         }
         assert!(found > 0, "no fixture file has an EXPOSE");
     }
