@@ -77,7 +77,22 @@ if [ $# -eq 0 ]; then
   mapfile -d "" argv < <(buildah inspect --type container --format "{{range .Docker.Config.Entrypoint}}{{.}}{{\"\\x00\"}}{{end}}{{range .Docker.Config.Cmd}}{{.}}{{\"\\x00\"}}{{end}}" "$c")
 else argv=("$@"); fi
 echo "RUN: user=$(buildah inspect --type container --format "{{.Docker.Config.User}}" "$c") argv=${argv[*]}" >&2
-buildah run --isolation chroot --network host "${runo[@]}" "$c" -- "${argv[@]}"'
+# buildah re-executes itself from a sealed memfd copy; sealing fails now and then with EBUSY
+# ("sealing memfd copy: Device or resource busy") before the command starts. Only that failure
+# is tried again (at most twice): the command has not run, so nothing is repeated.
+errf=$(mktemp)
+for attempt in 1 2 3; do
+  # stderr through tee (kept in a file to look for that message), stdout straight out.
+  { buildah run --isolation chroot --network host "${runo[@]}" "$c" -- "${argv[@]}" 2>&1 1>&3 3>&- | tee "$errf" >&2; } 3>&1
+  rc=${PIPESTATUS[0]}
+  if [ $rc -ne 0 ] && [ $attempt -lt 3 ] && grep -q "sealing memfd copy: Device or resource busy" "$errf"; then
+    echo "image.sh: buildah could not seal its runtime copy (a transient EBUSY); running again" >&2
+    sleep 1; continue
+  fi
+  break
+done
+rm -f "$errf"
+exit $rc'
   export INNER; in_builder "$tag" "${#opts[@]}" "${opts[@]}" "$@" ;;
 inspect)
   INNER='buildah inspect --type image --format "$2" "$1"'; export INNER; in_builder "$@" ;;
