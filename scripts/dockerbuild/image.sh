@@ -38,18 +38,41 @@ exec chroot "$TC" /bin/bash -c "$INNER" inner "$@"' outer "$TC" "$ctx" "$DB_ROOT
 }
 export ULIMITS
 
+# Prepended to the builder-side scripts below. buildah re-executes itself from a sealed memfd
+# copy, and sealing fails now and then with EBUSY ("sealing memfd copy: Device or resource
+# busy") before the step or command starts. `sealed_retry CMD...` runs CMD (stdout and stderr
+# still streamed, each to its own stream) and, only on that failure, runs it again, at most
+# twice: a build resumes from its cached layers; a run had not started its command.
+# shellcheck disable=SC2016
+RETRY='sealed_retry() {
+  local outf errf rc attempt
+  outf=$(mktemp); errf=$(mktemp)
+  for attempt in 1 2 3; do
+    { { "$@" | tee "$outf"; } 2>&1 1>&3 3>&- | tee "$errf" >&2; } 3>&1
+    rc=$?
+    if [ $rc -ne 0 ] && [ $attempt -lt 3 ] && grep -qh "sealing memfd copy: Device or resource busy" "$outf" "$errf"; then
+      echo "image.sh: buildah could not seal its runtime copy (a transient EBUSY); trying again" >&2
+      sleep 1; continue
+    fi
+    break
+  done
+  rm -f "$outf" "$errf"
+  return $rc
+}
+'
+
 case $cmd in
 build)
   df=${2:?build needs DOCKERFILE}; target=${3-}; tag=${4:?build needs TAG}; shift 4
   exec 9>"$DB_ROOT/build.lock"; flock 9
   # shellcheck disable=SC2016
-  INNER='set -uo pipefail; df=$1; target=$2; tag=$3; shift 3
+  INNER=$RETRY'set -uo pipefail; df=$1; target=$2; tag=$3; shift 3
 # --pull=always: a base rebuilt by setup.sh under the same tag must replace the stored copy
 # (a manifest check on loopback; unchanged layers are not fetched again).
 args=(--isolation chroot --network host --format docker --layers --pull=always -f "/ctx/$df" -t "$tag" $ULIMITS)
 [ -n "$target" ] && args+=(--target "$target")
 t0=$EPOCHREALTIME
-buildah bud "${args[@]}" "$@" /ctx; rc=$?
+sealed_retry buildah bud "${args[@]}" "$@" /ctx; rc=$?
 echo "BUILD_RC=$rc BUILD_S=$(awk "BEGIN{printf \"%.1f\", $EPOCHREALTIME-$t0}")"
 exit $rc'
   export INNER; in_builder "$df" "$target" "$tag" "$@" ;;
@@ -66,7 +89,7 @@ run)
   [ "${1:-}" = -- ] && shift
   # --env and --workingdir belong to `buildah run`, --add-host to `buildah from`.
   # shellcheck disable=SC2016
-  INNER='set -uo pipefail; tag=$1; nopts=$2; shift 2
+  INNER=$RETRY'set -uo pipefail; tag=$1; nopts=$2; shift 2
 from=(); runo=(); i=0
 while [ $i -lt "$nopts" ]; do case $1 in
   --add-host) from+=("$1" "$2");; *) runo+=("$1" "$2");; esac; shift 2; i=$((i+2)); done
@@ -77,21 +100,7 @@ if [ $# -eq 0 ]; then
   mapfile -d "" argv < <(buildah inspect --type container --format "{{range .Docker.Config.Entrypoint}}{{.}}{{\"\\x00\"}}{{end}}{{range .Docker.Config.Cmd}}{{.}}{{\"\\x00\"}}{{end}}" "$c")
 else argv=("$@"); fi
 echo "RUN: user=$(buildah inspect --type container --format "{{.Docker.Config.User}}" "$c") argv=${argv[*]}" >&2
-# buildah re-executes itself from a sealed memfd copy; sealing fails now and then with EBUSY
-# ("sealing memfd copy: Device or resource busy") before the command starts. Only that failure
-# is tried again (at most twice): the command has not run, so nothing is repeated.
-errf=$(mktemp)
-for attempt in 1 2 3; do
-  # stderr through tee (kept in a file to look for that message), stdout straight out.
-  { buildah run --isolation chroot --network host "${runo[@]}" "$c" -- "${argv[@]}" 2>&1 1>&3 3>&- | tee "$errf" >&2; } 3>&1
-  rc=${PIPESTATUS[0]}
-  if [ $rc -ne 0 ] && [ $attempt -lt 3 ] && grep -q "sealing memfd copy: Device or resource busy" "$errf"; then
-    echo "image.sh: buildah could not seal its runtime copy (a transient EBUSY); running again" >&2
-    sleep 1; continue
-  fi
-  break
-done
-rm -f "$errf"
+sealed_retry buildah run --isolation chroot --network host "${runo[@]}" "$c" -- "${argv[@]}"; rc=$?
 exit $rc'
   export INNER; in_builder "$tag" "${#opts[@]}" "${opts[@]}" "$@" ;;
 inspect)
