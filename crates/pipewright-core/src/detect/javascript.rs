@@ -1363,10 +1363,7 @@ fn fallback_port(b: &[u8], at: usize) -> Result<(usize, usize), usize> {
     // The shortest run to an `||` or `??` that a number follows; not past a line or `;`.
     for op in after..b.len() {
         if scan::starts(b, op, b"||") || scan::starts(b, op, b"??") {
-            let mut digits = scan::skip_space(b, op + 2);
-            if matches!(b.get(digits), Some(b'"' | b'\'')) {
-                digits += 1;
-            }
+            let digits = scan::skip_quote(b, scan::skip_space(b, op + 2));
             if let Some(end) = scan::digits(b, digits, 2, 5) {
                 return Ok((digits, end));
             }
@@ -1451,17 +1448,11 @@ fn workflow_node_at<'t>(
                 .then_some(colon)
         })?;
     let value = scan::skip_space(b, colon + 1);
-    let mut digits = value;
-    if matches!(b.get(digits), Some(b'"' | b'\'')) {
-        digits += 1;
-    }
+    let mut digits = scan::skip_quote(b, value);
     if b.get(digits) == Some(&b'v') {
         digits += 1;
     }
-    let run = b[digits..]
-        .iter()
-        .take_while(|c| c.is_ascii_digit())
-        .count();
+    let run = scan::digit_run(b, digits);
     if run > 0 {
         return Some((WorkflowNode::One(&text[digits..digits + run]), digits + run));
     }

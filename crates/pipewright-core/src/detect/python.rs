@@ -790,15 +790,9 @@ fn setup_python_versions(text: &str) -> Vec<&str> {
             if !scan::line_starts_blank(b, at) {
                 return None;
             }
-            let mut version = scan::skip_space(b, at + KEY.len());
-            if matches!(b.get(version), Some(b'"' | b'\'')) {
-                version += 1;
-            }
+            let version = scan::skip_quote(b, scan::skip_space(b, at + KEY.len()));
             let end = dotted_number(b, version)?;
-            let mut rest = end;
-            if matches!(b.get(rest), Some(b'"' | b'\'')) {
-                rest += 1;
-            }
+            let rest = scan::skip_quote(b, end);
             // Nothing but blanks to the end of the line.
             let line_end = b[rest..]
                 .iter()
@@ -814,12 +808,7 @@ fn setup_python_versions(text: &str) -> Vec<&str> {
 
 /// `\d+\.\d+(?:\.\d+)?` at `at`, as long as it goes: where it ends.
 fn dotted_number(b: &[u8], at: usize) -> Option<usize> {
-    let run = |from: usize| {
-        b[from.min(b.len())..]
-            .iter()
-            .take_while(|c| c.is_ascii_digit())
-            .count()
-    };
+    let run = |from: usize| scan::digit_run(b, from);
     let major = run(at);
     if major == 0 || b.get(at + major) != Some(&b'.') {
         return None;

@@ -59,14 +59,26 @@ pub(crate) fn word_at(text: &[u8], at: usize) -> Option<&[u8]> {
     Some(&text[at..at + len])
 }
 
+/// `["']?` at `at`: where the text goes on after an optional quote.
+pub(crate) fn skip_quote(text: &[u8], at: usize) -> usize {
+    if matches!(text.get(at), Some(b'"' | b'\'')) {
+        at + 1
+    } else {
+        at
+    }
+}
+
+/// How many ASCII digits run from `at` (none past the end).
+pub(crate) fn digit_run(text: &[u8], at: usize) -> usize {
+    text.get(at..).map_or(0, |rest| {
+        rest.iter().take_while(|b| b.is_ascii_digit()).count()
+    })
+}
+
 /// `(\d{min,max})\b` at `at`: the end of the digits, when a run of `min` to `max` ASCII
 /// digits starts there and no word byte follows it.
 pub(crate) fn digits(text: &[u8], at: usize, min: usize, max: usize) -> Option<usize> {
-    let run = text
-        .get(at..)?
-        .iter()
-        .take_while(|b| b.is_ascii_digit())
-        .count();
+    let run = digit_run(text, at);
     let end = at + run;
     ((min..=max).contains(&run) && word_ends(text, end)).then_some(end)
 }
@@ -148,6 +160,10 @@ mod tests {
         assert_eq!(digits(b"300000", 0, 2, 5), None, "too long");
         assert_eq!(digits(b"3000ms", 0, 2, 5), None, "a word byte follows");
         assert_eq!(digits(b"8", 0, 2, 5), None, "too short");
+        assert_eq!(digit_run(b"x123y", 1), 3);
+        assert_eq!(digit_run(b"12", 5), 0, "past the end");
+        assert_eq!(skip_quote(b"'3", 0), 1);
+        assert_eq!(skip_quote(b"3", 0), 0);
         assert!(starts(b"listen(", 0, b"listen(") && !starts(b"list", 0, b"listen("));
         let found: Vec<usize> = occurrences(b"let PORT let", &["let", "PORT", "T"]).collect();
         assert_eq!(found, vec![0, 4, 7, 9]);

@@ -151,11 +151,7 @@ fn first_expose(text: &str) -> Option<&str> {
         if digits == at + 6 {
             return None;
         }
-        let run = b[digits..]
-            .iter()
-            .take_while(|c| c.is_ascii_digit())
-            .count()
-            .min(5);
+        let run = scan::digit_run(b, digits).min(5);
         (run > 0).then(|| &text[digits..digits + run])
     })
 }
